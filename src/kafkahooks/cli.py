@@ -1,0 +1,143 @@
+"""Command line: argument parsing only; the work is done elsewhere."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from kafkahooks import __version__
+from kafkahooks.config import ConfigError, RoutesFile, load_config
+from kafkahooks.event import Event
+from kafkahooks.observability import setup_logging
+from kafkahooks.routing import compile_route
+from kafkahooks.settings import Settings
+
+__all__ = ["main"]
+
+MASK = "********"
+
+
+def _load(path: str) -> RoutesFile:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        print(f"invalid config:\n{exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    config = _load(args.config)
+    print(f"{args.config}: OK")
+    for route in config.routes:
+        state = "" if route.active else " (inactive)"
+        print(f"  route {route.name}{state}: {', '.join(route.topics)} → "
+              f"{route.endpoint.method} {route.endpoint.url}")
+    return 0
+
+
+_ENVELOPE_KEYS = {"value", "key", "headers", "topic", "partition", "offset", "timestamp"}
+
+
+def event_from_file(path: str, default_topic: str) -> Event:
+    """A sample event: the value itself, or an envelope with ``value`` and Kafka fields."""
+    data: Any = json.loads(Path(path).read_text(encoding="utf-8"))
+    envelope = isinstance(data, dict) and "value" in data and set(data) <= _ENVELOPE_KEYS
+    fields: dict[str, Any] = data if envelope else {"value": data}
+    value = fields["value"]
+    headers = fields.get("headers") or {}
+    key = fields.get("key")
+    return Event(
+        topic=fields.get("topic", default_topic),
+        partition=int(fields.get("partition", 0)),
+        offset=int(fields.get("offset", 0)),
+        timestamp=int(fields.get("timestamp", time.time() * 1000)),
+        key=None if key is None else str(key).encode(),
+        raw_value=json.dumps(value).encode(),
+        headers=[(k, str(v).encode()) for k, v in headers.items()],
+        value=value,
+    )
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    config = _load(args.config)
+    matches = [r for r in config.routes if r.name == args.route]
+    if not matches:
+        names = ", ".join(r.name for r in config.routes)
+        print(f"no route {args.route!r} in {args.config} (routes: {names})", file=sys.stderr)
+        return 2
+    route = compile_route(matches[0])
+    event = event_from_file(args.event, route.config.topics[0])
+    matched, etype = route.match(event)
+    ctx = route.context(event, etype)
+    now = time.time()
+    ctx.sent_at = now
+    request = route.build(ctx, route.render_body(ctx), now)
+    secret_names = {k.lower() for k in route.config.endpoint.secret_headers}
+    if not matched:
+        print(f"# note: route {route.name} would filter this event out "
+              f"(event type {etype!r} not in {route.config.events})")
+    print(f"{request.method} {request.url}")
+    for name, value in request.headers.items():
+        print(f"{name}: {MASK if name.lower() in secret_names else value}")
+    print()
+    print(request.body.decode("utf-8"))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from kafkahooks.service import run_bridge
+
+    settings = Settings()
+    setup_logging(settings.log_level, settings.log_format)
+    config = _load(args.config)
+    result = asyncio.run(run_bridge(config, settings))
+    if result.error:
+        print(f"kafkahooks stopped: {result.error}", file=sys.stderr)
+    return result.exit_code
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from kafkahooks.demo import run_demo
+
+    return run_demo(events=args.events, calls=args.calls)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kafkahooks", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"kafkahooks {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="consume and deliver until stopped")
+    run.add_argument("--config", required=True)
+    run.set_defaults(func=cmd_run)
+
+    check = sub.add_parser("check", help="validate a routes file")
+    check.add_argument("--config", required=True)
+    check.set_defaults(func=cmd_check)
+
+    render = sub.add_parser("render", help="print the request a route would send for an event")
+    render.add_argument("--config", required=True)
+    render.add_argument("--route", required=True)
+    render.add_argument("--event", required=True, help="JSON file: the value, or an envelope")
+    render.set_defaults(func=cmd_render)
+
+    demo = sub.add_parser("demo", help="local broker + receiver + sample events, end to end")
+    demo.add_argument("--events", type=int, default=2000, help="events to produce")
+    demo.add_argument("--calls", type=int, default=0, help="distinct calls (default events/4)")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

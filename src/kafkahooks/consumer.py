@@ -1,0 +1,188 @@
+"""The Kafka loop: poll in batches, hand records to the pipeline, backpressure,
+rebalances, shutdown.
+
+All consumer calls happen on one thread (``_kafka``), one at a time, so the
+librdkafka handle is never used concurrently.  Rebalance callbacks run on
+that thread inside ``consume()``; they hand the drain to the event loop and
+wait for it, then commit synchronously.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+
+from kafkahooks.commits import Committer
+from kafkahooks.event import Event
+from kafkahooks.offsets import OffsetTracker, TopicPartitionKey
+from kafkahooks.pipeline import Pipeline
+
+__all__ = ["ConsumerLoop", "consumer_config"]
+
+log = logging.getLogger("kafkahooks.consumer")
+
+_POLL_TIMEOUT = 0.1
+
+
+def consumer_config(bootstrap: str, group_id: str, properties: dict[str, Any]) -> dict[str, Any]:
+    conf: dict[str, Any] = {
+        "bootstrap.servers": bootstrap,
+        "auto.offset.reset": "earliest",
+        "partition.assignment.strategy": "cooperative-sticky",
+        "enable.partition.eof": False,
+        "client.id": "kafkahooks",
+    }
+    conf.update(properties)
+    # Offsets are ours: committed explicitly from the tracker, never automatically.
+    conf.update({"group.id": group_id, "enable.auto.commit": False,
+                 "enable.auto.offset.store": False})
+    return conf
+
+
+def _keys(partitions: list[TopicPartition]) -> list[TopicPartitionKey]:
+    return [(p.topic, p.partition) for p in partitions]
+
+
+class ConsumerLoop:
+    def __init__(
+        self,
+        conf: dict[str, Any],
+        topics: list[str],
+        pipeline: Pipeline,
+        tracker: OffsetTracker,
+        *,
+        batch: int,
+        window: int,
+        drain_timeout: float,
+        commit_interval: float,
+        commit_every: int,
+    ) -> None:
+        self._consumer = Consumer(conf)
+        self._topics = topics
+        self._pipeline = pipeline
+        self._tracker = tracker
+        self._batch = batch
+        self._window = window
+        self._drain_timeout = drain_timeout
+        self._committer = Committer(self._consumer, tracker, commit_interval, commit_every)
+        self._kafka = ThreadPoolExecutor(1, thread_name_prefix="kafkahooks-kafka")
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._paused = False
+        self._stopping = asyncio.Event()
+        self.assigned_once = asyncio.Event()
+        self.polling = False
+        self.last_poll = time.monotonic()
+
+    @property
+    def commits(self) -> int:
+        return self._committer.commits
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    # -- rebalance callbacks: run on the kafka thread ------------------------
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._tracker.assign(_keys(partitions))
+        if self._paused and partitions:  # new partitions join the paused state
+            consumer.pause(partitions)
+        log.info("partitions assigned", extra={"partitions": [f"{t}/{p}" for t, p in _keys(partitions)]})
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(self.assigned_once.set)
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        tps = _keys(partitions)
+        if not tps:
+            return
+        assert self._loop is not None
+        drained = asyncio.run_coroutine_threadsafe(
+            self._pipeline.drain(tps, self._drain_timeout), self._loop
+        ).result()
+        try:
+            self._committer.commit_sync(tps)
+        except KafkaException as exc:
+            log.error("commit on revoke failed", extra={"error": str(exc)})
+        self._tracker.revoke(tps)
+        log.info("partitions revoked", extra={
+            "partitions": [f"{t}/{p}" for t, p in tps], "drained": drained})
+
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        tps = _keys(partitions)
+        assert self._loop is not None
+        asyncio.run_coroutine_threadsafe(self._pipeline.drain(tps, 0), self._loop).result()
+        self._tracker.revoke(tps)
+        log.warning("partitions lost", extra={"partitions": [f"{t}/{p}" for t, p in tps]})
+
+    # -- the loop -------------------------------------------------------------
+    async def run(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        await self._call(self._consumer.subscribe, self._topics, on_assign=self._on_assign,
+                         on_revoke=self._on_revoke, on_lost=self._on_lost)
+        try:
+            while not self._stopping.is_set() and self._pipeline.fatal is None:
+                messages = await self._call(self._consumer.consume, self._batch, _POLL_TIMEOUT)
+                self.polling = True
+                self.last_poll = time.monotonic()
+                for message in messages:
+                    self._take(message)
+                await self._call(self._backpressure)
+                await self._call(self._committer.maybe_commit)
+        finally:
+            await self._shutdown()
+
+    def _take(self, message: Message) -> None:
+        error = message.error()
+        if error is not None:
+            if error.fatal():
+                raise KafkaException(error)
+            log.warning("consumer error", extra={"error": error.str()})
+            return
+        topic, partition = message.topic(), message.partition()
+        if not self._tracker.owns((topic, partition)):
+            return  # fetched before a revoke; the new owner consumes it
+        _, ts = message.timestamp()
+        self._pipeline.accept(Event(
+            topic=topic, partition=partition, offset=message.offset(), timestamp=ts,
+            key=message.key(), raw_value=message.value(), headers=message.headers() or [],
+        ))
+
+    def _backpressure(self) -> None:
+        outstanding = self._tracker.outstanding
+        if not self._paused and outstanding >= self._window:
+            self._set_paused(True)
+        elif self._paused and outstanding <= self._window // 2:
+            self._set_paused(False)
+
+    def _set_paused(self, paused: bool) -> None:
+        assignment = self._consumer.assignment()
+        if paused:
+            self._consumer.pause(assignment)
+        else:
+            self._consumer.resume(assignment)
+        self._paused = paused
+        log.debug("partitions paused" if paused else "partitions resumed",
+                  extra={"outstanding": self._tracker.outstanding})
+
+    async def _shutdown(self) -> None:
+        tps = self._tracker.assigned
+        drained = await self._pipeline.drain(tps, 0 if self._pipeline.fatal else self._drain_timeout)
+        try:
+            await self._call(self._committer.commit_sync, tps)
+        except KafkaException as exc:
+            log.error("final commit failed", extra={"error": str(exc)})
+        self._tracker.revoke(tps)
+        await self._call(self._consumer.close)
+        self._kafka.shutdown(wait=True)
+        log.info("consumer closed", extra={"drained": drained})
+
+    async def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        assert self._loop is not None
+        return await self._loop.run_in_executor(self._kafka, lambda: fn(*args, **kwargs))
+
+
+def is_fatal(error: KafkaError) -> bool:
+    return bool(error.fatal())

@@ -1,0 +1,5 @@
+"""Kafka record bytes → :class:`~kafkahooks.event.Event`."""
+
+from kafkahooks.decode.json_codec import DecodeError, decode_json
+
+__all__ = ["DecodeError", "decode_json"]

@@ -1,0 +1,1 @@
+"""Request building, signing, sending and retrying."""

@@ -1,0 +1,89 @@
+"""Signature headers as pure functions of (config, body bytes, time, event id).
+
+Key bytes: for Standard Webhooks the base64-decoded part after ``whsec_``;
+for every other scheme the UTF-8 bytes of the secret as written.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from dataclasses import dataclass
+
+from kafkahooks.config.models import SigningConfig
+
+__all__ = ["Signer", "signer_for"]
+
+
+def _encode(digest: bytes, encoding: str) -> str:
+    return digest.hex() if encoding == "hex" else base64.b64encode(digest).decode("ascii")
+
+
+def _whsec_key(secret: str) -> bytes:
+    return base64.b64decode(secret.removeprefix("whsec_"))
+
+
+@dataclass(frozen=True, slots=True)
+class Signer:
+    scheme: str
+    keys: tuple[bytes, ...]
+    header: str
+    timestamp_header: str | None
+    rotation_header: str | None
+    encoding: str
+    prefix: str
+
+    def _sigs(self, content: bytes) -> list[str]:
+        return [
+            _encode(hmac.new(key, content, hashlib.sha256).digest(), self.encoding)
+            for key in self.keys
+        ]
+
+    def headers(self, body: bytes, timestamp: int, event_id: str) -> dict[str, str]:
+        ts = str(timestamp)
+        if self.scheme == "standard-webhooks":
+            sigs = self._sigs(f"{event_id}.{ts}.".encode() + body)
+            return {
+                "webhook-id": event_id,
+                "webhook-timestamp": ts,
+                self.header: " ".join(f"v1,{s}" for s in sigs),
+            }
+        if self.scheme == "t-v1":
+            sigs = self._sigs(f"{ts}.".encode() + body)
+            return {self.header: ",".join([f"t={ts}", *(f"v1={s}" for s in sigs)])}
+        content = f"{ts}.".encode() + body if self.scheme == "timestamped" else body
+        primary, *others = self._sigs(content)
+        out = {self.header: self.prefix + primary}
+        if self.timestamp_header:
+            out[self.timestamp_header] = ts
+        if others and self.rotation_header:
+            out[self.rotation_header] = ",".join(self.prefix + s for s in others)
+        return out
+
+
+_DEFAULT_HEADER = {
+    "hmac-sha256": "x-signature",
+    "timestamped": "x-signature",
+    "standard-webhooks": "webhook-signature",
+    "t-v1": "webhook-signature",
+}
+
+
+def signer_for(config: SigningConfig) -> Signer:
+    secrets = [s.get_secret_value() for s in config.secrets]
+    std = config.scheme == "standard-webhooks"
+    keys = tuple(_whsec_key(s) if std else s.encode("utf-8") for s in secrets)
+    header = config.header or _DEFAULT_HEADER[config.scheme]
+    timestamp_header = config.timestamp_header
+    if config.scheme == "timestamped" and not timestamp_header:
+        timestamp_header = "x-signature-timestamp"
+    return Signer(
+        scheme=config.scheme,
+        keys=keys,
+        header=header,
+        timestamp_header=timestamp_header,
+        rotation_header=config.rotation_header or f"{header}-rotated",
+        encoding=config.encoding or ("base64" if std else "hex"),
+        prefix=config.prefix,
+    )

@@ -1,0 +1,202 @@
+"""From a consumed record to a finished event.
+
+``accept`` is called by the consumer loop for every record it takes.  An
+event is finished when every route that matched it ended delivered,
+filtered out, or dead-lettered with the broker's acknowledgement; only then
+is the offset tracker told, and only the tracker decides what is committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+
+from kafkahooks.deadletter import DeadLetter, DeadLetterWriter
+from kafkahooks.decode import DecodeError, decode_json
+from kafkahooks.delivery.errors import DeadLetterWriteError, PermanentDeliveryError
+from kafkahooks.delivery.request import OutboundRequest
+from kafkahooks.delivery.retry import DeliveryReport, deliver_with_retries
+from kafkahooks.delivery.sender import Response, Sender
+from kafkahooks.event import Event
+from kafkahooks.offsets import OffsetTracker, TopicPartitionKey
+from kafkahooks.routing import Route, RouteTable
+from kafkahooks.scheduler import Scheduler
+from kafkahooks.templates import RenderContext, TemplateError
+
+__all__ = ["Pipeline", "Stats"]
+
+log = logging.getLogger("kafkahooks.pipeline")
+
+
+@dataclass
+class Stats:
+    taken: int = 0
+    delivered: int = 0
+    dead_lettered: int = 0
+    filtered: int = 0
+    attempts: int = 0
+    by_route: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def count(self, route: str, outcome: str) -> None:
+        per = self.by_route.setdefault(route, {})
+        per[outcome] = per.get(outcome, 0) + 1
+
+
+class Pipeline:
+    def __init__(
+        self,
+        routes: RouteTable,
+        sender: Sender,
+        dead_letters: DeadLetterWriter,
+        tracker: OffsetTracker,
+        max_in_flight: int,
+    ) -> None:
+        self.routes = routes
+        self.sender = sender
+        self.dead_letters = dead_letters
+        self.tracker = tracker
+        self.scheduler = Scheduler()
+        self.stats = Stats()
+        self.fatal: BaseException | None = None
+        self._in_flight = asyncio.Semaphore(max_in_flight)
+        self._pending: dict[tuple[str, int, int], int] = {}
+
+    # -- intake -----------------------------------------------------------
+    def accept(self, event: Event) -> None:
+        tp = (event.topic, event.partition)
+        self.tracker.begin(tp, event.offset)
+        self.stats.taken += 1
+        if event.raw_value is None:  # tombstone: nothing to deliver
+            self._finish(event)
+            return
+        try:
+            event.value = decode_json(event.raw_value)
+        except DecodeError as exc:
+            self._spawn_undecodable(tp, event, exc)
+            return
+        matched = []
+        for route in self.routes.by_topic.get(event.topic, ()):
+            ok, etype = route.match(event)
+            if ok:
+                matched.append((route, etype))
+        if not matched:
+            self.stats.filtered += 1
+            self._finish(event)
+            return
+        self._pending[(event.topic, event.partition, event.offset)] = len(matched)
+        for route, etype in matched:
+            ctx = route.context(event, etype)
+            job = self._job(route, ctx)
+            self.scheduler.submit(tp, route.name, route.config.ordering, event.key, job)
+
+    def _finish(self, event: Event) -> None:
+        self.tracker.finish((event.topic, event.partition), event.offset)
+
+    def _route_done(self, event: Event) -> None:
+        key = (event.topic, event.partition, event.offset)
+        left = self._pending[key] - 1
+        if left:
+            self._pending[key] = left
+        else:
+            del self._pending[key]
+            self._finish(event)
+
+    # -- one delivery -------------------------------------------------------
+    def _job(self, route: Route, ctx: RenderContext):  # type: ignore[no-untyped-def]
+        async def run() -> None:
+            report = await self._deliver(route, ctx)
+            if report.delivered:
+                self.stats.delivered += 1
+                self.stats.count(route.name, "delivered")
+            else:
+                await self._dead_letter(route, ctx, report)
+            self._route_done(ctx.event)
+
+        return run
+
+    async def _deliver(self, route: Route, ctx: RenderContext) -> DeliveryReport:
+        body: bytes | None = None
+        if not route.template.per_attempt:
+            try:
+                body = route.render_body(ctx)
+            except (TemplateError, ValueError) as exc:
+                return DeliveryReport(0, None, PermanentDeliveryError(f"template: {exc}"))
+
+        async def attempt(number: int) -> tuple[OutboundRequest, Response]:
+            ctx.attempt = number
+            ctx.sent_at = time.time()
+            data = body if body is not None else route.render_body(ctx)
+            request = route.build(ctx, data, ctx.sent_at)
+            async with self._in_flight:
+                self.stats.attempts += 1
+                return request, await self.sender.send(request)
+
+        try:
+            return await deliver_with_retries(attempt, route.config.retry)
+        except (TemplateError, ValueError) as exc:
+            return DeliveryReport(ctx.attempt, None, PermanentDeliveryError(f"template: {exc}"))
+
+    async def _dead_letter(self, route: Route, ctx: RenderContext, report: DeliveryReport) -> None:
+        error = report.error
+        assert error is not None
+        record = DeadLetter(
+            topic=route.config.dead_letter_for(ctx.event.topic),
+            event=ctx.event,
+            error_class=type(error).__name__,
+            error_message=error.reason,
+            route=route.name,
+            event_id=ctx.event_id,
+            status=report.status,
+            attempts=report.attempts,
+        )
+        await self._write_dead_letter(record)
+        self.stats.dead_lettered += 1
+        self.stats.count(route.name, "dead_lettered")
+        log.warning(
+            "dead-lettered",
+            extra={"route": route.name, "event_id": ctx.event_id, "topic": ctx.event.topic,
+                   "partition": ctx.event.partition, "offset": ctx.event.offset,
+                   "reason": error.reason, "attempts": report.attempts},
+        )
+
+    async def _write_dead_letter(self, record: DeadLetter) -> None:
+        try:
+            await self.dead_letters.write(record)
+        except DeadLetterWriteError as exc:
+            # Never skip: the event stays unfinished so no commit passes it.
+            if self.fatal is None:
+                self.fatal = exc
+                log.error("dead-letter write failed; stopping", extra={"error": str(exc)})
+            await asyncio.Event().wait()  # hold the lane until shutdown cancels us
+
+    def _spawn_undecodable(self, tp: TopicPartitionKey, event: Event, exc: DecodeError) -> None:
+        record = DeadLetter(
+            topic=f"{event.topic}.dlq", event=event, error_class="DecodeError",
+            error_message=str(exc),
+        )
+
+        async def run() -> None:
+            await self._write_dead_letter(record)
+            self.stats.dead_lettered += 1
+            log.warning("undecodable record dead-lettered", extra={
+                "topic": event.topic, "partition": event.partition, "offset": event.offset,
+                "reason": str(exc)})
+            self._finish(event)
+
+        self.scheduler.submit(tp, "", "none", None, run)
+
+    # -- drains -------------------------------------------------------------
+    async def drain(self, tps: list[TopicPartitionKey], timeout: float) -> bool:
+        """Wait until these partitions have nothing outstanding; cancel leftovers."""
+        deadline = time.monotonic() + timeout
+        while self.tracker.outstanding_in(tps) and time.monotonic() < deadline:
+            if self.fatal is not None:
+                break
+            await asyncio.sleep(0.02)
+        clean = self.tracker.outstanding_in(tps) == 0
+        await self.scheduler.cancel(tps)
+        for key in [k for k in self._pending if (k[0], k[1]) in set(tps)]:
+            del self._pending[key]
+        return clean

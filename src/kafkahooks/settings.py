@@ -1,0 +1,32 @@
+"""Process settings: ``KAFKAHOOKS_*`` environment variables or a ``.env`` file."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="KAFKAHOOKS_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "text"] = "json"
+    # How long in-flight deliveries may finish on shutdown or revocation.
+    shutdown_timeout: float = Field(default=20.0, gt=0)
+    # HTTP requests in flight at once, over all routes.
+    max_in_flight: int = Field(default=200, ge=1)
+    # Events taken from Kafka and not yet finished; above it partitions pause.
+    window: int = Field(default=5000, ge=1)
+    commit_interval: float = Field(default=1.0, gt=0)
+    commit_every: int = Field(default=2000, ge=1)
+    poll_batch: int = Field(default=500, ge=1, le=100_000)
+    # aiohttp is the delivery fast path; httpx is kept for comparison (README: Performance).
+    http_client: Literal["aiohttp", "httpx"] = "aiohttp"
+    # Opt-in for loopback/private/plain-http targets (demo and tests only).
+    allow_local_targets: bool = False

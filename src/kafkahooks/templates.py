@@ -1,0 +1,296 @@
+"""Declarative payload templates, compiled once and rendered per event.
+
+A template is any JSON-like structure.  String leaves may hold placeholders::
+
+    status: "{{ value.data.status }}"          # exactly one placeholder: keeps the type
+    summary: "call {{ key }} is {{ value.data.status }}"   # text: always a string
+
+Placeholder roots: ``value.<path>``, ``key``, ``headers.<name>``, ``topic``,
+``partition``, ``offset``, ``timestamp`` (ms), ``timestamp_iso``,
+``event_id``, ``event_type``, ``attempt``, ``sent_at``, ``route``,
+``payload_version``.  Path segments are separated by dots; a segment that
+is a number also indexes a list; ``value["a.b"]`` quotes a key that contains
+dots.
+
+Compilation turns every path into a chain of plain lookups, so rendering
+never runs an expression interpreter per event.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from kafkahooks.event import Event
+
+__all__ = [
+    "MISSING",
+    "CompiledTemplate",
+    "RenderContext",
+    "TemplateError",
+    "TemplateSyntaxError",
+    "compile_path",
+    "compile_template",
+]
+
+MissingPolicy = Literal["null", "omit", "fail"]
+
+
+class _Sentinel:
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __repr__(self) -> str:
+        return self._name
+
+
+MISSING: Any = _Sentinel("MISSING")
+_OMIT: Any = _Sentinel("OMIT")
+
+_PLACEHOLDER = re.compile(r"\{\{\s*(.*?)\s*\}\}")
+_WHOLE = re.compile(r"^\{\{\s*([^{}]*?)\s*\}\}$")
+_SEGMENT = re.compile(r'\.([^.\[\]"]+)|\[(\d+)\]|\["([^"]*)"\]')
+_ROOT = re.compile(r"^([a-z_]+)")
+
+
+class TemplateSyntaxError(ValueError):
+    """The template itself is wrong: reported at start-up with the field path."""
+
+
+class TemplateError(ValueError):
+    """Rendering failed for one event (a required field is missing)."""
+
+
+@dataclass(slots=True)
+class RenderContext:
+    event: Event
+    event_id: str
+    route: str
+    payload_version: str
+    event_type: Any = None
+    attempt: int = 1
+    sent_at: float = 0.0
+
+
+Getter = Callable[[RenderContext], Any]
+Node = Callable[[RenderContext], Any]
+
+
+def _iso(ms_or_s: float, *, millis: bool) -> str:
+    seconds = ms_or_s / 1000 if millis else ms_or_s
+    stamp = datetime.fromtimestamp(seconds, UTC).isoformat(timespec="milliseconds")
+    return stamp.replace("+00:00", "Z")
+
+
+def _walk(keys: tuple[tuple[str, int | None], ...]) -> Callable[[Any], Any]:
+    def walk(node: Any) -> Any:
+        for name, index in keys:
+            if type(node) is dict:
+                if name not in node:
+                    return MISSING
+                node = node[name]
+            elif type(node) is list and index is not None:
+                if not -len(node) <= index < len(node):
+                    return MISSING
+                node = node[index]
+            else:
+                return MISSING
+        return node
+
+    return walk
+
+
+def _value_getter(keys: tuple[tuple[str, int | None], ...]) -> Getter:
+    if len(keys) == 1:  # the common case, kept free of the loop
+        name = keys[0][0]
+
+        def one(ctx: RenderContext) -> Any:
+            value = ctx.event.value
+            if type(value) is dict:
+                return value.get(name, MISSING)
+            return _walk(keys)(value)
+
+        return one
+    walk = _walk(keys)
+    return lambda ctx: walk(ctx.event.value)
+
+
+def _header_getter(name: str) -> Getter:
+    def get(ctx: RenderContext) -> Any:
+        found = ctx.event.header(name)
+        return MISSING if found is None else found
+
+    return get
+
+
+_SIMPLE: dict[str, Getter] = {
+    "key": lambda c: MISSING if c.event.key is None else c.event.key_str,
+    "topic": lambda c: c.event.topic,
+    "partition": lambda c: c.event.partition,
+    "offset": lambda c: c.event.offset,
+    "timestamp": lambda c: c.event.timestamp,
+    "timestamp_iso": lambda c: _iso(c.event.timestamp, millis=True),
+    "event_id": lambda c: c.event_id,
+    "event_type": lambda c: MISSING if c.event_type is None else c.event_type,
+    "route": lambda c: c.route,
+    "payload_version": lambda c: c.payload_version,
+    "attempt": lambda c: c.attempt,
+    "sent_at": lambda c: _iso(c.sent_at, millis=False),
+}
+PER_ATTEMPT_ROOTS = frozenset({"attempt", "sent_at"})
+
+
+def _parse_segments(rest: str, expr: str) -> tuple[tuple[str, int | None], ...]:
+    keys: list[tuple[str, int | None]] = []
+    pos = 0
+    while pos < len(rest):
+        match = _SEGMENT.match(rest, pos)
+        if match is None:
+            raise TemplateSyntaxError(f"cannot parse path {expr!r} at {rest[pos:]!r}")
+        dotted, bracket, quoted = match.groups()
+        name = dotted if dotted is not None else bracket if bracket is not None else quoted
+        keys.append((name, int(name) if name.isdigit() else None))
+        pos = match.end()
+    return tuple(keys)
+
+
+def compile_path(expr: str) -> tuple[Getter, bool]:
+    """Compile ``value.a.b`` (no braces) to a getter; also tell if it is per attempt."""
+    expr = expr.strip()
+    root_match = _ROOT.match(expr)
+    if root_match is None:
+        raise TemplateSyntaxError(f"placeholder {expr!r} must start with a root such as value.")
+    root, rest = root_match.group(1), expr[root_match.end() :]
+    if root == "value":
+        return _value_getter(_parse_segments(rest, expr)), False
+    if root == "headers":
+        keys = _parse_segments(rest, expr)
+        if len(keys) != 1:
+            raise TemplateSyntaxError(f"{expr!r}: use headers.<name> with exactly one name")
+        return _header_getter(keys[0][0]), False
+    if root in _SIMPLE:
+        if rest:
+            raise TemplateSyntaxError(f"{expr!r}: {root} has no fields")
+        return _SIMPLE[root], root in PER_ATTEMPT_ROOTS
+    roots = ", ".join(["value.<path>", "headers.<name>", *sorted(_SIMPLE)])
+    raise TemplateSyntaxError(f"unknown placeholder root {root!r} in {expr!r}; use one of {roots}")
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if value is None or value is MISSING:
+        return ""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+class _Compiler:
+    def __init__(self, policy: MissingPolicy) -> None:
+        self.policy = policy
+        self.per_attempt = False
+
+    def node(self, spec: Any, where: str) -> Node:
+        if isinstance(spec, dict):
+            return self._object(spec, where)
+        if isinstance(spec, list):
+            return self._list(spec, where)
+        if isinstance(spec, str) and "{{" in spec:
+            whole = _WHOLE.match(spec)
+            return self._typed(whole.group(1), where) if whole else self._string(spec, where)
+        return lambda ctx, constant=spec: constant
+
+    def _getter(self, expr: str, where: str) -> Getter:
+        try:
+            getter, per_attempt = compile_path(expr)
+        except TemplateSyntaxError as exc:
+            raise TemplateSyntaxError(f"field {where or '<root>'}: {exc}") from None
+        self.per_attempt |= per_attempt
+        return getter
+
+    def _typed(self, expr: str, where: str) -> Node:
+        getter = self._getter(expr, where)
+        on_missing = self._missing_value(expr, where)
+
+        def typed(ctx: RenderContext) -> Any:
+            value = getter(ctx)
+            return on_missing() if value is MISSING else value
+
+        return typed
+
+    def _string(self, spec: str, where: str) -> Node:
+        parts: list[str | Getter] = []
+        pos = 0
+        for match in _PLACEHOLDER.finditer(spec):
+            parts.append(spec[pos : match.start()])
+            parts.append(self._getter(match.group(1), where))
+            pos = match.end()
+        parts.append(spec[pos:])
+        if "{{" in "".join(p for p in parts if isinstance(p, str)):
+            raise TemplateSyntaxError(f"field {where}: unbalanced '{{{{' in {spec!r}")
+        fail = self.policy == "fail"
+
+        def text(ctx: RenderContext) -> str:
+            out = []
+            for part in parts:
+                if isinstance(part, str):
+                    out.append(part)
+                    continue
+                value = part(ctx)
+                if value is MISSING and fail:
+                    raise TemplateError(f"field {where}: {spec!r} has a missing source field")
+                out.append(_text(value))
+            return "".join(out)
+
+        return text
+
+    def _missing_value(self, expr: str, where: str) -> Callable[[], Any]:
+        if self.policy == "null":
+            return lambda: None
+        if self.policy == "omit":
+            return lambda: _OMIT
+
+        def fail() -> Any:
+            raise TemplateError(f"field {where}: source {expr!r} is missing in the event")
+
+        return fail
+
+    def _object(self, spec: dict[Any, Any], where: str) -> Node:
+        items = [(str(k), self.node(v, f"{where}.{k}" if where else str(k))) for k, v in spec.items()]
+
+        def obj(ctx: RenderContext) -> dict[str, Any]:
+            out = {}
+            for key, node in items:
+                value = node(ctx)
+                if value is not _OMIT:
+                    out[key] = value
+            return out
+
+        return obj
+
+    def _list(self, spec: list[Any], where: str) -> Node:
+        nodes = [self.node(v, f"{where}[{i}]") for i, v in enumerate(spec)]
+
+        def seq(ctx: RenderContext) -> list[Any]:
+            return [v for v in (n(ctx) for n in nodes) if v is not _OMIT]
+
+        return seq
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledTemplate:
+    root: Node
+    per_attempt: bool  # uses attempt/sent_at, so every attempt renders anew
+
+    def render(self, ctx: RenderContext) -> Any:
+        value = self.root(ctx)
+        return None if value is _OMIT else value
+
+
+def compile_template(spec: Any, policy: MissingPolicy = "null") -> CompiledTemplate:
+    compiler = _Compiler(policy)
+    root = compiler.node(spec, "")
+    return CompiledTemplate(root=root, per_attempt=compiler.per_attempt)
