@@ -1,0 +1,44 @@
+"""Shared fixtures: one real broker per test session, real receivers on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from kafkahooks.embedded import EmbeddedBroker
+from tests.support.bridge import BridgeProcess
+from tests.support.receiver import Receiver
+
+
+@pytest.fixture(scope="session")
+def broker() -> Iterator[EmbeddedBroker]:
+    with EmbeddedBroker() as running:
+        yield running
+
+
+@pytest.fixture
+def bootstrap(broker: EmbeddedBroker) -> str:
+    return broker.bootstrap
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    server = Receiver()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def start_bridge(tmp_path: Path) -> Iterator[Callable[..., BridgeProcess]]:
+    started: list[BridgeProcess] = []
+
+    def start(config: Path, env: dict[str, str] | None = None) -> BridgeProcess:
+        bridge = BridgeProcess(config, env, log=tmp_path / f"bridge-{len(started)}.log")
+        started.append(bridge)
+        return bridge
+
+    yield start
+    for bridge in started:
+        bridge.stop()
