@@ -35,8 +35,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(f"{args.config}: OK")
     for route in config.routes:
         state = "" if route.active else " (inactive)"
-        print(f"  route {route.name}{state}: {', '.join(route.topics)} → "
-              f"{route.endpoint.method} {route.endpoint.url}")
+        print(
+            f"  route {route.name}{state}: {', '.join(route.topics)} → "
+            f"{route.endpoint.method} {route.endpoint.url}"
+        )
     return 0
 
 
@@ -79,8 +81,10 @@ def cmd_render(args: argparse.Namespace) -> int:
     request = route.build(ctx, route.render_body(ctx), now)
     secret_names = {k.lower() for k in route.config.endpoint.secret_headers}
     if not matched:
-        print(f"# note: route {route.name} would filter this event out "
-              f"(event type {etype!r} not in {route.config.events})")
+        print(
+            f"# note: route {route.name} would filter this event out "
+            f"(event type {etype!r} not in {route.config.events})"
+        )
     print(f"{request.method} {request.url}")
     for name, value in request.headers.items():
         print(f"{name}: {MASK if name.lower() in secret_names else value}")

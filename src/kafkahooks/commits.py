@@ -45,7 +45,10 @@ class Committer:
     def _commit(self, positions: dict[TopicPartitionKey, int], asynchronous: bool) -> None:
         offsets = [TopicPartition(t, p, o) for (t, p), o in positions.items()]
         try:
-            self._consumer.commit(offsets=offsets, asynchronous=asynchronous)
+            if asynchronous:
+                self._consumer.commit(offsets=offsets, asynchronous=True)
+            else:
+                self._consumer.commit(offsets=offsets, asynchronous=False)
         except KafkaException as exc:
             err: Any = exc.args[0] if exc.args else None
             if isinstance(err, KafkaError) and err.code() == KafkaError._NO_OFFSET:
@@ -56,4 +59,6 @@ class Committer:
             return
         self._tracker.mark_committed(positions)
         self.commits += 1
-        log.debug("committed", extra={"offsets": {f"{t}/{p}": o for (t, p), o in positions.items()}})
+        log.debug(
+            "committed", extra={"offsets": {f"{t}/{p}": o for (t, p), o in positions.items()}}
+        )

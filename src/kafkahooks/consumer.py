@@ -39,8 +39,9 @@ def consumer_config(bootstrap: str, group_id: str, properties: dict[str, Any]) -
     }
     conf.update(properties)
     # Offsets are ours: committed explicitly from the tracker, never automatically.
-    conf.update({"group.id": group_id, "enable.auto.commit": False,
-                 "enable.auto.offset.store": False})
+    conf.update(
+        {"group.id": group_id, "enable.auto.commit": False, "enable.auto.offset.store": False}
+    )
     return conf
 
 
@@ -90,7 +91,9 @@ class ConsumerLoop:
         self._tracker.assign(_keys(partitions))
         if self._paused and partitions:  # new partitions join the paused state
             consumer.pause(partitions)
-        log.info("partitions assigned", extra={"partitions": [f"{t}/{p}" for t, p in _keys(partitions)]})
+        log.info(
+            "partitions assigned", extra={"partitions": [f"{t}/{p}" for t, p in _keys(partitions)]}
+        )
         assert self._loop is not None
         self._loop.call_soon_threadsafe(self.assigned_once.set)
 
@@ -107,8 +110,10 @@ class ConsumerLoop:
         except KafkaException as exc:
             log.error("commit on revoke failed", extra={"error": str(exc)})
         self._tracker.revoke(tps)
-        log.info("partitions revoked", extra={
-            "partitions": [f"{t}/{p}" for t, p in tps], "drained": drained})
+        log.info(
+            "partitions revoked",
+            extra={"partitions": [f"{t}/{p}" for t, p in tps], "drained": drained},
+        )
 
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         tps = _keys(partitions)
@@ -120,11 +125,18 @@ class ConsumerLoop:
     # -- the loop -------------------------------------------------------------
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
-        await self._call(self._consumer.subscribe, self._topics, on_assign=self._on_assign,
-                         on_revoke=self._on_revoke, on_lost=self._on_lost)
+        await self._call(
+            self._consumer.subscribe,
+            self._topics,
+            on_assign=self._on_assign,
+            on_revoke=self._on_revoke,
+            on_lost=self._on_lost,
+        )
         try:
             while not self._stopping.is_set() and self._pipeline.fatal is None:
-                messages = await self._call(self._consumer.consume, self._batch, _POLL_TIMEOUT)
+                # never take more than the window has room for
+                room = max(1, min(self._batch, self._window - self._tracker.outstanding))
+                messages = await self._call(self._consumer.consume, room, _POLL_TIMEOUT)
                 self.polling = True
                 self.last_poll = time.monotonic()
                 for message in messages:
@@ -141,14 +153,23 @@ class ConsumerLoop:
                 raise KafkaException(error)
             log.warning("consumer error", extra={"error": error.str()})
             return
-        topic, partition = message.topic(), message.partition()
+        topic, partition, offset = message.topic(), message.partition(), message.offset()
+        assert topic is not None and partition is not None and offset is not None
         if not self._tracker.owns((topic, partition)):
             return  # fetched before a revoke; the new owner consumes it
         _, ts = message.timestamp()
-        self._pipeline.accept(Event(
-            topic=topic, partition=partition, offset=message.offset(), timestamp=ts,
-            key=message.key(), raw_value=message.value(), headers=message.headers() or [],
-        ))
+        headers = message.headers() or []
+        self._pipeline.accept(
+            Event(
+                topic=topic,
+                partition=partition,
+                offset=offset,
+                timestamp=ts,
+                key=message.key(),
+                raw_value=message.value(),
+                headers=list(headers.items()) if isinstance(headers, dict) else headers,
+            )
+        )
 
     def _backpressure(self) -> None:
         outstanding = self._tracker.outstanding
@@ -164,12 +185,16 @@ class ConsumerLoop:
         else:
             self._consumer.resume(assignment)
         self._paused = paused
-        log.debug("partitions paused" if paused else "partitions resumed",
-                  extra={"outstanding": self._tracker.outstanding})
+        log.debug(
+            "partitions paused" if paused else "partitions resumed",
+            extra={"outstanding": self._tracker.outstanding},
+        )
 
     async def _shutdown(self) -> None:
         tps = self._tracker.assigned
-        drained = await self._pipeline.drain(tps, 0 if self._pipeline.fatal else self._drain_timeout)
+        drained = await self._pipeline.drain(
+            tps, 0 if self._pipeline.fatal else self._drain_timeout
+        )
         try:
             await self._call(self._committer.commit_sync, tps)
         except KafkaException as exc:

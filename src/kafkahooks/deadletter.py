@@ -15,9 +15,9 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from kafkahooks.delivery.errors import DeadLetterWriteError
-from kafkahooks.event import Event
+from kafkahooks.event import Event, Headers
 
-__all__ = ["DeadLetter", "DeadLetterWriter", "HEADER_PREFIX"]
+__all__ = ["HEADER_PREFIX", "DeadLetter", "DeadLetterWriter"]
 
 HEADER_PREFIX = "kafkahooks."
 
@@ -35,7 +35,7 @@ class DeadLetter:
     status: int | None = None
     attempts: int = 0
 
-    def headers(self) -> list[tuple[str, bytes]]:
+    def headers(self) -> Headers:
         own = {
             "source.topic": self.event.topic,
             "source.partition": str(self.event.partition),
@@ -50,7 +50,8 @@ class DeadLetter:
             "failed_at": str(int(time.time() * 1000)),
         }
         kept = [(k, v) for k, v in self.event.headers if not k.startswith(HEADER_PREFIX)]
-        return kept + [(HEADER_PREFIX + k, v.encode()) for k, v in own.items()]
+        mine: Headers = [(HEADER_PREFIX + k, v.encode()) for k, v in own.items()]
+        return kept + mine
 
 
 class DeadLetterWriter:
@@ -99,7 +100,9 @@ class DeadLetterWriter:
                 on_delivery=on_delivery,
             )
         except (BufferError, KafkaException) as exc:
-            raise DeadLetterWriteError(f"dead-letter write to {record.topic!r} failed: {exc}")
+            raise DeadLetterWriteError(
+                f"dead-letter write to {record.topic!r} failed: {exc}"
+            ) from exc
         await done
 
     def close(self, timeout: float = 10.0) -> None:

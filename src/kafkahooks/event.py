@@ -6,7 +6,10 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Event", "event_id"]
+__all__ = ["Event", "Headers", "event_id"]
+
+# Kafka headers: an ordered list, names may repeat, values may be null.
+Headers = list[tuple[str, str | bytes | None]]
 
 
 @dataclass(slots=True)
@@ -22,7 +25,7 @@ class Event:
     timestamp: int  # record timestamp, ms since the epoch
     key: bytes | None
     raw_value: bytes | None
-    headers: list[tuple[str, bytes]] = field(default_factory=list)
+    headers: Headers = field(default_factory=list)
     value: Any = None
 
     def header(self, name: str) -> str | None:
@@ -31,7 +34,7 @@ class Event:
         lname = name.lower()
         for k, v in self.headers:
             if k.lower() == lname:
-                found = v.decode("utf-8", "replace") if v is not None else None
+                found = v.decode("utf-8", "replace") if isinstance(v, bytes) else v
         return found
 
     @property

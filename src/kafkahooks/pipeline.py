@@ -22,7 +22,7 @@ from kafkahooks.delivery.sender import Response, Sender
 from kafkahooks.event import Event
 from kafkahooks.offsets import OffsetTracker, TopicPartitionKey
 from kafkahooks.routing import Route, RouteTable
-from kafkahooks.scheduler import Scheduler
+from kafkahooks.scheduler import Job, Scheduler
 from kafkahooks.templates import RenderContext, TemplateError
 
 __all__ = ["Pipeline", "Stats"]
@@ -104,7 +104,7 @@ class Pipeline:
             self._finish(event)
 
     # -- one delivery -------------------------------------------------------
-    def _job(self, route: Route, ctx: RenderContext):  # type: ignore[no-untyped-def]
+    def _job(self, route: Route, ctx: RenderContext) -> Job:
         async def run() -> None:
             report = await self._deliver(route, ctx)
             if report.delivered:
@@ -156,9 +156,15 @@ class Pipeline:
         self.stats.count(route.name, "dead_lettered")
         log.warning(
             "dead-lettered",
-            extra={"route": route.name, "event_id": ctx.event_id, "topic": ctx.event.topic,
-                   "partition": ctx.event.partition, "offset": ctx.event.offset,
-                   "reason": error.reason, "attempts": report.attempts},
+            extra={
+                "route": route.name,
+                "event_id": ctx.event_id,
+                "topic": ctx.event.topic,
+                "partition": ctx.event.partition,
+                "offset": ctx.event.offset,
+                "reason": error.reason,
+                "attempts": report.attempts,
+            },
         )
 
     async def _write_dead_letter(self, record: DeadLetter) -> None:
@@ -173,16 +179,24 @@ class Pipeline:
 
     def _spawn_undecodable(self, tp: TopicPartitionKey, event: Event, exc: DecodeError) -> None:
         record = DeadLetter(
-            topic=f"{event.topic}.dlq", event=event, error_class="DecodeError",
+            topic=f"{event.topic}.dlq",
+            event=event,
+            error_class="DecodeError",
             error_message=str(exc),
         )
 
         async def run() -> None:
             await self._write_dead_letter(record)
             self.stats.dead_lettered += 1
-            log.warning("undecodable record dead-lettered", extra={
-                "topic": event.topic, "partition": event.partition, "offset": event.offset,
-                "reason": str(exc)})
+            log.warning(
+                "undecodable record dead-lettered",
+                extra={
+                    "topic": event.topic,
+                    "partition": event.partition,
+                    "offset": event.offset,
+                    "reason": str(exc),
+                },
+            )
             self._finish(event)
 
         self.scheduler.submit(tp, "", "none", None, run)

@@ -78,7 +78,7 @@ class VerifyingReceiver:
             protocol_version = "HTTP/1.1"
             disable_nagle_algorithm = True  # else headers and body wait on delayed ACKs
 
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 length = int(self.headers.get("content-length", 0))
                 body = self.rfile.read(length)
                 ok = receiver._record(

@@ -86,8 +86,16 @@ def make_sender(settings: Settings) -> Sender:
 
 
 _CONSUMER_ONLY_PREFIXES = (
-    "session.", "heartbeat.", "max.poll.", "auto.offset.", "partition.assignment",
-    "group.", "fetch.", "isolation.", "enable.partition.eof", "queued.",
+    "session.",
+    "heartbeat.",
+    "max.poll.",
+    "auto.offset.",
+    "partition.assignment",
+    "group.",
+    "fetch.",
+    "isolation.",
+    "enable.partition.eof",
+    "queued.",
 )
 
 
@@ -104,8 +112,10 @@ def install_signal_handlers(bridge: Bridge) -> None:
         nonlocal received
         received += 1
         if received == 1:
-            log.info("stopping: draining in-flight deliveries",
-                     extra={"signal": signal.Signals(signum).name})
+            log.info(
+                "stopping: draining in-flight deliveries",
+                extra={"signal": signal.Signals(signum).name},
+            )
             bridge.stop()
         else:
             log.error("second signal: exiting now without draining")

@@ -201,7 +201,11 @@ class _Compiler:
         if isinstance(spec, str) and "{{" in spec:
             whole = _WHOLE.match(spec)
             return self._typed(whole.group(1), where) if whole else self._string(spec, where)
-        return lambda ctx, constant=spec: constant
+
+        def constant(_ctx: RenderContext) -> Any:
+            return spec
+
+        return constant
 
     def _getter(self, expr: str, where: str) -> Getter:
         try:
@@ -259,7 +263,9 @@ class _Compiler:
         return fail
 
     def _object(self, spec: dict[Any, Any], where: str) -> Node:
-        items = [(str(k), self.node(v, f"{where}.{k}" if where else str(k))) for k, v in spec.items()]
+        items = [
+            (str(k), self.node(v, f"{where}.{k}" if where else str(k))) for k, v in spec.items()
+        ]
 
         def obj(ctx: RenderContext) -> dict[str, Any]:
             out = {}

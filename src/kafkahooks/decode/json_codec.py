@@ -32,4 +32,6 @@ def decode_json(raw: bytes) -> Any:
     except UnicodeDecodeError as exc:
         raise DecodeError(f"value is not UTF-8: {exc.reason} at byte {exc.start}") from None
     except json.JSONDecodeError as exc:
-        raise DecodeError(f"value is not JSON: {exc.msg} at line {exc.lineno} col {exc.colno}")
+        raise DecodeError(
+            f"value is not JSON: {exc.msg} at line {exc.lineno} col {exc.colno}"
+        ) from None

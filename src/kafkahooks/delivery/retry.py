@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -23,7 +22,6 @@ from tenacity import (
 from kafkahooks.config.models import RetryConfig
 from kafkahooks.delivery.errors import (
     DeliveryError,
-    PermanentDeliveryError,
     RetryableDeliveryError,
     classify_status,
 )
@@ -44,7 +42,7 @@ class DeliveryReport:
         return self.error is None
 
 
-class backoff_wait:  # noqa: N801 - a tenacity wait strategy reads like a function
+class backoff_wait:
     """Exponential backoff with additive jitter; ``Retry-After`` wins up to a cap."""
 
     def __init__(self, policy: RetryConfig) -> None:
@@ -89,11 +87,3 @@ async def deliver_with_retries(
     except DeliveryError as exc:
         return DeliveryReport(attempts=number, status=exc.status or last_status, error=exc)
     return DeliveryReport(attempts=number, status=last_status)
-
-
-def permanent(reason: str) -> DeliveryReport:
-    return DeliveryReport(attempts=0, status=None, error=PermanentDeliveryError(reason))
-
-
-def now() -> float:
-    return time.time()
