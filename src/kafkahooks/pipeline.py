@@ -13,17 +13,17 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+from kafkahooks.batching import Batcher
 from kafkahooks.deadletter import DeadLetter, DeadLetterWriter
 from kafkahooks.decode import DecodeError, decode_json
-from kafkahooks.delivery.errors import DeadLetterWriteError, PermanentDeliveryError
-from kafkahooks.delivery.request import OutboundRequest
-from kafkahooks.delivery.retry import DeliveryReport, deliver_with_retries
-from kafkahooks.delivery.sender import Response, Sender
+from kafkahooks.deliverer import Deliverer
+from kafkahooks.delivery.errors import DeadLetterWriteError
+from kafkahooks.delivery.retry import DeliveryReport
 from kafkahooks.event import Event
 from kafkahooks.offsets import OffsetTracker, TopicPartitionKey
 from kafkahooks.routing import Route, RouteTable
-from kafkahooks.scheduler import Job, Scheduler
-from kafkahooks.templates import RenderContext, TemplateError
+from kafkahooks.scheduler import Job, Ordering, Scheduler
+from kafkahooks.templates import RenderContext
 
 __all__ = ["Pipeline", "Stats"]
 
@@ -36,31 +36,29 @@ class Stats:
     delivered: int = 0
     dead_lettered: int = 0
     filtered: int = 0
-    attempts: int = 0
     by_route: dict[str, dict[str, int]] = field(default_factory=dict)
 
-    def count(self, route: str, outcome: str) -> None:
+    def count(self, route: str, outcome: str, n: int = 1) -> None:
         per = self.by_route.setdefault(route, {})
-        per[outcome] = per.get(outcome, 0) + 1
+        per[outcome] = per.get(outcome, 0) + n
 
 
 class Pipeline:
     def __init__(
         self,
         routes: RouteTable,
-        sender: Sender,
+        deliverer: Deliverer,
         dead_letters: DeadLetterWriter,
         tracker: OffsetTracker,
-        max_in_flight: int,
     ) -> None:
         self.routes = routes
-        self.sender = sender
+        self.deliverer = deliverer
         self.dead_letters = dead_letters
         self.tracker = tracker
         self.scheduler = Scheduler()
+        self.batcher = Batcher(self._submit_batch)
         self.stats = Stats()
         self.fatal: BaseException | None = None
-        self._in_flight = asyncio.Semaphore(max_in_flight)
         self._pending: dict[tuple[str, int, int], int] = {}
 
     # -- intake -----------------------------------------------------------
@@ -88,55 +86,52 @@ class Pipeline:
         self._pending[(event.topic, event.partition, event.offset)] = len(matched)
         for route, etype in matched:
             ctx = route.context(event, etype)
-            job = self._job(route, ctx)
-            self.scheduler.submit(tp, route.name, route.config.ordering, event.key, job)
+            if route.config.batch is not None:
+                self.batcher.add(tp, route, ctx)
+            else:
+                job = self._job(route, ctx)
+                self.scheduler.submit(tp, route.name, route.config.ordering, event.key, job)
 
     def _finish(self, event: Event) -> None:
         self.tracker.finish((event.topic, event.partition), event.offset)
 
     def _route_done(self, event: Event) -> None:
         key = (event.topic, event.partition, event.offset)
-        left = self._pending[key] - 1
+        left = self._pending.get(key, 1) - 1
         if left:
             self._pending[key] = left
         else:
-            del self._pending[key]
+            self._pending.pop(key, None)
             self._finish(event)
 
-    # -- one delivery -------------------------------------------------------
+    # -- outcomes -----------------------------------------------------------
     def _job(self, route: Route, ctx: RenderContext) -> Job:
         async def run() -> None:
-            report = await self._deliver(route, ctx)
-            if report.delivered:
-                self.stats.delivered += 1
-                self.stats.count(route.name, "delivered")
-            else:
-                await self._dead_letter(route, ctx, report)
-            self._route_done(ctx.event)
+            report = await self.deliverer.deliver(route, ctx)
+            await self._settle(route, [ctx], report)
 
         return run
 
-    async def _deliver(self, route: Route, ctx: RenderContext) -> DeliveryReport:
-        body: bytes | None = None
-        if not route.template.per_attempt:
-            try:
-                body = route.render_body(ctx)
-            except (TemplateError, ValueError) as exc:
-                return DeliveryReport(0, None, PermanentDeliveryError(f"template: {exc}"))
+    def _submit_batch(self, tp: TopicPartitionKey, route: Route, ctxs: list[RenderContext]) -> None:
+        async def run() -> None:
+            report = await self.deliverer.deliver_batch(route, ctxs)
+            await self._settle(route, ctxs, report)
 
-        async def attempt(number: int) -> tuple[OutboundRequest, Response]:
-            ctx.attempt = number
-            ctx.sent_at = time.time()
-            data = body if body is not None else route.render_body(ctx)
-            request = route.build(ctx, data, ctx.sent_at)
-            async with self._in_flight:
-                self.stats.attempts += 1
-                return request, await self.sender.send(request)
+        # one batch in flight per partition keeps key order across batches
+        ordering: Ordering = "none" if route.config.ordering == "none" else "partition"
+        self.scheduler.submit(tp, route.name, ordering, None, run)
 
-        try:
-            return await deliver_with_retries(attempt, route.config.retry)
-        except (TemplateError, ValueError) as exc:
-            return DeliveryReport(ctx.attempt, None, PermanentDeliveryError(f"template: {exc}"))
+    async def _settle(
+        self, route: Route, ctxs: list[RenderContext], report: DeliveryReport
+    ) -> None:
+        if report.delivered:
+            self.stats.delivered += len(ctxs)
+            self.stats.count(route.name, "delivered", len(ctxs))
+        else:
+            for ctx in ctxs:
+                await self._dead_letter(route, ctx, report)
+        for ctx in ctxs:
+            self._route_done(ctx.event)
 
     async def _dead_letter(self, route: Route, ctx: RenderContext, report: DeliveryReport) -> None:
         error = report.error
@@ -203,7 +198,8 @@ class Pipeline:
 
     # -- drains -------------------------------------------------------------
     async def drain(self, tps: list[TopicPartitionKey], timeout: float) -> bool:
-        """Wait until these partitions have nothing outstanding; cancel leftovers."""
+        """Finish what these partitions have taken, up to ``timeout``; cancel the rest."""
+        self.batcher.flush(tps)
         deadline = time.monotonic() + timeout
         while self.tracker.outstanding_in(tps) and time.monotonic() < deadline:
             if self.fatal is not None:
@@ -211,6 +207,7 @@ class Pipeline:
             await asyncio.sleep(0.02)
         clean = self.tracker.outstanding_in(tps) == 0
         await self.scheduler.cancel(tps)
-        for key in [k for k in self._pending if (k[0], k[1]) in set(tps)]:
+        gone = set(tps)
+        for key in [k for k in self._pending if (k[0], k[1]) in gone]:
             del self._pending[key]
         return clean

@@ -21,7 +21,7 @@ from typing import Literal
 
 from kafkahooks.offsets import TopicPartitionKey
 
-__all__ = ["Job", "Scheduler"]
+__all__ = ["Job", "Ordering", "Scheduler"]
 
 Job = Callable[[], Awaitable[None]]
 Ordering = Literal["key", "partition", "none"]

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from kafkahooks.config.models import RoutesFile
 from kafkahooks.consumer import ConsumerLoop, consumer_config
 from kafkahooks.deadletter import DeadLetterWriter
+from kafkahooks.deliverer import Deliverer
 from kafkahooks.delivery.sender import AiohttpSender, HttpxSender, Sender
 from kafkahooks.offsets import OffsetTracker
 from kafkahooks.pipeline import Pipeline, Stats
@@ -46,9 +47,8 @@ class Bridge:
         self.dead_letters = DeadLetterWriter(dlq_props)
         self.sender = sender or make_sender(settings)
         self.tracker = OffsetTracker()
-        self.pipeline = Pipeline(
-            self.routes, self.sender, self.dead_letters, self.tracker, settings.max_in_flight
-        )
+        self.deliverer = Deliverer(self.sender, settings.max_in_flight)
+        self.pipeline = Pipeline(self.routes, self.deliverer, self.dead_letters, self.tracker)
         self.loop = ConsumerLoop(
             consumer_config(kafka.bootstrap_servers, kafka.group_id, kafka.properties),
             self.routes.topics,

@@ -18,6 +18,8 @@ from pydantic import (
     model_validator,
 )
 
+from kafkahooks.config.throughput import BatchConfig, CircuitBreakerConfig, EndpointLimits
+
 __all__ = [
     "EndpointConfig",
     "KafkaConfig",
@@ -128,6 +130,11 @@ class RouteConfig(_Strict):
     retry: RetryConfig = Field(default_factory=RetryConfig)
     ordering: Literal["key", "partition", "none"] = "key"
     dead_letter_topic: str | None = None
+    # throughput and isolation (config/throughput.py)
+    batch: BatchConfig | None = None
+    limits: EndpointLimits = Field(default_factory=EndpointLimits)
+    circuit_breaker: CircuitBreakerConfig = Field(default_factory=CircuitBreakerConfig)
+    isolation: Literal["shared", "group"] = "shared"
 
     @field_validator("template")
     @classmethod

@@ -1,0 +1,102 @@
+"""Send one event, or one batch, to one route: render, sign, gate, send, retry.
+
+Signing and auth stay pure functions of the body bytes; the HTTP client is
+behind the :class:`~kafkahooks.delivery.sender.Sender` interface.  An event
+that sleeps in backoff holds nothing but its lane: the global in-flight
+slot and the endpoint slot are taken per attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+
+from kafkahooks.delivery.errors import (
+    PermanentDeliveryError,
+    RetryableDeliveryError,
+    classify_status,
+)
+from kafkahooks.delivery.request import OutboundRequest, encode_json
+from kafkahooks.delivery.retry import DeliveryReport, deliver_with_retries
+from kafkahooks.delivery.sender import Response, Sender
+from kafkahooks.endpoints import EndpointGate, origin_of
+from kafkahooks.routing import Route
+from kafkahooks.templates import RenderContext, TemplateError
+
+__all__ = ["Deliverer", "batch_id"]
+
+
+def batch_id(event_ids: list[str]) -> str:
+    """A batch's own id, derived from its elements (stable across retries)."""
+    return "bat_" + hashlib.sha256("\n".join(event_ids).encode()).hexdigest()[:32]
+
+
+class Deliverer:
+    def __init__(self, sender: Sender, max_in_flight: int) -> None:
+        self.sender = sender
+        self.attempts = 0
+        self._in_flight = asyncio.Semaphore(max_in_flight)
+        self._gates: dict[str, EndpointGate] = {}
+
+    def gate(self, route: Route) -> EndpointGate:
+        origin = origin_of(route.config.endpoint.url)
+        gate = self._gates.get(origin)
+        if gate is None:  # the first route naming an origin sets its limits
+            cfg = route.config
+            gate = self._gates[origin] = EndpointGate(origin, cfg.limits, cfg.circuit_breaker)
+        return gate
+
+    async def _send(self, gate: EndpointGate, request: OutboundRequest) -> Response:
+        async with gate.slot() as probe, self._in_flight:
+            self.attempts += 1
+            try:
+                response = await self.sender.send(request)
+            except RetryableDeliveryError:
+                gate.record(False, probe)
+                raise
+            gate.record(
+                not isinstance(classify_status(response.status), RetryableDeliveryError), probe
+            )
+            return response
+
+    async def deliver(self, route: Route, ctx: RenderContext) -> DeliveryReport:
+        gate = self.gate(route)
+        body: bytes | None = None
+        try:
+            if not route.template.per_attempt:
+                body = route.render_body(ctx)
+
+            async def attempt(number: int) -> tuple[OutboundRequest, Response]:
+                ctx.attempt = number
+                ctx.sent_at = time.time()
+                data = body if body is not None else route.render_body(ctx)
+                request = route.build(ctx, data, ctx.sent_at)
+                return request, await self._send(gate, request)
+
+            return await deliver_with_retries(attempt, route.config.retry)
+        except (TemplateError, ValueError) as exc:
+            return DeliveryReport(ctx.attempt - 1, None, PermanentDeliveryError(f"template: {exc}"))
+
+    async def deliver_batch(self, route: Route, ctxs: list[RenderContext]) -> DeliveryReport:
+        """One signed JSON array ``[{"id": <event id>, "data": <payload>}, ...]``."""
+        gate = self.gate(route)
+        try:
+            items = [{"id": c.event_id, "data": route.template.render(c)} for c in ctxs]
+            body = encode_json(items)
+        except (TemplateError, ValueError) as exc:
+            return DeliveryReport(0, None, PermanentDeliveryError(f"template: {exc}"))
+        head = RenderContext(
+            ctxs[0].event,
+            batch_id([c.event_id for c in ctxs]),
+            route.name,
+            route.config.payload_version,
+        )
+
+        async def attempt(number: int) -> tuple[OutboundRequest, Response]:
+            now = time.time()
+            request = route.build(head, body, now)
+            request.headers["webhook-batch-size"] = str(len(ctxs))
+            return request, await self._send(gate, request)
+
+        return await deliver_with_retries(attempt, route.config.retry)

@@ -1,0 +1,123 @@
+"""Per-endpoint isolation: concurrency limit, rate limit, circuit breaker.
+
+Routes that target the same origin (scheme://host:port) share one gate, so
+one slow or failing endpoint cannot take every connection, and while its
+breaker is open events wait for a probe instead of burning their retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from typing import Literal
+from urllib.parse import urlsplit
+
+from kafkahooks.config.throughput import CircuitBreakerConfig, EndpointLimits
+
+__all__ = ["CircuitBreaker", "EndpointGate", "RateLimiter", "origin_of"]
+
+log = logging.getLogger("kafkahooks.endpoints")
+
+State = Literal["closed", "open", "half-open"]
+
+
+def origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+class CircuitBreaker:
+    def __init__(self, origin: str, config: CircuitBreakerConfig) -> None:
+        self.origin = origin
+        self.config = config
+        self.state: State = "closed"
+        self.failures = 0
+        self.opened = 0  # times it opened, for metrics and tests
+        self._opened_at = 0.0
+        self._probing = False
+        self._closed = asyncio.Event()
+        self._closed.set()
+
+    async def admit(self) -> bool:
+        """Wait until a request may go; ``True`` if this request is the probe."""
+        while self.state != "closed":
+            now = time.monotonic()
+            due = self._opened_at + self.config.probe_after
+            if not self._probing and now >= due:
+                self._probing = True
+                self.state = "half-open"
+                return True
+            # while a probe is out, look again after a probe interval (it may fail)
+            wait = self.config.probe_after if self._probing else max(0.01, due - now)
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._closed.wait(), wait)
+        return False
+
+    def record(self, ok: bool, probe: bool) -> None:
+        if ok:
+            self.failures = 0
+            if self.state != "closed":
+                log.info("circuit closed", extra={"endpoint": self.origin})
+                self.state = "closed"
+                self._probing = False
+                self._closed.set()
+            return
+        self.failures += 1
+        if probe or (self.state == "closed" and self.failures >= self.config.failures):
+            self._open()
+
+    def _open(self) -> None:
+        if self.state == "closed":
+            self.opened += 1
+            log.warning("circuit open", extra={"endpoint": self.origin, "failures": self.failures})
+        self.state = "open"
+        self._probing = False
+        self._opened_at = time.monotonic()
+        self._closed.clear()
+
+
+class RateLimiter:
+    """Evenly spaced requests: at most ``rate`` per second."""
+
+    def __init__(self, rate: float) -> None:
+        self._interval = 1.0 / rate
+        self._next = 0.0
+
+    async def wait(self) -> None:
+        now = time.monotonic()
+        slot = max(now, self._next)
+        self._next = slot + self._interval
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
+
+class EndpointGate:
+    def __init__(self, origin: str, limits: EndpointLimits, breaker: CircuitBreakerConfig):
+        self.origin = origin
+        self.breaker = CircuitBreaker(origin, breaker) if breaker.enabled else None
+        self._rate = RateLimiter(limits.rate_per_second) if limits.rate_per_second else None
+        self._slots = asyncio.Semaphore(limits.concurrency) if limits.concurrency else None
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[bool]:
+        """Hold an endpoint slot for one request; yields whether it is the breaker's probe."""
+        probe = await self.breaker.admit() if self.breaker else False
+        try:
+            if self._rate is not None:
+                await self._rate.wait()
+            if self._slots is None:
+                yield probe
+                return
+            async with self._slots:
+                yield probe
+        except BaseException:
+            if probe and self.breaker is not None and self.breaker.state == "half-open":
+                self.breaker.record(False, probe=True)  # a probe that never answered
+            raise
+
+    def record(self, ok: bool, probe: bool) -> None:
+        if self.breaker is not None:
+            self.breaker.record(ok, probe)
