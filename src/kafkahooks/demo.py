@@ -84,13 +84,13 @@ async def _run(bridge: Bridge, receiver: VerifyingReceiver, expected: int, timeo
     last_print = 0.0
     while time.monotonic() - started < timeout and not task.done():
         await asyncio.sleep(0.1)
-        done = receiver.state.verified + bridge.pipeline.stats.dead_lettered
+        done = receiver.state.verified + bridge.stats.dead_lettered
         if first is None and done:
             first = time.monotonic()
         if time.monotonic() - last_print >= 1:
             last_print = time.monotonic()
             print(f"  delivered {receiver.state.verified:>7} / {expected}", flush=True)
-        if len(receiver.state.ids) + bridge.pipeline.stats.dead_lettered >= expected:
+        if len(receiver.state.ids) + bridge.stats.dead_lettered >= expected:
             break
     elapsed = time.monotonic() - (first or started)
     bridge.stop()
@@ -122,7 +122,7 @@ def run_demo(events: int = 2000, calls: int = 0, timeout: float = 300.0) -> int:
         bridge = Bridge(config, settings)
         elapsed = asyncio.run(_run(bridge, receiver, produced, timeout))
         receiver.stop()
-    state, stats = receiver.state, bridge.pipeline.stats
+    state, stats = receiver.state, bridge.stats
     violations = order_violations(state.by_key)
     rate = len(state.ids) / elapsed if elapsed > 0 else 0.0
     print("\nsummary")

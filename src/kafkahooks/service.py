@@ -8,7 +8,7 @@ import os
 import signal
 from dataclasses import dataclass
 
-from kafkahooks.config.models import RoutesFile
+from kafkahooks.config.models import RouteConfig, RoutesFile
 from kafkahooks.consumer import ConsumerLoop, consumer_config
 from kafkahooks.deadletter import DeadLetterWriter
 from kafkahooks.deliverer import Deliverer
@@ -18,7 +18,7 @@ from kafkahooks.pipeline import Pipeline, Stats
 from kafkahooks.routing import RouteTable
 from kafkahooks.settings import Settings
 
-__all__ = ["Bridge", "RunResult", "run_bridge"]
+__all__ = ["Bridge", "Member", "RunResult", "run_bridge"]
 
 log = logging.getLogger("kafkahooks.service")
 
@@ -31,26 +31,30 @@ class RunResult:
     error: str | None = None
 
 
-class Bridge:
-    """One consumer-group member: consumer loop + pipeline + sender + dead letters."""
+class Member:
+    """One consumer-group membership: its own consumer, offsets, window and in-flight limit.
 
-    def __init__(self, config: RoutesFile, settings: Settings, sender: Sender | None = None):
-        self.config = config
-        self.settings = settings
-        self.routes = RouteTable(config.routes)
-        if not self.routes.topics:
-            raise ValueError("no active route: nothing to consume")
+    Routes with ``isolation: group`` get a member (and consumer group) of their
+    own, so an outage of their endpoint never holds back the shared one.
+    """
+
+    def __init__(
+        self,
+        group_id: str,
+        routes: list[RouteConfig],
+        config: RoutesFile,
+        settings: Settings,
+        sender: Sender,
+        dead_letters: DeadLetterWriter,
+    ) -> None:
         kafka = config.kafka
-        base = {"bootstrap.servers": kafka.bootstrap_servers, **kafka.properties}
-        dlq_props = {k: v for k, v in base.items() if not _consumer_only(k)}
-        dlq_props.update(kafka.dead_letter_properties)
-        self.dead_letters = DeadLetterWriter(dlq_props)
-        self.sender = sender or make_sender(settings)
+        self.group_id = group_id
+        self.routes = RouteTable(routes)
         self.tracker = OffsetTracker()
-        self.deliverer = Deliverer(self.sender, settings.max_in_flight)
-        self.pipeline = Pipeline(self.routes, self.deliverer, self.dead_letters, self.tracker)
+        self.deliverer = Deliverer(sender, settings.max_in_flight)
+        self.pipeline = Pipeline(self.routes, self.deliverer, dead_letters, self.tracker)
         self.loop = ConsumerLoop(
-            consumer_config(kafka.bootstrap_servers, kafka.group_id, kafka.properties),
+            consumer_config(kafka.bootstrap_servers, group_id, kafka.properties),
             self.routes.topics,
             self.pipeline,
             self.tracker,
@@ -61,28 +65,82 @@ class Bridge:
             commit_every=settings.commit_every,
         )
 
+
+class Bridge:
+    """One process: its group members, one HTTP sender, one dead-letter producer."""
+
+    def __init__(self, config: RoutesFile, settings: Settings, sender: Sender | None = None):
+        self.config = config
+        self.settings = settings
+        active = [r for r in config.routes if r.active]
+        if not active:
+            raise ValueError("no active route: nothing to consume")
+        kafka = config.kafka
+        base = {"bootstrap.servers": kafka.bootstrap_servers, **kafka.properties}
+        dlq_props = {k: v for k, v in base.items() if not _consumer_only(k)}
+        dlq_props.update(kafka.dead_letter_properties)
+        self.dead_letters = DeadLetterWriter(dlq_props)
+        shared = [r for r in active if r.isolation == "shared"]
+        groups = [(kafka.group_id, shared)] if shared else []
+        groups += [(f"{kafka.group_id}.{r.name}", [r]) for r in active if r.isolation == "group"]
+        # each member has its own in-flight limit; the connection pool serves them all
+        self.sender = sender or make_sender(settings, settings.max_in_flight * len(groups))
+        self.members = [
+            Member(group, routes, config, settings, self.sender, self.dead_letters)
+            for group, routes in groups
+        ]
+
+    @property
+    def stats(self) -> Stats:
+        total = Stats()
+        for member in self.members:
+            s = member.pipeline.stats
+            total.taken += s.taken
+            total.delivered += s.delivered
+            total.dead_lettered += s.dead_lettered
+            total.filtered += s.filtered
+            for route, counts in s.by_route.items():
+                for outcome, n in counts.items():
+                    total.count(route, outcome, n)
+        return total
+
+    @property
+    def fatal(self) -> BaseException | None:
+        return next((m.pipeline.fatal for m in self.members if m.pipeline.fatal), None)
+
     def stop(self) -> None:
-        self.loop.stop()
+        for member in self.members:
+            member.loop.stop()
+
+    async def _run_member(self, member: Member) -> None:
+        try:
+            await member.loop.run()
+        finally:
+            self.stop()  # one member down (fatal or stopped): the process stops
 
     async def run(self) -> RunResult:
         error: str | None = None
         try:
-            await self.loop.run()
-        except Exception as exc:  # a fatal consumer error: report and exit non-zero
-            log.exception("bridge failed")
-            error = f"{type(exc).__name__}: {exc}"
+            results = await asyncio.gather(
+                *(self._run_member(m) for m in self.members), return_exceptions=True
+            )
+            failures = [r for r in results if isinstance(r, BaseException)]
+            if failures:
+                log.error("bridge failed", exc_info=failures[0])
+                error = f"{type(failures[0]).__name__}: {failures[0]}"
         finally:
             await self.sender.aclose()
             await asyncio.get_running_loop().run_in_executor(None, self.dead_letters.close)
-        if self.pipeline.fatal is not None:
-            error = str(self.pipeline.fatal)
-        return RunResult(1 if error else 0, self.pipeline.stats, self.loop.commits, error)
+        if self.fatal is not None:
+            error = str(self.fatal)
+        commits = sum(m.loop.commits for m in self.members)
+        return RunResult(1 if error else 0, self.stats, commits, error)
 
 
-def make_sender(settings: Settings) -> Sender:
+def make_sender(settings: Settings, max_connections: int) -> Sender:
     if settings.http_client == "httpx":
-        return HttpxSender(max_connections=settings.max_in_flight)
-    return AiohttpSender(max_connections=settings.max_in_flight)
+        return HttpxSender(max_connections=max_connections)
+    return AiohttpSender(max_connections=max_connections)
 
 
 _CONSUMER_ONLY_PREFIXES = (
