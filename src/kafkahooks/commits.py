@@ -14,6 +14,8 @@ __all__ = ["Committer"]
 
 log = logging.getLogger("kafkahooks.commits")
 
+_MIN_SPACING = 0.5  # seconds between two periodic commits
+
 
 class Committer:
     def __init__(
@@ -27,9 +29,12 @@ class Committer:
         self.commits = 0
 
     def maybe_commit(self) -> None:
-        """Asynchronous commit, at most once per interval unless ``every`` events finished."""
+        """Asynchronous commit once per interval, sooner when ``every`` events finished,
+        but never more than twice a second (each commit is a broker round trip)."""
         now = time.monotonic()
-        if now - self._last < self._interval and self._tracker.finished_since_commit < self._every:
+        since = now - self._last
+        due = since >= self._interval or self._tracker.finished_since_commit >= self._every
+        if not due or since < min(_MIN_SPACING, self._interval):
             return
         self._last = now
         positions = self._tracker.positions()
