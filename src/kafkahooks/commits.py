@@ -8,6 +8,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
+from kafkahooks.metrics import METRICS
 from kafkahooks.offsets import OffsetTracker, TopicPartitionKey
 
 __all__ = ["Committer"]
@@ -49,6 +50,8 @@ class Committer:
 
     def _commit(self, positions: dict[TopicPartitionKey, int], asynchronous: bool) -> None:
         offsets = [TopicPartition(t, p, o) for (t, p), o in positions.items()]
+        mode = "async" if asynchronous else "sync"
+        started = time.perf_counter()
         try:
             if asynchronous:
                 self._consumer.commit(offsets=offsets, asynchronous=True)
@@ -64,6 +67,8 @@ class Committer:
             return
         self._tracker.mark_committed(positions)
         self.commits += 1
+        METRICS.commits.labels(mode).inc()
+        METRICS.commit_seconds.labels(mode).observe(time.perf_counter() - started)
         log.debug(
             "committed", extra={"offsets": {f"{t}/{p}": o for (t, p), o in positions.items()}}
         )

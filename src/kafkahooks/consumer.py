@@ -10,6 +10,7 @@ wait for it, then commit synchronously.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +20,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 
 from kafkahooks.commits import Committer
 from kafkahooks.event import Event
+from kafkahooks.metrics import METRICS
 from kafkahooks.offsets import OffsetTracker, TopicPartitionKey
 from kafkahooks.pipeline import Pipeline
 
@@ -63,6 +65,8 @@ class ConsumerLoop:
         commit_interval: float,
         commit_every: int,
     ) -> None:
+        self.group = str(conf["group.id"])
+        conf = {"statistics.interval.ms": 5000, **conf, "stats_cb": self._on_stats}
         self._consumer = Consumer(conf)
         self._topics = topics
         self._pipeline = pipeline
@@ -75,8 +79,7 @@ class ConsumerLoop:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._paused = False
         self._stopping = asyncio.Event()
-        self.assigned_once = asyncio.Event()
-        self.polling = False
+        self.joined = False  # set by the first assignment, even an empty one
         self.last_poll = time.monotonic()
 
     @property
@@ -94,8 +97,7 @@ class ConsumerLoop:
         log.info(
             "partitions assigned", extra={"partitions": [f"{t}/{p}" for t, p in _keys(partitions)]}
         )
-        assert self._loop is not None
-        self._loop.call_soon_threadsafe(self.assigned_once.set)
+        self.joined = True
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         tps = _keys(partitions)
@@ -137,7 +139,6 @@ class ConsumerLoop:
                 # never take more than the window has room for
                 room = max(1, min(self._batch, self._window - self._tracker.outstanding))
                 messages = await self._call(self._consumer.consume, room, _POLL_TIMEOUT)
-                self.polling = True
                 self.last_poll = time.monotonic()
                 for message in messages:
                     self._take(message)
@@ -171,8 +172,21 @@ class ConsumerLoop:
             )
         )
 
+    def _on_stats(self, raw: str) -> None:
+        """librdkafka statistics: per-partition consumer lag for the metrics."""
+        try:
+            stats = json.loads(raw)
+        except ValueError:
+            return
+        for topic, tstats in stats.get("topics", {}).items():
+            for partition, pstats in tstats.get("partitions", {}).items():
+                lag = pstats.get("consumer_lag", -1)
+                if partition != "-1" and lag >= 0 and self._tracker.owns((topic, int(partition))):
+                    METRICS.lag.labels(self.group, topic, partition).set(lag)
+
     def _backpressure(self) -> None:
         outstanding = self._tracker.outstanding
+        METRICS.window.labels(self.group).set(outstanding)
         if not self._paused and outstanding >= self._window:
             self._set_paused(True)
         elif self._paused and outstanding <= self._window // 2:
@@ -185,6 +199,7 @@ class ConsumerLoop:
         else:
             self._consumer.resume(assignment)
         self._paused = paused
+        METRICS.paused.labels(self.group).set(len(assignment) if paused else 0)
         log.debug(
             "partitions paused" if paused else "partitions resumed",
             extra={"outstanding": self._tracker.outstanding},

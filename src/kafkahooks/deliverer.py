@@ -17,10 +17,12 @@ from kafkahooks.delivery.errors import (
     RetryableDeliveryError,
     classify_status,
 )
+from kafkahooks.delivery.auth import send_authorized
 from kafkahooks.delivery.request import OutboundRequest, encode_json
 from kafkahooks.delivery.retry import DeliveryReport, deliver_with_retries
 from kafkahooks.delivery.sender import Response, Sender
 from kafkahooks.endpoints import EndpointGate, origin_of
+from kafkahooks.metrics import METRICS
 from kafkahooks.routing import Route
 from kafkahooks.templates import RenderContext, TemplateError
 
@@ -47,20 +49,28 @@ class Deliverer:
             gate = self._gates[origin] = EndpointGate(origin, cfg.limits, cfg.circuit_breaker)
         return gate
 
-    async def _send(self, gate: EndpointGate, request: OutboundRequest) -> Response:
+    async def _send(self, route: str, gate: EndpointGate, request: OutboundRequest) -> Response:
         async with gate.slot() as probe, self._in_flight:
             self.attempts += 1
+            METRICS.in_flight.inc()
+            started = time.perf_counter()
             try:
-                response = await self.sender.send(request)
+                response = await send_authorized(self.sender, request)  # 401: once more
             except RetryableDeliveryError:
                 gate.record(False, probe)
+                METRICS.attempts.labels(route, "error").inc()
                 raise
-            gate.record(
-                not isinstance(classify_status(response.status), RetryableDeliveryError), probe
-            )
+            finally:
+                METRICS.in_flight.dec()
+                METRICS.latency.labels(route).observe(time.perf_counter() - started)
+            METRICS.attempts.labels(route, f"{response.status // 100}xx").inc()
+            retryable = isinstance(classify_status(response.status), RetryableDeliveryError)
+            gate.record(not retryable, probe)
             return response
 
     async def deliver(self, route: Route, ctx: RenderContext) -> DeliveryReport:
+        if (gone := route.state.short_circuit()) is not None:
+            return gone
         gate = self.gate(route)
         body: bytes | None = None
         try:
@@ -72,7 +82,7 @@ class Deliverer:
                 ctx.sent_at = time.time()
                 data = body if body is not None else route.render_body(ctx)
                 request = route.build(ctx, data, ctx.sent_at)
-                return request, await self._send(gate, request)
+                return request, await self._send(route.name, gate, request)
 
             return await deliver_with_retries(attempt, route.config.retry)
         except (TemplateError, ValueError) as exc:
@@ -80,6 +90,8 @@ class Deliverer:
 
     async def deliver_batch(self, route: Route, ctxs: list[RenderContext]) -> DeliveryReport:
         """One signed JSON array ``[{"id": <event id>, "data": <payload>}, ...]``."""
+        if (gone := route.state.short_circuit()) is not None:
+            return gone
         gate = self.gate(route)
         try:
             items = [{"id": c.event_id, "data": route.template.render(c)} for c in ctxs]
@@ -97,6 +109,6 @@ class Deliverer:
             now = time.time()
             request = route.build(head, body, now)
             request.headers["webhook-batch-size"] = str(len(ctxs))
-            return request, await self._send(gate, request)
+            return request, await self._send(route.name, gate, request)
 
         return await deliver_with_retries(attempt, route.config.retry)

@@ -118,7 +118,7 @@ def run_demo(events: int = 2000, calls: int = 0, timeout: float = 300.0) -> int:
         print(f"kafkahooks demo: broker {broker.bootstrap}, receiver {receiver.url}")
         produced = produce(broker.bootstrap, events, calls)
         print(f"  produced {produced} call-status events ({calls} calls) to {TOPIC}")
-        settings = Settings(allow_local_targets=True, shutdown_timeout=5)
+        settings = Settings(allow_local_targets=True, shutdown_timeout=5, http_port=0)
         bridge = Bridge(config, settings)
         elapsed = asyncio.run(_run(bridge, receiver, produced, timeout))
         receiver.stop()

@@ -16,6 +16,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from kafkahooks.config.throughput import CircuitBreakerConfig, EndpointLimits
+from kafkahooks.metrics import CIRCUIT_STATES, METRICS
 
 __all__ = ["CircuitBreaker", "EndpointGate", "RateLimiter", "origin_of"]
 
@@ -49,6 +50,7 @@ class CircuitBreaker:
             if not self._probing and now >= due:
                 self._probing = True
                 self.state = "half-open"
+                METRICS.circuit.labels(self.origin).set(CIRCUIT_STATES["half-open"])
                 return True
             # while a probe is out, look again after a probe interval (it may fail)
             wait = self.config.probe_after if self._probing else max(0.01, due - now)
@@ -62,6 +64,7 @@ class CircuitBreaker:
             if self.state != "closed":
                 log.info("circuit closed", extra={"endpoint": self.origin})
                 self.state = "closed"
+                METRICS.circuit.labels(self.origin).set(CIRCUIT_STATES["closed"])
                 self._probing = False
                 self._closed.set()
             return
@@ -74,6 +77,7 @@ class CircuitBreaker:
             self.opened += 1
             log.warning("circuit open", extra={"endpoint": self.origin, "failures": self.failures})
         self.state = "open"
+        METRICS.circuit.labels(self.origin).set(CIRCUIT_STATES["open"])
         self._probing = False
         self._opened_at = time.monotonic()
         self._closed.clear()

@@ -15,11 +15,19 @@ from dataclasses import dataclass, field
 
 from kafkahooks.batching import Batcher
 from kafkahooks.deadletter import DeadLetter, DeadLetterWriter
-from kafkahooks.decode import DecodeError, decode_json
+from kafkahooks.decode import (
+    DecodeError,
+    Decoders,
+    RegistryUnavailableError,
+    SourcePlan,
+    ValueTooLargeError,
+)
 from kafkahooks.deliverer import Deliverer
-from kafkahooks.delivery.errors import DeadLetterWriteError
+from kafkahooks.delivery.errors import DeadLetterWriteError, RouteDisabledError
 from kafkahooks.delivery.retry import DeliveryReport
+from kafkahooks.dlqlimit import DeadLetterLimit, DeadLetterLimitExceeded
 from kafkahooks.event import Event
+from kafkahooks.metrics import METRICS
 from kafkahooks.offsets import OffsetTracker, TopicPartitionKey
 from kafkahooks.routing import Route, RouteTable
 from kafkahooks.scheduler import Job, Ordering, Scheduler
@@ -50,8 +58,16 @@ class Pipeline:
         deliverer: Deliverer,
         dead_letters: DeadLetterWriter,
         tracker: OffsetTracker,
+        decoders: Decoders | None = None,
+        dead_letter_limit: DeadLetterLimit | None = None,
     ) -> None:
         self.routes = routes
+        self.decoders = decoders or Decoders()
+        self.dead_letter_limit = dead_letter_limit or DeadLetterLimit()
+        # built now, so a bad schema file or registry setting fails at start
+        self._plans: dict[str, SourcePlan[Route]] = {
+            topic: self.decoders.plan(topic, group) for topic, group in routes.by_topic.items()
+        }
         self.deliverer = deliverer
         self.dead_letters = dead_letters
         self.tracker = tracker
@@ -66,26 +82,32 @@ class Pipeline:
         tp = (event.topic, event.partition)
         self.tracker.begin(tp, event.offset)
         self.stats.taken += 1
-        if event.raw_value is None:  # tombstone: nothing to deliver
-            self._finish(event)
-            return
         try:
-            event.value = decode_json(event.raw_value)
-        except DecodeError as exc:
-            self._spawn_undecodable(tp, event, exc)
+            reading = self._plans[event.topic].read(event)
+        except RegistryUnavailableError as exc:
+            self._stop(exc)  # not the record's fault: it stays unfinished, nothing is skipped
+            return
+        if reading.skipped:  # a tombstone
+            self._finish(event)
             return
         matched = []
-        for route in self.routes.by_topic.get(event.topic, ()):
-            ok, etype = route.match(event)
-            if ok:
-                matched.append((route, etype))
-        if not matched:
+        for view, routes in reading.views:
+            for route in routes:
+                ok, etype = route.match(view)
+                if ok:
+                    matched.append((route, etype, view))
+        if not matched and not reading.failures:
             self.stats.filtered += 1
+            self.dead_letter_limit.ok(tp)
+            METRICS.deliveries.labels("*", "filtered").inc()
             self._finish(event)
             return
-        self._pending[(event.topic, event.partition, event.offset)] = len(matched)
-        for route, etype in matched:
-            ctx = route.context(event, etype)
+        outcomes = len(matched) + len(reading.failures)
+        self._pending[(event.topic, event.partition, event.offset)] = outcomes
+        for error, failed_route in reading.failures:
+            self._spawn_undecodable(tp, event, error, failed_route)
+        for route, etype, view in matched:
+            ctx = route.context(view, etype)
             if route.config.batch is not None:
                 self.batcher.add(tp, route, ctx)
             else:
@@ -124,9 +146,12 @@ class Pipeline:
     async def _settle(
         self, route: Route, ctxs: list[RenderContext], report: DeliveryReport
     ) -> None:
+        route.state.observe(route.name, report)  # 410 Gone disables the route
         if report.delivered:
+            self.dead_letter_limit.ok((ctxs[0].event.topic, ctxs[0].event.partition), len(ctxs))
             self.stats.delivered += len(ctxs)
             self.stats.count(route.name, "delivered", len(ctxs))
+            METRICS.deliveries.labels(route.name, "delivered").inc(len(ctxs))
         else:
             for ctx in ctxs:
                 await self._dead_letter(route, ctx, report)
@@ -149,7 +174,10 @@ class Pipeline:
         await self._write_dead_letter(record)
         self.stats.dead_lettered += 1
         self.stats.count(route.name, "dead_lettered")
-        log.warning(
+        METRICS.deliveries.labels(route.name, "dead_lettered").inc()
+        METRICS.dead_lettered.labels(route.name, record.error_class).inc()
+        # a disabled route was logged once when it was disabled
+        (log.debug if isinstance(error, RouteDisabledError) else log.warning)(
             "dead-lettered",
             extra={
                 "route": route.name,
@@ -164,25 +192,40 @@ class Pipeline:
 
     async def _write_dead_letter(self, record: DeadLetter) -> None:
         try:
+            if record.error_class != RouteDisabledError.__name__:  # not a delivery failure
+                self.dead_letter_limit.dead_letter(
+                    (record.event.topic, record.event.partition), record.event.offset
+                )
             await self.dead_letters.write(record)
-        except DeadLetterWriteError as exc:
+        except (DeadLetterWriteError, DeadLetterLimitExceeded) as exc:
             # Never skip: the event stays unfinished so no commit passes it.
-            if self.fatal is None:
-                self.fatal = exc
-                log.error("dead-letter write failed; stopping", extra={"error": str(exc)})
+            self._stop(exc)
             await asyncio.Event().wait()  # hold the lane until shutdown cancels us
 
-    def _spawn_undecodable(self, tp: TopicPartitionKey, event: Event, exc: DecodeError) -> None:
+    def _stop(self, exc: BaseException) -> None:
+        if self.fatal is None:
+            self.fatal = exc
+            log.error("stopping", extra={"error": str(exc)})
+
+    def _spawn_undecodable(
+        self, tp: TopicPartitionKey, event: Event, exc: DecodeError, route: Route | None
+    ) -> None:
+        """Dead-letter a record that cannot be read: to the source topic's dead-letter
+        topic when no route was chosen yet, else to the route's."""
         record = DeadLetter(
-            topic=f"{event.topic}.dlq",
+            topic=route.config.dead_letter_for(event.topic) if route else f"{event.topic}.dlq",
             event=event,
-            error_class="DecodeError",
+            error_class=type(exc).__name__,
             error_message=str(exc),
+            route=route.name if route else None,
+            event_id=route.context(event, None).event_id if route else None,
+            with_body=not isinstance(exc, ValueTooLargeError),
         )
 
         async def run() -> None:
             await self._write_dead_letter(record)
             self.stats.dead_lettered += 1
+            METRICS.dead_lettered.labels(record.route or "", record.error_class).inc()
             log.warning(
                 "undecodable record dead-lettered",
                 extra={
@@ -192,7 +235,7 @@ class Pipeline:
                     "reason": str(exc),
                 },
             )
-            self._finish(event)
+            self._route_done(event)
 
         self.scheduler.submit(tp, "", "none", None, run)
 

@@ -11,8 +11,11 @@ from dataclasses import dataclass
 from kafkahooks.config.models import RouteConfig, RoutesFile
 from kafkahooks.consumer import ConsumerLoop, consumer_config
 from kafkahooks.deadletter import DeadLetterWriter
+from kafkahooks.decode import Decoders
 from kafkahooks.deliverer import Deliverer
 from kafkahooks.delivery.sender import AiohttpSender, HttpxSender, Sender
+from kafkahooks.dlqlimit import DeadLetterLimit
+from kafkahooks.health import HealthServer
 from kafkahooks.offsets import OffsetTracker
 from kafkahooks.pipeline import Pipeline, Stats
 from kafkahooks.routing import RouteTable
@@ -49,10 +52,14 @@ class Member:
     ) -> None:
         kafka = config.kafka
         self.group_id = group_id
-        self.routes = RouteTable(routes)
+        self.routes = RouteTable(routes, settings.allow_local_targets)
         self.tracker = OffsetTracker()
         self.deliverer = Deliverer(sender, settings.max_in_flight)
-        self.pipeline = Pipeline(self.routes, self.deliverer, dead_letters, self.tracker)
+        self.pipeline = Pipeline(
+            self.routes, self.deliverer, dead_letters, self.tracker,
+            decoders=Decoders(config.sources, config.schema_registry),
+            dead_letter_limit=DeadLetterLimit(config.dead_letter_limit),
+        )
         self.loop = ConsumerLoop(
             consumer_config(kafka.bootstrap_servers, group_id, kafka.properties),
             self.routes.topics,
@@ -120,6 +127,15 @@ class Bridge:
 
     async def run(self) -> RunResult:
         error: str | None = None
+        health = None
+        if self.settings.http_port:
+            health = HealthServer(
+                lambda: [m.loop for m in self.members],
+                self.settings.http_host,
+                self.settings.http_port,
+                stuck_after=self.settings.shutdown_timeout + 30,
+            )
+            await health.start()
         try:
             results = await asyncio.gather(
                 *(self._run_member(m) for m in self.members), return_exceptions=True
@@ -129,6 +145,8 @@ class Bridge:
                 log.error("bridge failed", exc_info=failures[0])
                 error = f"{type(failures[0]).__name__}: {failures[0]}"
         finally:
+            if health is not None:
+                await health.stop()
             await self.sender.aclose()
             await asyncio.get_running_loop().run_in_executor(None, self.dead_letters.close)
         if self.fatal is not None:

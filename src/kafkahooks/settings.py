@@ -28,5 +28,8 @@ class Settings(BaseSettings):
     poll_batch: int = Field(default=500, ge=1, le=100_000)
     # aiohttp is the delivery fast path; httpx is kept for comparison (README: Performance).
     http_client: Literal["aiohttp", "httpx"] = "aiohttp"
+    # /metrics, /healthz, /readyz; port 0 turns the server off.
+    http_host: str = "0.0.0.0"
+    http_port: int = Field(default=9400, ge=0, le=65535)
     # Opt-in for loopback/private/plain-http targets (demo and tests only).
     allow_local_targets: bool = False

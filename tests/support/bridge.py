@@ -66,6 +66,7 @@ class BridgeProcess:
             "KAFKAHOOKS_ALLOW_LOCAL_TARGETS": "true",
             "KAFKAHOOKS_SHUTDOWN_TIMEOUT": "5",
             "KAFKAHOOKS_COMMIT_INTERVAL": "0.2",
+            "KAFKAHOOKS_HTTP_PORT": "0",  # tests that scrape metrics pick a free port
             **(env or {}),
         }
         self.proc = subprocess.Popen(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -56,6 +57,9 @@ class Receiver:
         self.behaviour = behaviour
         self.requests: list[Request] = []
         self.lock = threading.Lock()
+        # requests being served right now, and the most ever served at once
+        self.in_flight = 0
+        self.max_concurrent = 0
         self._server = _Server(("127.0.0.1", 0), self._handler())
         self.port = self._server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}/hooks"
@@ -84,6 +88,15 @@ class Receiver:
         with self.lock:
             return [r for r in self.requests if getattr(r, "status", 200) < 300]
 
+    def _enter(self) -> None:
+        with self.lock:
+            self.in_flight += 1
+            self.max_concurrent = max(self.max_concurrent, self.in_flight)
+
+    def _leave(self) -> None:
+        with self.lock:
+            self.in_flight -= 1
+
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         receiver = self
 
@@ -92,6 +105,13 @@ class Receiver:
             disable_nagle_algorithm = True
 
             def _serve(self) -> None:
+                receiver._enter()
+                try:
+                    self._answer()
+                finally:
+                    receiver._leave()
+
+            def _answer(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length) if length else b""
                 request = Request(
@@ -110,7 +130,7 @@ class Receiver:
                 self.end_headers()
                 self.wfile.write(reply.body)
 
-            do_POST = do_PUT = do_PATCH = do_GET = _serve  # noqa: N815
+            do_POST = do_PUT = do_PATCH = do_GET = _serve
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -126,3 +146,37 @@ def verify_hex_signature(request: Request, secret: str, header: str = "x-signatu
     """The OutRival/Auvious recipe: hex HMAC-SHA256 of the raw body."""
     given = request.headers.get(header.lower(), "")
     return hmac.compare_digest(hmac_hex(secret, request.body), given)
+
+
+def with_latency(behaviour: Behaviour, max_delay: float, seed: int = 0) -> Behaviour:
+    """Answer as ``behaviour`` does, after a random 0..``max_delay`` seconds."""
+    rng = random.Random(seed)
+    lock = threading.Lock()
+
+    def answer(request: Request) -> Reply:
+        reply = behaviour(request)
+        with lock:
+            reply.delay += rng.uniform(0, max_delay)
+        return reply
+
+    return answer
+
+
+def fail_first_attempt(
+    select: Callable[[Request], bool], status: int = 503, then: Behaviour = ok
+) -> Behaviour:
+    """``status`` the first time a selected request's ``webhook-id`` is seen, then ``then``."""
+    seen: set[str] = set()
+    lock = threading.Lock()
+
+    def answer(request: Request) -> Reply:
+        if select(request):
+            wid = request.headers.get("webhook-id", "")
+            with lock:
+                first = wid not in seen
+                seen.add(wid)
+            if first:
+                return Reply(status)
+        return then(request)
+
+    return answer

@@ -1,0 +1,74 @@
+"""The operator's HTTP port: ``/metrics`` (Prometheus), ``/healthz``, ``/readyz``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from kafkahooks.metrics import METRICS
+
+__all__ = ["HealthServer", "Probe"]
+
+
+class Probe(Protocol):
+    """What the endpoints ask of each consumer-group member."""
+
+    @property
+    def last_poll(self) -> float: ...
+
+    @property
+    def joined(self) -> bool: ...
+
+
+class HealthServer:
+    def __init__(
+        self,
+        members: Callable[[], Sequence[Probe]],
+        host: str,
+        port: int,
+        stuck_after: float,
+    ) -> None:
+        self._members = members
+        self._host, self._port = host, port
+        self._stuck_after = stuck_after
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/metrics", self._metrics)
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/readyz", self._readyz)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self._host, self._port)
+        await site.start()
+        server = site._server
+        sockets = getattr(server, "sockets", None) or []
+        self.port = sockets[0].getsockname()[1] if sockets else self._port
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _metrics(self, _: web.Request) -> web.Response:
+        body = generate_latest(METRICS.registry)
+        return web.Response(body=body, headers={"content-type": CONTENT_TYPE_LATEST})
+
+    async def _healthz(self, _: web.Request) -> web.Response:
+        now = time.monotonic()
+        stuck = [m for m in self._members() if now - m.last_poll > self._stuck_after]
+        if stuck:
+            return web.json_response({"status": "stuck", "members": len(stuck)}, status=503)
+        return web.json_response({"status": "ok"})
+
+    async def _readyz(self, _: web.Request) -> web.Response:
+        # A member without partitions is still ready: surge pods must not stall rollouts.
+        waiting = [m for m in self._members() if not m.joined]
+        if waiting:
+            return web.json_response({"status": "joining", "members": len(waiting)}, status=503)
+        return web.json_response({"status": "ready"})

@@ -1,0 +1,79 @@
+"""Prometheus metrics: one registry per process, one place that names them."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+__all__ = ["METRICS", "Metrics"]
+
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+CIRCUIT_STATES = {"closed": 0, "half-open": 1, "open": 2}
+
+
+class Metrics:
+    def __init__(self) -> None:
+        r = self.registry = CollectorRegistry()
+        self.deliveries = Counter(
+            "kafkahooks_deliveries",
+            "Events finished per route and outcome",
+            ["route", "outcome"],
+            registry=r,
+        )
+        self.attempts = Counter(
+            "kafkahooks_attempts",
+            "HTTP attempts by route and status class (2xx, 4xx, 5xx, error)",
+            ["route", "status"],
+            registry=r,
+        )
+        self.latency = Histogram(
+            "kafkahooks_attempt_seconds",
+            "HTTP attempt latency",
+            ["route"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.in_flight = Gauge("kafkahooks_in_flight", "HTTP requests in flight", registry=r)
+        self.window = Gauge(
+            "kafkahooks_window_events", "Events taken and not finished", ["group"], registry=r
+        )
+        self.paused = Gauge(
+            "kafkahooks_paused_partitions",
+            "Partitions paused by backpressure",
+            ["group"],
+            registry=r,
+        )
+        self.dead_lettered = Counter(
+            "kafkahooks_dead_lettered",
+            "Dead-letter records acknowledged",
+            ["route", "reason"],
+            registry=r,
+        )
+        self.parked = Counter(
+            "kafkahooks_parked", "Events parked in a retry topic", ["route", "tier"], registry=r
+        )
+        self.lag = Gauge(
+            "kafkahooks_consumer_lag",
+            "Records behind the high watermark",
+            ["group", "topic", "partition"],
+            registry=r,
+        )
+        self.circuit = Gauge(
+            "kafkahooks_circuit_state", "0 closed, 1 half-open, 2 open", ["endpoint"], registry=r
+        )
+        self.commit_seconds = Histogram(
+            "kafkahooks_commit_seconds",
+            "Offset commit latency",
+            ["mode"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.commits = Counter("kafkahooks_commits", "Offset commits", ["mode"], registry=r)
+        self.route_disabled = Gauge(
+            "kafkahooks_route_disabled",
+            "1 while a route is disabled (410 Gone)",
+            ["route"],
+            registry=r,
+        )
+
+
+METRICS = Metrics()
