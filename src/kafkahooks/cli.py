@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from kafkahooks import __version__
+from kafkahooks.commands import add_commands, load_checked
+from kafkahooks.commands import cmd_render as render_route
 from kafkahooks.config import ConfigError, RoutesFile, load_config
 from kafkahooks.event import Event
 from kafkahooks.observability import setup_logging
-from kafkahooks.routing import compile_route
 from kafkahooks.settings import Settings
 
 __all__ = ["main"]
@@ -31,7 +32,7 @@ def _load(path: str) -> RoutesFile:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    config = _load(args.config)
+    config = load_checked(args.config, Settings().allow_local_targets)
     print(f"{args.config}: OK")
     for route in config.routes:
         state = "" if route.active else " (inactive)"
@@ -66,31 +67,7 @@ def event_from_file(path: str, default_topic: str) -> Event:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    config = _load(args.config)
-    matches = [r for r in config.routes if r.name == args.route]
-    if not matches:
-        names = ", ".join(r.name for r in config.routes)
-        print(f"no route {args.route!r} in {args.config} (routes: {names})", file=sys.stderr)
-        return 2
-    route = compile_route(matches[0])
-    event = event_from_file(args.event, route.config.topics[0])
-    matched, etype = route.match(event)
-    ctx = route.context(event, etype)
-    now = time.time()
-    ctx.sent_at = now
-    request = route.build(ctx, route.render_body(ctx), now)
-    secret_names = {k.lower() for k in route.config.endpoint.secret_headers}
-    if not matched:
-        print(
-            f"# note: route {route.name} would filter this event out "
-            f"(event type {etype!r} not in {route.config.events})"
-        )
-    print(f"{request.method} {request.url}")
-    for name, value in request.headers.items():
-        print(f"{name}: {MASK if name.lower() in secret_names else value}")
-    print()
-    print(request.body.decode("utf-8"))
-    return 0
+    return render_route(args)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -98,8 +75,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     settings = Settings()
     setup_logging(settings.log_level, settings.log_format)
-    config = _load(args.config)
-    result = asyncio.run(run_bridge(config, settings))
+    config = load_checked(args.config, settings.allow_local_targets)
+    result = asyncio.run(run_bridge(config, settings, args.config))
     if result.error:
         print(f"kafkahooks stopped: {result.error}", file=sys.stderr)
     return result.exit_code
@@ -127,8 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
     render = sub.add_parser("render", help="print the request a route would send for an event")
     render.add_argument("--config", required=True)
     render.add_argument("--route", required=True)
-    render.add_argument("--event", required=True, help="JSON file: the value, or an envelope")
+    which = render.add_mutually_exclusive_group()
+    which.add_argument("--event", help="JSON file: the value, or an envelope")
+    which.add_argument("--event-type", help="a built-in sample event of this type")
     render.set_defaults(func=cmd_render)
+    add_commands(sub)  # send-test, secret generate
 
     demo = sub.add_parser("demo", help="local broker + receiver + sample events, end to end")
     demo.add_argument("--events", type=int, default=2000, help="events to produce")
