@@ -14,8 +14,10 @@ from kafkahooks import __version__
 from kafkahooks.commands import add_commands, load_checked
 from kafkahooks.commands import cmd_render as render_route
 from kafkahooks.config import ConfigError, RoutesFile, load_config
+from kafkahooks.deliveries import add_deliveries_command
 from kafkahooks.event import Event
 from kafkahooks.observability import setup_logging
+from kafkahooks.replay import add_dlq_command
 from kafkahooks.settings import Settings
 
 __all__ = ["main"]
@@ -85,7 +87,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from kafkahooks.demo import run_demo
 
-    return run_demo(events=args.events, calls=args.calls)
+    return run_demo(events=args.events, calls=args.calls, value_format=args.format)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -109,10 +111,14 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--event-type", help="a built-in sample event of this type")
     render.set_defaults(func=cmd_render)
     add_commands(sub)  # send-test, secret generate
+    add_dlq_command(sub)  # dlq replay
+    add_deliveries_command(sub)
 
     demo = sub.add_parser("demo", help="local broker + receiver + sample events, end to end")
     demo.add_argument("--events", type=int, default=2000, help="events to produce")
     demo.add_argument("--calls", type=int, default=0, help="distinct calls (default events/4)")
+    demo.add_argument("--format", choices=["json", "avro"], default="json",
+                      help="produce the events as JSON, or as schemaless Avro (call-status.avsc)")
     demo.set_defaults(func=cmd_demo)
     return parser
 

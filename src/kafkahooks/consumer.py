@@ -78,7 +78,10 @@ class ConsumerLoop:
         self._kafka = ThreadPoolExecutor(1, thread_name_prefix="kafkahooks-kafka")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._paused = False
+        # partitions holding a parked record that is not due yet → when it is
+        self._deferred: dict[TopicPartitionKey, float] = {}
         self._stopping = asyncio.Event()
+        self._resubscribe: list[str] | None = None
         self.joined = False  # set by the first assignment, even an empty one
         self.last_poll = time.monotonic()
 
@@ -88,6 +91,11 @@ class ConsumerLoop:
 
     def stop(self) -> None:
         self._stopping.set()
+
+    def subscribe(self, topics: list[str]) -> None:
+        """Change the subscription (hot reload); applied by the loop between polls."""
+        if topics != self._topics:
+            self._resubscribe = topics
 
     # -- rebalance callbacks: run on the kafka thread ------------------------
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -112,6 +120,8 @@ class ConsumerLoop:
         except KafkaException as exc:
             log.error("commit on revoke failed", extra={"error": str(exc)})
         self._tracker.revoke(tps)
+        for tp in tps:
+            self._deferred.pop(tp, None)
         log.info(
             "partitions revoked",
             extra={"partitions": [f"{t}/{p}" for t, p in tps], "drained": drained},
@@ -122,32 +132,45 @@ class ConsumerLoop:
         assert self._loop is not None
         asyncio.run_coroutine_threadsafe(self._pipeline.drain(tps, 0), self._loop).result()
         self._tracker.revoke(tps)
+        for tp in tps:
+            self._deferred.pop(tp, None)
         log.warning("partitions lost", extra={"partitions": [f"{t}/{p}" for t, p in tps]})
 
     # -- the loop -------------------------------------------------------------
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
-        await self._call(
-            self._consumer.subscribe,
-            self._topics,
-            on_assign=self._on_assign,
-            on_revoke=self._on_revoke,
-            on_lost=self._on_lost,
-        )
+        await self._call(self._subscribe)
         try:
             while not self._stopping.is_set() and self._pipeline.fatal is None:
                 # never take more than the window has room for
                 room = max(1, min(self._batch, self._window - self._tracker.outstanding))
                 messages = await self._call(self._consumer.consume, room, _POLL_TIMEOUT)
                 self.last_poll = time.monotonic()
+                seek: list[TopicPartition] = []
                 for message in messages:
-                    self._take(message)
+                    self._take(message, seek)
+                if seek:
+                    await self._call(self._defer, seek)
+                if self._resubscribe is not None:
+                    self._topics, self._resubscribe = self._resubscribe, None
+                    await self._call(self._subscribe)
                 await self._call(self._backpressure)
+                if self._deferred:
+                    await self._call(self._undefer)
                 await self._call(self._committer.maybe_commit)
         finally:
             await self._shutdown()
 
-    def _take(self, message: Message) -> None:
+    def _subscribe(self) -> None:
+        self._consumer.subscribe(
+            self._topics,
+            on_assign=self._on_assign,
+            on_revoke=self._on_revoke,
+            on_lost=self._on_lost,
+        )
+        log.info("subscribed", extra={"group": self.group, "topics": self._topics})
+
+    def _take(self, message: Message, seek: list[TopicPartition]) -> None:
         error = message.error()
         if error is not None:
             if error.fatal():
@@ -156,11 +179,12 @@ class ConsumerLoop:
             return
         topic, partition, offset = message.topic(), message.partition(), message.offset()
         assert topic is not None and partition is not None and offset is not None
-        if not self._tracker.owns((topic, partition)):
-            return  # fetched before a revoke; the new owner consumes it
+        tp = (topic, partition)
+        if not self._tracker.owns(tp) or tp in self._deferred:
+            return  # fetched before a revoke, or behind a parked record not yet due
         _, ts = message.timestamp()
         headers = message.headers() or []
-        self._pipeline.accept(
+        due = self._pipeline.accept(
             Event(
                 topic=topic,
                 partition=partition,
@@ -171,6 +195,22 @@ class ConsumerLoop:
                 headers=list(headers.items()) if isinstance(headers, dict) else headers,
             )
         )
+        if due is not None:  # read it again once it is due
+            self._deferred[tp] = due
+            seek.append(TopicPartition(topic, partition, offset))
+
+    def _defer(self, seek: list[TopicPartition]) -> None:
+        self._consumer.pause([TopicPartition(p.topic, p.partition) for p in seek])
+        for position in seek:
+            self._consumer.seek(position)
+
+    def _undefer(self) -> None:
+        now = time.time()
+        due = [tp for tp, when in self._deferred.items() if when <= now]
+        for tp in due:
+            del self._deferred[tp]
+        if due and not self._paused:
+            self._consumer.resume([TopicPartition(t, p) for t, p in due])
 
     def _on_stats(self, raw: str) -> None:
         """librdkafka statistics: per-partition consumer lag for the metrics."""
@@ -196,8 +236,9 @@ class ConsumerLoop:
         assignment = self._consumer.assignment()
         if paused:
             self._consumer.pause(assignment)
-        else:
-            self._consumer.resume(assignment)
+        else:  # partitions waiting for a parked record stay paused
+            waiting = [p for p in assignment if (p.topic, p.partition) not in self._deferred]
+            self._consumer.resume(waiting)
         self._paused = paused
         METRICS.paused.labels(self.group).set(len(assignment) if paused else 0)
         log.debug(

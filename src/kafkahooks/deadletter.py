@@ -6,16 +6,13 @@ a failed write raises :class:`DeadLetterWriteError`, which stops progress.
 
 from __future__ import annotations
 
-import asyncio
-import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import KafkaError, KafkaException, Message, Producer
-
 from kafkahooks.delivery.errors import DeadLetterWriteError
 from kafkahooks.event import Event, Headers
+from kafkahooks.producer import AckedProducer, ProduceError
 
 __all__ = ["HEADER_PREFIX", "DeadLetter", "DeadLetterWriter"]
 
@@ -34,6 +31,12 @@ class DeadLetter:
     event_id: str | None = None
     status: int | None = None
     attempts: int = 0
+    # False for an oversize value: only headers and coordinates, so the write cannot fail on size
+    with_body: bool = True
+
+    @property
+    def value(self) -> bytes | None:
+        return self.event.raw_value if self.with_body else None
 
     def headers(self) -> Headers:
         own = {
@@ -49,74 +52,28 @@ class DeadLetter:
             "attempts": str(self.attempts),
             "failed_at": str(int(time.time() * 1000)),
         }
+        if not self.with_body:
+            own["value.omitted"] = str(len(self.event.raw_value or b""))
         kept = [(k, v) for k, v in self.event.headers if not k.startswith(HEADER_PREFIX)]
         mine: Headers = [(HEADER_PREFIX + k, v.encode()) for k, v in own.items()]
         return kept + mine
 
 
 class DeadLetterWriter:
-    """Produces with ``acks=all``; a background thread serves delivery reports."""
+    """Writes dead letters and waits for the broker's acknowledgement (``acks=all``)."""
 
-    def __init__(self, properties: dict[str, Any], message_timeout_ms: int = 30_000) -> None:
-        conf: dict[str, Any] = {
-            "acks": "all",
-            "message.timeout.ms": message_timeout_ms,
-            "linger.ms": 5,
-            "client.id": "kafkahooks-dlq",
-        }
-        conf.update(properties)
-        self._producer: Producer | None = Producer(conf)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, name="kafkahooks-dlq", daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        producer = self._producer
-        assert producer is not None
-        while not self._stop.is_set():
-            producer.poll(0.05)
+    def __init__(self, properties: dict[str, Any]) -> None:
+        self._producer = AckedProducer(properties, client_id="kafkahooks-dlq")
 
     async def write(self, record: DeadLetter) -> None:
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[None] = loop.create_future()
-
-        def on_delivery(err: KafkaError | None, _msg: Message) -> None:
-            if err is None:
-                loop.call_soon_threadsafe(_settle, done, None)
-            else:
-                failure = DeadLetterWriteError(
-                    f"dead-letter write to {record.topic!r} failed: {err.str()}"
-                )
-                loop.call_soon_threadsafe(_settle, done, failure)
-
-        if self._producer is None:
-            raise DeadLetterWriteError("dead-letter producer is closed")
         try:
-            self._producer.produce(
-                record.topic,
-                value=record.event.raw_value,
-                key=record.event.key,
-                headers=record.headers(),
-                on_delivery=on_delivery,
+            await self._producer.send(
+                record.topic, record.value, record.event.key, record.headers()
             )
-        except (BufferError, KafkaException) as exc:
+        except ProduceError as exc:
             raise DeadLetterWriteError(
                 f"dead-letter write to {record.topic!r} failed: {exc}"
-            ) from exc
-        await done
+            ) from None
 
     def close(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        self._thread.join()
-        if self._producer is not None:
-            self._producer.flush(timeout)
-            self._producer = None  # drop the handle now, not at interpreter exit
-
-
-def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
-    if future.done():
-        return
-    if error is None:
-        future.set_result(None)
-    else:
-        future.set_exception(error)
+        self._producer.close(timeout)

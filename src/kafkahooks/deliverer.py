@@ -12,15 +12,16 @@ import asyncio
 import hashlib
 import time
 
+from kafkahooks.delivery.auth import send_authorized
 from kafkahooks.delivery.errors import (
     PermanentDeliveryError,
     RetryableDeliveryError,
     classify_status,
 )
-from kafkahooks.delivery.auth import send_authorized
 from kafkahooks.delivery.request import OutboundRequest, encode_json
 from kafkahooks.delivery.retry import DeliveryReport, deliver_with_retries
 from kafkahooks.delivery.sender import Response, Sender
+from kafkahooks.deliverylog import DeliveryLog
 from kafkahooks.endpoints import EndpointGate, origin_of
 from kafkahooks.metrics import METRICS
 from kafkahooks.routing import Route
@@ -35,8 +36,9 @@ def batch_id(event_ids: list[str]) -> str:
 
 
 class Deliverer:
-    def __init__(self, sender: Sender, max_in_flight: int) -> None:
+    def __init__(self, sender: Sender, max_in_flight: int, log: DeliveryLog | None = None) -> None:
         self.sender = sender
+        self.log = log
         self.attempts = 0
         self._in_flight = asyncio.Semaphore(max_in_flight)
         self._gates: dict[str, EndpointGate] = {}
@@ -49,20 +51,30 @@ class Deliverer:
             gate = self._gates[origin] = EndpointGate(origin, cfg.limits, cfg.circuit_breaker)
         return gate
 
-    async def _send(self, route: str, gate: EndpointGate, request: OutboundRequest) -> Response:
+    async def _send(
+        self, route: str, gate: EndpointGate, request: OutboundRequest, attempt: int
+    ) -> Response:
         async with gate.slot() as probe, self._in_flight:
             self.attempts += 1
             METRICS.in_flight.inc()
             started = time.perf_counter()
+            status: int | None = None
+            error: str | None = None
             try:
                 response = await send_authorized(self.sender, request)  # 401: once more
-            except RetryableDeliveryError:
+                status = response.status
+            except RetryableDeliveryError as exc:
                 gate.record(False, probe)
                 METRICS.attempts.labels(route, "error").inc()
+                error = exc.reason
                 raise
             finally:
+                elapsed = time.perf_counter() - started
                 METRICS.in_flight.dec()
-                METRICS.latency.labels(route).observe(time.perf_counter() - started)
+                METRICS.latency.labels(route).observe(elapsed)
+                if self.log is not None:
+                    event_id = request.headers.get("webhook-id", "")
+                    self.log.record(event_id, route, attempt, status, elapsed, error)
             METRICS.attempts.labels(route, f"{response.status // 100}xx").inc()
             retryable = isinstance(classify_status(response.status), RetryableDeliveryError)
             gate.record(not retryable, probe)
@@ -82,7 +94,7 @@ class Deliverer:
                 ctx.sent_at = time.time()
                 data = body if body is not None else route.render_body(ctx)
                 request = route.build(ctx, data, ctx.sent_at)
-                return request, await self._send(route.name, gate, request)
+                return request, await self._send(route.name, gate, request, number)
 
             return await deliver_with_retries(attempt, route.config.retry)
         except (TemplateError, ValueError) as exc:
@@ -109,6 +121,6 @@ class Deliverer:
             now = time.time()
             request = route.build(head, body, now)
             request.headers["webhook-batch-size"] = str(len(ctxs))
-            return request, await self._send(route.name, gate, request)
+            return request, await self._send(route.name, gate, request, number)
 
         return await deliver_with_retries(attempt, route.config.retry)

@@ -12,6 +12,7 @@ import os
 import secrets
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from kafkahooks.config import load_config
+from kafkahooks.decode.avro import avro_bytes, load_avsc
 from kafkahooks.embedded import EmbeddedBroker
 from kafkahooks.observability import setup_logging
 from kafkahooks.receiver import VerifyingReceiver
@@ -46,7 +48,19 @@ def sample_events() -> list[dict[str, Any]]:
     return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
 
 
-def produce(bootstrap: str, events: int, calls: int) -> int:
+def json_bytes(event: dict[str, Any]) -> bytes:
+    return json.dumps(event).encode()
+
+
+def avro_encoder() -> Callable[[dict[str, Any]], bytes]:
+    """Call-status events as schemaless Avro, written with the schema the demo routes read."""
+    schema = load_avsc(str(project_file("schemas/call-status/call-status.avsc")))
+    return lambda event: avro_bytes(schema, event)
+
+
+def produce(
+    bootstrap: str, events: int, calls: int, encode: Callable[[dict[str, Any]], bytes] = json_bytes
+) -> int:
     admin = AdminClient({"bootstrap.servers": bootstrap})
     for future in admin.create_topics([NewTopic(TOPIC, PARTITIONS, 1)]).values():
         future.result(10)
@@ -61,7 +75,7 @@ def produce(bootstrap: str, events: int, calls: int) -> int:
             event = copy.deepcopy(samples[step])
             event["callId"] = call_id
             event["data"]["phoneNumber"] = f"+61 2 9000 {call % 10000:04d}"
-            producer.produce(TOPIC, key=call_id, value=json.dumps(event).encode())
+            producer.produce(TOPIC, key=call_id, value=encode(event))
             produced += 1
             if produced % 10_000 == 0:
                 producer.flush()
@@ -98,7 +112,11 @@ async def _run(bridge: Bridge, receiver: VerifyingReceiver, expected: int, timeo
     return elapsed
 
 
-def run_demo(events: int = 2000, calls: int = 0, timeout: float = 300.0) -> int:
+def run_demo(
+    events: int = 2000, calls: int = 0, timeout: float = 300.0, value_format: str = "json"
+) -> int:
+    """``value_format`` ``avro``: produce schemaless Avro, read with examples/demo-avro.yaml."""
+    avro = value_format == "avro"
     setup_logging("WARNING", "text")
     calls = calls or max(1, events // len(STATUSES))
     secret = secrets.token_hex(32)
@@ -113,11 +131,13 @@ def run_demo(events: int = 2000, calls: int = 0, timeout: float = 300.0) -> int:
             "SESSION_TIMEOUT_MS": "6000",
             "HEARTBEAT_INTERVAL_MS": "1000",
         }
-        config_path = project_file("examples/demo.yaml")
+        config_path = project_file("examples/demo-avro.yaml" if avro else "examples/demo.yaml")
         config = load_config(config_path, env)
         print(f"kafkahooks demo: broker {broker.bootstrap}, receiver {receiver.url}")
-        produced = produce(broker.bootstrap, events, calls)
-        print(f"  produced {produced} call-status events ({calls} calls) to {TOPIC}")
+        encode = avro_encoder() if avro else json_bytes
+        produced = produce(broker.bootstrap, events, calls, encode)
+        print(f"  produced {produced} call-status events ({calls} calls, {value_format}) "
+              f"to {TOPIC}")
         settings = Settings(allow_local_targets=True, shutdown_timeout=5, http_port=0)
         bridge = Bridge(config, settings)
         elapsed = asyncio.run(_run(bridge, receiver, produced, timeout))

@@ -27,6 +27,8 @@ class Event:
     raw_value: bytes | None
     headers: Headers = field(default_factory=list)
     value: Any = None
+    # ``{{ key }}`` of a key decoded by its format (JSON, Avro); None: the key bytes as UTF-8
+    key_text: str | None = None
 
     def header(self, name: str) -> str | None:
         """Last value of a header, decoded as UTF-8 (Kafka headers may repeat)."""
@@ -39,6 +41,8 @@ class Event:
 
     @property
     def key_str(self) -> str | None:
+        if self.key_text is not None:
+            return self.key_text
         return None if self.key is None else self.key.decode("utf-8", "replace")
 
 

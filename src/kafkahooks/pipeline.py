@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from kafkahooks.batching import Batcher
@@ -23,12 +24,18 @@ from kafkahooks.decode import (
     ValueTooLargeError,
 )
 from kafkahooks.deliverer import Deliverer
-from kafkahooks.delivery.errors import DeadLetterWriteError, RouteDisabledError
+from kafkahooks.delivery.errors import (
+    DeadLetterWriteError,
+    RetryableDeliveryError,
+    RouteDisabledError,
+)
 from kafkahooks.delivery.retry import DeliveryReport
 from kafkahooks.dlqlimit import DeadLetterLimit, DeadLetterLimitExceeded
 from kafkahooks.event import Event
 from kafkahooks.metrics import METRICS
 from kafkahooks.offsets import OffsetTracker, TopicPartitionKey
+from kafkahooks.parking import Parked, park_headers, read_parked
+from kafkahooks.producer import AckedProducer, ProduceError
 from kafkahooks.routing import Route, RouteTable
 from kafkahooks.scheduler import Job, Ordering, Scheduler
 from kafkahooks.templates import RenderContext
@@ -60,14 +67,12 @@ class Pipeline:
         tracker: OffsetTracker,
         decoders: Decoders | None = None,
         dead_letter_limit: DeadLetterLimit | None = None,
+        producer: AckedProducer | None = None,
     ) -> None:
-        self.routes = routes
+        self.producer = producer  # the main cluster's: parks events on retry topics
         self.decoders = decoders or Decoders()
         self.dead_letter_limit = dead_letter_limit or DeadLetterLimit()
-        # built now, so a bad schema file or registry setting fails at start
-        self._plans: dict[str, SourcePlan[Route]] = {
-            topic: self.decoders.plan(topic, group) for topic, group in routes.by_topic.items()
-        }
+        self.replace_routes(routes)
         self.deliverer = deliverer
         self.dead_letters = dead_letters
         self.tracker = tracker
@@ -77,8 +82,31 @@ class Pipeline:
         self.fatal: BaseException | None = None
         self._pending: dict[tuple[str, int, int], int] = {}
 
+    def replace_routes(self, routes: RouteTable) -> None:
+        """Routes for every record accepted from now on (start-up and hot reload)."""
+        # plans are built now, so a bad schema file or registry setting fails early
+        self._plans: dict[str, SourcePlan[Route]] = {
+            topic: self.decoders.plan(topic, group) for topic, group in routes.by_topic.items()
+        }
+        self.routes = routes
+        # retry topic → (route, tier) for routes with long retry schedules
+        self._parked_routes: dict[str, Route] = {
+            cfg.retry_topics.topic(route.name, tier): route
+            for route in routes.routes
+            if (cfg := route.config).retry_topics is not None
+            for tier in range(1, len(cfg.retry_topics.delays) + 1)
+        }
+        self.topics = [*routes.topics, *self._parked_routes]
+
     # -- intake -----------------------------------------------------------
-    def accept(self, event: Event) -> None:
+    def accept(self, event: Event) -> float | None:
+        """Take a record; for a parked one not yet due, return when it is (not taken)."""
+        if event.topic in self._parked_routes:
+            return self._accept_parked(event)
+        self._accept(event)
+        return None
+
+    def _accept(self, event: Event) -> None:
         tp = (event.topic, event.partition)
         self.tracker.begin(tp, event.offset)
         self.stats.taken += 1
@@ -114,6 +142,44 @@ class Pipeline:
                 job = self._job(route, ctx)
                 self.scheduler.submit(tp, route.name, route.config.ordering, event.key, job)
 
+    def _accept_parked(self, record: Event) -> float | None:
+        try:
+            parked = read_parked(record)
+        except ValueError as exc:
+            parked = None
+            log.warning("skipping a malformed retry-topic record", extra={"error": str(exc)})
+        if parked is not None and parked.not_before > time.time():
+            return parked.not_before
+        tp = (record.topic, record.partition)
+        self.tracker.begin(tp, record.offset)
+        self.stats.taken += 1
+        found = self._parked_view(parked) if parked else None
+        if parked is None or found is None:  # malformed, or the route stopped reading it
+            self._finish(record)
+            return None
+        route, view, etype = found
+
+        def done() -> None:
+            self._finish(record)  # the retry-topic record, not the source event
+
+        job = self._job(route, route.context(view, etype), parked.tier, done)
+        self.scheduler.submit(tp, route.name, "none", None, job)
+        return None
+
+    def _parked_view(self, parked: Parked) -> tuple[Route, Event, object] | None:
+        plan = self._plans.get(parked.original.topic)
+        if plan is None:
+            return None
+        try:
+            reading = plan.read(parked.original)
+        except DecodeError:
+            return None
+        for view, routes in reading.views:
+            for route in routes:
+                if route.name == parked.route:
+                    return route, view, route.match(view)[1]
+        return None
+
     def _finish(self, event: Event) -> None:
         self.tracker.finish((event.topic, event.partition), event.offset)
 
@@ -127,10 +193,16 @@ class Pipeline:
             self._finish(event)
 
     # -- outcomes -----------------------------------------------------------
-    def _job(self, route: Route, ctx: RenderContext) -> Job:
+    def _job(
+        self,
+        route: Route,
+        ctx: RenderContext,
+        tier: int = 0,
+        done: Callable[[], None] | None = None,
+    ) -> Job:
         async def run() -> None:
             report = await self.deliverer.deliver(route, ctx)
-            await self._settle(route, [ctx], report)
+            await self._settle(route, [ctx], report, tier, done)
 
         return run
 
@@ -144,7 +216,12 @@ class Pipeline:
         self.scheduler.submit(tp, route.name, ordering, None, run)
 
     async def _settle(
-        self, route: Route, ctxs: list[RenderContext], report: DeliveryReport
+        self,
+        route: Route,
+        ctxs: list[RenderContext],
+        report: DeliveryReport,
+        tier: int = 0,
+        done: Callable[[], None] | None = None,
     ) -> None:
         route.state.observe(route.name, report)  # 410 Gone disables the route
         if report.delivered:
@@ -152,11 +229,56 @@ class Pipeline:
             self.stats.delivered += len(ctxs)
             self.stats.count(route.name, "delivered", len(ctxs))
             METRICS.deliveries.labels(route.name, "delivered").inc(len(ctxs))
+        elif self._parks(route, report, tier, len(ctxs)):
+            await self._park(route, ctxs[0], report, tier + 1)
         else:
             for ctx in ctxs:
                 await self._dead_letter(route, ctx, report)
+        if done is not None:
+            done()
+            return
         for ctx in ctxs:
             self._route_done(ctx.event)
+
+    def _parks(self, route: Route, report: DeliveryReport, tier: int, size: int) -> bool:
+        """Retryable failure with a retry tier left: park instead of dead-lettering."""
+        schedule = route.config.retry_topics
+        return (
+            schedule is not None
+            and size == 1
+            and self.producer is not None
+            and isinstance(report.error, RetryableDeliveryError)
+            and tier < len(schedule.delays)
+        )
+
+    async def _park(
+        self, route: Route, ctx: RenderContext, report: DeliveryReport, tier: int
+    ) -> None:
+        schedule = route.config.retry_topics
+        assert schedule is not None and self.producer is not None and report.error is not None
+        topic = schedule.topic(route.name, tier)
+        event = ctx.event
+        headers = park_headers(
+            event, route.name, tier, schedule.delays[tier - 1], report.attempts, report.error.reason
+        )
+        try:
+            await self.producer.send(topic, event.raw_value, event.key, headers)
+        except ProduceError as exc:
+            # like a failed dead-letter write: never skip the event
+            self._stop(DeadLetterWriteError(f"parking on {topic!r} failed: {exc}"))
+            await asyncio.Event().wait()
+        self.stats.count(route.name, "parked")
+        METRICS.parked.labels(route.name, str(tier)).inc()
+        log.info(
+            "parked for a later retry",
+            extra={
+                "route": route.name,
+                "event_id": ctx.event_id,
+                "tier": tier,
+                "topic": topic,
+                "reason": report.error.reason,
+            },
+        )
 
     async def _dead_letter(self, route: Route, ctx: RenderContext, report: DeliveryReport) -> None:
         error = report.error

@@ -14,12 +14,16 @@ from kafkahooks.deadletter import DeadLetterWriter
 from kafkahooks.decode import Decoders
 from kafkahooks.deliverer import Deliverer
 from kafkahooks.delivery.sender import AiohttpSender, HttpxSender, Sender
+from kafkahooks.deliverylog import DeliveryLog
 from kafkahooks.dlqlimit import DeadLetterLimit
 from kafkahooks.health import HealthServer
 from kafkahooks.offsets import OffsetTracker
 from kafkahooks.pipeline import Pipeline, Stats
+from kafkahooks.producer import AckedProducer
+from kafkahooks.reload import Reloader, ReloadError
 from kafkahooks.routing import RouteTable
 from kafkahooks.settings import Settings
+from kafkahooks.topics import ensure_topics
 
 __all__ = ["Bridge", "Member", "RunResult", "run_bridge"]
 
@@ -49,20 +53,26 @@ class Member:
         settings: Settings,
         sender: Sender,
         dead_letters: DeadLetterWriter,
+        delivery_log: DeliveryLog | None = None,
+        producer: AckedProducer | None = None,
     ) -> None:
         kafka = config.kafka
         self.group_id = group_id
         self.routes = RouteTable(routes, settings.allow_local_targets)
         self.tracker = OffsetTracker()
-        self.deliverer = Deliverer(sender, settings.max_in_flight)
+        self.deliverer = Deliverer(sender, settings.max_in_flight, delivery_log)
         self.pipeline = Pipeline(
-            self.routes, self.deliverer, dead_letters, self.tracker,
+            self.routes,
+            self.deliverer,
+            dead_letters,
+            self.tracker,
             decoders=Decoders(config.sources, config.schema_registry),
             dead_letter_limit=DeadLetterLimit(config.dead_letter_limit),
+            producer=producer,
         )
         self.loop = ConsumerLoop(
             consumer_config(kafka.bootstrap_servers, group_id, kafka.properties),
-            self.routes.topics,
+            self.pipeline.topics,  # source topics and retry topics
             self.pipeline,
             self.tracker,
             batch=settings.poll_batch,
@@ -73,29 +83,71 @@ class Member:
         )
 
 
+def _groups(config: RoutesFile) -> list[tuple[str, list[RouteConfig]]]:
+    """Consumer groups and their routes: one shared, one per ``isolation: group`` route."""
+    active = [r for r in config.routes if r.active]
+    group_id = config.kafka.group_id
+    shared = [r for r in active if r.isolation == "shared"]
+    groups = [(group_id, shared)] if shared else []
+    groups += [(f"{group_id}.{r.name}", [r]) for r in active if r.isolation == "group"]
+    return groups
+
+
 class Bridge:
     """One process: its group members, one HTTP sender, one dead-letter producer."""
 
     def __init__(self, config: RoutesFile, settings: Settings, sender: Sender | None = None):
         self.config = config
         self.settings = settings
-        active = [r for r in config.routes if r.active]
-        if not active:
+        groups = _groups(config)
+        if not groups:
             raise ValueError("no active route: nothing to consume")
         kafka = config.kafka
         base = {"bootstrap.servers": kafka.bootstrap_servers, **kafka.properties}
-        dlq_props = {k: v for k, v in base.items() if not _consumer_only(k)}
-        dlq_props.update(kafka.dead_letter_properties)
-        self.dead_letters = DeadLetterWriter(dlq_props)
-        shared = [r for r in active if r.isolation == "shared"]
-        groups = [(kafka.group_id, shared)] if shared else []
-        groups += [(f"{kafka.group_id}.{r.name}", [r]) for r in active if r.isolation == "group"]
+        producer_props = {k: v for k, v in base.items() if not _consumer_only(k)}
+        self.dead_letters = DeadLetterWriter({**producer_props, **kafka.dead_letter_properties})
+        # the main cluster's producer: retry topics and the delivery-attempt log
+        self.producer = AckedProducer(producer_props, client_id="kafkahooks")
+        self._admin_props = producer_props
+        delivery_log = None
+        if kafka.delivery_log_topic:
+            delivery_log = DeliveryLog(self.producer, kafka.delivery_log_topic)
         # each member has its own in-flight limit; the connection pool serves them all
         self.sender = sender or make_sender(settings, settings.max_in_flight * len(groups))
         self.members = [
-            Member(group, routes, config, settings, self.sender, self.dead_letters)
+            Member(
+                group,
+                routes,
+                config,
+                settings,
+                self.sender,
+                self.dead_letters,
+                delivery_log,
+                self.producer,
+            )
             for group, routes in groups
         ]
+
+    def apply(self, config: RoutesFile) -> None:
+        """Hot reload: new routes for events not yet sent; in-flight ones finish as they are."""
+        for section in ("kafka", "sources", "schema_registry", "dead_letter_limit"):
+            if getattr(config, section) != getattr(self.config, section):
+                raise ReloadError(f"the {section} section changed: restart to apply it")
+        groups = _groups(config)
+        if [g for g, _ in groups] != [m.group_id for m in self.members]:
+            raise ReloadError("routes moved between consumer groups (isolation): restart")
+        allow_local = self.settings.allow_local_targets
+        try:
+            tables = [RouteTable(routes, allow_local) for _, routes in groups]
+        except ValueError as exc:  # e.g. a target the transport policy refuses
+            raise ReloadError(str(exc)) from None
+        for member, table in zip(self.members, tables, strict=True):
+            member.routes = table
+            member.pipeline.replace_routes(table)
+        ensure_topics(self._admin_props, self.retry_topics())
+        for member in self.members:
+            member.loop.subscribe(member.pipeline.topics)
+        self.config = config
 
     @property
     def stats(self) -> Stats:
@@ -125,8 +177,13 @@ class Bridge:
         finally:
             self.stop()  # one member down (fatal or stopped): the process stops
 
+    def retry_topics(self) -> list[str]:
+        return [t for m in self.members for t in m.pipeline.topics if t not in m.routes.topics]
+
     async def run(self) -> RunResult:
         error: str | None = None
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, ensure_topics, self._admin_props, self.retry_topics())
         health = None
         if self.settings.http_port:
             health = HealthServer(
@@ -148,7 +205,9 @@ class Bridge:
             if health is not None:
                 await health.stop()
             await self.sender.aclose()
-            await asyncio.get_running_loop().run_in_executor(None, self.dead_letters.close)
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(None, self.dead_letters.close)
+            await loop.run_in_executor(None, self.producer.close)
         if self.fatal is not None:
             error = str(self.fatal)
         commits = sum(m.loop.commits for m in self.members)
@@ -201,7 +260,15 @@ def install_signal_handlers(bridge: Bridge) -> None:
         loop.add_signal_handler(sig, handle, sig)
 
 
-async def run_bridge(config: RoutesFile, settings: Settings) -> RunResult:
+async def run_bridge(config: RoutesFile, settings: Settings, path: str | None = None) -> RunResult:
     bridge = Bridge(config, settings)
     install_signal_handlers(bridge)
-    return await bridge.run()
+    if path is None:
+        return await bridge.run()
+    reloader = Reloader(bridge, path)
+    asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reloader.request)
+    watcher = asyncio.create_task(reloader.watch())
+    try:
+        return await bridge.run()
+    finally:
+        watcher.cancel()

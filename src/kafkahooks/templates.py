@@ -86,56 +86,80 @@ def _iso(ms_or_s: float, *, millis: bool) -> str:
     return stamp.replace("+00:00", "Z")
 
 
-def _walk(keys: tuple[tuple[str, int | None], ...]) -> Callable[[Any], Any]:
-    def walk(node: Any) -> Any:
+def _walk(keys: tuple[tuple[str, int | None], ...], missing: Any) -> Getter:
+    def walk(ctx: RenderContext) -> Any:
+        node = ctx.event.value
         for name, index in keys:
             if type(node) is dict:
                 if name not in node:
-                    return MISSING
+                    return missing
                 node = node[name]
             elif type(node) is list and index is not None:
                 if not -len(node) <= index < len(node):
-                    return MISSING
+                    return missing
                 node = node[index]
             else:
-                return MISSING
+                return missing
         return node
 
     return walk
 
 
-def _value_getter(keys: tuple[tuple[str, int | None], ...]) -> Getter:
-    if len(keys) == 1:  # the common case, kept free of the loop
-        name = keys[0][0]
+def _value_getter(keys: tuple[tuple[str, int | None], ...], missing: Any) -> Getter:
+    if any(index is not None for _, index in keys):
+        return _walk(keys, missing)
+    # Names only (the common case): a tight loop of dict lookups.
+    names = tuple(name for name, _ in keys)
+    if len(names) == 1:
+        name = names[0]
 
         def one(ctx: RenderContext) -> Any:
             value = ctx.event.value
-            if type(value) is dict:
-                return value.get(name, MISSING)
-            return _walk(keys)(value)
+            return value.get(name, missing) if type(value) is dict else missing
 
         return one
-    walk = _walk(keys)
-    return lambda ctx: walk(ctx.event.value)
+
+    def plain(ctx: RenderContext) -> Any:
+        node = ctx.event.value
+        for name in names:
+            if type(node) is not dict:
+                return missing
+            node = node.get(name, missing)
+        return node
+
+    return plain
 
 
-def _header_getter(name: str) -> Getter:
+def _header_getter(name: str, missing: Any) -> Getter:
     def get(ctx: RenderContext) -> Any:
         found = ctx.event.header(name)
-        return MISSING if found is None else found
+        return missing if found is None else found
 
     return get
 
 
+def _key_getter(missing: Any) -> Getter:
+    return lambda c: missing if c.event.key is None else c.event.key_str
+
+
+def _event_type_getter(missing: Any) -> Getter:
+    return lambda c: missing if c.event_type is None else c.event_type
+
+
+# Roots that may be absent get a getter per stand-in value; the others never are.
+_OPTIONAL: dict[str, Callable[[Any], Getter]] = {
+    "key": _key_getter,
+    "event_type": _event_type_getter,
+}
 _SIMPLE: dict[str, Getter] = {
-    "key": lambda c: MISSING if c.event.key is None else c.event.key_str,
+    "key": _key_getter(MISSING),
     "topic": lambda c: c.event.topic,
     "partition": lambda c: c.event.partition,
     "offset": lambda c: c.event.offset,
     "timestamp": lambda c: c.event.timestamp,
     "timestamp_iso": lambda c: _iso(c.event.timestamp, millis=True),
     "event_id": lambda c: c.event_id,
-    "event_type": lambda c: MISSING if c.event_type is None else c.event_type,
+    "event_type": _event_type_getter(MISSING),
     "route": lambda c: c.route,
     "payload_version": lambda c: c.payload_version,
     "attempt": lambda c: c.attempt,
@@ -158,24 +182,28 @@ def _parse_segments(rest: str, expr: str) -> tuple[tuple[str, int | None], ...]:
     return tuple(keys)
 
 
-def compile_path(expr: str) -> tuple[Getter, bool]:
-    """Compile ``value.a.b`` (no braces) to a getter; also tell if it is per attempt."""
+def compile_path(expr: str, missing: Any = MISSING) -> tuple[Getter, bool]:
+    """Compile ``value.a.b`` (no braces) to a getter; also tell if it is per attempt.
+
+    The getter returns ``missing`` where the event lacks the field.
+    """
     expr = expr.strip()
     root_match = _ROOT.match(expr)
     if root_match is None:
         raise TemplateSyntaxError(f"placeholder {expr!r} must start with a root such as value.")
     root, rest = root_match.group(1), expr[root_match.end() :]
     if root == "value":
-        return _value_getter(_parse_segments(rest, expr)), False
+        return _value_getter(_parse_segments(rest, expr), missing), False
     if root == "headers":
         keys = _parse_segments(rest, expr)
         if len(keys) != 1:
             raise TemplateSyntaxError(f"{expr!r}: use headers.<name> with exactly one name")
-        return _header_getter(keys[0][0]), False
+        return _header_getter(keys[0][0], missing), False
     if root in _SIMPLE:
         if rest:
             raise TemplateSyntaxError(f"{expr!r}: {root} has no fields")
-        return _SIMPLE[root], root in PER_ATTEMPT_ROOTS
+        getter = _OPTIONAL[root](missing) if root in _OPTIONAL else _SIMPLE[root]
+        return getter, root in PER_ATTEMPT_ROOTS
     roots = ", ".join(["value.<path>", "headers.<name>", *sorted(_SIMPLE)])
     raise TemplateSyntaxError(f"unknown placeholder root {root!r} in {expr!r}; use one of {roots}")
 
@@ -207,15 +235,17 @@ class _Compiler:
 
         return constant
 
-    def _getter(self, expr: str, where: str) -> Getter:
+    def _getter(self, expr: str, where: str, missing: Any = MISSING) -> Getter:
         try:
-            getter, per_attempt = compile_path(expr)
+            getter, per_attempt = compile_path(expr, missing)
         except TemplateSyntaxError as exc:
             raise TemplateSyntaxError(f"field {where or '<root>'}: {exc}") from None
         self.per_attempt |= per_attempt
         return getter
 
     def _typed(self, expr: str, where: str) -> Node:
+        if self.policy != "fail":  # the getter returns the stand-in itself: no wrapper
+            return self._getter(expr, where, None if self.policy == "null" else _OMIT)
         getter = self._getter(expr, where)
         on_missing = self._missing_value(expr, where)
 
@@ -268,22 +298,28 @@ class _Compiler:
         ]
 
         def obj(ctx: RenderContext) -> dict[str, Any]:
-            out = {}
-            for key, node in items:
-                value = node(ctx)
-                if value is not _OMIT:
-                    out[key] = value
+            return {key: node(ctx) for key, node in items}
+
+        if self.policy != "omit":  # only "omit" ever yields _OMIT
+            return obj
+
+        def obj_omitting(ctx: RenderContext) -> dict[str, Any]:
+            out = obj(ctx)
+            if any(value is _OMIT for value in out.values()):
+                return {k: v for k, v in out.items() if v is not _OMIT}
             return out
 
-        return obj
+        return obj_omitting
 
     def _list(self, spec: list[Any], where: str) -> Node:
         nodes = [self.node(v, f"{where}[{i}]") for i, v in enumerate(spec)]
 
         def seq(ctx: RenderContext) -> list[Any]:
-            return [v for v in (n(ctx) for n in nodes) if v is not _OMIT]
+            return [node(ctx) for node in nodes]
 
-        return seq
+        if self.policy != "omit":
+            return seq
+        return lambda ctx: [v for v in seq(ctx) if v is not _OMIT]
 
 
 @dataclass(frozen=True, slots=True)

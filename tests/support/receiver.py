@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import random
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -53,7 +54,7 @@ class _Server(ThreadingHTTPServer):
 
 
 class Receiver:
-    def __init__(self, behaviour: Behaviour = ok) -> None:
+    def __init__(self, behaviour: Behaviour = ok, tls: ssl.SSLContext | None = None) -> None:
         self.behaviour = behaviour
         self.requests: list[Request] = []
         self.lock = threading.Lock()
@@ -61,8 +62,10 @@ class Receiver:
         self.in_flight = 0
         self.max_concurrent = 0
         self._server = _Server(("127.0.0.1", 0), self._handler())
+        if tls is not None:  # HTTPS: the handshake runs as each connection is accepted
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
         self.port = self._server.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}/hooks"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}/hooks"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
 

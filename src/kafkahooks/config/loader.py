@@ -16,9 +16,11 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from kafkahooks.config.expressions import route_expressions
 from kafkahooks.config.interpolate import InterpolationError, interpolate
 from kafkahooks.config.models import RoutesFile
-from kafkahooks.templates import TemplateSyntaxError, compile_path, compile_template
+from kafkahooks.decode.avro import schema_problem
+from kafkahooks.templates import TemplateSyntaxError
 
 __all__ = ["ConfigError", "load_config", "parse_config"]
 
@@ -58,18 +60,31 @@ def _validation_problems(raw: Any, exc: ValidationError) -> list[str]:
 def _template_problems(raw: Any, config: RoutesFile) -> list[str]:
     problems = []
     for index, route in enumerate(config.routes):
-        try:
-            compile_template(route.template, route.on_missing)
-        except TemplateSyntaxError as exc:
-            problems.append(f"{_route_label(raw, index)} → template: {exc}")
-        try:
-            compile_path(route.event_type)
-        except TemplateSyntaxError as exc:
-            problems.append(f"{_route_label(raw, index)} → event_type: {exc}")
+        for where, compile_it in route_expressions(route):
+            try:
+                compile_it()
+            except TemplateSyntaxError as exc:
+                problems.append(f"{_route_label(raw, index)} → {where}: {exc}")
     return problems
 
 
-def parse_config(text: str, source: str, env: Mapping[str, str] | None = None) -> RoutesFile:
+def _schema_problems(raw: Any, config: RoutesFile) -> list[str]:
+    problems = []
+    for topic, src in config.sources.items():
+        for part, fmt in (("value", src.value), ("key", src.key)):
+            if (problem := schema_problem(fmt)) is not None:
+                problems.append(f"sources.{topic}.{part}: {problem}")
+    for index, route in enumerate(config.routes):
+        for part, over in (("value_format", route.value_format), ("key_format", route.key_format)):
+            if (problem := schema_problem(over)) is not None:
+                problems.append(f"{_route_label(raw, index)} → {part}: {problem}")
+    return problems
+
+
+def parse_config(
+    text: str, source: str, env: Mapping[str, str] | None = None, base_dir: Path | None = None
+) -> RoutesFile:
+    """``base_dir``: where relative schema paths start (the routes file's folder)."""
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -81,10 +96,10 @@ def parse_config(text: str, source: str, env: Mapping[str, str] | None = None) -
     except InterpolationError as exc:
         raise ConfigError(source, [f"{_where(raw, exc.path)}: {exc}"]) from None
     try:
-        config = RoutesFile.model_validate(resolved)
+        config = RoutesFile.model_validate(resolved, context={"base_dir": base_dir})
     except ValidationError as exc:
         raise ConfigError(source, _validation_problems(raw, exc)) from None
-    problems = _template_problems(raw, config)
+    problems = _template_problems(raw, config) + _schema_problems(raw, config)
     if problems:
         raise ConfigError(source, problems)
     return config
@@ -96,4 +111,4 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Route
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(str(path), [f"cannot read: {exc.strerror}"]) from None
-    return parse_config(text, str(path), env)
+    return parse_config(text, str(path), env, base_dir=path.parent)

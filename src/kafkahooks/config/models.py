@@ -13,12 +13,26 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    SecretStr,
     field_validator,
     model_validator,
 )
 
-from kafkahooks.config.throughput import BatchConfig, CircuitBreakerConfig, EndpointLimits
+from kafkahooks.config.endpoint import EndpointConfig, SigningConfig
+from kafkahooks.config.filters import Predicate
+from kafkahooks.config.sources import (
+    DeadLetterLimitConfig,
+    KeyFormat,
+    SchemaRegistryConfig,
+    SourceConfig,
+    ValueFormat,
+    needs_registry,
+)
+from kafkahooks.config.throughput import (
+    BatchConfig,
+    CircuitBreakerConfig,
+    EndpointLimits,
+    RetryTopicsConfig,
+)
 
 __all__ = [
     "EndpointConfig",
@@ -44,6 +58,8 @@ class KafkaConfig(_Strict):
     properties: dict[str, Scalar] = Field(default_factory=dict)
     # The dead-letter producer's own properties (default: the main cluster).
     dead_letter_properties: dict[str, Scalar] = Field(default_factory=dict)
+    # Optional: one JSON record per HTTP attempt (read back by `kafkahooks deliveries`).
+    delivery_log_topic: str | None = None
 
     @field_validator("properties", "dead_letter_properties")
     @classmethod
@@ -52,42 +68,6 @@ class KafkaConfig(_Strict):
         clash = owned.intersection(value)
         if clash:
             raise ValueError(f"{sorted(clash)} are set by kafkahooks and cannot be overridden")
-        return value
-
-
-class SigningConfig(_Strict):
-    """HMAC-SHA256 over the exact body bytes that are sent.
-
-    ``hmac-sha256``: signature of the body in ``header``.
-    ``timestamped``: signature of ``"{timestamp}.{body}"`` plus ``timestamp_header``.
-    ``standard-webhooks``: the Standard Webhooks headers (``webhook-*``).
-    ``t-v1``: one header ``t=<ts>,v1=<sig>[,v1=<sig>]``.
-    """
-
-    scheme: Literal["hmac-sha256", "timestamped", "standard-webhooks", "t-v1"] = "hmac-sha256"
-    secrets: list[SecretStr] = Field(min_length=1)
-    header: str | None = None
-    timestamp_header: str | None = None
-    rotation_header: str | None = None
-    encoding: Literal["hex", "base64"] | None = None
-    prefix: str = ""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _secret_shorthand(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "secret" in data:
-            data = dict(data)
-            if "secrets" in data:
-                raise ValueError("give either 'secret' or 'secrets', not both")
-            data["secrets"] = [data.pop("secret")]
-        return data
-
-    @field_validator("secrets")
-    @classmethod
-    def _non_empty(cls, value: list[SecretStr]) -> list[SecretStr]:
-        for secret in value:
-            if not secret.get_secret_value():
-                raise ValueError("a signing secret is empty (is its environment variable set?)")
         return value
 
 
@@ -100,21 +80,6 @@ class RetryConfig(_Strict):
     retry_after_cap: float = Field(default=60.0, ge=0)
 
 
-class EndpointConfig(_Strict):
-    url: str = Field(min_length=1)
-    method: Literal["POST", "PUT", "PATCH", "GET"] = "POST"
-    timeout: float = Field(default=30.0, gt=0, le=600)
-    headers: dict[str, str] = Field(default_factory=dict)
-    secret_headers: dict[str, SecretStr] = Field(default_factory=dict)
-
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError(f"must start with http:// or https:// (got {value!r})")
-        return value
-
-
 class RouteConfig(_Strict):
     name: Name
     description: str = ""
@@ -123,6 +88,10 @@ class RouteConfig(_Strict):
     events: list[str] = Field(default_factory=lambda: ["*"], min_length=1)
     event_type: str = "value.event"
     template: Any = Field(default=None)
+    # per event type: the fields that go out for that type (``template`` is the fallback)
+    templates: dict[str, Any] = Field(default_factory=dict)
+    # every predicate must hold (config/filters.py); filtered-out events are finished
+    filter: list[Predicate] = Field(default_factory=list)
     on_missing: Literal["null", "omit", "fail"] = "null"
     payload_version: str = "v1"
     endpoint: EndpointConfig
@@ -135,13 +104,26 @@ class RouteConfig(_Strict):
     limits: EndpointLimits = Field(default_factory=EndpointLimits)
     circuit_breaker: CircuitBreakerConfig = Field(default_factory=CircuitBreakerConfig)
     isolation: Literal["shared", "group"] = "shared"
+    retry_topics: RetryTopicsConfig | None = None
+    # input formats overriding the topic's ``sources`` entry (config/sources.py)
+    value_format: ValueFormat | None = None
+    key_format: KeyFormat | None = None
 
-    @field_validator("template")
-    @classmethod
-    def _template_present(cls, value: Any) -> Any:
-        if value is None:
+    @model_validator(mode="after")
+    def _template_present(self) -> RouteConfig:
+        if self.template is None and not self.templates:
             raise ValueError("a route needs a payload template (an object or list of fields)")
-        return value
+        shaped = self.endpoint.format != "json" or self.endpoint.method == "GET"
+        specs = [self.template, *self.templates.values()]
+        if shaped and any(s is not None and not isinstance(s, dict) for s in specs):
+            raise ValueError("form, xml and GET query payloads need a template that is a mapping")
+        return self
+
+    @model_validator(mode="after")
+    def _retry_topics_are_per_event(self) -> RouteConfig:
+        if self.batch is not None and self.retry_topics is not None:
+            raise ValueError("retry_topics parks single events; it cannot be used with batch")
+        return self
 
     def dead_letter_for(self, topic: str) -> str:
         return self.dead_letter_topic or f"{topic}.dlq"
@@ -150,6 +132,18 @@ class RouteConfig(_Strict):
 class RoutesFile(_Strict):
     kafka: KafkaConfig
     routes: list[RouteConfig] = Field(min_length=1)
+    # how source topics are read, and when dead letters must stop the bridge (config/sources.py)
+    sources: dict[str, SourceConfig] = Field(default_factory=dict)
+    schema_registry: SchemaRegistryConfig | None = None
+    dead_letter_limit: DeadLetterLimitConfig = Field(default_factory=DeadLetterLimitConfig)
+
+    @model_validator(mode="after")
+    def _registry_present(self) -> RoutesFile:
+        formats: list[object] = [f for s in self.sources.values() for f in (s.value, s.key)]
+        formats += [f for r in self.routes for f in (r.value_format, r.key_format)]
+        if needs_registry(formats) and self.schema_registry is None:
+            raise ValueError("format avro-registry needs a schema_registry section (url, ...)")
+        return self
 
     @model_validator(mode="after")
     def _unique_names(self) -> RoutesFile:

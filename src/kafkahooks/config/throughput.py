@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["BatchConfig", "CircuitBreakerConfig", "EndpointLimits"]
+__all__ = ["BatchConfig", "CircuitBreakerConfig", "EndpointLimits", "RetryTopicsConfig"]
 
 
 class _Strict(BaseModel):
@@ -31,3 +31,14 @@ class EndpointLimits(_Strict):
 
     concurrency: int | None = Field(default=None, ge=1)
     rate_per_second: float | None = Field(default=None, gt=0)
+
+
+class RetryTopicsConfig(_Strict):
+    """Long retry schedules through Kafka: after the in-process attempts, park the event
+    on ``<prefix>.<tier>`` and try again after that tier's delay (seconds)."""
+
+    delays: list[float] = Field(min_length=1, max_length=20)
+    prefix: str | None = Field(default=None, description="default kafkahooks.retry.<route>")
+
+    def topic(self, route: str, tier: int) -> str:
+        return f"{self.prefix or f'kafkahooks.retry.{route}'}.{tier}"

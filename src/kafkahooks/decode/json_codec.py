@@ -9,18 +9,20 @@ from __future__ import annotations
 import json
 from typing import Any
 
-__all__ = ["DecodeError", "decode_json"]
+from kafkahooks.decode.errors import DecodeError
+
+__all__ = ["DecodeError", "decode_json", "json_number"]
 
 
-class DecodeError(ValueError):
-    """The record's value cannot be decoded; it goes to the dead-letter topic."""
-
-
-def _number(text: str) -> int | float:
-    value = float(text)
+def json_number(value: float) -> int | float:
+    """The number ``JSON.stringify`` would write: integral floats become ints."""
     if value.is_integer() and abs(value) < 2**53:
         return int(value)
     return value
+
+
+def _number(text: str) -> int | float:
+    return json_number(float(text))
 
 
 _decoder = json.JSONDecoder(parse_float=_number)
@@ -32,6 +34,5 @@ def decode_json(raw: bytes) -> Any:
     except UnicodeDecodeError as exc:
         raise DecodeError(f"value is not UTF-8: {exc.reason} at byte {exc.start}") from None
     except json.JSONDecodeError as exc:
-        raise DecodeError(
-            f"value is not JSON: {exc.msg} at line {exc.lineno} col {exc.colno}"
-        ) from None
+        where = f"line {exc.lineno} col {exc.colno}"
+        raise DecodeError(f"value is not JSON: {exc.msg} at {where}") from None

@@ -12,6 +12,7 @@ __all__ = [
     "DeliveryError",
     "PermanentDeliveryError",
     "RetryableDeliveryError",
+    "RouteDisabledError",
     "classify_status",
     "classify_transport_error",
     "parse_retry_after",
@@ -40,6 +41,16 @@ class RetryableDeliveryError(DeliveryError):
 
 class PermanentDeliveryError(DeliveryError):
     pass
+
+
+class RouteDisabledError(PermanentDeliveryError):
+    """The route's endpoint answered 410 Gone earlier: nothing more is sent until restart.
+
+    Dead letters with this error do not count toward the dead-letter limit.
+    """
+
+    def __init__(self) -> None:
+        super().__init__("route-disabled")
 
 
 class DeadLetterWriteError(Exception):

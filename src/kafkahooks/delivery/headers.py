@@ -1,0 +1,110 @@
+"""Per-event request headers: templated values and allow-listed forwarding.
+
+``dynamic_headers`` renders one template string per header name.
+``forward_headers`` copies, from the Kafka message headers or from a map
+inside the event, only the names on its allow-list.  A missing value leaves
+the header out; a value with a line break or other control character is
+an error for that event (it would split or smuggle a header).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from kafkahooks.config.endpoint import EndpointConfig
+from kafkahooks.templates import (
+    MISSING,
+    RenderContext,
+    TemplateError,
+    compile_path,
+    compile_template,
+)
+
+__all__ = ["HeaderSource", "header_source"]
+
+HeaderSource = Callable[[RenderContext], dict[str, str]]
+_MAX_VALUE = 8192
+
+
+def _clean(name: str, value: Any) -> str | None:
+    if value is MISSING or value is None:
+        return None
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, dict | list):
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    else:
+        text = str(value)
+    if any((ord(c) < 32 and c != "\t") or ord(c) == 127 for c in text):
+        raise TemplateError(f"header {name}: value has a control character")
+    if len(text) > _MAX_VALUE:
+        raise TemplateError(f"header {name}: value is longer than {_MAX_VALUE} characters")
+    return text or None
+
+
+def _dynamic(spec: dict[str, str]) -> HeaderSource | None:
+    if not spec:
+        return None
+    template = compile_template(dict(spec), "omit")
+
+    def render(ctx: RenderContext) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for name, value in template.render(ctx).items():
+            text = _clean(name, value)
+            if text is not None:
+                out[name] = text
+        return out
+
+    return render
+
+
+def _forwarded(source: str, allow: list[str]) -> HeaderSource:
+    wanted = {name.lower(): name for name in allow}
+    if source == "headers":
+        def from_kafka(ctx: RenderContext) -> dict[str, str]:
+            out: dict[str, str] = {}
+            for key, raw in ctx.event.headers:
+                name = wanted.get(key.lower())
+                if name is not None and raw is not None:
+                    value = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+                    text = _clean(name, value)
+                    if text is not None:
+                        out[name] = text
+            return out
+
+        return from_kafka
+    getter, _ = compile_path(source)
+
+    def from_value(ctx: RenderContext) -> dict[str, str]:
+        carried = getter(ctx)
+        out: dict[str, str] = {}
+        if isinstance(carried, dict):
+            for key, value in carried.items():
+                name = wanted.get(str(key).lower())
+                text = None if name is None else _clean(name, value)
+                if name is not None and text is not None:
+                    out[name] = text
+        return out
+
+    return from_value
+
+
+def header_source(endpoint: EndpointConfig) -> HeaderSource | None:
+    """Everything per event in one callable, or ``None`` when nothing is."""
+    parts = [p for p in (
+        _dynamic(endpoint.dynamic_headers),
+        None if endpoint.forward_headers is None else _forwarded(
+            endpoint.forward_headers.source, endpoint.forward_headers.allow),
+    ) if p is not None]
+    if not parts:
+        return None
+
+    def combined(ctx: RenderContext) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for part in parts:
+            out.update(part(ctx))
+        return out
+
+    return combined

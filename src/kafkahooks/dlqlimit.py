@@ -1,0 +1,87 @@
+"""Stop instead of dead-lettering a whole topic (after Sentry arroyo's ``DlqLimit``).
+
+A run of dead letters usually means a bad deploy (a template that no longer
+fits, a wrong secret, a schema change), not bad events.  Per partition,
+every outcome is recorded (delivered, filtered, dead-lettered); a dead
+letter that would make
+
+* more than ``max_consecutive`` dead letters in a row, or
+* more than ``max_ratio`` of the last ``window`` outcomes dead letters
+  (judged once ``window`` outcomes are known)
+
+is refused with :class:`DeadLetterLimitExceeded`.  The pipeline treats that
+like a failed dead-letter write: the event stays unfinished, so no commit
+passes it, and the process exits non-zero.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from kafkahooks.config.sources import DeadLetterLimitConfig
+from kafkahooks.offsets import TopicPartitionKey
+
+__all__ = ["DeadLetterLimit", "DeadLetterLimitExceeded"]
+
+
+class DeadLetterLimitExceeded(Exception):
+    """Too many dead letters on one partition: consumption stops."""
+
+
+@dataclass(slots=True)
+class _Partition:
+    recent: deque[bool] = field(default_factory=deque)  # True: dead letter
+    dead_in_window: int = 0
+    consecutive: int = 0
+
+
+class DeadLetterLimit:
+    def __init__(self, config: DeadLetterLimitConfig | None = None) -> None:
+        self.config = config if config is not None else DeadLetterLimitConfig(enabled=False)
+        self._parts: dict[TopicPartitionKey, _Partition] = {}
+
+    def _push(self, state: _Partition, dead: bool) -> None:
+        state.recent.append(dead)
+        state.dead_in_window += dead
+        if len(state.recent) > self.config.window:
+            state.dead_in_window -= state.recent.popleft()
+
+    def ok(self, tp: TopicPartitionKey, n: int = 1) -> None:
+        """``n`` outcomes that were not dead letters."""
+        if not self.config.enabled:
+            return
+        state = self._parts.setdefault(tp, _Partition())
+        state.consecutive = 0
+        for _ in range(min(n, self.config.window)):
+            self._push(state, False)
+
+    def dead_letter(self, tp: TopicPartitionKey, offset: int) -> None:
+        """Record one dead letter, or raise (recording nothing) if it would cross the limit."""
+        if not self.config.enabled:
+            return
+        state = self._parts.setdefault(tp, _Partition())
+        reason = self._crossed(state)
+        if reason is not None:
+            topic, partition = tp
+            raise DeadLetterLimitExceeded(
+                f"dead-letter limit exceeded on {topic}/{partition} at offset {offset}: {reason}; "
+                "stopping without committing past it (fix the cause, restart, then "
+                "`kafkahooks dlq replay` what was dead-lettered)"
+            )
+        state.consecutive += 1
+        self._push(state, True)
+
+    def _crossed(self, state: _Partition) -> str | None:
+        c = self.config
+        run = state.consecutive + 1
+        if c.max_consecutive is not None and run > c.max_consecutive:
+            return f"{run} dead letters in a row (max_consecutive {c.max_consecutive})"
+        if c.max_ratio is None:
+            return None
+        full = len(state.recent) + 1 >= c.window
+        dead = state.dead_in_window + 1 - (state.recent[0] if len(state.recent) == c.window else 0)
+        if full and dead / c.window > c.max_ratio:
+            return (f"{dead} of the last {c.window} events dead-lettered "
+                    f"(max_ratio {c.max_ratio:g})")
+        return None

@@ -1,0 +1,72 @@
+"""Parked events: records on a route's retry topics, waiting for their next try.
+
+A parked record carries the original key, value and headers, plus
+``kafkahooks.retry.*`` headers naming the route, the tier, when it may be
+tried again, and the source coordinates, so the event keeps its event id and
+its templates see the original topic, partition and offset.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from kafkahooks.event import Event, Headers
+
+__all__ = ["Parked", "park_headers", "read_parked"]
+
+PREFIX = "kafkahooks.retry."
+
+
+@dataclass(frozen=True, slots=True)
+class Parked:
+    route: str
+    tier: int
+    not_before: float  # unix seconds
+    attempts: int
+    original: Event
+
+
+def park_headers(
+    event: Event, route: str, tier: int, delay: float, attempts: int, reason: str
+) -> Headers:
+    own = {
+        "route": route,
+        "tier": str(tier),
+        "not_before": f"{time.time() + delay:.3f}",
+        "attempts": str(attempts),
+        "reason": reason[:500],
+        "source.topic": event.topic,
+        "source.partition": str(event.partition),
+        "source.offset": str(event.offset),
+        "source.timestamp": str(event.timestamp),
+    }
+    kept = [(k, v) for k, v in event.headers if not k.startswith(PREFIX)]
+    mine: Headers = [(PREFIX + k, v.encode()) for k, v in own.items()]
+    return kept + mine
+
+
+def read_parked(record: Event) -> Parked:
+    """The parked event inside a retry-topic record; ``ValueError`` if headers are missing."""
+    own: dict[str, str] = {}
+    kept: Headers = []
+    for k, v in record.headers:
+        if k.startswith(PREFIX):
+            own[k[len(PREFIX) :]] = v.decode() if isinstance(v, bytes) else str(v)
+        else:
+            kept.append((k, v))
+    try:
+        original = Event(
+            topic=own["source.topic"],
+            partition=int(own["source.partition"]),
+            offset=int(own["source.offset"]),
+            timestamp=int(own["source.timestamp"]),
+            key=record.key,
+            raw_value=record.raw_value,
+            headers=kept,
+        )
+        return Parked(
+            own["route"], int(own["tier"]), float(own["not_before"]), int(own["attempts"]), original
+        )
+    except (KeyError, ValueError) as exc:
+        raise ValueError(f"not a parked record: {exc}") from None

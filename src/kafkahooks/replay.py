@@ -1,0 +1,385 @@
+"""``kafkahooks dlq replay``: send a route's dead letters again, through the current config.
+
+The dead-letter topic is read with the route's own consumer group
+(``kafkahooks-replay-<route>``) from its committed offsets, or from
+``--from``, up to the end it had when the replay started.  Each record is
+rebuilt as the source event it was (the ``kafkahooks.source.*`` headers),
+decoded with the current formats, matched, and delivered by the same code
+as the bridge (:class:`~kafkahooks.deliverer.Deliverer`: current template,
+current secret, same retries).  It keeps its original event id.  One that
+fails again goes back to the route's dead-letter topic with
+``kafkahooks.attempts`` increased; the replay group commits a record only
+once it was delivered or its dead letter acknowledged.
+
+Records of other routes are passed over; a record dead-lettered before any
+route was chosen (undecodable, oversize) belongs to every route of its
+source topic.  An oversize record has no body to replay and is reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
+
+from kafkahooks.config import ConfigError, RoutesFile, load_config
+from kafkahooks.consumer import consumer_config
+from kafkahooks.deadletter import HEADER_PREFIX, DeadLetter, DeadLetterWriter
+from kafkahooks.decode import Decoders, RegistryUnavailableError, SourcePlan, ValueTooLargeError
+from kafkahooks.deliverer import Deliverer
+from kafkahooks.delivery.errors import DeadLetterWriteError
+from kafkahooks.delivery.retry import DeliveryReport
+from kafkahooks.event import Event, Headers
+from kafkahooks.observability import setup_logging
+from kafkahooks.offsets import OffsetTracker, TopicPartitionKey
+from kafkahooks.routing import Route, RouteTable
+from kafkahooks.service import _consumer_only, make_sender
+from kafkahooks.settings import Settings
+from kafkahooks.templates import RenderContext, TemplateError
+
+__all__ = ["ReplaySummary", "Replayer", "add_dlq_command", "replay_group"]
+
+log = logging.getLogger("kafkahooks.replay")
+
+_CONCURRENCY = 16
+_COMMIT_EVERY = 1.0
+
+
+def replay_group(route: str) -> str:
+    return f"kafkahooks-replay-{route}"
+
+
+@dataclass
+class ReplaySummary:
+    read: int = 0  # dead-letter records read
+    replayed: int = 0  # records of this route sent again (or, dry run, rendered)
+    delivered: int = 0
+    failed_again: int = 0
+    filtered: int = 0  # no longer taken by the route (event type, filter, tombstone)
+    no_body: int = 0  # oversize when dead-lettered: nothing to send
+    other_routes: int = 0
+
+    def line(self) -> str:
+        return (f"read {self.read}, replayed {self.replayed}, delivered {self.delivered}, "
+                f"failed again {self.failed_again}, filtered {self.filtered}, "
+                f"without body {self.no_body}, other routes {self.other_routes}")
+
+
+@dataclass(frozen=True, slots=True)
+class DeadRecord:
+    """One record of a dead-letter topic, with its ``kafkahooks.*`` headers split off."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int
+    key: bytes | None
+    value: bytes | None
+    headers: Headers  # the source event's own headers
+    own: dict[str, str]  # kafkahooks.* headers, prefix removed
+
+    @property
+    def tp(self) -> TopicPartitionKey:
+        return (self.topic, self.partition)
+
+    @classmethod
+    def of(cls, message: Message) -> DeadRecord:
+        topic, partition, offset = message.topic(), message.partition(), message.offset()
+        assert topic is not None and partition is not None and offset is not None
+        raw = message.headers() or []
+        pairs = list(raw.items()) if isinstance(raw, dict) else raw
+        kept: Headers = []
+        own: dict[str, str] = {}
+        for name, value in pairs:
+            if not name.startswith(HEADER_PREFIX):
+                kept.append((name, value))
+            elif value is not None:
+                text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+                own[name.removeprefix(HEADER_PREFIX)] = text
+        _, ts = message.timestamp()
+        return cls(topic, partition, offset, ts, message.key(), message.value(), kept, own)
+
+    def source_event(self) -> Event:
+        """The event as the bridge first read it."""
+        own = self.own
+        return Event(
+            topic=own.get("source.topic") or self.topic,
+            partition=int(own.get("source.partition") or self.partition),
+            offset=int(own.get("source.offset") or self.offset),
+            timestamp=int(own.get("source.timestamp") or self.timestamp),
+            key=self.key,
+            raw_value=self.value,
+            headers=list(self.headers),
+        )
+
+
+class Replayer:
+    def __init__(
+        self, config: RoutesFile, route: Route, settings: Settings, *, dry_run: bool = False,
+        out: Any = None,
+    ) -> None:
+        self.config = config
+        self.route = route
+        self.dry_run = dry_run
+        self.out = out or sys.stdout
+        self.summary = ReplaySummary()
+        self.error: str | None = None
+        kafka = config.kafka
+        self.consumer = Consumer(consumer_config(
+            kafka.bootstrap_servers, replay_group(route.name), kafka.properties))
+        base = {"bootstrap.servers": kafka.bootstrap_servers, **kafka.properties}
+        dlq_props = {k: v for k, v in base.items() if not _consumer_only(k)}
+        dlq_props.update(kafka.dead_letter_properties)
+        self.dead_letters = None if dry_run else DeadLetterWriter(dlq_props)
+        self.sender = make_sender(settings, settings.max_in_flight)
+        self.deliverer = Deliverer(self.sender, settings.max_in_flight)
+        decoders = Decoders(config.sources, config.schema_registry)
+        self.plans: dict[str, SourcePlan[Route]] = {
+            t: decoders.plan(t, [route]) for t in route.config.topics
+        }
+        self.tracker = OffsetTracker()
+        self.stopping = False
+
+    # -- where to read ---------------------------------------------------------
+    def topics(self) -> list[str]:
+        return sorted({self.route.config.dead_letter_for(t) for t in self.route.config.topics})
+
+    def partitions(self, start: int | None) -> dict[TopicPartitionKey, tuple[int, int]]:
+        """(first offset, end offset) per dead-letter partition that has records to read."""
+        found: dict[TopicPartitionKey, tuple[int, int]] = {}
+        for topic in self.topics():
+            meta = self.consumer.list_topics(topic, timeout=10).topics.get(topic)
+            if meta is None or meta.error is not None:
+                continue  # nothing was ever dead-lettered there
+            tps = [TopicPartition(topic, p) for p in sorted(meta.partitions)]
+            committed = {} if start is not None else {
+                (tp.topic, tp.partition): tp.offset for tp in self.consumer.committed(tps, 10)}
+            for tp in tps:
+                low, high = self.consumer.get_watermark_offsets(tp, timeout=10)
+                first = start if start is not None else committed.get((topic, tp.partition), -1)
+                first = max(first, low)
+                if first < high:
+                    found[(topic, tp.partition)] = (first, high)
+        return found
+
+    # -- the loop --------------------------------------------------------------
+    async def run(self, start: int | None = None, limit: int | None = None) -> ReplaySummary:
+        ranges = await asyncio.to_thread(self.partitions, start)
+        total = sum(high - first for first, high in ranges.values())
+        print(f"replay {self.route.name}: {total} dead-letter records in "
+              f"{', '.join(self.topics())} (group {replay_group(self.route.name)})"
+              f"{' — dry run' if self.dry_run else ''}", file=self.out, flush=True)
+        if ranges:
+            self.tracker.assign(list(ranges))
+            self.consumer.assign([TopicPartition(t, p, first) for (t, p), (first, _) in
+                                  ranges.items()])
+            await self._consume(ranges, limit)
+        await self._close()
+        print(f"summary: {self.summary.line()}", file=self.out, flush=True)
+        return self.summary
+
+    async def _consume(self, ranges: dict[TopicPartitionKey, tuple[int, int]],
+                       limit: int | None) -> None:
+        open_parts = {tp: high for tp, (_, high) in ranges.items()}
+        slots = asyncio.Semaphore(1 if self.dry_run else _CONCURRENCY)
+        tasks: set[asyncio.Task[None]] = set()
+        taken = 0
+        last_report = last_commit = time.monotonic()
+        while open_parts and not self.stopping and self.error is None:
+            for message in await asyncio.to_thread(self.consumer.consume, 100, 0.2):
+                if message.error() is not None:
+                    continue
+                record = DeadRecord.of(message)
+                end = open_parts.get(record.tp)
+                if end is None or record.offset >= end:
+                    continue  # past the end the replay began with (maybe its own writes)
+                if record.offset + 1 >= end:
+                    del open_parts[record.tp]
+                mine = self._mine(record)
+                if mine and limit is not None and taken >= limit:
+                    open_parts.clear()
+                    break
+                self.tracker.begin(record.tp, record.offset)
+                if not mine:
+                    self.summary.read += 1
+                    self.summary.other_routes += 1
+                    self.tracker.finish(record.tp, record.offset)
+                    continue
+                taken += 1
+                await slots.acquire()
+                task = asyncio.create_task(self._one(record, slots))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+            now = time.monotonic()
+            if now - last_report >= 1:
+                last_report = now
+                print(f"  progress: {self.summary.line()}", file=self.out, flush=True)
+            if not self.dry_run and now - last_commit >= _COMMIT_EVERY:
+                last_commit = now
+                await asyncio.to_thread(self._commit)
+        if tasks:
+            await asyncio.gather(*tasks)
+
+    async def _one(self, record: DeadRecord, slots: asyncio.Semaphore) -> None:
+        try:
+            await self._replay(record)
+        except (DeadLetterWriteError, RegistryUnavailableError) as exc:
+            self.error = self.error or str(exc)  # unfinished: the commit stops before it
+            return
+        finally:
+            slots.release()
+        self.tracker.finish(record.tp, record.offset)
+
+    def _mine(self, record: DeadRecord) -> bool:
+        """This route's dead letter, or one dead-lettered before routing on one of its topics."""
+        if record.own.get("route") not in ("", None, self.route.name):
+            return False
+        return record.own.get("source.topic", record.topic) in self.plans
+
+    async def _replay(self, record: DeadRecord) -> None:
+        self.summary.read += 1
+        own = record.own
+        event = record.source_event()
+        plan = self.plans[event.topic]
+        if event.raw_value is None and "value.omitted" in own:
+            self.summary.no_body += 1
+            print(f"  no body to replay (oversize): {event.topic}/{event.partition}"
+                  f"@{event.offset}; re-produce it from the source", file=self.out)
+            return
+        self.summary.replayed += 1
+        attempts = int(own.get("attempts") or 0)
+        reading = plan.read(event)
+        if reading.failures:
+            error = reading.failures[0][0]
+            await self._fail(event, None, error, attempts, own.get("event_id"))
+            return
+        view = reading.views[0][0] if reading.views else None
+        matched, etype = self.route.match(view) if view is not None else (False, None)
+        if view is None or not matched:
+            self.summary.filtered += 1
+            return
+        ctx = self.route.context(view, etype)
+        ctx.event_id = own.get("event_id") or ctx.event_id  # the id it was first sent with
+        await self._send(ctx, attempts)
+
+    async def _send(self, ctx: RenderContext, attempts: int) -> None:
+        if self.dry_run:
+            try:
+                body = self.route.render_body(ctx)
+            except (TemplateError, ValueError) as exc:
+                await self._fail(ctx.event, None, exc, attempts, ctx.event_id)
+                return
+            endpoint = self.route.config.endpoint
+            print(f"  would send {ctx.event_id} ({ctx.event.topic}/{ctx.event.partition}"
+                  f"@{ctx.event.offset}) → {endpoint.method} {endpoint.url}, {len(body)} bytes",
+                  file=self.out)
+            return
+        report = await self.deliverer.deliver(self.route, ctx)
+        if report.delivered:
+            self.summary.delivered += 1
+            return
+        await self._fail(ctx.event, report, report.error, attempts, ctx.event_id)
+
+    async def _fail(self, event: Event, report: DeliveryReport | None, error: Exception | None,
+                    attempts: int, event_id: str | None) -> None:
+        self.summary.failed_again += 1
+        assert error is not None
+        reason = getattr(error, "reason", None) or str(error)
+        if self.dead_letters is None:  # dry run
+            print(f"  would fail again: {event.topic}/{event.partition}@{event.offset}: "
+                  f"{type(error).__name__}: {reason}", file=self.out)
+            return
+        record = DeadLetter(
+            topic=self.route.config.dead_letter_for(event.topic),
+            event=event,
+            error_class=type(error).__name__,
+            error_message=reason,
+            route=self.route.name,
+            event_id=event_id or self.route.context(event, None).event_id,
+            status=report.status if report else None,
+            attempts=attempts + (report.attempts if report else 0),
+            with_body=not isinstance(error, ValueTooLargeError),
+        )
+        await self.dead_letters.write(record)
+
+    # -- end -------------------------------------------------------------------
+    def _commit(self) -> None:
+        positions = self.tracker.positions()
+        if not positions:
+            return
+        offsets = [TopicPartition(t, p, o) for (t, p), o in positions.items()]
+        try:
+            self.consumer.commit(offsets=offsets, asynchronous=False)
+            self.tracker.mark_committed(positions)
+        except KafkaException as exc:
+            log.error("replay commit failed", extra={"error": str(exc)})
+
+    async def _close(self) -> None:
+        if not self.dry_run:
+            await asyncio.to_thread(self._commit)
+        await asyncio.to_thread(self.consumer.close)
+        await self.sender.aclose()
+        if self.dead_letters is not None:
+            await asyncio.to_thread(self.dead_letters.close)
+
+
+def _route(config: RoutesFile, name: str, settings: Settings) -> Route:
+    for candidate in config.routes:
+        if candidate.name == name:
+            if not candidate.active:
+                raise ValueError(f"route {name!r} is inactive: activate it to replay into it")
+            return RouteTable([candidate], settings.allow_local_targets).routes[0]
+    names = ", ".join(r.name for r in config.routes)
+    raise ValueError(f"no route {name!r} (routes: {names})")
+
+
+async def _replay_main(replayer: Replayer, start: int | None, limit: int | None) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):  # stop reading, finish in-flight, commit
+        loop.add_signal_handler(sig, lambda: setattr(replayer, "stopping", True))
+    await replayer.run(start, limit)
+
+
+def cmd_dlq_replay(args: argparse.Namespace) -> int:
+    settings = Settings()
+    setup_logging(settings.log_level, settings.log_format)
+    try:
+        config = load_config(args.config)
+        route = _route(config, args.route, settings)
+    except (ConfigError, ValueError) as exc:
+        print(f"invalid config:\n{exc}" if isinstance(exc, ConfigError) else str(exc),
+              file=sys.stderr)
+        return 2
+    replayer = Replayer(config, route, settings, dry_run=args.dry_run)
+    asyncio.run(_replay_main(replayer, args.from_offset, args.limit))
+    if replayer.error is not None:
+        print(f"replay stopped: {replayer.error}", file=sys.stderr)
+        return 1
+    return 1 if replayer.summary.failed_again else 0
+
+
+def add_dlq_command(sub: Any) -> None:
+    """``kafkahooks dlq replay ...`` on the CLI's sub-command parser."""
+    dlq = sub.add_parser("dlq", help="dead-letter topics")
+    verbs = dlq.add_subparsers(dest="dlq_command", required=True)
+    replay = verbs.add_parser(
+        "replay", help="send a route's dead letters again through the current config",
+        description="Exit status: 0 all delivered (or filtered), 1 some failed again "
+                    "(they are back in the dead-letter topic) or the replay stopped, 2 bad usage.")
+    replay.add_argument("--config", required=True)
+    replay.add_argument("--route", required=True)
+    replay.add_argument("--from", dest="from_offset", type=int, default=None, metavar="OFFSET",
+                        help="start at this offset in every dead-letter partition "
+                             "(default: where the replay group left off)")
+    replay.add_argument("--limit", type=int, default=None, metavar="N",
+                        help="replay at most N records of this route")
+    replay.add_argument("--dry-run", action="store_true",
+                        help="render and print what would be sent; send and commit nothing")
+    replay.set_defaults(func=cmd_dlq_replay)

@@ -1,0 +1,47 @@
+"""Helpers for running several replicas of the bridge in one consumer group."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+
+from tests.support.bridge import BridgeProcess, wait_until
+from tests.support.kafka import committed
+from tests.support.logs import owned_partitions
+
+Start = Callable[..., BridgeProcess]
+
+
+def replica_env(window: int, commit_every: int, max_in_flight: int = 50) -> dict[str, str]:
+    return {
+        "KAFKAHOOKS_WINDOW": str(window),
+        "KAFKAHOOKS_COMMIT_EVERY": str(commit_every),
+        "KAFKAHOOKS_MAX_IN_FLIGHT": str(max_in_flight),
+    }
+
+
+def owned_by(bridges: Iterable[BridgeProcess]) -> set[str]:
+    out: set[str] = set()
+    for bridge in bridges:
+        out |= owned_partitions(bridge.output())
+    return out
+
+
+def wait_owning(bridge: BridgeProcess, timeout: float = 30) -> set[str]:
+    """Wait until ``bridge`` owns at least one partition; return what it owns."""
+    wait_until(lambda: bool(owned_partitions(bridge.output())), timeout=timeout, interval=0.2)
+    return owned_partitions(bridge.output())
+
+
+def wait_taken_over(
+    partitions: set[str], by: list[BridgeProcess], timeout: float = 30
+) -> float:
+    """Seconds until ``partitions`` are all owned by ``by`` (the failover time)."""
+    started = time.monotonic()
+    wait_until(lambda: partitions <= owned_by(by), timeout=timeout, interval=0.1)
+    return time.monotonic() - started
+
+
+def committed_total(bootstrap: str, group: str, topic: str, partitions: int) -> int:
+    """Events covered by the group's commits (a partition never committed counts 0)."""
+    return sum(max(0, o) for o in committed(bootstrap, group, topic, partitions))

@@ -1,0 +1,190 @@
+"""Transport safety: address categories, URL checks, and the guarded connector.
+
+No packet leaves loopback here: names are resolved by a stub resolver, and
+the connector's socket factory refuses anything but 127.0.0.1 as a safety
+net should the guard ever let an address through.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from typing import Any
+
+import pytest
+from aiohttp.abc import AbstractResolver, ResolveResult
+
+from kafkahooks.config import parse_config
+from kafkahooks.delivery.errors import PermanentDeliveryError
+from kafkahooks.delivery.guard import (
+    TargetPolicy,
+    TargetRefused,
+    address_category,
+    check_url,
+    transport_problems,
+)
+from kafkahooks.delivery.request import OutboundRequest
+from kafkahooks.delivery.sender import AiohttpSender
+from tests.support.receiver import Receiver
+
+
+@pytest.mark.parametrize(("address", "category"), [
+    ("10.1.2.3", "private"),
+    ("172.16.0.1", "private"),
+    ("192.168.1.20", "private"),
+    ("127.0.0.1", "loopback"),
+    ("::1", "loopback"),
+    ("169.254.10.10", "link-local"),
+    ("fe80::1", "link-local"),
+    ("169.254.169.254", "cloud-metadata"),
+    ("fd00:ec2::254", "cloud-metadata"),
+    ("100.100.100.200", "cloud-metadata"),
+    ("::ffff:10.0.0.1", "private"),
+    ("64:ff9b::a9fe:a9fe", "cloud-metadata"),
+    ("0.0.0.0", "unspecified"),
+    ("100.64.0.1", "reserved"),
+    ("fc00::5", "private"),
+    ("93.184.215.14", None),
+    ("2606:4700::1111", None),
+])
+def test_address_categories(address: str, category: str | None) -> None:
+    assert address_category(address) == category
+
+
+def test_plain_http_is_refused_unless_allowed() -> None:
+    with pytest.raises(TargetRefused, match="plain http:// target refused"):
+        check_url("http://hooks.example.test/x", TargetPolicy())
+    check_url("http://hooks.example.test/x", TargetPolicy(allow_insecure=True))
+    check_url("https://hooks.example.test/x", TargetPolicy())
+
+
+def test_literal_private_ip_is_refused_unless_allowed() -> None:
+    with pytest.raises(TargetRefused, match="cloud-metadata"):
+        check_url("https://169.254.169.254/latest", TargetPolicy())
+    with pytest.raises(TargetRefused, match="loopback"):
+        check_url("https://[::1]:8443/x", TargetPolicy())
+    check_url("https://10.0.0.1/x", TargetPolicy(allow_private=True))
+
+
+ROUTES = """
+kafka: {bootstrap_servers: "localhost:9092"}
+routes:
+  - name: plain
+    topics: [t]
+    template: {a: 1}
+    endpoint: {url: "http://hooks.example.test/"}
+  - name: metadata
+    topics: [t]
+    template: {a: 1}
+    endpoint: {url: "https://169.254.169.254/"}
+  - name: token
+    topics: [t]
+    template: {a: 1}
+    endpoint:
+      url: "https://hooks.example.test/"
+      auth: {type: oauth2, token_url: "http://idp.example.test/t", client_id: c,
+             client_secret: s}
+  - name: opted-in
+    topics: [t]
+    template: {a: 1}
+    endpoint: {url: "http://10.0.0.8/", allow_insecure: true, allow_private: true}
+  - name: inactive
+    active: false
+    topics: [t]
+    template: {a: 1}
+    endpoint: {url: "http://10.0.0.9/"}
+"""
+
+
+def test_config_check_names_route_and_field() -> None:
+    config = parse_config(ROUTES, "r.yaml", {})
+    problems = transport_problems(config, allow_local=False)
+    assert len(problems) == 3
+    assert problems[0].startswith("route 'plain' → endpoint.url: plain http:// target refused")
+    assert problems[1].startswith("route 'metadata' → endpoint.url: target 169.254.169.254 is a "
+                                  "cloud-metadata address")
+    assert problems[2].startswith("route 'token' → endpoint.auth.token_url: plain http://")
+    assert transport_problems(config, allow_local=True) == []
+
+
+class StubResolver(AbstractResolver):
+    """Maps every name to fixed addresses, as a hostile or internal DNS could."""
+
+    def __init__(self, address: str) -> None:
+        self.address = address
+        self.lookups: list[str] = []
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        self.lookups.append(host)
+        fam = socket.AF_INET6 if ":" in self.address else socket.AF_INET
+        return [ResolveResult(hostname=host, host=self.address, port=port, family=fam,
+                              proto=0, flags=socket.AI_NUMERICHOST)]
+
+    async def close(self) -> None:
+        pass
+
+
+class LoopbackOnly:
+    """Socket factory: records every socket the connector asks for; refuses non-loopback."""
+
+    def __init__(self) -> None:
+        self.opened: list[Any] = []
+
+    def __call__(self, addr_info: Any) -> socket.socket:
+        self.opened.append(addr_info)
+        family, type_, proto, _, address = addr_info
+        if address[0] not in ("127.0.0.1", "::1"):
+            raise OSError("test safety net: only loopback may be connected")
+        return socket.socket(family, type_, proto)
+
+
+def _send(sender: AiohttpSender, url: str, policy: TargetPolicy) -> Any:
+    async def go() -> Any:
+        try:
+            return await sender.send(OutboundRequest("POST", url, {}, b"{}", 2.0, policy=policy))
+        finally:
+            await sender.aclose()
+
+    return asyncio.run(go())
+
+
+@pytest.mark.parametrize("address", ["10.0.0.5", "192.168.1.1", "172.20.0.3", "169.254.169.254",
+                                     "169.254.1.1", "fd00:ec2::254", "fe80::1", "127.0.0.1"])
+def test_a_name_resolving_to_a_non_public_address_is_refused_before_connecting(
+    address: str,
+) -> None:
+    resolver, sockets = StubResolver(address), LoopbackOnly()
+    sender = AiohttpSender(resolver=resolver, socket_factory=sockets)
+    with pytest.raises(PermanentDeliveryError) as caught:
+        _send(sender, "https://hooks.internal.test/x", TargetPolicy())
+    assert resolver.lookups == ["hooks.internal.test"]
+    assert sockets.opened == []  # refused before any socket existed
+    assert f"hooks.internal.test ({address})" in caught.value.reason
+    assert "allow_private" in caught.value.reason
+
+
+def test_loopback_receiver_is_refused_without_the_switch_and_reached_with_it() -> None:
+    receiver = Receiver()
+    try:
+        sockets = LoopbackOnly()
+        literal = receiver.url
+        named = literal.replace("127.0.0.1", "receiver.test")
+        # plain http to loopback: refused for the scheme, then for the address
+        with pytest.raises(PermanentDeliveryError, match="plain http"):
+            _send(AiohttpSender(socket_factory=sockets), literal, TargetPolicy())
+        with pytest.raises(PermanentDeliveryError, match="loopback"):
+            _send(AiohttpSender(socket_factory=sockets), literal, TargetPolicy(allow_insecure=True))
+        with pytest.raises(PermanentDeliveryError, match="loopback"):
+            _send(AiohttpSender(resolver=StubResolver("127.0.0.1"), socket_factory=sockets),
+                  named, TargetPolicy(allow_insecure=True))
+        assert sockets.opened == [] and receiver.requests == []
+        # allowed: the same name reaches the receiver through the same stub
+        response = _send(
+            AiohttpSender(resolver=StubResolver("127.0.0.1"), socket_factory=sockets),
+            named, TargetPolicy(allow_insecure=True, allow_private=True),
+        )
+        assert response.status == 200 and len(receiver.requests) == 1
+    finally:
+        receiver.close()
