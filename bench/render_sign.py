@@ -7,7 +7,9 @@ the consumer does, and cycled from a pool so building them is not measured.
 
     .venv/bin/python bench/render_sign.py [--events N] [--profile]
 
-Target: >= 50,000 events/s.
+Target: >= 50,000 events/s.  The rate is events per second of process CPU
+time: the cost on one core, which a busy shared machine does not distort the
+way it distorts wall time (printed too).
 """
 
 from __future__ import annotations
@@ -84,17 +86,17 @@ def sample_events(n: int) -> list[Event]:
     return events
 
 
-def run(route: Route, events: list[Event], n: int) -> float:
-    """Seconds for ``n`` events through context + render_body + build."""
+def run(route: Route, events: list[Event], n: int) -> tuple[float, float]:
+    """(CPU seconds, wall seconds) for ``n`` events through context + render_body + build."""
     pool = len(events)
     now = time.time()
-    started = time.perf_counter()
+    cpu, wall = time.process_time(), time.perf_counter()
     for i in range(n):
         event = events[i % pool]
         ctx = route.context(event, "status-changed")
         body = route.render_body(ctx)
         route.build(ctx, body, now)
-    return time.perf_counter() - started
+    return time.process_time() - cpu, time.perf_counter() - wall
 
 
 def main() -> int:
@@ -111,12 +113,13 @@ def main() -> int:
         profiler.runcall(run, route, events, args.events)
         pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
         return 0
-    seconds = run(route, events, args.events)
-    rate = args.events / seconds
+    cpu, wall = run(route, events, args.events)
+    rate = args.events / cpu
     verdict = "meets" if rate >= TARGET else "BELOW"
     print(
-        f"render + sign: {args.events} events in {seconds:.2f} s = {rate:,.0f} events/s "
-        f"on one core ({verdict} the {TARGET:,} events/s target)"
+        f"render + sign: {args.events:,} events in {cpu:.2f} s CPU = {rate:,.0f} events/s "
+        f"on one core ({verdict} the {TARGET:,} events/s target); "
+        f"wall {wall:.2f} s = {args.events / wall:,.0f} events/s"
     )
     return 0
 

@@ -138,3 +138,8 @@ def test_bad_secrets_are_rejected(config: dict[str, Any]) -> None:
 def test_secret_is_not_in_the_config_repr() -> None:
     config = SigningConfig.model_validate({"secret": SECRET})
     assert SECRET not in repr(config) and SECRET not in str(config)
+
+
+def test_signer_repr_does_not_show_the_key() -> None:
+    signer = signer_for(SigningConfig.model_validate({"secret": SECRET}))
+    assert SECRET not in repr(signer)
