@@ -82,6 +82,7 @@ class ConsumerLoop:
         self._deferred: dict[TopicPartitionKey, float] = {}
         self._stopping = asyncio.Event()
         self._resubscribe: list[str] | None = None
+        self._last_warning: dict[str, float] = {}
         self.joined = False  # set by the first assignment, even an empty one
         self.last_poll = time.monotonic()
 
@@ -161,6 +162,13 @@ class ConsumerLoop:
         finally:
             await self._shutdown()
 
+    def _warn_once(self, text: str) -> None:
+        """A broker outage reports the same error on every poll: log it once a minute."""
+        now = time.monotonic()
+        if self._last_warning.get(text, -60.0) + 60 <= now:
+            self._last_warning[text] = now
+            log.warning("consumer error", extra={"group": self.group, "error": text})
+
     def _subscribe(self) -> None:
         self._consumer.subscribe(
             self._topics,
@@ -175,7 +183,7 @@ class ConsumerLoop:
         if error is not None:
             if error.fatal():
                 raise KafkaException(error)
-            log.warning("consumer error", extra={"error": error.str()})
+            self._warn_once(error.str())
             return
         topic, partition, offset = message.topic(), message.partition(), message.offset()
         assert topic is not None and partition is not None and offset is not None
