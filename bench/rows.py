@@ -29,6 +29,7 @@ from nginx_receiver import Delivered, Nginx, analyse
 
 BENCH = Path(__file__).resolve().parent
 POLL = 0.05  # committed-offset polling period (s)
+STALL = 60.0  # a row whose committed offsets stop moving this long has failed
 
 
 @dataclass(frozen=True)
@@ -171,8 +172,11 @@ def batch_supported(bench: Bench) -> tuple[bool, str]:
         capture_output=True,
         text=True,
         cwd=bench.workdir,
+        env=_env(bench, row),
     )
-    return check.returncode == 0, (check.stderr or check.stdout).strip()
+    said = (check.stderr or check.stdout).strip()
+    # any other complaint is not about batching: let the row run and show it
+    return check.returncode == 0 or "batch" not in said, said
 
 
 def _command(
@@ -292,8 +296,9 @@ def _run_consumer(bench: Bench, row: Row, nginx: Nginx, workdir: Path, result: R
         _stop(proc, result)
         watcher.close()
         log.close()
-    if result.status.startswith("failed"):
-        result.status += " " + _last_line((workdir / "process.log").read_text(errors="replace"))
+    if result.status.startswith(("failed", "stalled", "timeout")):
+        last = _last_error((workdir / "process.log").read_text(errors="replace"))
+        result.notes.append(f"process log ({workdir.name}/process.log): {last}")
 
 
 def _watch(
@@ -306,6 +311,7 @@ def _watch(
 ) -> _Watch:
     watch, last = _Watch(), dict[tuple[str, int], int]()
     deadline, first_progress = time.time() + bench.row_timeout, 0.0
+    moved_at, seen = time.time(), -1
     while True:
         now = time.time()
         committed = watcher.committed()
@@ -325,6 +331,12 @@ def _watch(
         if cap and first_progress and now - first_progress >= cap:
             result.status = "partial"
             result.notes.append(f"stopped after {cap:.0f} s")
+            break
+        if watch.committed != seen:
+            moved_at, seen = now, watch.committed
+        if now - moved_at > STALL:
+            result.status = "stalled"
+            result.notes.append(f"{watch.committed:,}/{target:,} committed, then {STALL:.0f} s without progress")
             break
         if now > deadline:
             result.status = "timeout"
@@ -428,6 +440,13 @@ def _latencies(bench: Bench, result: Result, seen: Delivered) -> None:
         result.p99_ms = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
     if len(lat) < len(stamps):
         result.notes.append(f"latency: {len(stamps) - len(lat)} of {len(stamps)} not seen")
+
+
+def _last_error(text: str) -> str:
+    """The last line that names an exception, else the last line."""
+    lines = [x for x in text.strip().splitlines() if x.strip()]
+    errors = [x for x in lines if "Error" in x or "Exception" in x]
+    return (errors or lines or [""])[-1].strip()[:200]
 
 
 def _last_line(text: str) -> str:

@@ -256,21 +256,42 @@ class ConsumerLoop:
 
     async def _shutdown(self) -> None:
         tps = self._tracker.assigned
+        deadline = time.monotonic() + self._drain_timeout
         drained = await self._pipeline.drain(
             tps, 0 if self._pipeline.fatal else self._drain_timeout
         )
-        try:
-            await self._call(self._committer.commit_sync, tps)
-        except KafkaException as exc:
-            log.error("final commit failed", extra={"error": str(exc)})
-        self._tracker.revoke(tps)
+        await self._final_commit(deadline)
+        self._tracker.revoke(self._tracker.assigned)
         await self._call(self._consumer.close)
         self._kafka.shutdown(wait=True)
         log.info("consumer closed", extra={"drained": drained})
 
+    async def _final_commit(self, deadline: float) -> None:
+        """Commit what finished.  When another member joins or leaves at the same moment,
+        the commit fails with a stale generation: serve the rebalance and try again until
+        ``deadline``, or the next owner redoes events that were finished here."""
+        while True:
+            try:
+                await self._call(self._committer.commit_sync, self._tracker.assigned)
+                return
+            except KafkaException as exc:
+                if not _rebalancing(exc) or time.monotonic() >= deadline:
+                    log.error("final commit failed", extra={"error": str(exc)})
+                    return
+                log.info("final commit waits for a rebalance", extra={"error": str(exc)})
+            # runs the rebalance callbacks; a record it returns is not taken: we are stopping
+            await self._call(self._consumer.poll, 0.2)
+
     async def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         assert self._loop is not None
         return await self._loop.run_in_executor(self._kafka, lambda: fn(*args, **kwargs))
+
+
+def _rebalancing(exc: KafkaException) -> bool:
+    """A commit refused because the group is moving to a new generation."""
+    err = exc.args[0] if exc.args else None
+    codes = (KafkaError.ILLEGAL_GENERATION, KafkaError.REBALANCE_IN_PROGRESS)
+    return isinstance(err, KafkaError) and err.code() in codes
 
 
 def is_fatal(error: KafkaError) -> bool:

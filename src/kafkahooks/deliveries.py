@@ -26,7 +26,8 @@ def parse_since(text: str, now: float | None = None) -> float:
     """``10m``, ``2h``, ``1d`` ago, or an ISO-8601 time → unix seconds."""
     match = _RELATIVE.match(text.strip())
     if match:
-        return (now or time.time()) - float(match.group(1)) * _UNITS[match.group(2)]
+        base = time.time() if now is None else now
+        return base - float(match.group(1)) * _UNITS[match.group(2)]
     stamp = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     if stamp.tzinfo is None:
         stamp = stamp.replace(tzinfo=UTC)
@@ -87,7 +88,11 @@ def cmd_deliveries(args: argparse.Namespace) -> int:
         return 2
     group = f"kafkahooks-deliveries-{uuid.uuid4().hex[:8]}"  # read-only: never commits
     conf = consumer_config(config.kafka.bootstrap_servers, group, config.kafka.properties)
-    since = parse_since(args.since) if args.since else None
+    try:
+        since = parse_since(args.since) if args.since else None
+    except ValueError:
+        print(f"--since {args.since!r}: use 10m, 2h, 1d or an ISO-8601 time", file=sys.stderr)
+        return 2
     rows = [
         r
         for r in _read(conf, topic, args.timeout)

@@ -76,11 +76,12 @@ class Pipeline:
         self.deliverer = deliverer
         self.dead_letters = dead_letters
         self.tracker = tracker
-        self.scheduler = Scheduler()
+        self.scheduler = Scheduler(on_error=self._job_failed)
         self.batcher = Batcher(self._submit_batch)
         self.stats = Stats()
         self.fatal: BaseException | None = None
         self._pending: dict[tuple[str, int, int], int] = {}
+        self._writing = 0  # dead-letter writes waiting for their ack
 
     def replace_routes(self, routes: RouteTable) -> None:
         """Routes for every record accepted from now on (start-up and hot reload)."""
@@ -313,16 +314,39 @@ class Pipeline:
         )
 
     async def _write_dead_letter(self, record: DeadLetter) -> None:
+        # Never skip: on either error the event stays unfinished so no commit passes it.
         try:
             if record.error_class != RouteDisabledError.__name__:  # not a delivery failure
                 self.dead_letter_limit.dead_letter(
                     (record.event.topic, record.event.partition), record.event.offset
                 )
+        except DeadLetterLimitExceeded as exc:
+            await self._writes_landed()  # the dead letters before it finish: not redone
+            await self._halt(exc)
+        self._writing += 1
+        try:
             await self.dead_letters.write(record)
-        except (DeadLetterWriteError, DeadLetterLimitExceeded) as exc:
-            # Never skip: the event stays unfinished so no commit passes it.
-            self._stop(exc)
-            await asyncio.Event().wait()  # hold the lane until shutdown cancels us
+            return
+        except DeadLetterWriteError as exc:
+            failure = exc
+        finally:
+            self._writing -= 1
+        await self._halt(failure)
+
+    async def _writes_landed(self, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while self._writing and time.monotonic() < deadline:
+            if self.fatal is not None:  # stopping anyway: nothing to wait for
+                return
+            await asyncio.sleep(0.01)
+
+    async def _halt(self, exc: BaseException) -> None:
+        self._stop(exc)
+        await asyncio.Event().wait()  # hold the lane until shutdown cancels us
+
+    def _job_failed(self, exc: BaseException) -> None:
+        log.error("delivery job failed unexpectedly; stopping", exc_info=exc)
+        self._stop(exc)
 
     def _stop(self, exc: BaseException) -> None:
         if self.fatal is None:

@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from kafkahooks.config import ConfigError, RoutesFile, load_config
 from kafkahooks.consumer import consumer_config
@@ -132,8 +132,10 @@ class Replayer:
         self.summary = ReplaySummary()
         self.error: str | None = None
         kafka = config.kafka
-        self.consumer = Consumer(consumer_config(
-            kafka.bootstrap_servers, replay_group(route.name), kafka.properties))
+        conf = consumer_config(kafka.bootstrap_servers, replay_group(route.name), kafka.properties)
+        conf["enable.partition.eof"] = True  # where the end is
+        self.consumer = Consumer(conf)
+        self.started_ms = 0
         base = {"bootstrap.servers": kafka.bootstrap_servers, **kafka.properties}
         dlq_props = {k: v for k, v in base.items() if not _consumer_only(k)}
         dlq_props.update(kafka.dead_letter_properties)
@@ -151,9 +153,9 @@ class Replayer:
     def topics(self) -> list[str]:
         return sorted({self.route.config.dead_letter_for(t) for t in self.route.config.topics})
 
-    def partitions(self, start: int | None) -> dict[TopicPartitionKey, tuple[int, int]]:
-        """(first offset, end offset) per dead-letter partition that has records to read."""
-        found: dict[TopicPartitionKey, tuple[int, int]] = {}
+    def partitions(self, start: int | None) -> dict[TopicPartitionKey, int]:
+        """The first offset to read per dead-letter partition (``start``, or the group's)."""
+        found: dict[TopicPartitionKey, int] = {}
         for topic in self.topics():
             meta = self.consumer.list_topics(topic, timeout=10).topics.get(topic)
             if meta is None or meta.error is not None:
@@ -162,46 +164,47 @@ class Replayer:
             committed = {} if start is not None else {
                 (tp.topic, tp.partition): tp.offset for tp in self.consumer.committed(tps, 10)}
             for tp in tps:
-                low, high = self.consumer.get_watermark_offsets(tp, timeout=10)
+                low, _ = self.consumer.get_watermark_offsets(tp, timeout=10)
                 first = start if start is not None else committed.get((topic, tp.partition), -1)
-                first = max(first, low)
-                if first < high:
-                    found[(topic, tp.partition)] = (first, high)
+                found[(topic, tp.partition)] = max(first, low, 0)
         return found
 
     # -- the loop --------------------------------------------------------------
     async def run(self, start: int | None = None, limit: int | None = None) -> ReplaySummary:
-        ranges = await asyncio.to_thread(self.partitions, start)
-        total = sum(high - first for first, high in ranges.values())
-        print(f"replay {self.route.name}: {total} dead-letter records in "
-              f"{', '.join(self.topics())} (group {replay_group(self.route.name)})"
-              f"{' — dry run' if self.dry_run else ''}", file=self.out, flush=True)
-        if ranges:
-            self.tracker.assign(list(ranges))
-            self.consumer.assign([TopicPartition(t, p, first) for (t, p), (first, _) in
-                                  ranges.items()])
-            await self._consume(ranges, limit)
+        self.started_ms = int(time.time() * 1000)
+        firsts = await asyncio.to_thread(self.partitions, start)
+        where = ", ".join(f"{t}/{p}@{o}" for (t, p), o in sorted(firsts.items())) or "nothing"
+        print(f"replay {self.route.name} (group {replay_group(self.route.name)})"
+              f"{', dry run' if self.dry_run else ''}: reading {where}",
+              file=self.out, flush=True)
+        if firsts:
+            self.tracker.assign(list(firsts))
+            self.consumer.assign([TopicPartition(t, p, o) for (t, p), o in firsts.items()])
+            await self._consume(set(firsts), limit)
         await self._close()
         print(f"summary: {self.summary.line()}", file=self.out, flush=True)
         return self.summary
 
-    async def _consume(self, ranges: dict[TopicPartitionKey, tuple[int, int]],
-                       limit: int | None) -> None:
-        open_parts = {tp: high for tp, (_, high) in ranges.items()}
+    async def _consume(self, open_parts: set[TopicPartitionKey], limit: int | None) -> None:
+        """Up to each partition's end as of the start (its end-of-partition event, or a
+        record written after the replay began, maybe by the replay itself)."""
         slots = asyncio.Semaphore(1 if self.dry_run else _CONCURRENCY)
         tasks: set[asyncio.Task[None]] = set()
         taken = 0
         last_report = last_commit = time.monotonic()
         while open_parts and not self.stopping and self.error is None:
             for message in await asyncio.to_thread(self.consumer.consume, 100, 0.2):
-                if message.error() is not None:
+                error = message.error()
+                if error is not None:
+                    if error.code() == KafkaError._PARTITION_EOF:
+                        open_parts.discard((message.topic() or "", message.partition() or 0))
                     continue
                 record = DeadRecord.of(message)
-                end = open_parts.get(record.tp)
-                if end is None or record.offset >= end:
-                    continue  # past the end the replay began with (maybe its own writes)
-                if record.offset + 1 >= end:
-                    del open_parts[record.tp]
+                if record.tp not in open_parts:
+                    continue
+                if record.timestamp >= self.started_ms:
+                    open_parts.discard(record.tp)
+                    continue
                 mine = self._mine(record)
                 if mine and limit is not None and taken >= limit:
                     open_parts.clear()

@@ -28,15 +28,19 @@ Ordering = Literal["key", "partition", "none"]
 
 
 class Scheduler:
-    def __init__(self) -> None:
+    """``on_error`` hears of a job that raised: a bug, never an outcome.  The job's event
+    stays unfinished (so no commit passes it) and the caller decides to stop."""
+
+    def __init__(self, on_error: Callable[[BaseException], None]) -> None:
+        self._on_error = on_error
         self._lanes: dict[Hashable, deque[Job]] = {}
-        self._tasks: dict[TopicPartitionKey, set[asyncio.Task[None]]] = {}
+        self._tasks: dict[TopicPartitionKey, set[asyncio.Task[object]]] = {}
 
     def submit(
         self, tp: TopicPartitionKey, route: str, ordering: Ordering, key: bytes | None, job: Job
     ) -> None:
         if ordering == "none" or (ordering == "key" and key is None):
-            self._spawn(tp, job())
+            self._spawn(tp, self._run(job))
             return
         lane_id = (route, tp, key) if ordering == "key" else (route, tp)
         lane = self._lanes.get(lane_id)
@@ -50,13 +54,22 @@ class Scheduler:
         lane = self._lanes[lane_id]
         try:
             while lane:
-                await lane[0]()
+                if not await self._run(lane[0]):
+                    return  # the lane stops here; its events stay unfinished
                 lane.popleft()
         finally:
             self._lanes.pop(lane_id, None)
 
-    def _spawn(self, tp: TopicPartitionKey, work: Awaitable[None]) -> None:
-        task: asyncio.Task[None] = asyncio.ensure_future(work)
+    async def _run(self, job: Job) -> bool:
+        try:
+            await job()
+        except Exception as exc:
+            self._on_error(exc)
+            return False
+        return True
+
+    def _spawn(self, tp: TopicPartitionKey, work: Awaitable[object]) -> None:
+        task: asyncio.Task[object] = asyncio.ensure_future(work)
         tasks = self._tasks.setdefault(tp, set())
         tasks.add(task)
         task.add_done_callback(tasks.discard)

@@ -33,15 +33,49 @@ def wait_owning(bridge: BridgeProcess, timeout: float = 30) -> set[str]:
     return owned_partitions(bridge.output())
 
 
-def wait_taken_over(
-    partitions: set[str], by: list[BridgeProcess], timeout: float = 30
-) -> float:
+def wait_taken_over(partitions: set[str], by: list[BridgeProcess], timeout: float = 30) -> float:
     """Seconds until ``partitions`` are all owned by ``by`` (the failover time)."""
     started = time.monotonic()
     wait_until(lambda: partitions <= owned_by(by), timeout=timeout, interval=0.1)
     return time.monotonic() - started
 
 
+def wait_settled(
+    bridges: list[BridgeProcess], partitions: set[str], quiet: float = 1.0, timeout: float = 45
+) -> None:
+    """Wait until ``bridges`` own exactly ``partitions`` between them, each partition once,
+    and nothing moved for ``quiet`` seconds: no rebalance is under way."""
+
+    def split() -> tuple[int, set[str]]:
+        owned = [owned_partitions(b.output()) for b in bridges]
+        return sum(len(o) for o in owned), set().union(*owned)
+
+    stable_since: list[float] = []
+
+    def settled() -> bool:
+        count, union = split()
+        if count != len(partitions) or union != partitions:
+            stable_since.clear()
+            return False
+        if not stable_since:
+            stable_since.append(time.monotonic())
+        return time.monotonic() - stable_since[0] >= quiet
+
+    wait_until(settled, timeout=timeout, interval=0.2)
+
+
 def committed_total(bootstrap: str, group: str, topic: str, partitions: int) -> int:
     """Events covered by the group's commits (a partition never committed counts 0)."""
     return sum(max(0, o) for o in committed(bootstrap, group, topic, partitions))
+
+
+def metrics_env(port: int) -> dict[str, str]:
+    """Serve /metrics on a loopback port (BridgeProcess turns the server off by default)."""
+    return {"KAFKAHOOKS_HTTP_PORT": str(port), "KAFKAHOOKS_HTTP_HOST": "127.0.0.1"}
+
+
+def calls(first: int, n: int, keys: int) -> list[tuple[str | None, object]]:
+    return [
+        (f"call-{i % keys}", {"event": "e", "id": i, "status": "s"})
+        for i in range(first, first + n)
+    ]

@@ -13,6 +13,7 @@ from tests.faults.fleet import (
     committed_total,
     replica_env,
     wait_owning,
+    wait_settled,
     wait_taken_over,
 )
 from tests.support.bridge import BridgeProcess, routes_file, simple_route, wait_until
@@ -27,14 +28,19 @@ COMMIT_EVERY = 100
 ENV = replica_env(WINDOW, COMMIT_EVERY)
 
 
+def _all(topic: str) -> set[str]:
+    return {f"{topic}/{p}" for p in range(PARTITIONS)}
+
+
 def _setup(
     bootstrap: str, receiver: Receiver, tmp_path: Path, name: str
 ) -> tuple[str, str, Path, Ledger]:
     topic, group = create_topic(bootstrap, unique(name), PARTITIONS), unique("g")
     ledger = Ledger()
     receiver.behaviour = ledger
-    config = routes_file(tmp_path / "r.yaml", bootstrap, group,
-                         [simple_route("calls", topic, receiver.url)])
+    config = routes_file(
+        tmp_path / "r.yaml", bootstrap, group, [simple_route("calls", topic, receiver.url)]
+    )
     return topic, group, config, ledger
 
 
@@ -57,8 +63,9 @@ def test_crash_loop_sigkill_loses_nothing_and_duplicates_stay_within_the_bound(
     survivors = [start_bridge(config, ENV) for _ in range(2)]
     victim = start_bridge(config, ENV)
     kills: list[float] = []  # failover seconds, one per kill
-    stream = PacedProducer(bootstrap, topic, rate=800, minimum=events,
-                           until=lambda: len(kills) >= kills_wanted).start()
+    stream = PacedProducer(
+        bootstrap, topic, rate=800, minimum=events, until=lambda: len(kills) >= kills_wanted
+    ).start()
     started = time.monotonic()
 
     while len(kills) < kills_wanted:
@@ -74,10 +81,12 @@ def test_crash_loop_sigkill_loses_nothing_and_duplicates_stay_within_the_bound(
     tally = ledger.tally(stream.ids())
     # README "Duplicate bound after a hard kill": per kill at most WINDOW + F, F <= COMMIT_EVERY
     bound = len(kills) * (WINDOW + COMMIT_EVERY)
-    print(f"\ncrash loop: replicas=3 kills={len(kills)} {tally.line()} "
-          f"bound={bound} (= {len(kills)} x (WINDOW {WINDOW} + COMMIT_EVERY {COMMIT_EVERY})) "
-          f"failover_s={[round(k, 1) for k in kills]} "
-          f"elapsed_s={time.monotonic() - started:.1f}")
+    print(
+        f"\ncrash loop: replicas=3 kills={len(kills)} {tally.line()} "
+        f"bound={bound} (= {len(kills)} x (WINDOW {WINDOW} + COMMIT_EVERY {COMMIT_EVERY})) "
+        f"failover_s={[round(k, 1) for k in kills]} "
+        f"elapsed_s={time.monotonic() - started:.1f}"
+    )
     assert tally.expected >= events
     assert tally.lost == 0
     assert tally.duplicates <= bound
@@ -91,17 +100,19 @@ def test_rolling_restart_with_sigterm_loses_nothing_and_redelivers_nothing(
     replicas_n = 3
     topic, group, config, ledger = _setup(bootstrap, receiver, tmp_path, "rolling")
     replicas = [start_bridge(config, ENV) for _ in range(replicas_n)]
-    for replica in replicas:
-        wait_owning(replica)
+    wait_settled(replicas, _all(topic))
     rolled = 0
-    stream = PacedProducer(bootstrap, topic, rate=500, minimum=5_000,
-                           until=lambda: rolled >= replicas_n).start()
+    stream = PacedProducer(
+        bootstrap, topic, rate=500, minimum=5_000, until=lambda: rolled >= replicas_n
+    ).start()
     started = time.monotonic()
     stops: list[float] = []
 
     for _ in range(replicas_n):  # replace the oldest replica, one at a time
         fresh = start_bridge(config, ENV)
         wait_owning(fresh, timeout=45)
+        # as a readiness gate would: the newcomer joined and the group stopped moving
+        wait_settled([*replicas, fresh], _all(topic))
         assert not stream.done, "the stream ended before the restart: raise minimum"
         old = replicas.pop(0)
         began = time.monotonic()
@@ -112,9 +123,11 @@ def test_rolling_restart_with_sigterm_loses_nothing_and_redelivers_nothing(
 
     _finish(stream, ledger, replicas)
     tally = ledger.tally(stream.ids())
-    print(f"\nrolling restart: replicas={replicas_n} replaced={rolled} {tally.line()} "
-          f"sigterm_exit_s={[round(s, 1) for s in stops]} "
-          f"elapsed_s={time.monotonic() - started:.1f}")
+    print(
+        f"\nrolling restart: replicas={replicas_n} replaced={rolled} {tally.line()} "
+        f"sigterm_exit_s={[round(s, 1) for s in stops]} "
+        f"elapsed_s={time.monotonic() - started:.1f}"
+    )
     assert tally.lost == 0
     assert tally.duplicates == 0
     assert committed_total(bootstrap, group, topic, PARTITIONS) == tally.expected
@@ -128,8 +141,7 @@ def test_scaling_one_to_three_to_one_mid_stream_loses_nothing(
     first = start_bridge(config, ENV)
     wait_owning(first)
     scaled = False
-    stream = PacedProducer(bootstrap, topic, rate=500, minimum=5_000,
-                           until=lambda: scaled).start()
+    stream = PacedProducer(bootstrap, topic, rate=500, minimum=5_000, until=lambda: scaled).start()
     started = time.monotonic()
 
     ledger_before = ledger.delivered
@@ -142,12 +154,14 @@ def test_scaling_one_to_three_to_one_mid_stream_loses_nothing(
     assert not stream.done, "the stream ended before scaling in: raise minimum"
     for replica in extra:  # 3 -> 1
         assert replica.terminate() == 0, replica.output()[-2000:]
-    wait_taken_over({f"{topic}/{p}" for p in range(PARTITIONS)}, [first])
+    wait_taken_over(_all(topic), [first])
     scaled = True
 
     _finish(stream, ledger, [first])
     tally = ledger.tally(stream.ids())
-    print(f"\nscale 1->3->1: {tally.line()} delivered_when_three_joined={out_at_three} "
-          f"elapsed_s={time.monotonic() - started:.1f}")
+    print(
+        f"\nscale 1->3->1: {tally.line()} delivered_when_three_joined={out_at_three} "
+        f"elapsed_s={time.monotonic() - started:.1f}"
+    )
     assert tally.lost == 0
     assert committed_total(bootstrap, group, topic, PARTITIONS) == tally.expected

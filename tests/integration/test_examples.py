@@ -24,8 +24,10 @@ from tests.support.kafka import GROUP_TIMINGS, committed, create_topic, produce,
 from tests.support.receiver import Receiver, Reply
 
 REPO = Path(__file__).resolve().parents[2]
-CALLS = [json.loads(p.read_text()) for p in sorted((REPO / "schemas" / "call-status").glob("*.json"))]
-NOTIFICATION_HEADERS = [("x-origin-channel", b"web-widget"), ("x-appointment-context", b"open-house"),
+CALLS = [json.loads(p.read_text())
+         for p in sorted((REPO / "schemas" / "call-status").glob("*.json"))]
+NOTIFICATION_HEADERS = [("x-origin-channel", b"web-widget"),
+                        ("x-appointment-context", b"open-house"),
                         ("x-not-allowed", b"internal")]
 StartBridge = Callable[..., BridgeProcess]
 
@@ -97,7 +99,9 @@ def test_avoma_named_webhooks_with_team_scope(
     assert by_hook["avoma-call-ended"] == [("sales", "ended")]
 
 
-def test_audian_with_rotation(bootstrap: str, receiver: Receiver, start_bridge: StartBridge) -> None:
+def test_audian_with_rotation(
+    bootstrap: str, receiver: Receiver, start_bridge: StartBridge
+) -> None:
     secret, previous = "whsec_newarandom1234567890", "whsec_abcdef1234567890"
     run_example("audian", bootstrap, receiver, start_bridge, 4,
                 {"WEBHOOK_SECRET": secret, "WEBHOOK_SECRET_PREVIOUS": previous})

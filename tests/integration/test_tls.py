@@ -15,7 +15,7 @@ from kafkahooks.delivery.guard import TargetPolicy
 from kafkahooks.delivery.request import OutboundRequest
 from kafkahooks.delivery.sender import AiohttpSender
 from tests.support.bridge import BridgeProcess, routes_file, simple_route
-from tests.support.certs import TestCA
+from tests.support.certs import ScratchCA
 from tests.support.kafka import create_topic, produce, unique
 from tests.support.receiver import Receiver, verify_hex_signature
 
@@ -23,12 +23,12 @@ SECRET = "tls-route-secret"
 
 
 @pytest.fixture
-def ca(tmp_path: Path) -> TestCA:
-    return TestCA(tmp_path)
+def ca(tmp_path: Path) -> ScratchCA:
+    return ScratchCA(tmp_path)
 
 
 @pytest.fixture
-def tls_receiver(ca: TestCA) -> Iterator[Receiver]:
+def tls_receiver(ca: ScratchCA) -> Iterator[Receiver]:
     server = ca.issue("receiver", server=True)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=str(ca.bundle))
     context.load_cert_chain(server.cert, server.key)
@@ -39,7 +39,7 @@ def tls_receiver(ca: TestCA) -> Iterator[Receiver]:
 
 
 def test_delivery_over_mtls_with_a_private_ca(
-    bootstrap: str, tls_receiver: Receiver, ca: TestCA, tmp_path: Path,
+    bootstrap: str, tls_receiver: Receiver, ca: ScratchCA, tmp_path: Path,
     start_bridge: Callable[..., BridgeProcess],
 ) -> None:
     client = ca.issue("kafkahooks", server=False)

@@ -33,7 +33,7 @@ def _write(folder: Path, name: str, cert: x509.Certificate, key: ec.EllipticCurv
     return Issued(cert_path, key_path)
 
 
-class TestCA:
+class ScratchCA:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.key = _key()

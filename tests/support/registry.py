@@ -11,12 +11,20 @@ import json
 import struct
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, cast
+
+from fastavro.schema import expand_schema
 
 
 def wire_format(schema_id: int, body: bytes, magic: int = 0) -> bytes:
     """Confluent framing: magic byte, 4-byte big-endian schema id, Avro body."""
     return struct.pack(">bI", magic, schema_id) + body
+
+
+def self_contained(parsed: Any) -> dict[str, Any]:
+    """A parsed schema as one document, named types inlined: what a producer registers."""
+    expanded = cast(dict[str, Any], expand_schema(parsed))
+    return {k: v for k, v in expanded.items() if not k.startswith("__")}
 
 
 class _Server(ThreadingHTTPServer):
@@ -53,7 +61,7 @@ class RegistryServer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            def do_GET(self) -> None:
                 if registry._auth and self.headers.get("authorization") != registry._auth:
                     registry.refused += 1
                     return self._reply(401, {"error_code": 401, "message": "Unauthorized"})

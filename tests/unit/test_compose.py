@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import importlib.util
+import json
 import os
 import re
 import subprocess
@@ -13,6 +14,7 @@ import sys
 import threading
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -20,8 +22,14 @@ from typing import Any
 
 import pytest
 import yaml
+from confluent_kafka.schema_registry.avro import AvroSerializer
+from confluent_kafka.serialization import MessageField, SerializationContext
 
-from kafkahooks.config import load_config
+from kafkahooks.config import RoutesFile, load_config
+from kafkahooks.decode import Decoders
+from kafkahooks.decode.registry import registry_client
+from kafkahooks.event import Event
+from kafkahooks.routing import compile_route
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG_PATH = "/etc/kafkahooks/routes.yaml"
@@ -51,8 +59,16 @@ def _mounts(service: dict[str, Any]) -> dict[str, Path]:
     return out
 
 
+def _routes(compose: dict[str, Any], **env: str) -> RoutesFile:
+    """The mounted routes file as every kafkahooks replica loads it (``env``: overrides)."""
+    hooks = compose["services"]["kafkahooks"]
+    return load_config(_mounts(hooks)[CONFIG_PATH], {**_compose_env(hooks), **env})
+
+
 def test_services(compose: dict[str, Any]) -> None:
-    assert {"kafka", "topics", "kafkahooks", "receiver"} <= set(compose["services"])
+    assert {"kafka", "schema-registry", "topics", "kafkahooks", "receiver"} <= set(
+        compose["services"]
+    )
 
 
 def test_kafka_is_apache_kafka_in_kraft_single_node_mode(compose: dict[str, Any]) -> None:
@@ -83,7 +99,36 @@ def test_kafkahooks_runs_two_replicas_of_the_image_with_the_mounted_routes(
     assert env["KAFKA_BOOTSTRAP"] == "kafka:9092"
     assert env["KAFKAHOOKS_ALLOW_LOCAL_TARGETS"] == "true"
     assert env["WEBHOOK_SECRET"]
-    assert set(hooks["depends_on"]) == {"topics", "receiver"}
+    assert set(hooks["depends_on"]) == {"topics", "schema-registry", "receiver"}
+
+
+def test_schema_registry_keeps_its_schemas_in_the_compose_kafka(compose: dict[str, Any]) -> None:
+    registry = compose["services"]["schema-registry"]
+    assert registry["image"].startswith("confluentinc/cp-schema-registry:")
+    assert registry["depends_on"]["kafka"]["condition"] == "service_healthy"
+    env = registry["environment"]
+    assert env["SCHEMA_REGISTRY_KAFKASTORE_BOOTSTRAP_SERVERS"] == "PLAINTEXT://kafka:9092"
+    assert env["SCHEMA_REGISTRY_KAFKASTORE_TOPIC_REPLICATION_FACTOR"] == 1  # a one-node Kafka
+    assert "http://localhost:8081/" in " ".join(registry["healthcheck"]["test"])
+    # the bridge waits for it and reaches it by its service name on its listener port
+    hooks = compose["services"]["kafkahooks"]
+    assert hooks["depends_on"]["schema-registry"]["condition"] == "service_healthy"
+    config = _routes(compose)
+    assert config.schema_registry is not None
+    assert env["SCHEMA_REGISTRY_LISTENERS"] == "http://0.0.0.0:8081"
+    assert config.schema_registry.url == "http://schema-registry:8081"
+
+
+def test_routes_file_has_one_json_and_one_registry_avro_route(compose: dict[str, Any]) -> None:
+    config = _routes(compose)
+    formats = {
+        route.name: (config.sources.get(route.topics[0]) or config.sources.get("*"))
+        for route in config.routes
+    }
+    assert set(formats) == {"call-status", "call-status-avro"}
+    assert formats["call-status"] is None  # no sources entry: JSON values
+    avro = formats["call-status-avro"]
+    assert avro is not None and avro.value.format == "avro-registry"
 
 
 def test_both_replicas_share_one_consumer_group(compose: dict[str, Any]) -> None:
@@ -96,8 +141,11 @@ def test_both_replicas_share_one_consumer_group(compose: dict[str, Any]) -> None
 def test_target_is_the_receiver_service_with_the_same_secret(compose: dict[str, Any]) -> None:
     services = compose["services"]
     hooks, receiver = _compose_env(services["kafkahooks"]), _compose_env(services["receiver"])
-    assert hooks["TARGET_URL"].startswith(f"http://receiver:{receiver['PORT']}/")
     assert hooks["WEBHOOK_SECRET"] == receiver["WEBHOOK_SECRET"]
+    for route in _routes(compose).routes:
+        assert route.endpoint.url.startswith(f"http://receiver:{receiver['PORT']}/")
+        assert route.signing is not None and route.signing.header == "x-signature"
+        assert route.signing.encoding == "hex"  # what the sample receiver checks
     script = _mounts(services["receiver"])["/app/receiver.py"]
     assert script == REPO / "deploy" / "compose" / "receiver.py" and script.is_file()
     assert services["receiver"]["command"] == ["python", "/app/receiver.py"]
@@ -110,10 +158,7 @@ def test_topics_service_creates_every_topic_the_routes_use(compose: dict[str, An
     assert services["kafkahooks"]["depends_on"]["topics"]["condition"] == (
         "service_completed_successfully"
     )
-    config = load_config(
-        _mounts(services["kafkahooks"])[CONFIG_PATH], _compose_env(services["kafkahooks"])
-    )
-    for route in config.routes:
+    for route in _routes(compose).routes:
         for topic in route.topics:
             assert topic in script
             assert route.dead_letter_for(topic) in script
@@ -134,6 +179,53 @@ def test_check_accepts_the_mounted_routes_file(compose: dict[str, Any]) -> None:
     assert done.returncode == 0, done.stderr
     assert "OK" in done.stdout
     assert env["WEBHOOK_SECRET"] not in done.stdout + done.stderr
+
+
+def _header_sample(compose_text: str, topic: str) -> tuple[str, str]:
+    """(command, record) of the header's instructions for producing to ``topic``."""
+    lines = [line.removeprefix("#").strip() for line in compose_text.splitlines()]
+    start = next(i for i, line in enumerate(lines) if f"--topic {topic} " in line)
+    command, i = [], start - 1
+    while lines[i].endswith("\\"):
+        command.append(lines[i])
+        i += 1
+    return " ".join([*command, lines[i]]), lines[i + 1]
+
+
+def test_the_avro_sample_in_the_header_reaches_the_receiver_as_json(
+    compose: dict[str, Any],
+) -> None:
+    """The documented Avro producer command, its schema and the Avro route fit together:
+    a record written as the Confluent serializer writes it renders to the JSON webhook."""
+    command, record = _header_sample(
+        (REPO / "docker-compose.yml").read_text("utf-8"), "calls.status.avro"
+    )
+    schema_flag = re.search(r"value\.schema\.file=(\S+)", command)
+    assert schema_flag is not None and "key.serializer=" in command
+    schema_file = _mounts(compose["services"]["schema-registry"])[schema_flag.group(1)]
+    key, value = record.split(":", 1)
+
+    config = _routes(compose, SCHEMA_REGISTRY_URL=f"mock://compose-{uuid.uuid4().hex[:8]}")
+    assert config.schema_registry is not None
+    serializer = AvroSerializer(registry_client(config.schema_registry), schema_file.read_text())
+    raw = serializer(
+        json.loads(value), SerializationContext("calls.status.avro", MessageField.VALUE)
+    )
+    assert raw is not None and raw[0] == 0  # the Confluent wire format
+
+    route = compile_route(next(r for r in config.routes if r.name == "call-status-avro"), True)
+    plan = Decoders(config.sources, config.schema_registry).plan("calls.status.avro", [route])
+    event = Event("calls.status.avro", 0, 7, 1_718_000_000_000, key.encode(), raw)
+    reading = plan.read(event)
+    assert not reading.failures
+    ((decoded, routes),) = reading.views
+    matched, event_type = route.match(decoded)
+    assert matched and routes == (route,)
+    body = json.loads(route.render_body(route.context(decoded, event_type)))
+    assert body["event"] == "status-changed"
+    assert body["callId"] == "call-2"
+    assert body["data"]["status"] == "ringing"
+    assert body["meta"]["eventId"].startswith("evt_")
 
 
 def test_dockerfile() -> None:

@@ -119,7 +119,7 @@ def test_bad_template_placeholder_names_route_and_template_field() -> None:
 def test_duplicate_route_names_are_rejected() -> None:
     message = _problems(VALID.replace("name: audit", "name: calls"))
     assert "routes.yaml:" in message
-    assert "route name 'calls' is used twice" in message
+    assert "routes.yaml: routes: route name 'calls' is used twice" in message
 
 
 def test_route_without_a_name_is_reported_by_position() -> None:

@@ -137,7 +137,8 @@ def test_a_template_renders_the_same_payload_from_avro_as_from_json() -> None:
     parsed = load_avsc(str(CALL_STATUS))
     template = compile_template(DEMO_TEMPLATE, "fail")
     bodies = []
-    for value in [decode_json(raw_json), AvroDecoder(parsed)(avro_bytes(parsed, json.loads(raw_json)))]:
+    from_avro = AvroDecoder(parsed)(avro_bytes(parsed, json.loads(raw_json)))
+    for value in [decode_json(raw_json), from_avro]:
         event = _event(raw_json, key=b"call-000001")
         event.value = value
         bodies.append(template.render(RenderContext(event, "evt_1", "r", "v1")))
@@ -224,7 +225,7 @@ def test_reader_schema_reads_old_events_with_new_defaults() -> None:
 
 def test_json_errors_name_the_position() -> None:
     reader = Decoders().decoder(JsonFormat(), StringFormat())
-    with pytest.raises(DecodeError, match="not JSON: .* line 1"):
+    with pytest.raises(DecodeError, match=r"not JSON: .* line 1"):
         reader.decode(_event(b'{"a": '))
     with pytest.raises(DecodeError, match="not UTF-8"):
         reader.decode(_event(b"\xff\xfe"))
@@ -238,7 +239,7 @@ def test_keys_in_json_or_avro_render_as_text() -> None:
     json_key = decoders.decoder(JsonFormat(), JsonFormat())
     assert json_key.decode(_event(b"{}", key=b'"call-7"')) == ({}, "call-7")
     assert json_key.decode(_event(b"{}", key=b'{"id":7}'))[1] == '{"id":7}'
-    with pytest.raises(DecodeError, match="^key is not JSON"):
+    with pytest.raises(DecodeError, match=r"^key is not JSON"):
         json_key.decode(_event(b"{}", key=b"call-7"))
     key_schema = str(SCHEMAS / "outrival" / "com.outrival.Message.avsc")
     avro_key = decoders.decoder(JsonFormat(), AvroFormat(schema=key_schema))

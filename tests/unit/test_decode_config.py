@@ -87,3 +87,12 @@ def test_dead_letter_limit_defaults_and_settings() -> None:
     assert (limit.max_consecutive, limit.max_ratio, limit.window) == (5, 0.2, 50)
     with pytest.raises(ConfigError, match="max_ratio"):
         parse_config(yaml.safe_dump(_doc(dead_letter_limit={"max_ratio": 2})), "r.yaml")
+
+
+def test_the_avro_demo_routes_file_reads_the_call_status_schema() -> None:
+    path = SCHEMAS.parent / "examples" / "demo-avro.yaml"
+    env = {"KAFKA_BOOTSTRAP": "localhost:9092", "TARGET_URL": "http://127.0.0.1:9/hooks",
+           "WEBHOOK_SECRET": "s"}
+    source = load_config(path, env).sources["*"]
+    assert isinstance(source.value, AvroFormat)
+    assert Path(source.value.schema_file).resolve() == SCHEMAS / "call-status" / "call-status.avsc"

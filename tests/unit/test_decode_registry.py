@@ -14,6 +14,7 @@ from confluent_kafka.schema_registry import Schema, SchemaReference
 from confluent_kafka.schema_registry.avro import AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 from fastavro import parse_schema
+from pydantic import SecretStr
 
 from kafkahooks.config.sources import SchemaRegistryConfig
 from kafkahooks.decode import (
@@ -26,7 +27,7 @@ from kafkahooks.decode.avro import avro_bytes, load_avsc
 from kafkahooks.decode.plain import from_plain
 from kafkahooks.decode.registry import RegistryAvroDecoder, registry_client
 from kafkahooks.embedded import free_port
-from tests.support.registry import RegistryServer, wire_format
+from tests.support.registry import RegistryServer, self_contained, wire_format
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 MEETING = SCHEMAS / "avoma" / "meeting-event.avsc"
@@ -50,7 +51,7 @@ def _confluent_serialize(config: SchemaRegistryConfig, schema: Any, value: Any) 
     client = registry_client(config)
     serializer = AvroSerializer(client, json.dumps(schema))
     out = serializer(value, SerializationContext("meetings", MessageField.VALUE))
-    assert out is not None
+    assert isinstance(out, bytes)
     return out
 
 
@@ -58,18 +59,10 @@ def test_records_from_a_confluent_serializer_decode_like_json(
     mock_config: SchemaRegistryConfig,
 ) -> None:
     parsed = load_avsc(str(MEETING))
-    raw = _confluent_serialize(mock_config, _expanded(parsed), from_plain(parsed, BOOKED))
+    raw = _confluent_serialize(mock_config, self_contained(parsed), from_plain(parsed, BOOKED))
     assert raw[0] == 0
     decoded = RegistryAvroDecoder(registry_client(mock_config))(raw)
     assert decoded == BOOKED  # timestamps as ISO strings, enums as strings, nulls as null
-
-
-def _expanded(parsed: Any) -> Any:
-    """The schema as one self-contained document (what a producer would register)."""
-    from fastavro.schema import expand_schema
-
-    doc = expand_schema(parsed)
-    return {k: v for k, v in doc.items() if not k.startswith("__")}
 
 
 def test_a_reader_schema_reads_every_writer_version(mock_config: SchemaRegistryConfig) -> None:
@@ -92,7 +85,9 @@ def test_schema_references_are_fetched_and_resolved(mock_config: SchemaRegistryC
              "fields": [{"name": "team", "type": "com.avoma.Team"}]}
     ref = SchemaReference("com.avoma.Team", "com.avoma.Team", 1)
     schema_id = client.register_schema("assigned-value", Schema(json.dumps(event), "AVRO", [ref]))
-    writer = parse_schema(event, named_schemas={"com.avoma.Team": parse_schema(team)})
+    named: dict[str, Any] = {}
+    parse_schema(team, named_schemas=named)
+    writer = parse_schema(event, named_schemas=named)
     raw = wire_format(schema_id, avro_bytes(writer, {"team": {"uuid": "t1", "name": "Sales"}}))
     assert RegistryAvroDecoder(client)(raw) == {"team": {"uuid": "t1", "name": "Sales"}}
 
@@ -124,7 +119,7 @@ def test_schemas_are_fetched_once_per_id_with_basic_auth(server: RegistryServer)
     schema = {"type": "record", "name": "Ping", "fields": [{"name": "n", "type": "int"}]}
     schema_id = server.register(schema)
     config = SchemaRegistryConfig(url=server.url, username="svc-kafkahooks",
-                                  password="registry-pa55", max_retries=0)
+                                  password=SecretStr("registry-pa55"), max_retries=0)
     decoder = RegistryAvroDecoder(registry_client(config))
     for n in range(5):
         assert decoder(wire_format(schema_id, avro_bytes(parse_schema(schema), {"n": n}))) == {
@@ -137,7 +132,8 @@ def test_an_unknown_schema_id_is_the_record_fault_and_asked_again_only_later(
     server: RegistryServer,
 ) -> None:
     config = SchemaRegistryConfig(url=server.url, username="svc-kafkahooks",
-                                  password="registry-pa55", max_retries=0, unknown_id_ttl=60)
+                                  password=SecretStr("registry-pa55"), max_retries=0,
+                                  unknown_id_ttl=60)
     decoder = RegistryAvroDecoder(registry_client(config), unknown_ttl=60)
     for _ in range(3):
         with pytest.raises(UnknownSchemaError, match="schema id 4242 is not in the schema regis"):
@@ -147,7 +143,7 @@ def test_an_unknown_schema_id_is_the_record_fault_and_asked_again_only_later(
 
 def test_wrong_registry_credentials_stop_rather_than_dead_letter(server: RegistryServer) -> None:
     config = SchemaRegistryConfig(url=server.url, username="svc-kafkahooks",
-                                  password="not-the-password", max_retries=0)
+                                  password=SecretStr("not-the-password"), max_retries=0)
     with pytest.raises(RegistryUnavailableError, match="HTTP 401") as caught:
         RegistryAvroDecoder(registry_client(config))(wire_format(1, b"\x02"))
     assert "not-the-password" not in str(caught.value)
@@ -161,7 +157,8 @@ def test_an_unreachable_registry_stops_rather_than_dead_letter() -> None:
 
 
 def test_registry_password_is_a_secret() -> None:
-    config = SchemaRegistryConfig(url="https://registry.example", username="u", password="pw-9")
+    config = SchemaRegistryConfig(url="https://registry.example", username="u",
+                                  password=SecretStr("pw-9"))
     assert "pw-9" not in repr(config) and "pw-9" not in str(config.model_dump())
     with pytest.raises(ValueError, match="username/password"):
         SchemaRegistryConfig(url="https://u:pw-9@registry.example")

@@ -83,7 +83,7 @@ routes:
     ('{url: "https://h.test", xml_root: "1x"}', "not an XML element name"),
 ])
 def test_bad_endpoint_options_name_the_field(endpoint: str, message: str) -> None:
-    with pytest.raises(Exception, match="r.yaml") as caught:
+    with pytest.raises(Exception, match=r"r\.yaml") as caught:
         parse_config(ROUTE.replace("ENDPOINT", endpoint), "r.yaml", {})
     assert message in str(caught.value)
 

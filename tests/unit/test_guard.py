@@ -8,11 +8,9 @@ net should the guard ever let an address through.
 from __future__ import annotations
 
 import asyncio
-import socket
 from typing import Any
 
 import pytest
-from aiohttp.abc import AbstractResolver, ResolveResult
 
 from kafkahooks.config import parse_config
 from kafkahooks.delivery.errors import PermanentDeliveryError
@@ -26,6 +24,7 @@ from kafkahooks.delivery.guard import (
 from kafkahooks.delivery.request import OutboundRequest
 from kafkahooks.delivery.sender import AiohttpSender
 from tests.support.receiver import Receiver
+from tests.support.resolver import LoopbackOnly, StubResolver
 
 
 @pytest.mark.parametrize(("address", "category"), [
@@ -105,39 +104,6 @@ def test_config_check_names_route_and_field() -> None:
                                   "cloud-metadata address")
     assert problems[2].startswith("route 'token' → endpoint.auth.token_url: plain http://")
     assert transport_problems(config, allow_local=True) == []
-
-
-class StubResolver(AbstractResolver):
-    """Maps every name to fixed addresses, as a hostile or internal DNS could."""
-
-    def __init__(self, address: str) -> None:
-        self.address = address
-        self.lookups: list[str] = []
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        self.lookups.append(host)
-        fam = socket.AF_INET6 if ":" in self.address else socket.AF_INET
-        return [ResolveResult(hostname=host, host=self.address, port=port, family=fam,
-                              proto=0, flags=socket.AI_NUMERICHOST)]
-
-    async def close(self) -> None:
-        pass
-
-
-class LoopbackOnly:
-    """Socket factory: records every socket the connector asks for; refuses non-loopback."""
-
-    def __init__(self) -> None:
-        self.opened: list[Any] = []
-
-    def __call__(self, addr_info: Any) -> socket.socket:
-        self.opened.append(addr_info)
-        family, type_, proto, _, address = addr_info
-        if address[0] not in ("127.0.0.1", "::1"):
-            raise OSError("test safety net: only loopback may be connected")
-        return socket.socket(family, type_, proto)
 
 
 def _send(sender: AiohttpSender, url: str, policy: TargetPolicy) -> Any:

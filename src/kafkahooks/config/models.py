@@ -117,6 +117,8 @@ class RouteConfig(_Strict):
         specs = [self.template, *self.templates.values()]
         if shaped and any(s is not None and not isinstance(s, dict) for s in specs):
             raise ValueError("form, xml and GET query payloads need a template that is a mapping")
+        if shaped and self.batch is not None:
+            raise ValueError("batch sends a JSON array by POST: not with form, xml or GET")
         return self
 
     @model_validator(mode="after")
@@ -145,14 +147,16 @@ class RoutesFile(_Strict):
             raise ValueError("format avro-registry needs a schema_registry section (url, ...)")
         return self
 
-    @model_validator(mode="after")
-    def _unique_names(self) -> RoutesFile:
+    # a field validator, so the error is located at ``routes`` rather than the top level
+    @field_validator("routes")
+    @classmethod
+    def _unique_names(cls, routes: list[RouteConfig]) -> list[RouteConfig]:
         seen: set[str] = set()
-        for route in self.routes:
+        for route in routes:
             if route.name in seen:
                 raise ValueError(f"route name {route.name!r} is used twice")
             seen.add(route.name)
-        return self
+        return routes
 
     @property
     def topics(self) -> list[str]:
