@@ -130,3 +130,18 @@ def test_render_uses_built_in_samples_by_event_type(
         main(["render", "--config", config, "--route", "audian-calls", "--event-type", "nope"])
     assert "sample types for route audian-calls: ended, in-progress, queued, ringing" in (
         capsys.readouterr().err)
+
+
+def test_built_in_samples_are_the_call_status_events_of_schemas() -> None:
+    import json
+
+    from kafkahooks.samples import sample_events
+
+    schemas = sorted(json.loads(p.read_text())["data"]["status"]
+                     for p in (REPO / "schemas" / "call-status").glob("*.json"))
+    by_status = {e.value["data"]["status"]: e for _, e in sample_events("calls")}
+    assert sorted(by_status) == schemas
+    for path in (REPO / "schemas" / "call-status").glob("*.json"):
+        value = json.loads(path.read_text())
+        sample = by_status[value["data"]["status"]]
+        assert sample.value == value and sample.key == value["callId"].encode()
