@@ -33,3 +33,16 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# Throughput benchmark (issue 4): one run, all rows, both receivers; writes bench/results.md.
+# Installs nginx + its echo module with apt-get if missing (root). Quick run:
+#   make bench-throughput ARGS="--events 20000 --rows naive,limit,key --receivers fast"
+BENCH_STAMP := $(VENV)/.bench-installed
+
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+.PHONY: bench-throughput
+bench-throughput: $(BENCH_STAMP)
+	$(BIN)/python bench/throughput.py $(ARGS)

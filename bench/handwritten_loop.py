@@ -14,6 +14,7 @@ import sys
 import time
 from collections import defaultdict, deque
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -48,6 +49,10 @@ async def main(bootstrap: str, group: str, url: str, topics: str, in_flight: int
         finally:
             slots.release()
 
+    def forget(key: Any, task: asyncio.Task[None]) -> None:
+        if chains.get(key) is task:  # the chain's last event finished
+            del chains[key]
+
     def commit_prefix() -> None:
         nonlocal commits
         offsets = []
@@ -67,10 +72,10 @@ async def main(bootstrap: str, group: str, url: str, topics: str, in_flight: int
             if msg.error():
                 continue
             await slots.acquire()
-            taken[(msg.topic(), msg.partition())].append(msg.offset())  # type: ignore[index]
+            taken[(msg.topic(), msg.partition())].append(msg.offset())  # type: ignore[index,arg-type]
             key = msg.key()
             task = chains[key] = asyncio.create_task(deliver(msg, chains.get(key)))
-            task.add_done_callback(lambda t, k=key: chains.pop(k) if chains.get(k) is t else None)
+            task.add_done_callback(partial(forget, key))
         if time.monotonic() - last_commit >= 1.0:
             last_commit = time.monotonic()
             await loop.run_in_executor(kafka, commit_prefix)
@@ -82,5 +87,5 @@ async def main(bootstrap: str, group: str, url: str, topics: str, in_flight: int
 
 
 if __name__ == "__main__":
-    args = sys.argv[1:]
-    asyncio.run(main(*args[:4], int(args[4]) if len(args) > 4 else 200))
+    bootstrap, group, url, topics, *rest = sys.argv[1:]
+    asyncio.run(main(bootstrap, group, url, topics, int(rest[0]) if rest else 200))

@@ -32,7 +32,7 @@ def kafkahooks_bodies(lines: list[tuple[str, str]], routes_file: str) -> list[Pr
     for offset, (key, value) in enumerate(lines):
         event = Event("bench", 0, offset, int(now * 1000), key.encode(), value.encode())
         event.value = json.loads(value)
-        matched, etype = route.match(event)
+        _, etype = route.match(event)
         ctx = route.context(event, etype)
         ctx.sent_at = now
         request = route.build(ctx, route.render_body(ctx), now)
@@ -74,13 +74,14 @@ def _cpu() -> float:
 
 def main(events_file: str, routes_file: str, url: str, concurrency: str) -> None:
     with open(events_file, encoding="utf-8") as fh:
-        lines = [tuple(json.loads(line)) for line in fh]
+        lines = [(str(k), str(v)) for k, v in (json.loads(line) for line in fh)]
     try:
-        prepared, made_by = kafkahooks_bodies(lines, routes_file), "kafkahooks"  # type: ignore[arg-type]
+        prepared, made_by = kafkahooks_bodies(lines, routes_file), "kafkahooks"
     except Exception as exc:  # the route API moved: still measure, with hand-made bodies
-        print(f"limit: kafkahooks rendering failed ({exc!r}); using hand-made bodies",
-              file=sys.stderr)  # fmt: skip
-        prepared, made_by = handmade_bodies(lines), "handmade"  # type: ignore[arg-type]
+        print(
+            f"limit: kafkahooks rendering failed ({exc!r}); using hand-made bodies", file=sys.stderr
+        )
+        prepared, made_by = handmade_bodies(lines), "handmade"
     before = _cpu()
     result = asyncio.run(post_all(url, prepared, int(concurrency)))
     rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

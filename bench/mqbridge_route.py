@@ -55,5 +55,5 @@ def main(bootstrap: str, group: str, url: str, topics: str, concurrency: int) ->
 
 
 if __name__ == "__main__":
-    args = sys.argv[1:]
-    main(*args[:4], int(args[4]) if len(args) > 4 else 64)
+    bootstrap, group, url, topics, *rest = sys.argv[1:]
+    main(bootstrap, group, url, topics, int(rest[0]) if rest else 64)

@@ -60,11 +60,12 @@ http {{
 }}
 """
 
+# what the location does, per receiver mode
 BODIES = {
-    "fast": "            echo_read_request_body;\n            echo ok;",
-    "slow": "            echo_read_request_body;\n            echo_sleep 0.05;\n            echo ok;",
-    "down": "            return 503 'down';",
-    "up": "            return 200 'ok';",
+    "fast": ["echo_read_request_body;", "echo ok;"],
+    "slow": ["echo_read_request_body;", "echo_sleep 0.05;", "echo ok;"],
+    "down": ["return 503 'down';"],
+    "up": ["return 200 'ok';"],
 }
 
 
@@ -112,7 +113,12 @@ class Nginx:
 
     def _write_conf(self, mode: str) -> Path:
         conf = self.dir / "nginx.conf"
-        text = _CONF.format(dir=self.dir, module=self.module, port=self.port, body=BODIES[mode])
+        text = _CONF.format(
+            dir=self.dir,
+            module=self.module,
+            port=self.port,
+            body="\n".join(" " * 12 + line for line in BODIES[mode]),
+        )
         conf.write_text(text)
         return conf
 
@@ -206,6 +212,8 @@ def analyse(hits: list[Hit]) -> Delivered:
             continue
         out.requests += 1
         for item in _items(hit.body):
+            if isinstance(item, dict) and "callId" not in item:
+                item = item.get("data")  # a batch element: {"id": ..., "data": {...}}
             try:
                 call_id, seq = str(item["callId"]), int(item["seq"])
             except (KeyError, TypeError, ValueError):

@@ -41,8 +41,12 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--outage", type=float, default=60.0, help="seconds of 503 answers")
     p.add_argument("--drain-timeout", type=float, default=600.0, help="give up draining after (s)")
     p.add_argument("--concurrency", type=int, default=200, help="KAFKAHOOKS_MAX_IN_FLIGHT")
-    p.add_argument("--max-attempts", type=int, default=100,
-                   help="route retry.max_attempts: enough to outlast the outage")  # fmt: skip
+    p.add_argument(
+        "--max-attempts",
+        type=int,
+        default=100,
+        help="route retry.max_attempts: enough to outlast the outage",
+    )
     p.add_argument("--keep", action="store_true", help="keep the work dir")
     return p.parse_args()
 
@@ -99,7 +103,9 @@ class Samples:
         for times in self.changes.values():
             inside = [t for t in times if start <= t <= end]
             mean = max(mean, len(inside) / max(end - start, 1e-9))
-            most = max(most, max((sum(1 for u in inside if t <= u < t + 1) for t in inside), default=0))
+            most = max(
+                most, max((sum(1 for u in inside if t <= u < t + 1) for t in inside), default=0)
+            )
         return mean, most
 
 
@@ -118,13 +124,18 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
     with EmbeddedBroker() as broker:
         started = time.monotonic()
         workload.create_topics(broker.bootstrap, [TOPIC])
-        count = workload.produce_all(broker.bootstrap, TOPIC, workload.small_events(args.events, args.keys))
+        count = workload.produce_all(
+            broker.bootstrap, TOPIC, workload.small_events(args.events, args.keys)
+        )
         print(f"produced {count:,} events in {time.monotonic() - started:.1f} s", flush=True)
         nginx = Nginx(workdir / "nginx", "down", module).start()
         config = routes(broker.bootstrap, nginx.url, workdir / "routes.yaml", args.max_attempts)
         env = {k: v for k, v in os.environ.items() if not k.startswith("KAFKAHOOKS_")}
-        env |= {"KAFKAHOOKS_ALLOW_LOCAL_TARGETS": "true", "KAFKAHOOKS_LOG_FORMAT": "text",
-                "KAFKAHOOKS_MAX_IN_FLIGHT": str(args.concurrency)}  # fmt: skip
+        env |= {
+            "KAFKAHOOKS_ALLOW_LOCAL_TARGETS": "true",
+            "KAFKAHOOKS_LOG_FORMAT": "text",
+            "KAFKAHOOKS_MAX_IN_FLIGHT": str(args.concurrency),
+        }
         log = (workdir / "bridge.log").open("wb")
         cmd = [sys.executable, "-m", "kafkahooks.cli", "run", "--config", str(config)]
         proc = subprocess.Popen(cmd, stdout=log, stderr=log, env=env, cwd=workdir)
@@ -168,13 +179,26 @@ def measure(
             break
         time.sleep(0.05)
     end = drained_at or time.time()
-    dead = sum(workload.high_watermarks(bootstrap, f"{TOPIC}.dlq").values()) if _has_dlq(bootstrap) else 0
-    report(args, samples, outage_start, outage_end, end, drained_at, count, committed_in_outage, dead, proc)
+    dead = (
+        sum(workload.high_watermarks(bootstrap, f"{TOPIC}.dlq").values())
+        if _has_dlq(bootstrap)
+        else 0
+    )
+    refused = sum(1 for hit in nginx.hits() if hit.status == 503)
+    report(
+        args,
+        samples,
+        (outage_start, outage_end, end),
+        drained_at,
+        count,
+        (committed_in_outage, dead, refused),
+        proc,
+    )
     return 0 if drained_at and samples.peak(outage_start, outage_end) <= 300 else 1
 
 
 def _has_dlq(bootstrap: str) -> bool:
-    from confluent_kafka.admin import AdminClient  # type: ignore[attr-defined]
+    from confluent_kafka.admin import AdminClient
 
     topics = AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=10).topics
     return f"{TOPIC}.dlq" in topics
@@ -183,15 +207,14 @@ def _has_dlq(bootstrap: str) -> bool:
 def report(
     args: argparse.Namespace,
     samples: Samples,
-    outage_start: float,
-    outage_end: float,
-    end: float,
+    times: tuple[float, float, float],
     drained_at: float,
     count: int,
-    committed_in_outage: int,
-    dead: int,
+    counts: tuple[int, int, int],
     proc: subprocess.Popen[bytes],
 ) -> None:
+    outage_start, outage_end, end = times
+    committed_in_outage, dead, refused = counts
     in_outage = [mb for t, mb in samples.rss if outage_start <= t <= outage_end]
     peak_outage = max(in_outage, default=0.0)
     peak_all = max((mb for _, mb in samples.rss), default=0.0)
@@ -199,22 +222,38 @@ def report(
     mean, most = samples.commits_per_s(outage_end, end)
     committed = samples.committed[-1][1] if samples.committed else 0
     verdict = "PASS" if peak_outage <= 300 else "FAIL"
-    print()
-    print(f"events waiting                  {count:,}")
-    print(f"outage                          {args.outage:.0f} s of 503")
-    if in_outage:
-        print(f"RSS during outage               start {in_outage[0]:.0f} MB, end {in_outage[-1]:.0f} MB")
-    print(f"peak RSS during outage          {peak_outage:.0f} MB   target ≤ 300 MB: {verdict}")
-    print(f"peak RSS overall (sampled/HWM)  {peak_all:.0f} MB / {hwm:.0f} MB")
-    print(f"committed during outage         {committed_in_outage:,}")
-    print(f"dead-lettered                   {dead:,}")
+    lines = [
+        ("events waiting", f"{count:,}"),
+        ("outage", f"{args.outage:.0f} s of 503"),
+        ("RSS at outage start / end", _span(in_outage)),
+        ("peak RSS during outage", f"{peak_outage:.0f} MB   target <= 300 MB: {verdict}"),
+        ("peak RSS overall (sampled/HWM)", f"{peak_all:.0f} MB / {hwm:.0f} MB"),
+        ("committed during outage", f"{committed_in_outage:,}"),
+        ("requests answered 503", f"{refused:,}"),
+        ("dead-lettered", f"{dead:,}"),
+    ]
     if drained_at:
         took = drained_at - outage_end
-        print(f"backlog drained                 yes, in {took:.1f} s ({(count - committed_in_outage) / took:,.0f} events/s)")
+        rate = (count - committed_in_outage) / took
+        lines.append(("backlog drained", f"yes, in {took:.1f} s ({rate:,.0f} events/s)"))
     else:
-        print(f"backlog drained                 NO: {committed:,}/{count:,} committed in {args.drain_timeout:.0f} s")
+        rate = (committed - committed_in_outage) / max(end - outage_end, 1e-9)
+        done = f"{committed:,}/{count:,} committed in {args.drain_timeout:.0f} s ({rate:,.0f}/s)"
+        lines.append(("backlog drained", f"NO: {done}"))
     c_verdict = "PASS" if mean <= 2 else "FAIL"
-    print(f"commits/s per partition (drain) mean {mean:.1f}, most in one second {most}   target ≤ 2: {c_verdict}")
+    lines.append(
+        (
+            "commits/s per partition (drain)",
+            f"mean {mean:.1f}, most in one second {most}   target <= 2: {c_verdict}",
+        )
+    )
+    print()
+    for label, value in lines:
+        print(f"{label:32} {value}")
+
+
+def _span(rss: list[float]) -> str:
+    return f"{rss[0]:.0f} MB / {rss[-1]:.0f} MB" if rss else "-"
 
 
 def main() -> int:

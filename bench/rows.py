@@ -94,6 +94,7 @@ class Bench:
     latency_rate: float
     latency_seconds: float
     row_timeout: float
+    profile: bool = False  # kafkahooks rows under cProfile (slower; for finding hot spots)
 
 
 @dataclass
@@ -179,35 +180,19 @@ def batch_supported(bench: Bench) -> tuple[bool, str]:
     return check.returncode == 0 or "batch" not in said, said
 
 
+SCRIPTS = {"naive": "naive_loop.py", "hand": "handwritten_loop.py", "mqb": "mqbridge_route.py"}
+
+
 def _command(
     bench: Bench, row: Row, workdir: Path, group: str, url: str, topics: list[str]
 ) -> list[str]:
     py, joined = sys.executable, ",".join(topics)
-    concurrency = str(row.concurrency or bench.concurrency)
-    if row.kind == "naive":
-        return [py, str(BENCH / "naive_loop.py"), bench.bootstrap, group, url, joined]
-    if row.kind == "hand":
-        return [
-            py,
-            str(BENCH / "handwritten_loop.py"),
-            bench.bootstrap,
-            group,
-            url,
-            joined,
-            concurrency,
-        ]
-    if row.kind == "mqb":
-        return [
-            py,
-            str(BENCH / "mqbridge_route.py"),
-            bench.bootstrap,
-            group,
-            url,
-            joined,
-            concurrency,
-        ]
+    if row.kind in SCRIPTS:
+        args = [bench.bootstrap, group, url, joined, str(row.concurrency or bench.concurrency)]
+        return [py, str(BENCH / SCRIPTS[row.kind]), *args]
     config = routes_file(bench, workdir / "routes.yaml", group, url, topics, row)
-    return [py, "-m", "kafkahooks.cli", "run", "--config", str(config)]
+    profile = ["-m", "cProfile", "-o", str(workdir / "profile.out")] if bench.profile else []
+    return [py, *profile, "-m", "kafkahooks.cli", "run", "--config", str(config)]
 
 
 def _env(bench: Bench, row: Row) -> dict[str, str]:
@@ -239,17 +224,39 @@ def run_row(bench: Bench, row: Row, receiver: str) -> Result:
         nginx.stop()
     if row.kind != "limit" and result.status in ("ok", "partial"):
         _score(bench, result, analyse(nginx.hits()))
+    if (workdir / "profile.out").exists():
+        _profile_summary(workdir)
     return result
+
+
+def _profile_summary(workdir: Path, top: int = 25) -> None:
+    import io
+    import pstats
+
+    text = io.StringIO()
+    pstats.Stats(str(workdir / "profile.out"), stream=text).sort_stats("tottime").print_stats(top)
+    (workdir / "profile.txt").write_text(text.getvalue())
+    print(f"\n  profile (by own time): {workdir / 'profile.txt'}")
 
 
 # -- limit: no Kafka ---------------------------------------------------------
 def _run_limit(bench: Bench, row: Row, nginx: Nginx, workdir: Path, result: Result) -> None:
     config = routes_file(bench, workdir / "routes.yaml", "unused", nginx.url, ["bench"], row)
-    cmd = [sys.executable, str(BENCH / "limit_client.py"), str(bench.events_file), str(config),
-           nginx.url, str(row.concurrency or bench.concurrency)]  # fmt: skip
-    done = subprocess.run(
-        cmd, capture_output=True, text=True, timeout=bench.row_timeout, cwd=workdir
-    )
+    cmd = [
+        sys.executable,
+        str(BENCH / "limit_client.py"),
+        str(bench.events_file),
+        str(config),
+        nginx.url,
+        str(row.concurrency or bench.concurrency),
+    ]
+    try:
+        done = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=bench.row_timeout, cwd=workdir
+        )
+    except subprocess.TimeoutExpired:
+        result.status = "timeout"
+        return
     if done.returncode != 0:
         result.status = f"failed: {_last_line(done.stderr)}"
         return
@@ -278,10 +285,8 @@ def _run_consumer(bench: Bench, row: Row, nginx: Nginx, workdir: Path, result: R
     workload.create_topics(bench.bootstrap, [latency_topic])
     topics = [bench.load_topic, latency_topic]
     cmd = _command(bench, row, workdir, group, nginx.url, topics)
-    log = (workdir / "process.log").open("wb")
-    proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=log, env=_env(bench, row), cwd=workdir
-    )
+    log, out = (workdir / "process.log").open("wb"), (workdir / "stdout.log").open("wb")
+    proc = subprocess.Popen(cmd, stdout=out, stderr=log, env=_env(bench, row), cwd=workdir)
     watcher = workload.CommittedWatcher(bench.bootstrap, group, topics)
     try:
         naive = row.kind == "naive"
@@ -296,6 +301,8 @@ def _run_consumer(bench: Bench, row: Row, nginx: Nginx, workdir: Path, result: R
         _stop(proc, result)
         watcher.close()
         log.close()
+        out.close()
+    _own_report((workdir / "stdout.log").read_text(errors="replace"), result)
     if result.status.startswith(("failed", "stalled", "timeout")):
         last = _last_error((workdir / "process.log").read_text(errors="replace"))
         result.notes.append(f"process log ({workdir.name}/process.log): {last}")
@@ -336,7 +343,9 @@ def _watch(
             moved_at, seen = now, watch.committed
         if now - moved_at > STALL:
             result.status = "stalled"
-            result.notes.append(f"{watch.committed:,}/{target:,} committed, then {STALL:.0f} s without progress")
+            result.notes.append(
+                f"{watch.committed:,}/{target:,} committed, then {STALL:.0f} s without progress"
+            )
             break
         if now > deadline:
             result.status = "timeout"
@@ -379,15 +388,18 @@ def _stop(proc: subprocess.Popen[bytes], result: Result) -> None:
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
     try:
-        out, _ = proc.communicate(timeout=30)
+        proc.wait(timeout=30)
     except subprocess.TimeoutExpired:
         proc.kill()
-        out, _ = proc.communicate()
+        proc.wait()
         result.notes.append("did not stop within 30 s of SIGTERM")
-    lines = (out or b"").decode(errors="replace").strip().splitlines()
+
+
+def _own_report(stdout: str, result: Result) -> None:
+    """The hand-made loops print one JSON line with their own commit count."""
+    lines = stdout.strip().splitlines()
     if lines and lines[-1].startswith("{"):
-        own = json.loads(lines[-1])
-        result.own_commits = own.get("commits")
+        result.own_commits = json.loads(lines[-1]).get("commits")
 
 
 def _score(bench: Bench, result: Result, seen: Delivered) -> None:
@@ -424,9 +436,7 @@ def _ahead(result: Result, arrivals: list[float]) -> None:
         (n - bisect.bisect_right(arrivals, t + slack) for t, n in result.timeline), default=0
     )
     if result.ahead > 0:
-        result.notes.append(
-            f"committed up to {result.ahead:,} events before nginx received them"
-        )
+        result.notes.append(f"committed up to {result.ahead:,} events before nginx received them")
 
 
 def _latencies(bench: Bench, result: Result, seen: Delivered) -> None:

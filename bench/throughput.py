@@ -50,9 +50,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--latency-seconds", type=float, default=3.0, help="latency phase: duration")
     p.add_argument("--row-timeout", type=float, default=300.0, help="give up on a row after (s)")
     p.add_argument("--keep", action="store_true", help="keep the work dir (logs, nginx logs)")
-    p.add_argument("--results", default=str(Path(__file__).with_name("results.md")),
-                   help="markdown output ('' to skip)")  # fmt: skip
+    p.add_argument(
+        "--profile", action="store_true", help="run kafkahooks under cProfile (implies --keep)"
+    )
+    p.add_argument(
+        "--results",
+        default=str(Path(__file__).with_name("results.md")),
+        help="markdown output ('' to skip)",
+    )
     args = p.parse_args(argv)
+    args.keep = args.keep or args.profile
     args.rows = [r for r in ROWS if r.option in args.rows.split(",")]
     args.receivers = [x for x in ("fast", "slow") if x in args.receivers.split(",")]
     if not args.rows or not args.receivers:
@@ -78,13 +85,13 @@ def load(bench: Bench) -> None:
 
 
 METHOD = [
-    "events/s: events committed ÷ (time the group's committed offsets covered them − first "
+    "events/s: events committed ÷ (time the group's committed offsets covered them - first "
     "request seen by nginx); committed offsets are polled at 20 Hz by a consumer that never "
-    "joins the group. `limit`: requests ÷ (last answer − first request) in its own process.",
+    "joins the group. `limit`: requests ÷ (last answer - first request) in its own process.",
     "naive stops after --naive-events or --naive-seconds (marked *); it is far slower.",
     "latency p50/p99: after the backlog is committed, events are produced at --latency-rate "
     "(default 1,000/s) for --latency-seconds to a second, idle topic the row also consumes; "
-    "latency = nginx arrival ($msec − $request_time) − Kafka record timestamp (CreateTime).",
+    "latency = nginx arrival ($msec - $request_time) - Kafka record timestamp (CreateTime).",
     "order violations: per call, a seq lower than one already answered, in nginx's log "
     "order (one worker); only key-mode rows promise 0.",
     "commits/s/part.: changes of the committed offset of the busiest partition seen by the "
@@ -113,6 +120,7 @@ def run(args: argparse.Namespace, workdir: Path) -> tuple[list[Result], tuple[fl
             latency_rate=args.latency_rate,
             latency_seconds=args.latency_seconds,
             row_timeout=args.row_timeout,
+            profile=args.profile,
         )
         print(f"broker {broker.bootstrap}; work dir {workdir}", flush=True)
         load(bench)
@@ -124,7 +132,8 @@ def run(args: argparse.Namespace, workdir: Path) -> tuple[list[Result], tuple[fl
             for row in (r for r in args.rows if receiver in r.receivers):
                 if row.batch and not batch_ok:
                     results.append(Result(row, receiver, status="n/a (not implemented)"))
-                    print(f"[{receiver}] {row.name}: n/a (route option 'batch' rejected: {why.splitlines()[-1] if why else ''})", flush=True)  # fmt: skip
+                    reason = why.splitlines()[-1] if why else ""
+                    print(f"[{receiver}] {row.name}: n/a (option 'batch' rejected: {reason})")
                     continue
                 print(f"[{receiver}] {row.name} ...", end=" ", flush=True)
                 result = run_row(bench, row, receiver)
@@ -164,8 +173,22 @@ def main(argv: list[str] | None = None) -> int:
         command = "python bench/throughput.py " + shlex.join(sys.argv[1:] if argv is None else argv)
         floor_text = f"p50 {floor[0]:.1f} ms, p99 {floor[1]:.1f} ms"
         method = [*METHOD, f"broker floor in this run (plain consumer, same rate): {floor_text}"]
-        report.write_markdown(Path(args.results), command.strip(), results, args.receivers,
-                              args.concurrency, method, box)  # fmt: skip
+        loaded = (
+            f"Workload: {args.events:,} call-status events, {args.keys:,} keys, "
+            f"{workload.PARTITIONS} partitions; naive stops after {args.naive_events:,} events "
+            f"or {args.naive_seconds:.0f} s (marked *). Figures from a shared 2-core machine "
+            "are noisy: compare rows of one run."
+        )
+        report.write_markdown(
+            Path(args.results),
+            loaded,
+            command.strip(),
+            results,
+            args.receivers,
+            args.concurrency,
+            method,
+            box,
+        )
         print(f"\nwritten to {args.results}")
     return 0
 

@@ -307,7 +307,7 @@ class Replayer:
             route=self.route.name,
             event_id=event_id or self.route.context(event, None).event_id,
             status=report.status if report else None,
-            attempts=attempts + (report.attempts if report else 0),
+            attempts=attempts + max(1, report.attempts if report else 0),  # a replay is one
             with_body=not isinstance(error, ValueTooLargeError),
         )
         await self.dead_letters.write(record)

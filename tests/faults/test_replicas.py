@@ -3,6 +3,7 @@ while a steady stream of events flows: nothing lost, duplicates bounded."""
 
 from __future__ import annotations
 
+import itertools
 import time
 from pathlib import Path
 
@@ -49,7 +50,10 @@ def _finish(
 ) -> None:
     """Wait for the stream to end and every event to arrive, then stop cleanly."""
     stream.join(timeout)
-    wait_until(lambda: ledger.has_all(stream.ids()), timeout=timeout, interval=0.2)
+    try:
+        wait_until(lambda: ledger.has_all(stream.ids()), timeout=timeout, interval=0.2)
+    except AssertionError:
+        raise AssertionError(f"not all arrived: {ledger.tally(stream.ids()).line()}") from None
     for replica in replicas:
         assert replica.terminate() == 0, replica.output()[-2000:]
 
@@ -63,6 +67,7 @@ def test_crash_loop_sigkill_loses_nothing_and_duplicates_stay_within_the_bound(
     survivors = [start_bridge(config, ENV) for _ in range(2)]
     victim = start_bridge(config, ENV)
     kills: list[float] = []  # failover seconds, one per kill
+    killed_at: list[float] = []
     stream = PacedProducer(
         bootstrap, topic, rate=800, minimum=events, until=lambda: len(kills) >= kills_wanted
     ).start()
@@ -74,6 +79,7 @@ def test_crash_loop_sigkill_loses_nothing_and_duplicates_stay_within_the_bound(
         orphaned = wait_owning(victim)
         assert not stream.done, "the stream ended before the kill: raise minimum or rate"
         victim.kill()  # SIGKILL: no drain, no commit, no LeaveGroup
+        killed_at.append(time.monotonic())
         kills.append(wait_taken_over(orphaned, survivors))
         victim = start_bridge(config, ENV)
 
@@ -81,12 +87,14 @@ def test_crash_loop_sigkill_loses_nothing_and_duplicates_stay_within_the_bound(
     tally = ledger.tally(stream.ids())
     # README "Duplicate bound after a hard kill": per kill at most WINDOW + F, F <= COMMIT_EVERY
     bound = len(kills) * (WINDOW + COMMIT_EVERY)
+    intervals = [round(b - a, 1) for a, b in itertools.pairwise(killed_at)]
     print(
         f"\ncrash loop: replicas=3 kills={len(kills)} {tally.line()} "
         f"bound={bound} (= {len(kills)} x (WINDOW {WINDOW} + COMMIT_EVERY {COMMIT_EVERY})) "
-        f"failover_s={[round(k, 1) for k in kills]} "
+        f"failover_s={[round(k, 1) for k in kills]} kill_intervals_s={intervals} "
         f"elapsed_s={time.monotonic() - started:.1f}"
     )
+    assert all(i > max(kills) for i in intervals)  # each kill after the last failover ended
     assert tally.expected >= events
     assert tally.lost == 0
     assert tally.duplicates <= bound
@@ -111,8 +119,6 @@ def test_rolling_restart_with_sigterm_loses_nothing_and_redelivers_nothing(
     for _ in range(replicas_n):  # replace the oldest replica, one at a time
         fresh = start_bridge(config, ENV)
         wait_owning(fresh, timeout=45)
-        # as a readiness gate would: the newcomer joined and the group stopped moving
-        wait_settled([*replicas, fresh], _all(topic))
         assert not stream.done, "the stream ended before the restart: raise minimum"
         old = replicas.pop(0)
         began = time.monotonic()
@@ -134,7 +140,7 @@ def test_rolling_restart_with_sigterm_loses_nothing_and_redelivers_nothing(
 
 
 @pytest.mark.timeout(240)
-def test_scaling_one_to_three_to_one_mid_stream_loses_nothing(
+def test_scaling_one_to_three_to_one_mid_stream_loses_nothing_and_redelivers_nothing(
     bootstrap: str, receiver: Receiver, tmp_path: Path, start_bridge: Start
 ) -> None:
     topic, group, config, ledger = _setup(bootstrap, receiver, tmp_path, "scale")
@@ -164,4 +170,5 @@ def test_scaling_one_to_three_to_one_mid_stream_loses_nothing(
         f"elapsed_s={time.monotonic() - started:.1f}"
     )
     assert tally.lost == 0
+    assert tally.duplicates == 0  # every stop was graceful
     assert committed_total(bootstrap, group, topic, PARTITIONS) == tally.expected

@@ -152,3 +152,26 @@ def test_a_run_of_dead_letters_stops_the_bridge_without_committing_past_them(
     assert sorted(headers_of(m)["kafkahooks.source.offset"] for m in dead) == ["0", "1"]
     # the refused third record is not committed past: a restart begins with it
     assert committed(bootstrap, group, topic) == [2]
+
+
+def test_a_registry_refusing_access_stops_the_bridge_rather_than_dead_letter_everything(
+    bootstrap: str, receiver: Receiver, registry: RegistryServer, tmp_path: Path,
+    start_bridge: Start,
+) -> None:
+    topic, group = create_topic(bootstrap, unique("audian")), unique("g")
+    schema = load_avsc(str(SCHEMAS / "audian" / "call-event.avsc"))
+    schema_id = registry.register(self_contained(schema))
+    example = json.loads((SCHEMAS / "audian" / "call-event.completed.json").read_text())
+    produce(bootstrap, topic, [("a", wire_format(schema_id, avro_bytes(schema, example)))])
+    route = simple_route("audian", topic, receiver.url, template={"id": "{{ value.id }}"})
+    config = routes_file(tmp_path / "r.yaml", bootstrap, group, [route])
+    add_sections(config, schema_registry=registry_section(registry),
+                 sources={topic: {"value": "avro-registry"}})
+    bridge = start_bridge(config, {"REGISTRY_PASSWORD": "an-outdated-password"})
+
+    assert bridge.wait(timeout=30) != 0
+    output = bridge.output()
+    assert f"schema registry answered HTTP 401 for schema id {schema_id}" in output
+    assert "an-outdated-password" not in output
+    assert receiver.requests == []
+    assert committed(bootstrap, group, topic) == [-1001]  # the record waits for a fixed config
