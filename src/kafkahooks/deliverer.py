@@ -23,7 +23,7 @@ from kafkahooks.delivery.retry import DeliveryReport, deliver_with_retries
 from kafkahooks.delivery.sender import Response, Sender
 from kafkahooks.deliverylog import DeliveryLog
 from kafkahooks.endpoints import EndpointGate, origin_of
-from kafkahooks.metrics import METRICS
+from kafkahooks.metrics import METRICS, route_metrics
 from kafkahooks.routing import Route
 from kafkahooks.templates import RenderContext, TemplateError
 
@@ -54,6 +54,7 @@ class Deliverer:
     async def _send(
         self, route: str, gate: EndpointGate, request: OutboundRequest, attempt: int
     ) -> Response:
+        metrics = route_metrics(route)
         async with gate.slot() as probe, self._in_flight:
             self.attempts += 1
             METRICS.in_flight.inc()
@@ -65,17 +66,16 @@ class Deliverer:
                 status = response.status
             except RetryableDeliveryError as exc:
                 gate.record(False, probe)
-                METRICS.attempts.labels(route, "error").inc()
                 error = exc.reason
                 raise
             finally:
                 elapsed = time.perf_counter() - started
                 METRICS.in_flight.dec()
-                METRICS.latency.labels(route).observe(elapsed)
+                metrics.latency.observe(elapsed)
+                metrics.attempt(status)
                 if self.log is not None:
                     event_id = request.headers.get("webhook-id", "")
                     self.log.record(event_id, route, attempt, status, elapsed, error)
-            METRICS.attempts.labels(route, f"{response.status // 100}xx").inc()
             retryable = isinstance(classify_status(response.status), RetryableDeliveryError)
             gate.record(not retryable, probe)
             return response

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-__all__ = ["METRICS", "Metrics"]
+__all__ = ["METRICS", "Metrics", "RouteMetrics", "route_metrics"]
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 CIRCUIT_STATES = {"closed": 0, "half-open": 1, "open": 2}
@@ -77,3 +79,31 @@ class Metrics:
 
 
 METRICS = Metrics()
+
+
+class RouteMetrics:
+    """A route's metric children, resolved once: ``labels()`` costs a lock and a lookup
+    per call, and these are touched for every event."""
+
+    def __init__(self, route: str) -> None:
+        self.route = route
+        self.latency = METRICS.latency.labels(route)
+        self.delivered = METRICS.deliveries.labels(route, "delivered")
+        self._attempts: dict[str, Any] = {}
+
+    def attempt(self, status: int | None) -> None:
+        klass = "error" if status is None else f"{status // 100}xx"
+        child = self._attempts.get(klass)
+        if child is None:
+            child = self._attempts[klass] = METRICS.attempts.labels(self.route, klass)
+        child.inc()
+
+
+_ROUTES: dict[str, RouteMetrics] = {}
+
+
+def route_metrics(route: str) -> RouteMetrics:
+    found = _ROUTES.get(route)
+    if found is None:
+        found = _ROUTES[route] = RouteMetrics(route)
+    return found

@@ -32,7 +32,7 @@ from kafkahooks.delivery.errors import (
 from kafkahooks.delivery.retry import DeliveryReport
 from kafkahooks.dlqlimit import DeadLetterLimit, DeadLetterLimitExceeded
 from kafkahooks.event import Event
-from kafkahooks.metrics import METRICS
+from kafkahooks.metrics import METRICS, route_metrics
 from kafkahooks.offsets import OffsetTracker, TopicPartitionKey
 from kafkahooks.parking import Parked, park_headers, read_parked
 from kafkahooks.producer import AckedProducer, ProduceError
@@ -229,7 +229,7 @@ class Pipeline:
             self.dead_letter_limit.ok((ctxs[0].event.topic, ctxs[0].event.partition), len(ctxs))
             self.stats.delivered += len(ctxs)
             self.stats.count(route.name, "delivered", len(ctxs))
-            METRICS.deliveries.labels(route.name, "delivered").inc(len(ctxs))
+            route_metrics(route.name).delivered.inc(len(ctxs))
         elif self._parks(route, report, tier, len(ctxs)):
             await self._park(route, ctxs[0], report, tier + 1)
         else:
