@@ -40,7 +40,8 @@ def table_rows(results: list[Result], receiver: str, concurrency: int) -> list[l
     out = []
     for r in named.values():
         rate = r.rate
-        shown = _num(rate) if rate is not None else r.status.replace("ok", "no data")
+        # the table keeps one word; notes() carries the reason
+        shown = _num(rate) if rate is not None else r.status.replace("ok", "no data").split()[0]
         if r.status == "partial":
             shown += " *"
         out.append(

@@ -23,11 +23,15 @@ class PartitionState:
     position: int | None = None  # next offset to commit (last finished prefix + 1)
     committed: int | None = None  # position of the last successful commit
 
-    def advance(self) -> None:
+    def advance(self) -> int:
+        """Pop the finished prefix; return how many events left the window."""
+        popped = 0
         while self.taken and self.taken[0] in self.finished:
             offset = self.taken.popleft()
             self.finished.discard(offset)
             self.position = offset + 1
+            popped += 1
+        return popped
 
     @property
     def outstanding(self) -> int:
@@ -37,7 +41,10 @@ class PartitionState:
 class OffsetTracker:
     def __init__(self) -> None:
         self._parts: dict[TopicPartitionKey, PartitionState] = {}
-        self.outstanding = 0  # events taken and not finished, all partitions
+        # The window: events taken and not yet passed by the committable position, i.e.
+        # unfinished ones and finished ones behind them.  A crash redelivers at most these
+        # (plus those finished since the last commit), so this is what bounds memory too.
+        self.outstanding = 0
         self.finished_since_commit = 0
 
     def assign(self, tps: list[TopicPartitionKey]) -> None:
@@ -48,7 +55,7 @@ class OffsetTracker:
         for tp in tps:
             state = self._parts.pop(tp, None)
             if state is not None:
-                self.outstanding -= state.outstanding - len(state.finished)
+                self.outstanding -= state.outstanding
 
     def owns(self, tp: TopicPartitionKey) -> bool:
         return tp in self._parts
@@ -62,12 +69,12 @@ class OffsetTracker:
         if state is None:  # partition revoked meanwhile: its new owner redoes it
             return
         state.finished.add(offset)
-        self.outstanding -= 1
         self.finished_since_commit += 1
         if state.taken[0] == offset:
-            state.advance()
+            self.outstanding -= state.advance()
 
     def outstanding_in(self, tps: list[TopicPartitionKey]) -> int:
+        """Unfinished events of these partitions (what a drain waits for)."""
         total = 0
         for tp in tps:
             state = self._parts.get(tp)

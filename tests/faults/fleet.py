@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 from tests.support.bridge import BridgeProcess, wait_until
 from tests.support.kafka import committed
-from tests.support.logs import owned_partitions
+from tests.support.logs import logged, owned_partitions
 
 Start = Callable[..., BridgeProcess]
 
@@ -20,6 +21,14 @@ def replica_env(window: int, commit_every: int, max_in_flight: int = 50) -> dict
     }
 
 
+def check_alive(bridges: Iterable[BridgeProcess]) -> None:
+    """Fail at once, with its last words, when a replica died that should be running."""
+    for bridge in bridges:
+        if not bridge.alive():
+            tail = bridge.output()[-1500:]
+            raise AssertionError(f"a replica exited with {bridge.proc.returncode}:\n{tail}")
+
+
 def owned_by(bridges: Iterable[BridgeProcess]) -> set[str]:
     out: set[str] = set()
     for bridge in bridges:
@@ -29,14 +38,24 @@ def owned_by(bridges: Iterable[BridgeProcess]) -> set[str]:
 
 def wait_owning(bridge: BridgeProcess, timeout: float = 30) -> set[str]:
     """Wait until ``bridge`` owns at least one partition; return what it owns."""
-    wait_until(lambda: bool(owned_partitions(bridge.output())), timeout=timeout, interval=0.2)
+
+    def owns() -> bool:
+        check_alive([bridge])
+        return bool(owned_partitions(bridge.output()))
+
+    wait_until(owns, timeout=timeout, interval=0.2)
     return owned_partitions(bridge.output())
 
 
 def wait_taken_over(partitions: set[str], by: list[BridgeProcess], timeout: float = 30) -> float:
     """Seconds until ``partitions`` are all owned by ``by`` (the failover time)."""
     started = time.monotonic()
-    wait_until(lambda: partitions <= owned_by(by), timeout=timeout, interval=0.1)
+
+    def taken() -> bool:
+        check_alive(by)
+        return partitions <= owned_by(by)
+
+    wait_until(taken, timeout=timeout, interval=0.1)
     return time.monotonic() - started
 
 
@@ -53,6 +72,7 @@ def wait_settled(
     stable_since: list[float] = []
 
     def settled() -> bool:
+        check_alive(bridges)
         count, union = split()
         if count != len(partitions) or union != partitions:
             stable_since.clear()
@@ -62,6 +82,14 @@ def wait_settled(
         return time.monotonic() - stable_since[0] >= quiet
 
     wait_until(settled, timeout=timeout, interval=0.2)
+
+
+def rebalance_log(folder: Path) -> str:
+    """Revocations and lost-partition events logged by the replicas whose logs are in ``folder``."""
+    outputs = [p.read_text(errors="replace") for p in sorted(folder.glob("bridge-*.log"))]
+    revoked = sum(len(logged(o, "partitions revoked")) for o in outputs)
+    lost = sum(len(logged(o, "partitions lost")) for o in outputs)
+    return f"revocations={revoked} partitions_lost_events={lost}"
 
 
 def committed_total(bootstrap: str, group: str, topic: str, partitions: int) -> int:

@@ -86,8 +86,9 @@ def test_revoke_forgets_the_partition_and_its_outstanding_events() -> None:
     for offset in range(3):
         tracker.begin(A, offset)
     tracker.begin(B, 0)
-    tracker.finish(A, 2)  # finished but held back by 0 and 1
-    assert tracker.outstanding == 3
+    tracker.finish(A, 2)  # finished but held back by 0 and 1: still in the window
+    assert tracker.outstanding == 4
+    assert tracker.outstanding_in([A, B]) == 3
     tracker.revoke([A])
     assert not tracker.owns(A)
     assert tracker.assigned == [B]
