@@ -4,18 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
-import time
-from pathlib import Path
-from typing import Any
 
 from kafkahooks import __version__
 from kafkahooks.commands import add_commands, load_checked
-from kafkahooks.commands import cmd_render as render_route
 from kafkahooks.config import ConfigError, RoutesFile, load_config
 from kafkahooks.deliveries import add_deliveries_command
-from kafkahooks.event import Event
 from kafkahooks.observability import setup_logging
 from kafkahooks.replay import add_dlq_command
 from kafkahooks.settings import Settings
@@ -45,33 +39,6 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
-_ENVELOPE_KEYS = {"value", "key", "headers", "topic", "partition", "offset", "timestamp"}
-
-
-def event_from_file(path: str, default_topic: str) -> Event:
-    """A sample event: the value itself, or an envelope with ``value`` and Kafka fields."""
-    data: Any = json.loads(Path(path).read_text(encoding="utf-8"))
-    envelope = isinstance(data, dict) and "value" in data and set(data) <= _ENVELOPE_KEYS
-    fields: dict[str, Any] = data if envelope else {"value": data}
-    value = fields["value"]
-    headers = fields.get("headers") or {}
-    key = fields.get("key")
-    return Event(
-        topic=fields.get("topic", default_topic),
-        partition=int(fields.get("partition", 0)),
-        offset=int(fields.get("offset", 0)),
-        timestamp=int(fields.get("timestamp", time.time() * 1000)),
-        key=None if key is None else str(key).encode(),
-        raw_value=json.dumps(value).encode(),
-        headers=[(k, str(v).encode()) for k, v in headers.items()],
-        value=value,
-    )
-
-
-def cmd_render(args: argparse.Namespace) -> int:
-    return render_route(args)
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     from kafkahooks.service import run_bridge
 
@@ -91,7 +58,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kafkahooks", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="kafkahooks", description="Kafka events to signed HTTP webhooks, at least once."
+    )
     parser.add_argument("--version", action="version", version=f"kafkahooks {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -103,14 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--config", required=True)
     check.set_defaults(func=cmd_check)
 
-    render = sub.add_parser("render", help="print the request a route would send for an event")
-    render.add_argument("--config", required=True)
-    render.add_argument("--route", required=True)
-    which = render.add_mutually_exclusive_group()
-    which.add_argument("--event", help="JSON file: the value, or an envelope")
-    which.add_argument("--event-type", help="a built-in sample event of this type")
-    render.set_defaults(func=cmd_render)
-    add_commands(sub)  # send-test, secret generate
+    add_commands(sub)  # render, send-test, secret generate
     add_dlq_command(sub)  # dlq replay
     add_deliveries_command(sub)
 

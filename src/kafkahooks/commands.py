@@ -214,14 +214,18 @@ def cmd_secret(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub: Any) -> None:
-    """Register ``send-test`` and ``secret`` on the CLI's sub-parsers."""
-    send = sub.add_parser("send-test", help="send one sample event to a route's real endpoint")
-    send.add_argument("--config", required=True)
-    send.add_argument("--route", required=True)
-    which = send.add_mutually_exclusive_group()
-    which.add_argument("--event-type", help="a built-in sample event of this type")
-    which.add_argument("--event", help="JSON file: the value, or an envelope")
-    send.set_defaults(func=cmd_send_test)
+    """Register ``render``, ``send-test`` and ``secret`` on the CLI's sub-parsers."""
+    for name, func, text in (
+        ("render", cmd_render, "print the request a route would send for an event"),
+        ("send-test", cmd_send_test, "send one sample event to a route's real endpoint"),
+    ):
+        command = sub.add_parser(name, help=text)
+        command.add_argument("--config", required=True)
+        command.add_argument("--route", required=True)
+        which = command.add_mutually_exclusive_group()
+        which.add_argument("--event-type", help="a built-in sample event of this type")
+        which.add_argument("--event", help="JSON file: the value, or an envelope")
+        command.set_defaults(func=func)
 
     secret = sub.add_parser("secret", help="signing secrets")
     secret_sub = secret.add_subparsers(dest="secret_command", required=True)
