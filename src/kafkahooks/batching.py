@@ -1,10 +1,12 @@
-"""Collect a route's events per partition into batches of N events or T ms."""
+"""Collect a route's events into batches of N events or T ms, per partition and lane."""
 
 from __future__ import annotations
 
 import asyncio
+import zlib
 from collections.abc import Callable
 
+from kafkahooks.event import Event
 from kafkahooks.offsets import TopicPartitionKey
 from kafkahooks.routing import Route
 from kafkahooks.templates import RenderContext
@@ -14,16 +16,30 @@ __all__ = ["Batcher"]
 Flush = Callable[[TopicPartitionKey, Route, list[RenderContext]], None]
 
 
+def batch_lane(route: Route, event: Event) -> int:
+    """Which of the partition's batch lanes an event joins: one key, one lane."""
+    batch = route.config.batch
+    assert batch is not None
+    if route.config.ordering == "partition" or batch.lanes == 1:
+        return 0
+    if route.config.ordering == "key" and event.key is not None:
+        return zlib.crc32(event.key) % batch.lanes
+    return event.offset % batch.lanes  # no order to keep: spread them
+
+
+BatchKey = tuple[str, TopicPartitionKey, int]
+
+
 class Batcher:
     def __init__(self, flush: Flush) -> None:
         self._flush = flush
-        self._open: dict[tuple[str, TopicPartitionKey], list[RenderContext]] = {}
-        self._timers: dict[tuple[str, TopicPartitionKey], asyncio.TimerHandle] = {}
+        self._open: dict[BatchKey, list[RenderContext]] = {}
+        self._timers: dict[BatchKey, asyncio.TimerHandle] = {}
         self._routes: dict[str, Route] = {}
 
     def add(self, tp: TopicPartitionKey, route: Route, ctx: RenderContext) -> None:
         assert route.config.batch is not None
-        key = (route.name, tp)
+        key = (route.name, tp, batch_lane(route, ctx.event))
         self._routes[route.name] = route
         items = self._open.setdefault(key, [])
         items.append(ctx)
@@ -33,7 +49,7 @@ class Batcher:
             delay = route.config.batch.max_wait_ms / 1000
             self._timers[key] = asyncio.get_running_loop().call_later(delay, self._emit, key)
 
-    def _emit(self, key: tuple[str, TopicPartitionKey]) -> None:
+    def _emit(self, key: BatchKey) -> None:
         timer = self._timers.pop(key, None)
         if timer is not None:
             timer.cancel()

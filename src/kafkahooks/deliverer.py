@@ -42,13 +42,18 @@ class Deliverer:
         self.attempts = 0
         self._in_flight = asyncio.Semaphore(max_in_flight)
         self._gates: dict[str, EndpointGate] = {}
+        self._by_url: dict[str, EndpointGate] = {}  # saves parsing the URL per event
 
     def gate(self, route: Route) -> EndpointGate:
-        origin = origin_of(route.config.endpoint.url)
-        gate = self._gates.get(origin)
-        if gate is None:  # the first route naming an origin sets its limits
-            cfg = route.config
-            gate = self._gates[origin] = EndpointGate(origin, cfg.limits, cfg.circuit_breaker)
+        url = route.config.endpoint.url
+        gate = self._by_url.get(url)
+        if gate is None:
+            origin = origin_of(url)
+            gate = self._gates.get(origin)
+            if gate is None:  # the first route naming an origin sets its limits
+                cfg = route.config
+                gate = self._gates[origin] = EndpointGate(origin, cfg.limits, cfg.circuit_breaker)
+            self._by_url[url] = gate
         return gate
 
     async def _send(

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from kafkahooks.batching import Batcher
+from kafkahooks.batching import Batcher, batch_lane
 from kafkahooks.deadletter import DeadLetter, DeadLetterWriter
 from kafkahooks.decode import (
     DecodeError,
@@ -37,7 +37,7 @@ from kafkahooks.offsets import OffsetTracker, TopicPartitionKey
 from kafkahooks.parking import Parked, park_headers, read_parked
 from kafkahooks.producer import AckedProducer, ProduceError
 from kafkahooks.routing import Route, RouteTable
-from kafkahooks.scheduler import Job, Ordering, Scheduler
+from kafkahooks.scheduler import Job, Scheduler
 from kafkahooks.templates import RenderContext
 
 __all__ = ["Pipeline", "Stats"]
@@ -212,9 +212,9 @@ class Pipeline:
             report = await self.deliverer.deliver_batch(route, ctxs)
             await self._settle(route, ctxs, report)
 
-        # one batch in flight per partition keeps key order across batches
-        ordering: Ordering = "none" if route.config.ordering == "none" else "partition"
-        self.scheduler.submit(tp, route.name, ordering, None, run)
+        # one batch in flight per lane; a key always maps to one lane, so its order holds
+        lane = str(batch_lane(route, ctxs[0].event)).encode()
+        self.scheduler.submit(tp, route.name, "key", lane, run)
 
     async def _settle(
         self,

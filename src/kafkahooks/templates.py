@@ -209,8 +209,11 @@ def compile_path(expr: str, missing: Any = MISSING) -> tuple[Getter, bool]:
 
 
 def _text(value: Any) -> str:
-    if isinstance(value, str):
-        return value
+    kind = type(value)
+    if kind is str:
+        return value  # type: ignore[no-any-return]
+    if kind is int:  # offsets, partitions: the common non-string case
+        return str(value)
     if value is None or value is MISSING:
         return ""
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)

@@ -16,6 +16,9 @@ class BatchConfig(_Strict):
 
     max_events: int = Field(default=100, ge=1, le=10_000)
     max_wait_ms: int = Field(default=50, ge=0, le=60_000)
+    # Batches in flight per partition.  A key always maps to the same lane, so key order
+    # holds across batches; `ordering: partition` uses one lane.
+    lanes: int = Field(default=8, ge=1, le=256)
 
 
 class CircuitBreakerConfig(_Strict):

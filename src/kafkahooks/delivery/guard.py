@@ -14,6 +14,7 @@ literals, which the connector never resolves, are checked from the URL.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
 from dataclasses import dataclass
@@ -113,6 +114,11 @@ def _literal_ip(host: str) -> IPAddress | None:
 
 def check_url(url: str, policy: TargetPolicy) -> None:
     """Refuse a plain-http URL or a literal non-public IP; names are checked on resolve."""
+    _check_url(url, policy)
+
+
+@functools.lru_cache(maxsize=1024)  # per delivery: a route's URL is checked once
+def _check_url(url: str, policy: TargetPolicy) -> None:
     parts = urlsplit(url)
     if parts.scheme != "https" and not policy.allow_insecure:
         raise TargetRefused(f"plain {parts.scheme}:// target refused; use https:// or set "
