@@ -24,6 +24,12 @@ def _get(url: str) -> tuple[int, str]:
         return exc.code, exc.read().decode()
 
 
+def _deliveries(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``kafkahooks deliveries`` as an operator runs it."""
+    command = [sys.executable, "-m", "kafkahooks.cli", "deliveries", "--config", str(config)]
+    return subprocess.run([*command, *args], capture_output=True, text=True, timeout=60)
+
+
 def _metric(text: str, name: str, **labels: str) -> float:
     want = ",".join(f'{k}="{v}"' for k, v in labels.items())
     for line in text.splitlines():
@@ -76,37 +82,9 @@ def test_metrics_health_and_delivery_log_after_a_known_run(
     assert bridge.terminate() == 0
 
     retried = next(r for r in receiver.requests if r.json()["id"] == 3).headers["webhook-id"]
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "kafkahooks.cli",
-            "deliveries",
-            "--config",
-            str(config),
-            "--route",
-            "calls",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    out = _deliveries(config, "--route", "calls")
     assert out.returncode == 0, out.stderr
     assert "6 attempts, 4 succeeded, 2 failed" in out.stdout
-    one = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "kafkahooks.cli",
-            "deliveries",
-            "--config",
-            str(config),
-            "--event-id",
-            retried,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    one = _deliveries(config, "--event-id", retried)
     assert "2 attempts, 1 succeeded, 1 failed" in one.stdout
     assert " 503 " in one.stdout and " 200 " in one.stdout
