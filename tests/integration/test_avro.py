@@ -8,11 +8,10 @@ import asyncio
 import json
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 from confluent_kafka.schema_registry.avro import AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
@@ -27,13 +26,12 @@ from kafkahooks.settings import Settings
 from tests.support.bridge import BridgeProcess, routes_file, simple_route, wait_until
 from tests.support.kafka import committed, create_topic, produce, unique
 from tests.support.receiver import Receiver, verify_hex_signature
-from tests.support.registry import RegistryServer, self_contained, wire_format
+from tests.support.registry import REGISTRY_PASSWORD, RegistryServer, self_contained, wire_format
 
 Start = Callable[..., BridgeProcess]
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 CALL_STATUS = SCHEMAS / "call-status"
 SECRET = "avro-test-secret"
-REGISTRY_PASSWORD = "registry-pa55-word"
 
 # the demo's fields; on_missing null, because Avro has no "absent", only null
 CALL_TEMPLATE = {
@@ -75,11 +73,23 @@ def test_json_and_avro_topics_send_the_same_webhooks(
     events = _call_events()
     produce(bootstrap, json_topic, [("call-000001", e) for e in events])
     produce(bootstrap, avro_topic, [("call-000001", avro_bytes(schema, e)) for e in events])
-    route = simple_route("calls", json_topic, receiver.url, SECRET, template=CALL_TEMPLATE,
-                         topics=[json_topic, avro_topic])
+    route = simple_route(
+        "calls",
+        json_topic,
+        receiver.url,
+        SECRET,
+        template=CALL_TEMPLATE,
+        topics=[json_topic, avro_topic],
+    )
     config = routes_file(tmp_path / "r.yaml", bootstrap, group, [route])
-    add_sections(config, sources={avro_topic: {
-        "value": {"format": "avro", "schema": str(CALL_STATUS / "call-status.avsc")}}})
+    add_sections(
+        config,
+        sources={
+            avro_topic: {
+                "value": {"format": "avro", "schema": str(CALL_STATUS / "call-status.avsc")}
+            }
+        },
+    )
     bridge = start_bridge(config)
 
     receiver.wait_count(8)
@@ -98,20 +108,21 @@ def test_json_and_avro_topics_send_the_same_webhooks(
     assert ended["crm"] == "CRM-1001"
 
 
-@pytest.fixture
-def registry() -> Iterator[RegistryServer]:
-    server = RegistryServer(username="kafkahooks", password=REGISTRY_PASSWORD)
-    yield server
-    server.close()
-
-
 def registry_section(registry: RegistryServer) -> dict[str, Any]:
-    return {"url": registry.url, "username": "kafkahooks", "password": "${REGISTRY_PASSWORD}",
-            "max_retries": 0, "timeout": 5}
+    return {
+        "url": registry.url,
+        "username": "kafkahooks",
+        "password": "${REGISTRY_PASSWORD}",
+        "max_retries": 0,
+        "timeout": 5,
+    }
 
 
 def test_registry_avro_is_decoded_with_schemas_fetched_once_with_basic_auth(
-    bootstrap: str, receiver: Receiver, registry: RegistryServer, tmp_path: Path,
+    bootstrap: str,
+    receiver: Receiver,
+    registry: RegistryServer,
+    tmp_path: Path,
     start_bridge: Start,
 ) -> None:
     topic, group = create_topic(bootstrap, unique("outrival")), unique("g")
@@ -119,22 +130,43 @@ def test_registry_avro_is_decoded_with_schemas_fetched_once_with_basic_auth(
     schema_id = registry.register(self_contained(schema))
     examples = sorted((SCHEMAS / "outrival").glob("server-event.*.json"))
     values = [json.loads(p.read_text()) for p in examples]
-    produce(bootstrap, topic, [(f"c-{i}", wire_format(schema_id, avro_bytes(schema, v)))
-                               for i, v in enumerate(values)])
-    template = {"event": "{{ value.event }}", "type": "{{ value.type }}",
-                "companionId": "{{ value.companionId }}", "data": "{{ value.data }}"}
+    produce(
+        bootstrap,
+        topic,
+        [(f"c-{i}", wire_format(schema_id, avro_bytes(schema, v))) for i, v in enumerate(values)],
+    )
+    template = {
+        "event": "{{ value.event }}",
+        "type": "{{ value.type }}",
+        "companionId": "{{ value.companionId }}",
+        "data": "{{ value.data }}",
+    }
     route = simple_route("outrival", topic, receiver.url, SECRET, template=template)
     config = routes_file(tmp_path / "r.yaml", bootstrap, group, [route])
-    add_sections(config, schema_registry=registry_section(registry),
-                 sources={topic: {"value": "avro-registry"}})
+    add_sections(
+        config,
+        schema_registry=registry_section(registry),
+        sources={topic: {"value": "avro-registry"}},
+    )
     bridge = start_bridge(config, {"REGISTRY_PASSWORD": REGISTRY_PASSWORD})
 
     receiver.wait_count(len(values))
     wait_until(lambda: committed(bootstrap, group, topic) == [len(values)], timeout=15)
     assert bridge.terminate() == 0
     got = sorted((r.json() for r in receiver.requests), key=_canonical)
-    want = [{**v, "data": {"endedAt": None, "endedReason": None, "phoneNumber": None,
-                           "status": None, **v["data"]}} for v in values]
+    want = [
+        {
+            **v,
+            "data": {
+                "endedAt": None,
+                "endedReason": None,
+                "phoneNumber": None,
+                "status": None,
+                **v["data"],
+            },
+        }
+        for v in values
+    ]
     assert got == sorted(want, key=_canonical)
     assert registry.fetches == [f"/schemas/ids/{schema_id}"]  # cached after the first
     assert registry.refused == 0
@@ -156,17 +188,27 @@ def test_registry_avro_with_the_in_process_mock_registry(
     examples = sorted((SCHEMAS / "avoma").glob("meeting-event.*.json"))
     values = [json.loads(p.read_text()) for p in examples]
     ctx = SerializationContext(topic, MessageField.VALUE)
-    produce(bootstrap, topic, [(v["meeting"]["uuid"], serializer(from_plain(parsed, v), ctx))
-                               for v in values])
-    template = {"trigger": "{{ value.event_type }}", "team": "{{ value.team.name }}",
-                "meeting": "{{ value.meeting }}", "notes": "{{ value.notes }}",
-                "scheduler": "{{ value.scheduler }}"}
+    produce(
+        bootstrap,
+        topic,
+        [(v["meeting"]["uuid"], serializer(from_plain(parsed, v), ctx)) for v in values],
+    )
+    template = {
+        "trigger": "{{ value.event_type }}",
+        "team": "{{ value.team.name }}",
+        "meeting": "{{ value.meeting }}",
+        "notes": "{{ value.notes }}",
+        "scheduler": "{{ value.scheduler }}",
+    }
     route = simple_route("avoma", topic, receiver.url, SECRET, template=template)
     path = routes_file(tmp_path / "r.yaml", bootstrap, group, [route])
-    add_sections(path, schema_registry={"url": registry_url},
-                 sources={topic: {"value": "avro-registry"}})
-    bridge = Bridge(load_config(path), Settings(allow_local_targets=True, http_port=0,
-                                                shutdown_timeout=5, commit_interval=0.2))
+    add_sections(
+        path, schema_registry={"url": registry_url}, sources={topic: {"value": "avro-registry"}}
+    )
+    bridge = Bridge(
+        load_config(path),
+        Settings(allow_local_targets=True, http_port=0, shutdown_timeout=5, commit_interval=0.2),
+    )
     with _running(bridge):
         receiver.wait_count(len(values))
         wait_until(lambda: committed(bootstrap, group, topic) == [len(values)], timeout=15)

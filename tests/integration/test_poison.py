@@ -4,21 +4,18 @@ a run of them after a bad deploy stops the bridge instead, committing nothing pa
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-
-import pytest
 
 from kafkahooks.decode.avro import avro_bytes, load_avsc
 from tests.integration.test_avro import add_sections, registry_section
 from tests.support.bridge import BridgeProcess, routes_file, simple_route, wait_until
 from tests.support.kafka import committed, create_topic, headers_of, produce, read_topic, unique
 from tests.support.receiver import Receiver
-from tests.support.registry import RegistryServer, self_contained, wire_format
+from tests.support.registry import REGISTRY_PASSWORD, RegistryServer, self_contained, wire_format
 
 Start = Callable[..., BridgeProcess]
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
-REGISTRY_PASSWORD = "registry-pa55-word"
 
 
 def _good(n: int) -> bytes:
@@ -31,19 +28,24 @@ def test_json_poison_is_dead_lettered_with_its_reason_between_delivered_events(
     topic, group = create_topic(bootstrap, unique("calls")), unique("g")
     route_dlq = f"{topic}.route-dlq"
     oversize = json.dumps({"event": "e", "id": 99, "status": "x" * 400}).encode()
-    produce(bootstrap, topic, [
-        ("a", _good(1)),
-        ("b", b'{"event": "e", "id": 2,'),            # 1: not JSON
-        ("c", _good(3)),
-        ("d", oversize),                            # 3: over max_value_bytes
-        ("e", _good(5)),
-        ("f", b'{"event": "e", "id": 6}'),          # 5: the template needs value.status
-        ("g", _good(7)),
-        ("h", None),                                # 7: a tombstone, skipped
-        ("i", _good(9)),
-    ])
-    route = simple_route("calls", topic, receiver.url, on_missing="fail",
-                         dead_letter_topic=route_dlq)
+    produce(
+        bootstrap,
+        topic,
+        [
+            ("a", _good(1)),
+            ("b", b'{"event": "e", "id": 2,'),  # 1: not JSON
+            ("c", _good(3)),
+            ("d", oversize),  # 3: over max_value_bytes
+            ("e", _good(5)),
+            ("f", b'{"event": "e", "id": 6}'),  # 5: the template needs value.status
+            ("g", _good(7)),
+            ("h", None),  # 7: a tombstone, skipped
+            ("i", _good(9)),
+        ],
+    )
+    route = simple_route(
+        "calls", topic, receiver.url, on_missing="fail", dead_letter_topic=route_dlq
+    )
     config = routes_file(tmp_path / "r.yaml", bootstrap, group, [route])
     add_sections(config, sources={topic: {"value": "json", "max_value_bytes": 300}})
     bridge = start_bridge(config)
@@ -77,15 +79,11 @@ def test_json_poison_is_dead_lettered_with_its_reason_between_delivered_events(
     assert template["kafkahooks.source.offset"] == "5"
 
 
-@pytest.fixture
-def registry() -> Iterator[RegistryServer]:
-    server = RegistryServer(username="kafkahooks", password=REGISTRY_PASSWORD)
-    yield server
-    server.close()
-
-
 def test_avro_poison_is_dead_lettered_with_its_reason_between_delivered_events(
-    bootstrap: str, receiver: Receiver, registry: RegistryServer, tmp_path: Path,
+    bootstrap: str,
+    receiver: Receiver,
+    registry: RegistryServer,
+    tmp_path: Path,
     start_bridge: Start,
 ) -> None:
     topic, group = create_topic(bootstrap, unique("audian")), unique("g")
@@ -96,20 +94,31 @@ def test_avro_poison_is_dead_lettered_with_its_reason_between_delivered_events(
     def good(n: int) -> bytes:
         return wire_format(schema_id, avro_bytes(schema, {**example, "id": f"evt_{n}"}))
 
-    produce(bootstrap, topic, [
-        ("a", good(0)),
-        ("b", wire_format(4242, good(1)[5:])),       # 1: a schema id the registry lacks
-        ("c", good(2)),
-        ("d", b"\x01" + good(3)[1:]),               # 3: wrong magic byte
-        ("e", good(4)),
-        ("f", wire_format(schema_id, b"\x02\xff\xff\xff\xff")),  # 5: not this schema
-        ("g", good(6)),
-    ])
-    route = simple_route("audian", topic, receiver.url,
-                         template={"id": "{{ value.id }}", "event": "{{ value.event }}"})
+    produce(
+        bootstrap,
+        topic,
+        [
+            ("a", good(0)),
+            ("b", wire_format(4242, good(1)[5:])),  # 1: a schema id the registry lacks
+            ("c", good(2)),
+            ("d", b"\x01" + good(3)[1:]),  # 3: wrong magic byte
+            ("e", good(4)),
+            ("f", wire_format(schema_id, b"\x02\xff\xff\xff\xff")),  # 5: not this schema
+            ("g", good(6)),
+        ],
+    )
+    route = simple_route(
+        "audian",
+        topic,
+        receiver.url,
+        template={"id": "{{ value.id }}", "event": "{{ value.event }}"},
+    )
     config = routes_file(tmp_path / "r.yaml", bootstrap, group, [route])
-    add_sections(config, schema_registry=registry_section(registry),
-                 sources={topic: {"value": "avro-registry"}})
+    add_sections(
+        config,
+        schema_registry=registry_section(registry),
+        sources={topic: {"value": "avro-registry"}},
+    )
     bridge = start_bridge(config, {"REGISTRY_PASSWORD": REGISTRY_PASSWORD})
 
     receiver.wait_count(4)
@@ -130,15 +139,20 @@ def test_a_run_of_dead_letters_stops_the_bridge_without_committing_past_them(
     bootstrap: str, receiver: Receiver, tmp_path: Path, start_bridge: Start
 ) -> None:
     topic, group = create_topic(bootstrap, unique("calls")), unique("g")
-    produce(bootstrap, topic, [
-        ("a", b"not json 0"),
-        ("b", b"not json 1"),
-        ("c", b"not json 2"),  # the third in a row: over max_consecutive 2
-        ("d", _good(3)),
-        ("e", _good(4)),
-    ])
-    config = routes_file(tmp_path / "r.yaml", bootstrap, group,
-                         [simple_route("calls", topic, receiver.url)])
+    produce(
+        bootstrap,
+        topic,
+        [
+            ("a", b"not json 0"),
+            ("b", b"not json 1"),
+            ("c", b"not json 2"),  # the third in a row: over max_consecutive 2
+            ("d", _good(3)),
+            ("e", _good(4)),
+        ],
+    )
+    config = routes_file(
+        tmp_path / "r.yaml", bootstrap, group, [simple_route("calls", topic, receiver.url)]
+    )
     add_sections(config, dead_letter_limit={"max_consecutive": 2, "max_ratio": None})
     bridge = start_bridge(config)
 
@@ -155,7 +169,10 @@ def test_a_run_of_dead_letters_stops_the_bridge_without_committing_past_them(
 
 
 def test_a_registry_refusing_access_stops_the_bridge_rather_than_dead_letter_everything(
-    bootstrap: str, receiver: Receiver, registry: RegistryServer, tmp_path: Path,
+    bootstrap: str,
+    receiver: Receiver,
+    registry: RegistryServer,
+    tmp_path: Path,
     start_bridge: Start,
 ) -> None:
     topic, group = create_topic(bootstrap, unique("audian")), unique("g")
@@ -165,8 +182,11 @@ def test_a_registry_refusing_access_stops_the_bridge_rather_than_dead_letter_eve
     produce(bootstrap, topic, [("a", wire_format(schema_id, avro_bytes(schema, example)))])
     route = simple_route("audian", topic, receiver.url, template={"id": "{{ value.id }}"})
     config = routes_file(tmp_path / "r.yaml", bootstrap, group, [route])
-    add_sections(config, schema_registry=registry_section(registry),
-                 sources={topic: {"value": "avro-registry"}})
+    add_sections(
+        config,
+        schema_registry=registry_section(registry),
+        sources={topic: {"value": "avro-registry"}},
+    )
     bridge = start_bridge(config, {"REGISTRY_PASSWORD": "an-outdated-password"})
 
     assert bridge.wait(timeout=30) != 0

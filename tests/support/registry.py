@@ -15,6 +15,9 @@ from typing import Any, cast
 
 from fastavro.schema import expand_schema
 
+# the password the loopback registry fixture expects (tests/integration/conftest.py)
+REGISTRY_PASSWORD = "registry-pa55-word"
+
 
 def wire_format(schema_id: int, body: bytes, magic: int = 0) -> bytes:
     """Confluent framing: magic byte, 4-byte big-endian schema id, Avro body."""
