@@ -29,6 +29,12 @@ class Committer:
         self._last = time.monotonic()
         self.commits = 0
 
+    def due(self) -> bool:
+        """Whether ``maybe_commit`` would commit now (no broker call to find out)."""
+        since = time.monotonic() - self._last
+        due = since >= self._interval or self._tracker.finished_since_commit >= self._every
+        return due and since >= min(_MIN_SPACING, self._interval)
+
     def maybe_commit(self) -> None:
         """Asynchronous commit once per interval, sooner when ``every`` events finished,
         but never more than twice a second (each commit is a broker round trip)."""

@@ -29,6 +29,8 @@ __all__ = ["ConsumerLoop", "consumer_config"]
 log = logging.getLogger("kafkahooks.consumer")
 
 _POLL_TIMEOUT = 0.1
+_ROOM_WAIT = 0.005  # seconds between looks at a nearly full window
+_FULL_GRACE = 0.25  # seconds a full window may last before the partitions pause
 
 
 def consumer_config(bootstrap: str, group_id: str, properties: dict[str, Any]) -> dict[str, Any]:
@@ -78,6 +80,7 @@ class ConsumerLoop:
         self._kafka = ThreadPoolExecutor(1, thread_name_prefix="kafkahooks-kafka")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._paused = False
+        self._full_since: float | None = None
         # partitions holding a parked record that is not due yet → when it is
         self._deferred: dict[TopicPartitionKey, float] = {}
         self._stopping = asyncio.Event()
@@ -143,22 +146,19 @@ class ConsumerLoop:
         await self._call(self._subscribe)
         try:
             while not self._stopping.is_set() and self._pipeline.fatal is None:
-                # never take more than the window has room for
-                room = max(1, min(self._batch, self._window - self._tracker.outstanding))
-                messages = await self._call(self._consumer.consume, room, _POLL_TIMEOUT)
-                self.last_poll = time.monotonic()
-                seek: list[TopicPartition] = []
-                for message in messages:
-                    self._take(message, seek)
-                if seek:
-                    await self._call(self._defer, seek)
+                if self._room_is_short():
+                    await asyncio.sleep(_ROOM_WAIT)  # let deliveries make room: no tiny polls
+                else:
+                    await self._poll()
                 if self._resubscribe is not None:
                     self._topics, self._resubscribe = self._resubscribe, None
                     await self._call(self._subscribe)
-                await self._call(self._backpressure)
+                if self._pause_changes():
+                    await self._call(self._backpressure)
                 if self._deferred:
                     await self._call(self._undefer)
-                await self._call(self._committer.maybe_commit)
+                if self._committer.due():
+                    await self._call(self._committer.maybe_commit)
         finally:
             await self._shutdown()
 
@@ -168,6 +168,39 @@ class ConsumerLoop:
         if self._last_warning.get(text, -60.0) + 60 <= now:
             self._last_warning[text] = now
             log.warning("consumer error", extra={"group": self.group, "error": text})
+
+    async def _poll(self) -> None:
+        # never take more than the window has room for
+        room = max(1, min(self._batch, self._window - self._tracker.outstanding))
+        messages = await self._call(self._consumer.consume, room, _POLL_TIMEOUT)
+        self.last_poll = time.monotonic()
+        seek: list[TopicPartition] = []
+        for message in messages:
+            self._take(message, seek)
+        if seek:
+            await self._call(self._defer, seek)
+
+    def _room_is_short(self) -> bool:
+        """The window is (nearly) full: wait a moment for room rather than take a few
+        records per poll (each poll is a thread hand-off) or pause at once (a resume
+        restarts fetching).  Full for longer than _FULL_GRACE: pause, and poll paused."""
+        if self._paused:
+            return False
+        room = self._window - self._tracker.outstanding
+        if room >= max(1, min(self._batch, self._window // 4)):
+            self._full_since = None
+            return False
+        now = time.monotonic()
+        if self._full_since is None:
+            self._full_since = now
+        return now - self._full_since < _FULL_GRACE
+
+    def _pause_changes(self) -> bool:
+        outstanding = self._tracker.outstanding
+        METRICS.window.labels(self.group).set(outstanding)
+        if self._paused:
+            return outstanding <= self._window // 2
+        return outstanding >= self._window
 
     def _subscribe(self) -> None:
         self._consumer.subscribe(
@@ -234,7 +267,6 @@ class ConsumerLoop:
 
     def _backpressure(self) -> None:
         outstanding = self._tracker.outstanding
-        METRICS.window.labels(self.group).set(outstanding)
         if not self._paused and outstanding >= self._window:
             self._set_paused(True)
         elif self._paused and outstanding <= self._window // 2:
