@@ -68,7 +68,10 @@ class HealthServer:
 
     async def _readyz(self, _: web.Request) -> web.Response:
         # A member without partitions is still ready: surge pods must not stall rollouts.
-        waiting = [m for m in self._members() if not m.joined]
+        members = self._members()
+        if not members:  # nothing consumes yet
+            return web.json_response({"status": "starting", "members": 0}, status=503)
+        waiting = [m for m in members if not m.joined]
         if waiting:
             return web.json_response({"status": "joining", "members": len(waiting)}, status=503)
         return web.json_response({"status": "ready"})

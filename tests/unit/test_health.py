@@ -120,6 +120,14 @@ def test_metrics_are_served_as_prometheus_text() -> None:
     _run(scenario)
 
 
+def test_readyz_is_not_ready_before_any_member_exists() -> None:
+    async def scenario() -> None:
+        async with _serving([]) as get:
+            assert (await get("/readyz"))[0::2] == (503, {"status": "starting", "members": 0})
+
+    _run(scenario)
+
+
 @pytest.mark.parametrize("path", ["/", "/metrics/x"])
 def test_unknown_paths_are_404(path: str) -> None:
     async def scenario() -> None:
