@@ -159,13 +159,20 @@ def _compiled(args: argparse.Namespace, *, checked: bool) -> Route:
     return compile_route(_pick_route(config, args.route, args.config), allow_local)
 
 
-def cmd_render(args: argparse.Namespace) -> int:
-    route = _compiled(args, checked=False)
-    event = pick_event(route, args.event_type, args.event)
-    taken, request = _build(route, event)
+def _prepare(
+    args: argparse.Namespace, *, checked: bool, filtered_note: str
+) -> tuple[Route, OutboundRequest, _Printer]:
+    """The route, the request it would send for the chosen event, and a printer."""
+    route = _compiled(args, checked=checked)
+    taken, request = _build(route, pick_event(route, args.event_type, args.event))
     printer = _Printer(route, sys.stdout)
     if not taken:
-        printer.line(f"# note: route {route.name} would filter this event out")
+        printer.line(f"# note: route {route.name} would filter this event out{filtered_note}")
+    return route, request, printer
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    route, request, printer = _prepare(args, checked=False, filtered_note="")
     if route.auth is not None:
         request.headers["authorization"] = MASK  # added per attempt when sending
     printer.request(request, request.body)
@@ -183,12 +190,7 @@ async def _send_once(request: OutboundRequest) -> tuple[Response, float]:
 
 
 def cmd_send_test(args: argparse.Namespace) -> int:
-    route = _compiled(args, checked=True)
-    event = pick_event(route, args.event_type, args.event)
-    taken, request = _build(route, event)
-    printer = _Printer(route, sys.stdout)
-    if not taken:
-        printer.line(f"# note: route {route.name} would filter this event out; sending anyway")
+    _, request, printer = _prepare(args, checked=True, filtered_note="; sending anyway")
     try:
         response, elapsed = asyncio.run(_send_once(request))
     except DeliveryError as exc:

@@ -38,12 +38,9 @@ class Committer:
     def maybe_commit(self) -> None:
         """Asynchronous commit once per interval, sooner when ``every`` events finished,
         but never more than twice a second (each commit is a broker round trip)."""
-        now = time.monotonic()
-        since = now - self._last
-        due = since >= self._interval or self._tracker.finished_since_commit >= self._every
-        if not due or since < min(_MIN_SPACING, self._interval):
+        if not self.due():
             return
-        self._last = now
+        self._last = time.monotonic()
         positions = self._tracker.positions()
         if positions:
             self._commit(positions, asynchronous=True)

@@ -118,6 +118,12 @@ def registry_section(registry: RegistryServer) -> dict[str, Any]:
     }
 
 
+def register(registry: RegistryServer, relative: str) -> tuple[Any, int]:
+    """Load a schema of schemas/ and register it (self-contained) with the test registry."""
+    schema = load_avsc(str(SCHEMAS / relative))
+    return schema, registry.register(self_contained(schema))
+
+
 def test_registry_avro_is_decoded_with_schemas_fetched_once_with_basic_auth(
     bootstrap: str,
     receiver: Receiver,
@@ -126,8 +132,7 @@ def test_registry_avro_is_decoded_with_schemas_fetched_once_with_basic_auth(
     start_bridge: Start,
 ) -> None:
     topic, group = create_topic(bootstrap, unique("outrival")), unique("g")
-    schema = load_avsc(str(SCHEMAS / "outrival" / "server-event.avsc"))
-    schema_id = registry.register(self_contained(schema))
+    schema, schema_id = register(registry, "outrival/server-event.avsc")
     examples = sorted((SCHEMAS / "outrival").glob("server-event.*.json"))
     values = [json.loads(p.read_text()) for p in examples]
     produce(

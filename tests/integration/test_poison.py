@@ -7,12 +7,12 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from kafkahooks.decode.avro import avro_bytes, load_avsc
-from tests.integration.test_avro import add_sections, registry_section
+from kafkahooks.decode.avro import avro_bytes
+from tests.integration.test_avro import add_sections, register, registry_section
 from tests.support.bridge import BridgeProcess, routes_file, simple_route, wait_until
 from tests.support.kafka import committed, create_topic, headers_of, produce, read_topic, unique
 from tests.support.receiver import Receiver
-from tests.support.registry import REGISTRY_PASSWORD, RegistryServer, self_contained, wire_format
+from tests.support.registry import REGISTRY_PASSWORD, RegistryServer, wire_format
 
 Start = Callable[..., BridgeProcess]
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
@@ -87,8 +87,7 @@ def test_avro_poison_is_dead_lettered_with_its_reason_between_delivered_events(
     start_bridge: Start,
 ) -> None:
     topic, group = create_topic(bootstrap, unique("audian")), unique("g")
-    schema = load_avsc(str(SCHEMAS / "audian" / "call-event.avsc"))
-    schema_id = registry.register(self_contained(schema))
+    schema, schema_id = register(registry, "audian/call-event.avsc")
     example = json.loads((SCHEMAS / "audian" / "call-event.completed.json").read_text())
 
     def good(n: int) -> bytes:
@@ -176,8 +175,7 @@ def test_a_registry_refusing_access_stops_the_bridge_rather_than_dead_letter_eve
     start_bridge: Start,
 ) -> None:
     topic, group = create_topic(bootstrap, unique("audian")), unique("g")
-    schema = load_avsc(str(SCHEMAS / "audian" / "call-event.avsc"))
-    schema_id = registry.register(self_contained(schema))
+    schema, schema_id = register(registry, "audian/call-event.avsc")
     example = json.loads((SCHEMAS / "audian" / "call-event.completed.json").read_text())
     produce(bootstrap, topic, [("a", wire_format(schema_id, avro_bytes(schema, example)))])
     route = simple_route("audian", topic, receiver.url, template={"id": "{{ value.id }}"})
