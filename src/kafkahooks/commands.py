@@ -24,8 +24,9 @@ from kafkahooks.config import ConfigError, RouteConfig, RoutesFile, load_config
 from kafkahooks.delivery.auth import send_authorized
 from kafkahooks.delivery.errors import DeliveryError
 from kafkahooks.delivery.guard import transport_problems
+from kafkahooks.delivery.http1 import Http1Sender
 from kafkahooks.delivery.request import OutboundRequest
-from kafkahooks.delivery.sender import AiohttpSender, Response
+from kafkahooks.delivery.sender import Response
 from kafkahooks.event import Event
 from kafkahooks.routing import Route, compile_route
 from kafkahooks.samples import event_from_path, sample_events
@@ -180,7 +181,7 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 async def _send_once(request: OutboundRequest) -> tuple[Response, float]:
-    sender = AiohttpSender(max_connections=4)
+    sender = Http1Sender(max_connections=4)
     started = time.monotonic()
     try:
         response = await send_authorized(sender, request)

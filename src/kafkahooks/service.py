@@ -13,6 +13,7 @@ from kafkahooks.consumer import ConsumerLoop, consumer_config
 from kafkahooks.deadletter import DeadLetterWriter
 from kafkahooks.decode import Decoders
 from kafkahooks.deliverer import Deliverer
+from kafkahooks.delivery.http1 import Http1Sender
 from kafkahooks.delivery.sender import AiohttpSender, HttpxSender, Sender
 from kafkahooks.deliverylog import DeliveryLog
 from kafkahooks.dlqlimit import DeadLetterLimit
@@ -217,7 +218,9 @@ class Bridge:
 def make_sender(settings: Settings, max_connections: int) -> Sender:
     if settings.http_client == "httpx":
         return HttpxSender(max_connections=max_connections)
-    return AiohttpSender(max_connections=max_connections)
+    if settings.http_client == "aiohttp":
+        return AiohttpSender(max_connections=max_connections)
+    return Http1Sender(max_connections=max_connections)
 
 
 _CONSUMER_ONLY_PREFIXES = (
