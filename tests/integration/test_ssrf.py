@@ -5,10 +5,14 @@ socket factory would refuse anything but loopback should the guard ever let one 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from kafkahooks.config import load_config
-from kafkahooks.delivery.sender import AiohttpSender
+from kafkahooks.delivery.http1 import Http1Sender
+from kafkahooks.delivery.sender import AiohttpSender, Sender
 from kafkahooks.service import Bridge
 from kafkahooks.settings import Settings
 from tests.support.bridge import routes_file, simple_route
@@ -16,8 +20,9 @@ from tests.support.kafka import committed, create_topic, headers_of, produce, re
 from tests.support.resolver import LoopbackOnly, StubResolver
 
 
+@pytest.mark.parametrize("make_sender", [AiohttpSender, Http1Sender])
 def test_private_address_behind_a_name_is_dead_lettered_without_a_connection(
-    bootstrap: str, tmp_path: Path
+    bootstrap: str, tmp_path: Path, make_sender: Callable[..., Sender],
 ) -> None:
     topic, group = create_topic(bootstrap, unique("ssrf")), unique("g")
     produce(bootstrap, topic, [("k", {"event": "status-changed", "id": 1, "status": "x"})])
@@ -25,7 +30,7 @@ def test_private_address_behind_a_name_is_dead_lettered_without_a_connection(
     config = load_config(routes_file(tmp_path / "r.yaml", bootstrap, group,
                                      [simple_route("calls", topic, url)]))
     resolver, sockets = StubResolver("169.254.169.254"), LoopbackOnly()
-    sender = AiohttpSender(resolver=resolver, socket_factory=sockets)
+    sender = make_sender(resolver=resolver, socket_factory=sockets)
     bridge = Bridge(config, Settings(shutdown_timeout=5, commit_interval=0.2, http_port=0),
                     sender=sender)
 

@@ -10,14 +10,18 @@ from pathlib import Path
 
 import pytest
 
+from kafkahooks.config.endpoint import TlsConfig
 from kafkahooks.delivery.errors import RetryableDeliveryError
 from kafkahooks.delivery.guard import TargetPolicy
+from kafkahooks.delivery.http1 import Http1Sender
 from kafkahooks.delivery.request import OutboundRequest
-from kafkahooks.delivery.sender import AiohttpSender
+from kafkahooks.delivery.sender import AiohttpSender, Response, Sender
+from kafkahooks.delivery.tls import ssl_context
 from tests.support.bridge import BridgeProcess, routes_file, simple_route
 from tests.support.certs import ScratchCA
 from tests.support.kafka import create_topic, produce, unique
 from tests.support.receiver import Receiver, verify_hex_signature
+from tests.support.resolver import LoopbackOnly, StubResolver
 
 SECRET = "tls-route-secret"
 
@@ -59,9 +63,12 @@ def test_delivery_over_mtls_with_a_private_ca(
     assert all(verify_hex_signature(r, SECRET) for r in tls_receiver.requests)
 
 
-def test_the_system_trust_store_does_not_trust_the_test_ca(tls_receiver: Receiver) -> None:
+@pytest.mark.parametrize("make_sender", [AiohttpSender, Http1Sender])
+def test_the_system_trust_store_does_not_trust_the_test_ca(
+    tls_receiver: Receiver, make_sender: Callable[[], Sender],
+) -> None:
     async def send() -> None:
-        sender = AiohttpSender()
+        sender = make_sender()
         request = OutboundRequest("POST", tls_receiver.url, {}, b"{}", 3.0,
                                   policy=TargetPolicy(allow_private=True))
         try:
@@ -72,3 +79,67 @@ def test_the_system_trust_store_does_not_trust_the_test_ca(tls_receiver: Receive
     with pytest.raises(RetryableDeliveryError):
         asyncio.run(send())
     assert tls_receiver.requests == []
+
+
+def _send_all(sender: Sender, requests: list[OutboundRequest]) -> list[Response | Exception]:
+    async def go() -> list[Response | Exception]:
+        results: list[Response | Exception] = []
+        try:
+            for request in requests:
+                try:
+                    results.append(await sender.send(request))
+                except RetryableDeliveryError as exc:
+                    results.append(exc)
+        finally:
+            await sender.aclose()
+        return results
+
+    return asyncio.run(go())
+
+
+def _route_tls(ca: ScratchCA, client_cert: bool = True) -> ssl.SSLContext:
+    client = ca.issue("kafkahooks", server=False)
+    config = TlsConfig(ca_bundle=ca.bundle, client_cert=client.cert if client_cert else None,
+                       client_key=client.key if client_cert else None)
+    context = ssl_context(config)
+    assert context is not None
+    return context
+
+
+def test_http1_sender_uses_the_routes_ca_and_client_certificate(
+    tls_receiver: Receiver, ca: ScratchCA,
+) -> None:
+    context = _route_tls(ca)
+    requests = [OutboundRequest("POST", tls_receiver.url, {}, b'{"n":%d}' % i, 3.0,
+                                policy=TargetPolicy(allow_private=True), ssl=context)
+                for i in range(3)]
+    results = _send_all(Http1Sender(), requests)
+    assert [r.status for r in results if isinstance(r, Response)] == [200, 200, 200]
+    assert [r.json()["n"] for r in tls_receiver.requests] == [0, 1, 2]
+
+
+def test_http1_sender_without_a_client_certificate_is_turned_away_by_mtls(
+    tls_receiver: Receiver, ca: ScratchCA,
+) -> None:
+    request = OutboundRequest("POST", tls_receiver.url, {}, b"{}", 3.0,
+                              policy=TargetPolicy(allow_private=True),
+                              ssl=_route_tls(ca, client_cert=False))
+    [result] = _send_all(Http1Sender(), [request])
+    assert isinstance(result, RetryableDeliveryError)
+    assert tls_receiver.requests == []
+
+
+def test_http1_sender_checks_the_url_host_name_against_the_certificate(
+    tls_receiver: Receiver, ca: ScratchCA,
+) -> None:
+    context, port = _route_tls(ca), tls_receiver.port
+    resolver = StubResolver("127.0.0.1")  # both names lead to the receiver; its cert has one
+    requests = [OutboundRequest("POST", f"https://{host}:{port}/hooks", {}, b"{}", 3.0,
+                                policy=TargetPolicy(allow_private=True), ssl=context)
+                for host in ("localhost", "impostor.test")]
+    results = _send_all(Http1Sender(resolver=resolver, socket_factory=LoopbackOnly()), requests)
+    assert isinstance(results[0], Response) and results[0].status == 200
+    assert isinstance(results[1], RetryableDeliveryError)
+    assert results[1].reason.startswith("SSLCertVerificationError")
+    assert resolver.lookups == ["localhost", "impostor.test"]
+    assert len(tls_receiver.requests) == 1

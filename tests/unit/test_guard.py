@@ -8,6 +8,7 @@ net should the guard ever let an address through.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -21,8 +22,9 @@ from kafkahooks.delivery.guard import (
     check_url,
     transport_problems,
 )
+from kafkahooks.delivery.http1 import Http1Sender
 from kafkahooks.delivery.request import OutboundRequest
-from kafkahooks.delivery.sender import AiohttpSender
+from kafkahooks.delivery.sender import AiohttpSender, Sender
 from tests.support.receiver import Receiver
 from tests.support.resolver import LoopbackOnly, StubResolver
 
@@ -106,7 +108,12 @@ def test_config_check_names_route_and_field() -> None:
     assert transport_problems(config, allow_local=True) == []
 
 
-def _send(sender: AiohttpSender, url: str, policy: TargetPolicy) -> Any:
+# Every sender that resolves names itself must apply the guard the same way.
+MakeSender = Callable[..., Sender]
+SENDERS = pytest.mark.parametrize("make_sender", [AiohttpSender, Http1Sender])
+
+
+def _send(sender: Sender, url: str, policy: TargetPolicy) -> Any:
     async def go() -> Any:
         try:
             return await sender.send(OutboundRequest("POST", url, {}, b"{}", 2.0, policy=policy))
@@ -116,13 +123,14 @@ def _send(sender: AiohttpSender, url: str, policy: TargetPolicy) -> Any:
     return asyncio.run(go())
 
 
+@SENDERS
 @pytest.mark.parametrize("address", ["10.0.0.5", "192.168.1.1", "172.20.0.3", "169.254.169.254",
                                      "169.254.1.1", "fd00:ec2::254", "fe80::1", "127.0.0.1"])
 def test_a_name_resolving_to_a_non_public_address_is_refused_before_connecting(
-    address: str,
+    address: str, make_sender: MakeSender,
 ) -> None:
     resolver, sockets = StubResolver(address), LoopbackOnly()
-    sender = AiohttpSender(resolver=resolver, socket_factory=sockets)
+    sender = make_sender(resolver=resolver, socket_factory=sockets)
     with pytest.raises(PermanentDeliveryError) as caught:
         _send(sender, "https://hooks.internal.test/x", TargetPolicy())
     assert resolver.lookups == ["hooks.internal.test"]
@@ -131,7 +139,10 @@ def test_a_name_resolving_to_a_non_public_address_is_refused_before_connecting(
     assert "allow_private" in caught.value.reason
 
 
-def test_loopback_receiver_is_refused_without_the_switch_and_reached_with_it() -> None:
+@SENDERS
+def test_loopback_receiver_is_refused_without_the_switch_and_reached_with_it(
+    make_sender: MakeSender,
+) -> None:
     receiver = Receiver()
     try:
         sockets = LoopbackOnly()
@@ -139,16 +150,16 @@ def test_loopback_receiver_is_refused_without_the_switch_and_reached_with_it() -
         named = literal.replace("127.0.0.1", "receiver.test")
         # plain http to loopback: refused for the scheme, then for the address
         with pytest.raises(PermanentDeliveryError, match="plain http"):
-            _send(AiohttpSender(socket_factory=sockets), literal, TargetPolicy())
+            _send(make_sender(socket_factory=sockets), literal, TargetPolicy())
         with pytest.raises(PermanentDeliveryError, match="loopback"):
-            _send(AiohttpSender(socket_factory=sockets), literal, TargetPolicy(allow_insecure=True))
+            _send(make_sender(socket_factory=sockets), literal, TargetPolicy(allow_insecure=True))
         with pytest.raises(PermanentDeliveryError, match="loopback"):
-            _send(AiohttpSender(resolver=StubResolver("127.0.0.1"), socket_factory=sockets),
+            _send(make_sender(resolver=StubResolver("127.0.0.1"), socket_factory=sockets),
                   named, TargetPolicy(allow_insecure=True))
         assert sockets.opened == [] and receiver.requests == []
         # allowed: the same name reaches the receiver through the same stub
         response = _send(
-            AiohttpSender(resolver=StubResolver("127.0.0.1"), socket_factory=sockets),
+            make_sender(resolver=StubResolver("127.0.0.1"), socket_factory=sockets),
             named, TargetPolicy(allow_insecure=True, allow_private=True),
         )
         assert response.status == 200 and len(receiver.requests) == 1
