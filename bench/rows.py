@@ -95,6 +95,7 @@ class Bench:
     latency_seconds: float
     row_timeout: float
     profile: bool = False  # kafkahooks rows under cProfile (slower; for finding hot spots)
+    settings: dict[str, str] = field(default_factory=dict)  # --set, for the kafkahooks rows
 
 
 @dataclass
@@ -207,6 +208,8 @@ def _env(bench: Bench, row: Row) -> dict[str, str]:
             "PYTHONUNBUFFERED": "1",
         }
     )
+    if row.kind == "kh":
+        env.update(bench.settings)
     return env
 
 

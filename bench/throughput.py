@@ -58,7 +58,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=str(Path(__file__).with_name("results.md")),
         help="markdown output ('' to skip)",
     )
+    p.add_argument(
+        "--set", action="append", default=[], metavar="KAFKAHOOKS_X=V",
+        help="a setting for the kafkahooks rows (repeatable), e.g. KAFKAHOOKS_WINDOW=20000",
+    )
     args = p.parse_args(argv)
+    args.settings = dict(item.split("=", 1) for item in args.set)
     args.keep = args.keep or args.profile
     args.rows = [r for r in ROWS if r.option in args.rows.split(",")]
     args.receivers = [x for x in ("fast", "slow") if x in args.receivers.split(",")]
@@ -121,6 +126,7 @@ def run(args: argparse.Namespace, workdir: Path) -> tuple[list[Result], tuple[fl
             latency_seconds=args.latency_seconds,
             row_timeout=args.row_timeout,
             profile=args.profile,
+            settings=args.settings,
         )
         print(f"broker {broker.bootstrap}; work dir {workdir}", flush=True)
         load(bench)

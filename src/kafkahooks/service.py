@@ -17,6 +17,7 @@ from kafkahooks.delivery.http1 import Http1Sender
 from kafkahooks.delivery.sender import AiohttpSender, HttpxSender, Sender
 from kafkahooks.deliverylog import DeliveryLog
 from kafkahooks.dlqlimit import DeadLetterLimit
+from kafkahooks.gctune import tune_gc
 from kafkahooks.health import HealthServer
 from kafkahooks.offsets import OffsetTracker
 from kafkahooks.pipeline import Pipeline, Stats
@@ -265,6 +266,7 @@ def install_signal_handlers(bridge: Bridge) -> None:
 
 async def run_bridge(config: RoutesFile, settings: Settings, path: str | None = None) -> RunResult:
     bridge = Bridge(config, settings)
+    tune_gc()
     install_signal_handlers(bridge)
     if path is None:
         return await bridge.run()

@@ -19,7 +19,9 @@ COMMIT_EVERY = 50
 
 
 def _slow(_: Request) -> Reply:
-    return Reply(200, delay=0.01)
+    # 10 in flight / 0.05 s = at most 200 events/s, so one commit spacing (0.2 s in tests)
+    # finishes at most 40 < COMMIT_EVERY: the bound below is then WINDOW + COMMIT_EVERY
+    return Reply(200, delay=0.05)
 
 
 def _setup(bootstrap: str, receiver: Receiver, tmp_path: Path) -> tuple[str, str, Path]:
@@ -33,7 +35,7 @@ def _setup(bootstrap: str, receiver: Receiver, tmp_path: Path) -> tuple[str, str
 
 
 ENV = {"KAFKAHOOKS_WINDOW": str(WINDOW), "KAFKAHOOKS_COMMIT_EVERY": str(COMMIT_EVERY),
-       "KAFKAHOOKS_MAX_IN_FLIGHT": "20"}
+       "KAFKAHOOKS_MAX_IN_FLIGHT": "10"}
 
 
 def test_sigterm_mid_stream_loses_nothing_and_redelivers_nothing(

@@ -124,11 +124,12 @@ def test_partition_mode_keeps_one_in_flight_per_partition_in_offset_order(
 def test_a_full_window_pauses_and_resumes_and_loses_nothing(
     bootstrap: str, receiver: Receiver, tmp_path: Path, start_bridge: Start
 ) -> None:
-    # each pause/resume cycle costs a refetch (~0.5 s on the test broker): 8 windows' worth
+    # A window full for a moment only makes the loop wait; full for longer than a second
+    # (here: the first window's answers take 1.5 s) it pauses the partitions.
     events, window, partitions = 160, 20, 4
     topic, group = create_topic(bootstrap, unique("calls"), partitions), unique("g")
     produce(bootstrap, topic, calls(events, keys=50))
-    receiver.behaviour = lambda _: Reply(200, delay=0.005)
+    receiver.behaviour = lambda r: Reply(200, delay=1.5 if r.json()["id"] < window else 0.005)
     env = {"KAFKAHOOKS_WINDOW": str(window), "KAFKAHOOKS_LOG_LEVEL": "DEBUG"}
     bridge = start_bridge(routes_file(tmp_path / "r.yaml", bootstrap, group,
                                       [simple_route("calls", topic, receiver.url)]), env)
