@@ -18,6 +18,7 @@ never runs an expression interpreter per event.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable
@@ -84,6 +85,11 @@ def _iso(ms_or_s: float, *, millis: bool) -> str:
     seconds = ms_or_s / 1000 if millis else ms_or_s
     stamp = datetime.fromtimestamp(seconds, UTC).isoformat(timespec="milliseconds")
     return stamp.replace("+00:00", "Z")
+
+
+@functools.lru_cache(maxsize=4096)  # events come in bursts that share a millisecond
+def _iso_ms(ms: int) -> str:
+    return _iso(ms, millis=True)
 
 
 def _walk(keys: tuple[tuple[str, int | None], ...], missing: Any) -> Getter:
@@ -157,7 +163,7 @@ _SIMPLE: dict[str, Getter] = {
     "partition": lambda c: c.event.partition,
     "offset": lambda c: c.event.offset,
     "timestamp": lambda c: c.event.timestamp,
-    "timestamp_iso": lambda c: _iso(c.event.timestamp, millis=True),
+    "timestamp_iso": lambda c: _iso_ms(c.event.timestamp),
     "event_id": lambda c: c.event_id,
     "event_type": _event_type_getter(MISSING),
     "route": lambda c: c.route,
@@ -206,6 +212,20 @@ def compile_path(expr: str, missing: Any = MISSING) -> tuple[Getter, bool]:
         return getter, root in PER_ATTEMPT_ROOTS
     roots = ", ".join(["value.<path>", "headers.<name>", *sorted(_SIMPLE)])
     raise TemplateSyntaxError(f"unknown placeholder root {root!r} in {expr!r}; use one of {roots}")
+
+
+def value_names(expr: str) -> tuple[str, ...] | None:
+    """The names of a ``value.a.b`` path made of dict keys only, else None."""
+    root = _ROOT.match(expr.strip())
+    if root is None or root.group(1) != "value":
+        return None
+    try:
+        keys = _parse_segments(expr.strip()[root.end() :], expr)
+    except TemplateSyntaxError:
+        return None
+    if not keys or any(index is not None for _, index in keys):
+        return None
+    return tuple(name for name, _ in keys)
 
 
 def _text(value: Any) -> str:
@@ -336,6 +356,9 @@ class CompiledTemplate:
 
 
 def compile_template(spec: Any, policy: MissingPolicy = "null") -> CompiledTemplate:
+    from kafkahooks.template_code import generate  # it builds on this module
+
     compiler = _Compiler(policy)
-    root = compiler.node(spec, "")
+    compiler.node(spec, "")  # checks every placeholder, naming the field of a bad one
+    root = generate(spec, _Compiler(policy), policy)
     return CompiledTemplate(root=root, per_attempt=compiler.per_attempt)
