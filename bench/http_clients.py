@@ -1,15 +1,17 @@
-"""Why deliveries go through aiohttp: the HTTP clients kafkahooks could use, POSTing a
-small signed JSON body to a local nginx (answers 200 at once) at concurrency 20.
+"""Why deliveries go through kafkahooks' own HTTP/1.1 client: the clients kafkahooks could
+use, POSTing a small signed JSON body to a local nginx (answers 200 at once).
 
-    .venv/bin/python bench/http_clients.py [--requests 20000] [--concurrency 20]
+    .venv/bin/python bench/http_clients.py [--requests 20000] [--concurrency 20,200]
 
-Prints requests/s per client.  Run it on an otherwise idle machine.
+Prints requests/s and the client's CPU per request (user + system, µs).  Run it on an
+otherwise idle machine: nginx shares the two cores.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -17,6 +19,10 @@ from pathlib import Path
 import aiohttp
 import httpx
 from nginx_receiver import Nginx, ensure_nginx
+
+from kafkahooks.delivery.guard import TargetPolicy
+from kafkahooks.delivery.http1 import Http1Sender
+from kafkahooks.delivery.request import OutboundRequest
 
 BODY = b'{"event":"status-changed","type":"VOICE","data":{"status":"ringing"}}'
 HEADERS = {"content-type": "application/json", "x-signature": "ab" * 32}
@@ -54,17 +60,43 @@ async def with_httpx(url: str, n: int, concurrency: int) -> float:
         return await _run(n, concurrency, send)
 
 
+async def with_http1(url: str, n: int, concurrency: int) -> float:
+    sender = Http1Sender(max_connections=concurrency)
+    policy = TargetPolicy(allow_insecure=True, allow_private=True)
+
+    async def send() -> None:
+        request = OutboundRequest("POST", url, dict(HEADERS), BODY, 10.0, policy=policy)
+        await sender.send(request)
+
+    try:
+        return await _run(n, concurrency, send)
+    finally:
+        await sender.aclose()
+
+
+CLIENTS = (
+    ("kafkahooks http1 (default)", with_http1),
+    ("aiohttp ClientSession", with_aiohttp),
+    ("httpx (default transport)", with_httpx),
+)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--requests", type=int, default=20_000)
-    p.add_argument("--concurrency", type=int, default=20)
+    p.add_argument("--concurrency", default="20,200", help="comma list")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         nginx = Nginx(Path(tmp), "fast", ensure_nginx()).start()
         try:
-            for name, fn in (("aiohttp", with_aiohttp), ("httpx (default transport)", with_httpx)):
-                rate = asyncio.run(fn(nginx.url, args.requests, args.concurrency))
-                print(f"{name:<28} {rate:>8,.0f} requests/s")
+            for concurrency in (int(c) for c in args.concurrency.split(",")):
+                for name, fn in CLIENTS:
+                    before = os.times()
+                    rate = asyncio.run(fn(nginx.url, args.requests, concurrency))
+                    after = os.times()
+                    cpu = (after.user - before.user) + (after.system - before.system)
+                    print(f"concurrency {concurrency:>4}  {name:<28} {rate:>8,.0f} requests/s"
+                          f"  {cpu / args.requests * 1e6:>5,.0f} µs CPU/request", flush=True)
         finally:
             nginx.stop()
 

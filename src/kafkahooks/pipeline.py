@@ -132,7 +132,8 @@ class Pipeline:
             self._finish(event)
             return
         outcomes = len(matched) + len(reading.failures)
-        self._pending[(event.topic, event.partition, event.offset)] = outcomes
+        if outcomes > 1:  # one outcome (the common case) finishes the event by itself
+            self._pending[(event.topic, event.partition, event.offset)] = outcomes
         for error, failed_route in reading.failures:
             self._spawn_undecodable(tp, event, error, failed_route)
         for route, etype, view in matched:
@@ -185,6 +186,9 @@ class Pipeline:
         self.tracker.finish((event.topic, event.partition), event.offset)
 
     def _route_done(self, event: Event) -> None:
+        if not self._pending:
+            self._finish(event)
+            return
         key = (event.topic, event.partition, event.offset)
         left = self._pending.get(key, 1) - 1
         if left:

@@ -69,10 +69,10 @@ class Route:
     policy: TargetPolicy = field(default_factory=TargetPolicy)
     ssl: SSLContext | None = None
     state: RouteState = field(default_factory=RouteState)
+    name: str = field(init=False)  # read per event: a plain attribute, not config.name
 
-    @property
-    def name(self) -> str:
-        return self.config.name
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", self.config.name)
 
     def match(self, event: Event) -> tuple[bool, Any]:
         """Whether this route takes the event, and the event's type."""
