@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -142,6 +143,16 @@ def test_bad_url_scheme_and_reserved_kafka_property() -> None:
     assert "route 'calls' → endpoint.url: must start with http:// or https://" in message
     assert "kafka.properties:" in message
     assert "enable.auto.commit" in message
+
+
+@pytest.mark.parametrize(("url", "problem"), [
+    ("https://hooks.example.test:99999/x", "has an invalid port"),
+    ("https://hooks.example.test:abc/x", "has an invalid port"),
+    ("https:///x", "has no host name"),
+])
+def test_an_endpoint_url_that_cannot_be_reached_is_refused_at_load(url: str, problem: str) -> None:
+    text = re.sub(r"url: \S+", f"url: {url}", VALID, count=1)
+    assert f"route 'calls' → endpoint.url: {problem}" in _problems(text)
 
 
 def test_not_yaml_and_not_a_mapping() -> None:

@@ -11,6 +11,7 @@ import base64
 import binascii
 import re
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -56,6 +57,13 @@ def _check_header_names(names: Any) -> None:
 def _http_url(value: str) -> str:
     if not value.startswith(("http://", "https://")):
         raise ValueError(f"must start with http:// or https:// (got {value!r})")
+    parts = urlsplit(value)
+    if not parts.hostname:
+        raise ValueError("has no host name")
+    try:
+        parts.port  # noqa: B018 - parsing it is the check (out of range, not a number)
+    except ValueError:
+        raise ValueError("has an invalid port") from None
     return value
 
 
