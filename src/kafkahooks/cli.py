@@ -2,6 +2,21 @@
 
 from __future__ import annotations
 
+import signal
+
+# A SIGTERM while the process is still starting (imports take ~1 s) would kill it with the
+# default action; noted here instead, it makes the bridge stop cleanly once it runs.
+EARLY_SIGNALS: list[int] = []
+
+
+def _catch_early_signals() -> None:
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signum, _frame: EARLY_SIGNALS.append(signum))
+
+
+if __name__ == "__main__":
+    _catch_early_signals()
+
 import argparse
 import asyncio
 import sys
@@ -40,12 +55,13 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    _catch_early_signals()
     from kafkahooks.service import run_bridge
 
     settings = Settings()
     setup_logging(settings.log_level, settings.log_format)
     config = load_checked(args.config, settings.allow_local_targets)
-    result = asyncio.run(run_bridge(config, settings, args.config))
+    result = asyncio.run(run_bridge(config, settings, args.config, EARLY_SIGNALS))
     if result.error:
         print(f"kafkahooks stopped: {result.error}", file=sys.stderr)
     return result.exit_code

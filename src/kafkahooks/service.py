@@ -264,10 +264,18 @@ def install_signal_handlers(bridge: Bridge) -> None:
         loop.add_signal_handler(sig, handle, sig)
 
 
-async def run_bridge(config: RoutesFile, settings: Settings, path: str | None = None) -> RunResult:
+async def run_bridge(
+    config: RoutesFile,
+    settings: Settings,
+    path: str | None = None,
+    early_signals: list[int] | None = None,
+) -> RunResult:
     bridge = Bridge(config, settings)
-    tune_gc()
     install_signal_handlers(bridge)
+    if early_signals:  # asked to stop while starting: stop before taking anything
+        log.info("stopping: a signal arrived during start-up")
+        bridge.stop()
+    tune_gc()
     if path is None:
         return await bridge.run()
     reloader = Reloader(bridge, path)
