@@ -19,7 +19,7 @@ import pytest
 
 from kafkahooks.delivery.errors import PermanentDeliveryError, RetryableDeliveryError
 from kafkahooks.delivery.guard import TargetPolicy
-from kafkahooks.delivery.http1 import Http1Sender
+from kafkahooks.delivery.http1 import Http1Sender, _target
 from kafkahooks.delivery.request import OutboundRequest
 from kafkahooks.delivery.sender import Response
 from tests.support.resolver import LoopbackOnly, StubResolver
@@ -580,3 +580,16 @@ def test_a_line_break_in_a_header_is_refused_before_sending(headers: dict[str, s
             assert all(not s.values("x-injected") for s in server.requests)
 
     run(scenario)
+
+
+@pytest.mark.parametrize(("url", "host", "host_header"), [
+    ("https://bücher.example/x", "xn--bcher-kva.example", "xn--bcher-kva.example"),
+    ("http://[::1]:8080/x", "::1", "[::1]:8080"),
+    ("https://Hooks.Example.test:443/x", "hooks.example.test", "hooks.example.test"),
+    ("http://user:secret@hooks.test:8080/x", "hooks.test", "hooks.test:8080"),
+])
+def test_host_header_uses_a_labels_brackets_and_no_userinfo(
+    url: str, host: str, host_header: str
+) -> None:
+    target = _target(url)
+    assert (target.host, target.host_header) == (host, host_header)

@@ -80,10 +80,16 @@ def _target(url: str) -> _Target:
     port = explicit_port or (443 if tls else 80)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     path = quote(path, safe=_URL_SAFE)  # a space or non-ASCII would break the request line
-    netloc = parts.netloc.rpartition("@")[2]  # never send userinfo
-    default_port = parts.port is None or parts.port == (443 if tls else 80)
-    host_header = netloc.rsplit(":", 1)[0] if default_port and parts.port else netloc
-    return _Target(tls, parts.hostname, port, path, host_header)
+    host = parts.hostname
+    if not host.isascii():  # an internationalised name: DNS, SNI and Host take its A-labels
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise PermanentDeliveryError("target URL host is not a valid name") from None
+    shown = f"[{host}]" if ":" in host else host  # userinfo is never sent
+    default_port = explicit_port is None or explicit_port == (443 if tls else 80)
+    host_header = shown if default_port else f"{shown}:{explicit_port}"
+    return _Target(tls, host, port, path, host_header)
 
 
 def _encode(method: str, target: _Target, headers: dict[str, str], body: bytes) -> bytes:
