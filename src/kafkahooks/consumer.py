@@ -161,7 +161,7 @@ class ConsumerLoop:
                     self._topics, self._resubscribe = self._resubscribe, None
                     await self._call(self._subscribe)
                 if self._pause_changes():
-                    await self._call(self._backpressure)
+                    await self._call(self._set_paused, not self._paused)
                 if self._deferred:
                     await self._call(self._undefer)
                 if self._committer.due():
@@ -275,13 +275,6 @@ class ConsumerLoop:
                 lag = pstats.get("consumer_lag", -1)
                 if partition != "-1" and lag >= 0 and self._tracker.owns((topic, int(partition))):
                     METRICS.lag.labels(self.group, topic, partition).set(lag)
-
-    def _backpressure(self) -> None:
-        outstanding = self._tracker.outstanding
-        if not self._paused:
-            self._set_paused(True)
-        elif outstanding <= self._window // 2:
-            self._set_paused(False)
 
     def _set_paused(self, paused: bool) -> None:
         assignment = self._consumer.assignment()

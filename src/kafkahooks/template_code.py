@@ -20,6 +20,7 @@ from kafkahooks.templates import (
     _OMIT,
     _PLACEHOLDER,
     _WHOLE,
+    INLINE_ROOTS,
     MISSING,
     MissingPolicy,
     Node,
@@ -32,17 +33,6 @@ from kafkahooks.templates import (
 __all__ = ["generate"]
 
 _LITERALS = (str, int, bool, type(None))
-# placeholder roots that are never missing, as expressions: (expression, is a str)
-_ROOTS = {
-    "topic": ("ctx.event.topic", True),
-    "partition": ("ctx.event.partition", False),
-    "offset": ("ctx.event.offset", False),
-    "timestamp": ("ctx.event.timestamp", False),
-    "timestamp_iso": ("_iso_ms(ctx.event.timestamp)", True),
-    "event_id": ("ctx.event_id", True),
-    "route": ("ctx.route", True),
-    "payload_version": ("ctx.payload_version", True),
-}
 
 
 def _drop(obj: dict[str, Any]) -> dict[str, Any]:
@@ -96,16 +86,15 @@ class _Writer:
 
     def leaf(self, spec: str, where: str) -> str:
         whole = _WHOLE.match(spec)
-        if whole and whole.group(1).strip() in _ROOTS:
-            return _ROOTS[whole.group(1).strip()][0]
-        if not whole and self.inline:
-            text = self.text(spec)
-            if text is not None:
-                return text
-        names = value_names(whole.group(1)) if whole and self.inline else None
-        if names is None:
-            return self.closure(spec, where)
-        return self.lookup(names)
+        expr = whole.group(1).strip() if whole else None
+        if expr in INLINE_ROOTS:
+            return INLINE_ROOTS[expr][0]
+        inlined: str | None = None
+        if self.inline and expr is None:
+            inlined = self.text(spec)
+        elif self.inline and expr is not None and (names := value_names(expr)) is not None:
+            inlined = self.lookup(names)
+        return inlined or self.closure(spec, where)
 
     def closure(self, spec: str, where: str) -> str:
         node: Node = self.compiler.node(spec, where)
@@ -117,8 +106,8 @@ class _Writer:
         for match in _PLACEHOLDER.finditer(spec):
             parts.append(repr(spec[pos : match.start()]))
             expr = match.group(1).strip()
-            if expr in _ROOTS:
-                code, is_text = _ROOTS[expr]
+            if expr in INLINE_ROOTS:
+                code, is_text = INLINE_ROOTS[expr]
                 parts.append(code if is_text else f"str({code})")
             elif (names := value_names(expr)) is not None:
                 parts.append(f"_text({self.lookup(names, '_MISSING')})")

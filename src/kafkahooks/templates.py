@@ -172,6 +172,18 @@ _SIMPLE: dict[str, Getter] = {
     "sent_at": lambda c: _iso(c.sent_at, millis=False),
 }
 PER_ATTEMPT_ROOTS = frozenset({"attempt", "sent_at"})
+# The roots of _SIMPLE that are never missing, as source for template_code.py:
+# (expression, whether it is a str).  Same meaning as their getters above.
+INLINE_ROOTS = {
+    "topic": ("ctx.event.topic", True),
+    "partition": ("ctx.event.partition", False),
+    "offset": ("ctx.event.offset", False),
+    "timestamp": ("ctx.event.timestamp", False),
+    "timestamp_iso": ("_iso_ms(ctx.event.timestamp)", True),
+    "event_id": ("ctx.event_id", True),
+    "route": ("ctx.route", True),
+    "payload_version": ("ctx.payload_version", True),
+}
 
 
 def _parse_segments(rest: str, expr: str) -> tuple[tuple[str, int | None], ...]:
@@ -358,7 +370,6 @@ class CompiledTemplate:
 def compile_template(spec: Any, policy: MissingPolicy = "null") -> CompiledTemplate:
     from kafkahooks.template_code import generate  # it builds on this module
 
-    compiler = _Compiler(policy)
-    compiler.node(spec, "")  # checks every placeholder, naming the field of a bad one
-    root = generate(spec, _Compiler(policy), policy)
+    compiler = _Compiler(policy)  # compiles (and checks, naming the field) what is not inlined
+    root = generate(spec, compiler, policy)
     return CompiledTemplate(root=root, per_attempt=compiler.per_attempt)

@@ -219,14 +219,9 @@ class _Pool:
             self.idle.pop().close()
 
 
-_default_tls: ssl.SSLContext | None = None
-
-
+@functools.cache  # made once: loading the trust store takes milliseconds
 def _system_tls() -> ssl.SSLContext:
-    global _default_tls
-    if _default_tls is None:  # made once: loading the trust store takes milliseconds
-        _default_tls = ssl.create_default_context()
-    return _default_tls
+    return ssl.create_default_context()
 
 
 PoolKey = tuple[bool, str, int, "ssl.SSLContext | None", bool]
@@ -278,22 +273,20 @@ class Http1Sender:
         conn = pool.take()
         if conn is not None:
             try:
-                await conn.exchange(data)
-                pool.give_back(conn)
-                return conn
+                return await self._use(pool, conn, data)
             except ConnectionError:
-                conn.close()
                 if conn.answered:
                     raise
                 # the server closed an idle connection as we reused it: once more, fresh
-            except BaseException:
-                conn.close()  # cancelled or timed out mid-answer: the connection is spent
-                raise
         conn = await self._connect(target, context, guarded)
+        return await self._use(pool, conn, data)
+
+    @staticmethod
+    async def _use(pool: _Pool, conn: _Connection, data: bytes) -> _Connection:
         try:
             await conn.exchange(data)
         except BaseException:
-            conn.close()
+            conn.close()  # failed, cancelled or timed out mid-answer: the connection is spent
             raise
         pool.give_back(conn)
         return conn
