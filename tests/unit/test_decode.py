@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import random
 import uuid
 from decimal import Decimal
 from pathlib import Path
@@ -21,6 +22,7 @@ from kafkahooks.decode import (
     decode_json,
 )
 from kafkahooks.decode.avro import AvroDecoder, avro_bytes, load_avsc
+from kafkahooks.decode.json_codec import json_number
 from kafkahooks.decode.plain import compile_plain
 from kafkahooks.event import Event
 from kafkahooks.templates import RenderContext, compile_template
@@ -229,6 +231,45 @@ def test_json_errors_name_the_position() -> None:
         reader.decode(_event(b'{"a": '))
     with pytest.raises(DecodeError, match="not UTF-8"):
         reader.decode(_event(b"\xff\xfe"))
+
+
+def _stdlib_only(raw: bytes) -> str:
+    """What reading a JSON value gave before msgspec: the standard library alone."""
+    reader = json.JSONDecoder(parse_float=lambda text: json_number(float(text)))
+    try:
+        value = reader.decode(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        return "not UTF-8"
+    except json.JSONDecodeError as exc:
+        return f"not JSON: {exc.msg} at line {exc.lineno} col {exc.colno}"
+    return repr(value)  # repr tells 1 from 1.0 and keeps key order
+
+
+def _read(raw: bytes) -> str:
+    try:
+        return repr(decode_json(raw))
+    except DecodeError as exc:
+        return "not UTF-8" if "not UTF-8" in str(exc) else str(exc).removeprefix("value is ")
+
+
+def test_json_values_read_exactly_as_the_standard_library_reads_them() -> None:
+    rng = random.Random(7)
+    texts = [
+        b'{"a": 1.0, "b": -0.0, "c": 1e400, "d": 12345678901234567890123, "e": 0.1}',
+        b'[NaN, Infinity, -Infinity]', b'"\\ud800"', b'{"a":1,"a":2}', b"\xef\xbb\xbf{}",
+        b'"a\x7fb"', b'"\xc3"', b"1.", b"01", b"[1,]", b"", b" 1 ", b"\x0b1", b"true",
+    ]
+    pieces = [b"{", b"}", b"[", b"]", b",", b":", b'"k"', b'"v\\u00e9"', b"1", b"-2.5e3",
+              b"1.0", b"null", b"true", b" ", b"\n", b"NaN", b"\xff", b'"\\ud83d"', b"0.1"]
+    for _ in range(3000):
+        texts.append(b"".join(rng.choice(pieces) for _ in range(rng.randrange(1, 12))))
+    for payload in ({"k": [1, 2.5, {"x": None}], "t": "10:00:00.000Z"}, [1e-7, 2**70, "é"]):
+        text = json.dumps(payload).encode()
+        for _ in range(300):  # one byte cut, doubled or changed
+            at = rng.randrange(len(text))
+            texts.append(text[:at] + rng.choice([b"", text[at:at + 1] * 2, b"x"]) + text[at + 1:])
+    for raw in texts:
+        assert _read(raw) == _stdlib_only(raw), raw
 
 
 # -- keys ---------------------------------------------------------------------

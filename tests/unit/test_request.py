@@ -6,15 +6,21 @@ is installed the last test checks the same inputs against it directly.
 
 from __future__ import annotations
 
+import datetime as dt
+import enum
 import json
+import random
 import shutil
 import subprocess
+import uuid
+from collections.abc import Callable
 from typing import Any
 
+import orjson
 import pytest
 
 from kafkahooks.decode import decode_json
-from kafkahooks.delivery.request import encode_json
+from kafkahooks.delivery.request import _exact, encode_json
 
 
 def test_compact_separators() -> None:
@@ -108,3 +114,66 @@ def test_against_node_json_stringify() -> None:
         check=True,
     )
     assert done.stdout.split("\n") == [encode_json(p).decode() for p in payloads]
+
+
+class _Colour(enum.Enum):
+    RED = "red"
+
+
+class _Level(enum.IntEnum):
+    HIGH = 3
+
+
+class _Text(str):
+    pass
+
+
+def _random_payload(rng: random.Random, depth: int = 0) -> Any:
+    """Nested JSON-like values, with every kind the fast (orjson) path must hand over."""
+    leaves: list[Callable[[], Any]] = [
+        lambda: rng.choice(["", "plain", "Zoë 😀", "10:00:00.000Z", "a:1.5,b", "[2.0]", "e+5"]),
+        lambda: rng.choice([0, -1, 7, 2**53 + 1, 2**63, 2**64, -(2**63) - 1, 10**30]),
+        lambda: rng.choice([0.5, 1.0, -0.0, 1e-7, 1e16, 1e21, 5e-324, 0.1 + 0.2]),
+        lambda: rng.choice([float("nan"), float("inf"), float("-inf")]),
+        lambda: rng.choice([None, True, False]),
+        lambda: rng.choice(["a\ud800b", _Text("sub"), _Colour.RED, _Level.HIGH]),
+        lambda: rng.choice([uuid.UUID(int=rng.getrandbits(128)), dt.date(2026, 1, 2)]),
+    ]
+    if depth < 3 and rng.random() < 0.4:
+        if rng.random() < 0.5:
+            return [_random_payload(rng, depth + 1) for _ in range(rng.randrange(4))]
+        keys = ["id", "at", "n", 1, None] if rng.random() < 0.1 else ["id", "at", "n", "x"]
+        return {rng.choice(keys): _random_payload(rng, depth + 1) for _ in range(4)}
+    weights = [30, 20, 4, 1, 10, 2, 1]
+    return rng.choices(leaves, weights)[0]()
+
+
+def _outcome(encode: Callable[[Any], bytes], payload: Any) -> bytes | str:
+    try:
+        return encode(payload)
+    except (TypeError, ValueError) as exc:
+        return type(exc).__name__
+
+
+def test_the_fast_path_writes_exactly_what_the_exact_path_writes() -> None:
+    """orjson may only answer where its bytes are the standard library's (JSON.stringify's)."""
+    rng = random.Random(4)
+    fast = 0
+    for _ in range(5000):
+        payload = _random_payload(rng)
+        assert _outcome(encode_json, payload) == _outcome(_exact, payload), payload
+        fast += _outcome(encode_json, payload) == _outcome(orjson.dumps, payload)
+    assert fast > 1000  # and it does answer for the plain ones
+
+
+def test_floats_hidden_behind_null_still_take_the_exact_path() -> None:
+    # orjson writes NaN as null: a body with nulls is checked for floats
+    with pytest.raises(ValueError):
+        encode_json({"a": None, "b": [float("nan")]})
+    assert encode_json({"a": None, "b": [1]}) == b'{"a":null,"b":[1]}'
+
+
+def test_uuids_and_enums_are_written_as_their_values() -> None:
+    assert encode_json([uuid.UUID(int=1), _Colour.RED, 1.5]) == (
+        b'["00000000-0000-0000-0000-000000000001","red",1.5]'
+    )

@@ -2,12 +2,19 @@
 
 Floats with an integral value are read as ints, so re-encoding gives what
 JavaScript's ``JSON.stringify`` gives for the same number (``1.0`` → ``1``).
+
+msgspec reads a value about 3x faster than the standard library (``bench/json_codecs.py``)
+and, given the same float hook, to the same Python value.  What it refuses (``NaN``,
+lone surrogate escapes, invalid UTF-8, …) goes to the standard library, which either
+reads it as before or gives the error the dead letter names.
 """
 
 from __future__ import annotations
 
 import json
 from typing import Any
+
+import msgspec
 
 from kafkahooks.decode.errors import DecodeError
 
@@ -26,9 +33,14 @@ def _number(text: str) -> int | float:
 
 
 _decoder = json.JSONDecoder(parse_float=_number)
+_fast = msgspec.json.Decoder(float_hook=_number)
 
 
 def decode_json(raw: bytes) -> Any:
+    try:
+        return _fast.decode(raw)
+    except (msgspec.DecodeError, ValueError):
+        pass  # not plain JSON: the standard library reads it as it always did, or says why
     try:
         return _decoder.decode(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:

@@ -1,4 +1,11 @@
-"""The outbound request: body bytes serialised once, then signed as they are."""
+"""The outbound request: body bytes serialised once, then signed as they are.
+
+Bodies are what JavaScript's ``JSON.stringify`` writes.  orjson encodes about 10x faster
+than the standard library (``bench/json_codecs.py``) and writes the same bytes for
+strings, ints, booleans, null, lists and dicts; floats it lays out as Python does and
+NaN it writes as ``null``.  So a body with a float, or any type orjson would handle
+differently, is encoded by the exact (slower) path below.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +15,12 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from enum import Enum
 from ssl import SSLContext
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+import orjson
 
 from kafkahooks.delivery.guard import TargetPolicy
 
@@ -18,11 +29,36 @@ if TYPE_CHECKING:
 
 __all__ = ["OutboundRequest", "encode_json"]
 
-_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def _default(value: Any) -> Any:
+    # orjson writes these two so; the exact path must write the same
+    if isinstance(value, UUID):  # Avro's uuid logical type
+        return str(value)
+    if isinstance(value, Enum):
+        return value.value
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+_encoder = json.JSONEncoder(
+    separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_default
+)
 _string = json.JSONEncoder(ensure_ascii=False).encode
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _INTEGRAL_FLOAT = re.compile(r"\.0(?:[,\]}]|\Z)")  # "1.0", "-0.0"
 _EXPONENT = re.compile(r"e(?:-0|\+)")  # "1e-05", "1e+16"
+# The end of a float token in orjson's compact output: a fraction ("1.0", "1.5e+300") or
+# an exponent alone ("1e-7"; orjson always signs it), then a structural character.  Both
+# patterns start with a literal, which the regular expression engine finds fast.
+_FRACTION_END = re.compile(rb"\.[0-9]+(?:e[-+][0-9]+)?[,\]}]")
+_EXPONENT_END = re.compile(rb"e[-+][0-9]+[,\]}]")
+# datetimes, dataclasses and subclasses of str/int/dict/list go to ``_refuse``, so that
+# orjson encodes only the types whose bytes are the standard library's
+_STRICT = (
+    orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
 
 
 def _one_shot_encoder() -> Callable[[Any], str]:
@@ -41,6 +77,53 @@ _encode = _one_shot_encoder()
 
 def encode_json(payload: Any) -> bytes:
     """Compact UTF-8 JSON, non-ASCII unescaped: what ``JSON.stringify`` produces."""
+    if type(payload) is float:  # a float on its own: no structural character around it
+        return _exact(payload)
+    try:
+        body = orjson.dumps(payload, default=_refuse, option=_STRICT)
+    except TypeError:  # ints beyond 64 bits, lone surrogates, non-text keys, other types
+        return _exact(payload)
+    if not _float_token(body) and (b"null" not in body or not _has_float(payload)):
+        return body
+    return _exact(payload)
+
+
+def _float_token(body: bytes) -> bool:
+    """Whether orjson wrote a float.  A candidate ending is one when digits, and a
+    structural character before them, lead up to it; in a string ("10:00:00.500]") it is
+    a false alarm, which only costs the exact path."""
+    for pattern in (_FRACTION_END, _EXPONENT_END):
+        for match in pattern.finditer(body):
+            start = end = match.start()
+            while start and 48 <= body[start - 1] <= 57:  # 0-9
+                start -= 1
+            if start and body[start - 1] == 45:  # "-"
+                start -= 1
+            if start < end and start and body[start - 1] in b":,[":
+                return True
+    return False
+
+
+def _refuse(value: Any) -> Any:
+    raise TypeError("for the exact path")
+
+
+def _has_float(node: Any) -> bool:
+    """Whether a float hides in ``node`` (orjson writes NaN and infinities as null)."""
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is float:
+            return True
+        if kind is dict:
+            stack.extend(item.values())
+        elif kind is list or kind is tuple:
+            stack.extend(item)
+    return False
+
+
+def _exact(payload: Any) -> bytes:
     text = _encode(payload)
     if _python_floats(text):
         text = _js_encode(payload)
