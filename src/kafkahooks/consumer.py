@@ -29,9 +29,11 @@ __all__ = ["ConsumerLoop", "consumer_config"]
 log = logging.getLogger("kafkahooks.consumer")
 
 _POLL_TIMEOUT = 0.1
-# Records taken between two turns of the event loop.  Taking a whole poll at once kept
-# every in-flight answer waiting (50 ms receiver: 57 ms per attempt instead of 51).
-_TAKE_SLICE = 20
+# Seconds of taking records between two turns of the event loop.  Taking a whole poll
+# at once kept every in-flight answer waiting (50 ms receiver: 57 ms per attempt instead
+# of 51); a slice of time rather than of records also suits batch routes, whose records
+# are taken several times faster.
+_TAKE_SLICE = 0.0005
 _ROOM_WAIT = 0.005  # seconds between looks at a nearly full window
 # Seconds a full window may last before the partitions pause.  Waiting costs nothing
 # (librdkafka keeps its bounded prefetch), while a pause drops the prefetched records and a
@@ -182,10 +184,13 @@ class ConsumerLoop:
         messages = await self._call(self._consumer.consume, room, _POLL_TIMEOUT)
         self.last_poll = time.monotonic()
         seek: list[TopicPartition] = []
-        for i, message in enumerate(messages, 1):
+        clock = time.perf_counter
+        turn = clock() + _TAKE_SLICE
+        for message in messages:
             self._take(message, seek)
-            if i % _TAKE_SLICE == 0:
+            if clock() >= turn:
                 await asyncio.sleep(0)  # let answers in between: they wait for the loop
+                turn = clock() + _TAKE_SLICE
         if seek:
             await self._call(self._defer, seek)
 

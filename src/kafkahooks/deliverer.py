@@ -62,7 +62,7 @@ class Deliverer:
         metrics = route_metrics(route)
         async with gate.slot() as probe, self._in_flight:
             self.attempts += 1
-            METRICS.in_flight.inc()
+            METRICS.requests_in_flight += 1
             started = time.perf_counter()
             status: int | None = None
             error: str | None = None
@@ -75,7 +75,7 @@ class Deliverer:
                 raise
             finally:
                 elapsed = time.perf_counter() - started
-                METRICS.in_flight.dec()
+                METRICS.requests_in_flight -= 1
                 metrics.latency.observe(elapsed)
                 metrics.attempt(status)
                 if self.log is not None:

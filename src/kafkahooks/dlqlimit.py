@@ -17,7 +17,8 @@ passes it, and the process exits non-zero.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from itertools import repeat
 
 from kafkahooks.config.sources import DeadLetterLimitConfig
 from kafkahooks.offsets import TopicPartitionKey
@@ -31,7 +32,7 @@ class DeadLetterLimitExceeded(Exception):
 
 @dataclass(slots=True)
 class _Partition:
-    recent: deque[bool] = field(default_factory=deque)  # True: dead letter
+    recent: deque[bool]  # the last ``window`` outcomes, True: dead letter
     dead_in_window: int = 0
     consecutive: int = 0
 
@@ -41,26 +42,36 @@ class DeadLetterLimit:
         self.config = config if config is not None else DeadLetterLimitConfig(enabled=False)
         self._parts: dict[TopicPartitionKey, _Partition] = {}
 
+    def _state(self, tp: TopicPartitionKey) -> _Partition:
+        state = self._parts.get(tp)
+        if state is None:
+            state = self._parts[tp] = _Partition(deque(maxlen=self.config.window))
+        return state
+
     def _push(self, state: _Partition, dead: bool) -> None:
+        if len(state.recent) == self.config.window:  # the oldest falls out on append
+            state.dead_in_window -= state.recent[0]
         state.recent.append(dead)
         state.dead_in_window += dead
-        if len(state.recent) > self.config.window:
-            state.dead_in_window -= state.recent.popleft()
 
     def ok(self, tp: TopicPartitionKey, n: int = 1) -> None:
         """``n`` outcomes that were not dead letters."""
         if not self.config.enabled:
             return
-        state = self._parts.setdefault(tp, _Partition())
+        state = self._state(tp)
         state.consecutive = 0
-        for _ in range(min(n, self.config.window)):
+        count = min(n, self.config.window)
+        if state.dead_in_window == 0:  # only clean outcomes can fall out: nothing to count
+            state.recent.extend(repeat(False, count))
+            return
+        for _ in range(count):
             self._push(state, False)
 
     def dead_letter(self, tp: TopicPartitionKey, offset: int) -> None:
         """Record one dead letter, or raise (recording nothing) if it would cross the limit."""
         if not self.config.enabled:
             return
-        state = self._parts.setdefault(tp, _Partition())
+        state = self._state(tp)
         reason = self._crossed(state)
         if reason is not None:
             topic, partition = tp

@@ -10,8 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import suppress
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -105,23 +104,47 @@ class EndpointGate:
         self._rate = RateLimiter(limits.rate_per_second) if limits.rate_per_second else None
         self._slots = asyncio.Semaphore(limits.concurrency) if limits.concurrency else None
 
-    @asynccontextmanager
-    async def slot(self) -> AsyncIterator[bool]:
-        """Hold an endpoint slot for one request; yields whether it is the breaker's probe."""
-        probe = await self.breaker.admit() if self.breaker else False
-        try:
-            if self._rate is not None:
-                await self._rate.wait()
-            if self._slots is None:
-                yield probe
-                return
-            async with self._slots:
-                yield probe
-        except BaseException:
-            if probe and self.breaker is not None and self.breaker.state == "half-open":
-                self.breaker.record(False, probe=True)  # a probe that never answered
-            raise
+    def slot(self) -> _Slot:
+        """Hold an endpoint slot for one request (``async with``); yields whether it is
+        the breaker's probe."""
+        return _Slot(self)
+
+    def _unanswered(self, probe: bool) -> None:
+        if probe and self.breaker is not None and self.breaker.state == "half-open":
+            self.breaker.record(False, probe=True)  # a probe that never answered
 
     def record(self, ok: bool, probe: bool) -> None:
         if self.breaker is not None:
             self.breaker.record(ok, probe)
+
+
+class _Slot:
+    """``EndpointGate.slot()``: a plain class, as it is entered for every request (a
+    generator-based context manager cost more than the rest of the gate)."""
+
+    __slots__ = ("_gate", "_probe")
+
+    def __init__(self, gate: EndpointGate) -> None:
+        self._gate = gate
+        self._probe = False
+
+    async def __aenter__(self) -> bool:
+        gate = self._gate
+        if gate.breaker is not None and gate.breaker.state != "closed":
+            self._probe = await gate.breaker.admit()
+        try:
+            if gate._rate is not None:
+                await gate._rate.wait()
+            if gate._slots is not None:
+                await gate._slots.acquire()
+        except BaseException:
+            gate._unanswered(self._probe)
+            raise
+        return self._probe
+
+    async def __aexit__(self, kind: object, error: BaseException | None, tb: object) -> None:
+        gate = self._gate
+        if gate._slots is not None:
+            gate._slots.release()
+        if error is not None:
+            gate._unanswered(self._probe)

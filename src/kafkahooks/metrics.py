@@ -35,6 +35,10 @@ class Metrics:
             registry=r,
         )
         self.in_flight = Gauge("kafkahooks_in_flight", "HTTP requests in flight", registry=r)
+        # counted as a plain int and read at scrape time: a gauge's inc/dec takes a lock,
+        # twice per request
+        self.requests_in_flight = 0
+        self.in_flight.set_function(lambda: self.requests_in_flight)
         self.window = Gauge(
             "kafkahooks_window_events", "Events taken and not finished", ["group"], registry=r
         )

@@ -122,9 +122,9 @@ class Pipeline:
         matched = []
         for view, routes in reading.views:
             for route in routes:
-                ok, etype = route.match(view)
-                if ok:
-                    matched.append((route, etype, view))
+                ctx = route.take(view)
+                if ctx is not None:
+                    matched.append((route, ctx))
         if not matched and not reading.failures:
             self.stats.filtered += 1
             self.dead_letter_limit.ok(tp)
@@ -136,8 +136,7 @@ class Pipeline:
             self._pending[(event.topic, event.partition, event.offset)] = outcomes
         for error, failed_route in reading.failures:
             self._spawn_undecodable(tp, event, error, failed_route)
-        for route, etype, view in matched:
-            ctx = route.context(view, etype)
+        for route, ctx in matched:
             if route.config.batch is not None:
                 self.batcher.add(tp, route, ctx)
             else:

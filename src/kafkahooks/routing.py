@@ -77,16 +77,26 @@ class Route:
     def match(self, event: Event) -> tuple[bool, Any]:
         """Whether this route takes the event, and the event's type."""
         probe = RenderContext(event, "", self.name, self.config.payload_version)
+        return self._takes(probe), probe.event_type
+
+    def take(self, event: Event) -> RenderContext | None:
+        """``match`` and ``context`` in one (the pipeline's path): the event's context
+        when this route takes it."""
+        ctx = RenderContext(event, "", self.name, self.config.payload_version)
+        if not self._takes(ctx):
+            return None
+        e = event
+        ctx.event_id = event_id(e.topic, e.partition, e.offset, e.timestamp, self.name)
+        return ctx
+
+    def _takes(self, probe: RenderContext) -> bool:
         etype = self.event_type(probe)
-        etype = None if etype is MISSING else etype
+        etype = probe.event_type = None if etype is MISSING else etype
         if self.events is not None and not (isinstance(etype, str) and etype in self.events):
-            return False, etype
+            return False
         if not self.template.covers(etype):
-            return False, etype
-        if self.filter is not None:
-            probe.event_type = etype
-            return self.filter(probe), etype
-        return True, etype
+            return False
+        return self.filter is None or self.filter(probe)
 
     def context(self, event: Event, event_type: Any) -> RenderContext:
         eid = event_id(event.topic, event.partition, event.offset, event.timestamp, self.name)

@@ -20,6 +20,7 @@ from kafkahooks.templates import (
     _OMIT,
     _PLACEHOLDER,
     _WHOLE,
+    INLINE_OPTIONAL,
     INLINE_ROOTS,
     MISSING,
     MissingPolicy,
@@ -35,14 +36,14 @@ __all__ = ["generate"]
 _LITERALS = (str, int, bool, type(None))
 
 
-def _drop(obj: dict[str, Any]) -> dict[str, Any]:
-    if _OMIT in obj.values():
+def _drop(obj: dict[str, Any], omitted: bool = True) -> dict[str, Any]:
+    if omitted and _OMIT in obj.values():
         return {k: v for k, v in obj.items() if v is not _OMIT}
     return obj
 
 
-def _drop_items(items: list[Any]) -> list[Any]:
-    return [v for v in items if v is not _OMIT]
+def _drop_items(items: list[Any], omitted: bool = True) -> list[Any]:
+    return [v for v in items if v is not _OMIT] if omitted else items
 
 
 class _Writer:
@@ -58,6 +59,10 @@ class _Writer:
         self.body: list[str] = []
         self.walked: dict[tuple[str, ...], str] = {(): "v"}
         self.count = 0
+        # What a field's code may leave out: locals of inlined lookups, and closure calls
+        # (opaque: checked the slow way).  Constants, text, roots and containers never are.
+        self.lookups: set[str] = set()
+        self.closures: set[str] = set()
 
     def fresh(self, prefix: str) -> str:
         self.count += 1
@@ -70,25 +75,36 @@ class _Writer:
 
     def expr(self, spec: Any, where: str) -> str:
         if isinstance(spec, dict):
-            fields = ", ".join(
-                f"{str(k)!r}: {self.expr(v, f'{where}.{k}' if where else str(k))}"
-                for k, v in spec.items()
-            )
-            return f"_drop({{{fields}}})" if self.omit else f"{{{fields}}}"
+            codes = [self.expr(v, f"{where}.{k}" if where else str(k)) for k, v in spec.items()]
+            fields = ", ".join(f"{str(k)!r}: {code}" for k, code in zip(spec, codes, strict=True))
+            return self.dropping("_drop", f"{{{fields}}}", codes)
         if isinstance(spec, list):
-            items = "".join(f"{self.expr(v, f'{where}[{i}]')}, " for i, v in enumerate(spec))
-            return f"_drop_items([{items}])" if self.omit else f"[{items}]"
+            codes = [self.expr(v, f"{where}[{i}]") for i, v in enumerate(spec)]
+            return self.dropping("_drop_items", f"[{''.join(f'{c}, ' for c in codes)}]", codes)
         if isinstance(spec, str) and "{{" in spec:
             return self.leaf(spec, where)
         if type(spec) in _LITERALS:
             return repr(spec)
         return self.bind(spec, "c")  # floats and the like: the same object every time
 
+    def dropping(self, drop: str, container: str, codes: list[str]) -> str:
+        """``container`` without its omitted fields: checked only where one can be."""
+        if not self.omit:
+            return container
+        if any(code in self.closures for code in codes):
+            return f"{drop}({container})"
+        omittable = [f"{code} is _OMIT" for code in codes if code in self.lookups]
+        if not omittable:
+            return container
+        return f"{drop}({container}, {' or '.join(omittable)})"
+
     def leaf(self, spec: str, where: str) -> str:
         whole = _WHOLE.match(spec)
         expr = whole.group(1).strip() if whole else None
         if expr in INLINE_ROOTS:
             return INLINE_ROOTS[expr][0]
+        if self.inline and expr in INLINE_OPTIONAL:
+            return self.optional(*INLINE_OPTIONAL[expr])
         inlined: str | None = None
         if self.inline and expr is None:
             inlined = self.text(spec)
@@ -98,7 +114,9 @@ class _Writer:
 
     def closure(self, spec: str, where: str) -> str:
         node: Node = self.compiler.node(spec, where)
-        return f"{self.bind(node, 'n')}(ctx)"
+        code = f"{self.bind(node, 'n')}(ctx)"
+        self.closures.add(code)
+        return code
 
     def text(self, spec: str) -> str | None:
         """Text with placeholders as one concatenation, when every one can be inlined."""
@@ -120,6 +138,13 @@ class _Writer:
         parts.append(repr(tail))
         return "(" + " + ".join(p for p in parts if p != "''") + ")"
 
+    def optional(self, absent_if_none: str, value: str) -> str:
+        var = self.fresh("x")
+        self.body.append(f"{var} = {self.missing} if {absent_if_none} is None else {value}")
+        if self.missing == "_OMIT":
+            self.lookups.add(var)
+        return var
+
     def lookup(self, names: tuple[str, ...], missing: str | None = None) -> str:
         missing = missing or self.missing
         parent = self.walk(names[:-1])
@@ -128,6 +153,8 @@ class _Writer:
             f"{var} = {parent}.get({names[-1]!r}, {missing}) "
             f"if type({parent}) is dict else {missing}"
         )
+        if missing == "_OMIT":
+            self.lookups.add(var)
         return var
 
     def walk(self, prefix: tuple[str, ...]) -> str:

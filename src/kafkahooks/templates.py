@@ -184,6 +184,11 @@ INLINE_ROOTS = {
     "route": ("ctx.route", True),
     "payload_version": ("ctx.payload_version", True),
 }
+# The roots of _OPTIONAL as source: (absent when this is None, the value otherwise).
+INLINE_OPTIONAL = {
+    "key": ("ctx.event.key", "ctx.event.key_str"),
+    "event_type": ("ctx.event_type", "ctx.event_type"),
+}
 
 
 def _parse_segments(rest: str, expr: str) -> tuple[tuple[str, int | None], ...]:

@@ -69,11 +69,11 @@ def test_generated_code_renders_what_the_closures_render(policy: Any, spec: Any)
     reference = _Compiler(policy).node(spec, "")
     generated = generate(spec, _Compiler(policy), policy)
     for value in VALUES:
-        for key in (b"call-1", None):
+        for key, etype in ((b"call-1", "status-changed"), (None, None), (b"call-2", None)):
             event = Event("calls", 2, 41, 1_700_000_000_123, key, b"{}",
                           headers=[("trace", b"t-1")], value=value)
-            ctx = RenderContext(event, "evt_1", "route-a", "2", event_type="status-changed")
-            assert _render(generated, ctx) == _render(reference, ctx), (value, key)
+            ctx = RenderContext(event, "evt_1", "route-a", "2", event_type=etype)
+            assert _render(generated, ctx) == _render(reference, ctx), (value, key, etype)
 
 
 def test_compile_template_still_names_the_field_of_a_bad_placeholder() -> None:

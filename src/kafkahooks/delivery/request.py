@@ -93,7 +93,8 @@ def _float_token(body: bytes) -> bool:
     structural character before them, lead up to it; in a string ("10:00:00.500]") it is
     a false alarm, which only costs the exact path."""
     for pattern in (_FRACTION_END, _EXPONENT_END):
-        for match in pattern.finditer(body):
+        match = pattern.search(body)
+        while match is not None:
             start = end = match.start()
             while start and 48 <= body[start - 1] <= 57:  # 0-9
                 start -= 1
@@ -101,6 +102,7 @@ def _float_token(body: bytes) -> bool:
                 start -= 1
             if start < end and start and body[start - 1] in b":,[":
                 return True
+            match = pattern.search(body, match.end())
     return False
 
 
