@@ -213,9 +213,9 @@ def _env(bench: Bench, row: Row) -> dict[str, str]:
     return env
 
 
-def run_row(bench: Bench, row: Row, receiver: str) -> Result:
+def run_row(bench: Bench, row: Row, receiver: str, attempt: int = 1) -> Result:
     result = Result(row, receiver)
-    workdir = bench.workdir / f"{row.option}-{receiver}"
+    workdir = bench.workdir / f"{row.option}-{receiver}{f'-{attempt}' if attempt > 1 else ''}"
     workdir.mkdir(parents=True, exist_ok=True)
     nginx = Nginx(workdir / "nginx", receiver, bench.module).start()
     try:

@@ -27,7 +27,7 @@ from pathlib import Path
 import report
 import workload
 from nginx_receiver import ensure_nginx
-from rows import ROWS, Bench, Result, batch_supported, run_row
+from rows import ROWS, Bench, Result, Row, batch_supported, run_row
 
 from kafkahooks.embedded import EmbeddedBroker
 
@@ -57,6 +57,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--results",
         default=str(Path(__file__).with_name("results.md")),
         help="markdown output ('' to skip)",
+    )
+    p.add_argument(
+        "--best-of", type=int, default=3, metavar="N",
+        help="run each row on the fast receiver N times and keep its best (default 3): "
+        "those rows last seconds, and a shared machine only ever slows them down",
     )
     p.add_argument(
         "--set", action="append", default=[], metavar="KAFKAHOOKS_X=V",
@@ -103,6 +108,8 @@ METHOD = [
     "20 Hz poller (so at most ~20); naive: its own commit count.",
     "peak RSS: VmHWM of the row's process; CPU %: its CPU time ÷ the measured interval "
     "(100 % = one core).",
+    "best of N (--best-of, default 3): each row on the fast receiver runs N times, each "
+    "time with a fresh group, and its best run is shown; the 50 ms rows run once.",
     "both receivers read the body (echo_read_request_body) so its log carries it; "
     "the fast one then answers `ok` at once, the slow one after echo_sleep 0.05.",
 ]
@@ -141,12 +148,25 @@ def run(args: argparse.Namespace, workdir: Path) -> tuple[list[Result], tuple[fl
                     reason = why.splitlines()[-1] if why else ""
                     print(f"[{receiver}] {row.name}: n/a (option 'batch' rejected: {reason})")
                     continue
-                print(f"[{receiver}] {row.name} ...", end=" ", flush=True)
-                result = run_row(bench, row, receiver)
-                results.append(result)
-                rate = result.rate
-                print(f"{rate:,.0f} events/s" if rate else result.status, flush=True)
+                results.append(best_of(bench, row, receiver, args.best_of))
     return results, floor
+
+
+def best_of(bench: Bench, row: Row, receiver: str, tries: int) -> Result:
+    """The row's best run on the fast receiver (every run's rate in its notes)."""
+    tries = max(1, tries) if receiver == "fast" else 1
+    runs = []
+    for attempt in range(1, tries + 1):
+        print(f"[{receiver}] {row.name} ...", end=" ", flush=True)
+        result = run_row(bench, row, receiver, attempt)
+        runs.append(result)
+        rate = result.rate
+        print(f"{rate:,.0f} events/s" if rate else result.status, flush=True)
+    best = max(runs, key=lambda r: r.rate or -1.0)
+    if tries > 1:
+        rates = ", ".join(f"{r.rate:,.0f}" if r.rate else r.status for r in runs)
+        best.notes.append(f"best of {tries} runs (events/s: {rates})")
+    return best
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -183,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
             f"Workload: {args.events:,} call-status events, {args.keys:,} keys, "
             f"{workload.PARTITIONS} partitions; naive stops after {args.naive_events:,} events "
             f"or {args.naive_seconds:.0f} s (marked *). Figures from a shared 2-core machine "
-            "are noisy: compare rows of one run."
+            f"are noisy: every row on the fast receiver is the best of {args.best_of} runs "
+            "(each run's rate is in the notes); compare rows of one run."
         )
         report.write_markdown(
             Path(args.results),

@@ -38,16 +38,19 @@ class Batcher:
         self._routes: dict[str, Route] = {}
 
     def add(self, tp: TopicPartitionKey, route: Route, ctx: RenderContext) -> None:
-        assert route.config.batch is not None
+        batch = route.config.batch
+        assert batch is not None
         key = (route.name, tp, batch_lane(route, ctx.event))
-        self._routes[route.name] = route
-        items = self._open.setdefault(key, [])
+        items = self._open.get(key)
+        if items is None:  # a new batch: its clock starts now
+            items = self._open[key] = []
+            self._routes[route.name] = route
+            if batch.max_events > 1:
+                delay = batch.max_wait_ms / 1000
+                self._timers[key] = asyncio.get_running_loop().call_later(delay, self._emit, key)
         items.append(ctx)
-        if len(items) >= route.config.batch.max_events:
+        if len(items) >= batch.max_events:
             self._emit(key)
-        elif len(items) == 1:
-            delay = route.config.batch.max_wait_ms / 1000
-            self._timers[key] = asyncio.get_running_loop().call_later(delay, self._emit, key)
 
     def _emit(self, key: BatchKey) -> None:
         timer = self._timers.pop(key, None)

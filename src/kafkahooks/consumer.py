@@ -241,17 +241,11 @@ class ConsumerLoop:
             return  # fetched before a revoke, or behind a parked record not yet due
         _, ts = message.timestamp()
         headers = message.headers() or []
-        due = self._pipeline.accept(
-            Event(
-                topic=topic,
-                partition=partition,
-                offset=offset,
-                timestamp=ts,
-                key=message.key(),
-                raw_value=message.value(),
-                headers=list(headers.items()) if isinstance(headers, dict) else headers,
-            )
-        )
+        if isinstance(headers, dict):
+            headers = list(headers.items())
+        # positional: this runs for every record
+        event = Event(topic, partition, offset, ts, message.key(), message.value(), headers)
+        due = self._pipeline.accept(event)
         if due is not None:  # read it again once it is due
             self._deferred[tp] = due
             seek.append(TopicPartition(topic, partition, offset))

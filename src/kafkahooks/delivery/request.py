@@ -30,7 +30,6 @@ if TYPE_CHECKING:
 __all__ = ["OutboundRequest", "encode_json"]
 
 
-
 def _default(value: Any) -> Any:
     # orjson writes these two so; the exact path must write the same
     if isinstance(value, UUID):  # Avro's uuid logical type
