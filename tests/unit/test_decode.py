@@ -252,6 +252,15 @@ def _read(raw: bytes) -> str:
         return "not UTF-8" if "not UTF-8" in str(exc) else str(exc).removeprefix("value is ")
 
 
+def test_json_nested_too_deeply_is_a_decode_error_not_a_crash() -> None:
+    for raw in (b"[" * 100_000 + b"]" * 100_000, b'{"a":' * 50_000 + b"1" + b"}" * 50_000):
+        with pytest.raises(DecodeError, match="nested too deeply"):
+            decode_json(raw)
+    with pytest.raises(DecodeError, match="nested too deeply"):
+        # msgspec refuses the lone surrogate first: the standard library's path
+        decode_json(b'["\\ud800",' + b"[" * 100_000 + b"]" * 100_001)
+
+
 def test_json_values_read_exactly_as_the_standard_library_reads_them() -> None:
     rng = random.Random(7)
     texts = [

@@ -41,10 +41,18 @@ def decode_json(raw: bytes) -> Any:
         return _fast.decode(raw)
     except (msgspec.DecodeError, ValueError):
         pass  # not plain JSON: the standard library reads it as it always did, or says why
+    except RecursionError:
+        raise _too_deep() from None
     try:
         return _decoder.decode(raw.decode("utf-8"))
+    except RecursionError:  # a poison record, not a reason to stop the bridge
+        raise _too_deep() from None
     except UnicodeDecodeError as exc:
         raise DecodeError(f"value is not UTF-8: {exc.reason} at byte {exc.start}") from None
     except json.JSONDecodeError as exc:
         where = f"line {exc.lineno} col {exc.colno}"
         raise DecodeError(f"value is not JSON: {exc.msg} at {where}") from None
+
+
+def _too_deep() -> DecodeError:
+    return DecodeError("value is not JSON that can be read: nested too deeply")
