@@ -122,6 +122,7 @@ class Result:
     commit_changes: dict[tuple[str, int], list[float]] = field(default_factory=dict, repr=False)
     timeline: list[tuple[float, int]] = field(default_factory=list, repr=False)
     ahead: int = 0  # most events committed before nginx had seen them (must be 0)
+    workdir: Path = field(default=Path("."), repr=False)  # this run's logs
 
     @property
     def rate(self) -> float | None:
@@ -214,8 +215,8 @@ def _env(bench: Bench, row: Row) -> dict[str, str]:
 
 
 def run_row(bench: Bench, row: Row, receiver: str, attempt: int = 1) -> Result:
-    result = Result(row, receiver)
     workdir = bench.workdir / f"{row.option}-{receiver}{f'-{attempt}' if attempt > 1 else ''}"
+    result = Result(row, receiver, workdir=workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     nginx = Nginx(workdir / "nginx", receiver, bench.module).start()
     try:
@@ -443,7 +444,7 @@ def _ahead(result: Result, arrivals: list[float]) -> None:
 
 
 def _latencies(bench: Bench, result: Result, seen: Delivered) -> None:
-    path = bench.workdir / f"{result.row.option}-{result.receiver}" / "latency-timestamps.json"
+    path = result.workdir / "latency-timestamps.json"
     if not path.exists():
         return
     stamps = {(c, s): ts for c, s, ts in json.loads(path.read_text())}

@@ -60,8 +60,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument(
         "--best-of", type=int, default=3, metavar="N",
-        help="run each row on the fast receiver N times and keep its best (default 3): "
-        "those rows last seconds, and a shared machine only ever slows them down",
+        help="run each row N times and keep its best (default 3): a shared machine only "
+        "ever slows a row down",
     )
     p.add_argument(
         "--set", action="append", default=[], metavar="KAFKAHOOKS_X=V",
@@ -108,8 +108,8 @@ METHOD = [
     "20 Hz poller (so at most ~20); naive: its own commit count.",
     "peak RSS: VmHWM of the row's process; CPU %: its CPU time ÷ the measured interval "
     "(100 % = one core).",
-    "best of N (--best-of, default 3): each row on the fast receiver runs N times, each "
-    "time with a fresh group, and its best run is shown; the 50 ms rows run once.",
+    "best of N (--best-of, default 3): each row runs N times, each time with a fresh "
+    "consumer group and nginx, and its best run is shown; every run's rate is in the notes.",
     "both receivers read the body (echo_read_request_body) so its log carries it; "
     "the fast one then answers `ok` at once, the slow one after echo_sleep 0.05.",
 ]
@@ -153,8 +153,8 @@ def run(args: argparse.Namespace, workdir: Path) -> tuple[list[Result], tuple[fl
 
 
 def best_of(bench: Bench, row: Row, receiver: str, tries: int) -> Result:
-    """The row's best run on the fast receiver (every run's rate in its notes)."""
-    tries = max(1, tries) if receiver == "fast" else 1
+    """The row's best of ``tries`` runs (every run's rate in its notes)."""
+    tries = max(1, tries)
     runs = []
     for attempt in range(1, tries + 1):
         print(f"[{receiver}] {row.name} ...", end=" ", flush=True)
@@ -203,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
             f"Workload: {args.events:,} call-status events, {args.keys:,} keys, "
             f"{workload.PARTITIONS} partitions; naive stops after {args.naive_events:,} events "
             f"or {args.naive_seconds:.0f} s (marked *). Figures from a shared 2-core machine "
-            f"are noisy: every row on the fast receiver is the best of {args.best_of} runs "
+            f"are noisy: every row is the best of {args.best_of} runs "
             "(each run's rate is in the notes); compare rows of one run."
         )
         report.write_markdown(
