@@ -85,8 +85,7 @@ class Route:
         ctx = RenderContext(event, "", self.name, self.config.payload_version)
         if not self._takes(ctx):
             return None
-        e = event
-        ctx.event_id = event_id(e.topic, e.partition, e.offset, e.timestamp, self.name)
+        ctx.event_id = self._event_id(event)
         return ctx
 
     def _takes(self, probe: RenderContext) -> bool:
@@ -99,8 +98,11 @@ class Route:
         return self.filter is None or self.filter(probe)
 
     def context(self, event: Event, event_type: Any) -> RenderContext:
-        eid = event_id(event.topic, event.partition, event.offset, event.timestamp, self.name)
+        eid = self._event_id(event)
         return RenderContext(event, eid, self.name, self.config.payload_version, event_type)
+
+    def _event_id(self, event: Event) -> str:
+        return event_id(event.topic, event.partition, event.offset, event.timestamp, self.name)
 
     def render_body(self, ctx: RenderContext) -> bytes:
         """The exact bytes that are signed: the body, or for GET the query string."""
