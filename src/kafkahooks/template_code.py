@@ -36,10 +36,11 @@ __all__ = ["generate"]
 _LITERALS = (str, int, bool, type(None))
 
 
-def _drop(obj: dict[str, Any], omitted: bool = True) -> dict[str, Any]:
-    if omitted and _OMIT in obj.values():
-        return {k: v for k, v in obj.items() if v is not _OMIT}
-    return obj
+def _drop(obj: dict[str, Any], omitted: bool | None = None) -> dict[str, Any]:
+    """``omitted``: what the generated code knows; None (a closure field) looks."""
+    if omitted is None:
+        omitted = _OMIT in obj.values()
+    return {k: v for k, v in obj.items() if v is not _OMIT} if omitted else obj
 
 
 def _drop_items(items: list[Any], omitted: bool = True) -> list[Any]:

@@ -39,7 +39,7 @@ _fast = msgspec.json.Decoder(float_hook=_number)
 def decode_json(raw: bytes) -> Any:
     try:
         return _fast.decode(raw)
-    except (msgspec.DecodeError, ValueError):
+    except ValueError:  # msgspec.DecodeError, UnicodeDecodeError
         pass  # not plain JSON: the standard library reads it as it always did, or says why
     except RecursionError:
         raise _too_deep() from None

@@ -47,10 +47,11 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 _INTEGRAL_FLOAT = re.compile(r"\.0(?:[,\]}]|\Z)")  # "1.0", "-0.0"
 _EXPONENT = re.compile(r"e(?:-0|\+)")  # "1e-05", "1e+16"
 # The end of a float token in orjson's compact output: a fraction ("1.0", "1.5e+300") or
-# an exponent alone ("1e-7"; orjson always signs it), then a structural character.  Both
-# patterns start with a literal, which the regular expression engine finds fast.
-_FRACTION_END = re.compile(rb"\.[0-9]+(?:e[-+][0-9]+)?[,\]}]")
-_EXPONENT_END = re.compile(rb"e[-+][0-9]+[,\]}]")
+# an exponent alone ("1e-7"; orjson always signs it), then a structural character or the
+# end (a float on its own).  Both patterns start with a literal, which the regular
+# expression engine finds fast.
+_FRACTION_END = re.compile(rb"\.[0-9]+(?:e[-+][0-9]+)?(?:[,\]}]|\Z)")
+_EXPONENT_END = re.compile(rb"e[-+][0-9]+(?:[,\]}]|\Z)")
 # datetimes, dataclasses and subclasses of str/int/dict/list go to ``_refuse``, so that
 # orjson encodes only the types whose bytes are the standard library's
 _STRICT = (
@@ -76,8 +77,6 @@ _encode = _one_shot_encoder()
 
 def encode_json(payload: Any) -> bytes:
     """Compact UTF-8 JSON, non-ASCII unescaped: what ``JSON.stringify`` produces."""
-    if type(payload) is float:  # a float on its own: no structural character around it
-        return _exact(payload)
     try:
         body = orjson.dumps(payload, default=_refuse, option=_STRICT)
     except TypeError:  # ints beyond 64 bits, lone surrogates, non-text keys, other types
@@ -89,8 +88,8 @@ def encode_json(payload: Any) -> bytes:
 
 def _float_token(body: bytes) -> bool:
     """Whether orjson wrote a float.  A candidate ending is one when digits, and a
-    structural character before them, lead up to it; in a string ("10:00:00.500]") it is
-    a false alarm, which only costs the exact path."""
+    structural character (or the start) before them, lead up to it; in a string
+    ("10:00:00.500]") it is a false alarm, which only costs the exact path."""
     for pattern in (_FRACTION_END, _EXPONENT_END):
         match = pattern.search(body)
         while match is not None:
@@ -99,7 +98,7 @@ def _float_token(body: bytes) -> bool:
                 start -= 1
             if start and body[start - 1] == 45:  # "-"
                 start -= 1
-            if start < end and start and body[start - 1] in b":,[":
+            if start < end and (start == 0 or body[start - 1] in b":,["):
                 return True
             match = pattern.search(body, match.end())
     return False
