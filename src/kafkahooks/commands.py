@@ -5,7 +5,11 @@ sending it.  ``send-test`` sends it once through the full path (template,
 auth, signature, transport checks) to the real endpoint and prints the
 request and the response: the "test your endpoint before deploying" step.
 Secret values never reach the output: secret headers and ``authorization``
-are masked, and any configured secret that still shows up is replaced.
+are masked, and any configured secret that still shows up is replaced.  URLs
+are printed with query values and the parts that came from ``${VAR}`` masked
+(config/urls.py).  What is printed is escaped: a receiver's answer (or an
+event) cannot send ANSI sequences or other control characters to the
+operator's terminal.
 """
 
 from __future__ import annotations
@@ -13,9 +17,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import re
 import secrets
 import sys
 import time
+import unicodedata
 from typing import Any, TextIO
 
 from pydantic import SecretStr
@@ -37,12 +43,29 @@ __all__ = [
     "cmd_render",
     "cmd_secret",
     "cmd_send_test",
+    "escape_terminal",
     "generate_secret",
     "load_checked",
     "route_secrets",
 ]
 
 MASK = "********"
+# what a terminal could act on: C0 and C1 controls, DEL, format characters (bidi
+# overrides), surrogates, private use; line feed and tab are kept
+_UNPRINTABLE = re.compile(r"[^\n\t\x20-\x7e\xa0-\u05ff]")
+
+
+def escape_terminal(text: str) -> str:
+    """``text`` with every character a terminal could act on written as an escape."""
+    return _UNPRINTABLE.sub(_escape_char, text)
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    char = match.group()
+    if unicodedata.category(char) not in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
+        return char
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def load_checked(path: str, allow_local: bool) -> RoutesFile:
@@ -68,6 +91,8 @@ def route_secrets(config: RouteConfig) -> list[str]:
         value = getattr(auth, name, None)
         if isinstance(value, SecretStr):
             found.append(value)
+    if auth.type == "oauth2":
+        found += auth.extra_params.values()
     tls = config.endpoint.tls
     if tls is not None and tls.client_key_password is not None:
         found.append(tls.client_key_password)
@@ -117,6 +142,7 @@ class _Printer:
     def __init__(self, route: Route, out: TextIO) -> None:
         config = route.config
         self.out = out
+        self.endpoint = config.endpoint
         self.secret_names = {k.lower() for k in config.endpoint.secret_headers}
         self.secret_names |= {"authorization", "proxy-authorization"}
         values = route_secrets(config)
@@ -131,10 +157,10 @@ class _Printer:
     def line(self, text: str = "") -> None:
         for value in self.values:
             text = text.replace(value, MASK)
-        print(text, file=self.out)
+        print(escape_terminal(text), file=self.out)
 
     def request(self, request: OutboundRequest, shown_body: bytes) -> None:
-        self.line(f"{request.method} {request.url}")
+        self.line(f"{request.method} {self.endpoint.shown(request.url)}")
         for name, value in request.headers.items():
             self.line(f"{name}: {MASK if name.lower() in self.secret_names else value}")
         self.line()
@@ -184,7 +210,7 @@ async def _send_once(request: OutboundRequest) -> tuple[Response, float]:
     sender = Http1Sender(max_connections=4)
     started = time.monotonic()
     try:
-        response = await send_authorized(sender, request)
+        response = await send_authorized(sender.send, request)
     finally:
         await sender.aclose()
     return response, time.monotonic() - started

@@ -25,8 +25,21 @@ State = Literal["closed", "open", "half-open"]
 
 
 def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` (the port unless it is the scheme's default, as a web
+    origin is written): the gate's key, the circuit metric's label and the name in
+    logs.  Built from its parts, so nothing else of the URL (a ``user:password@``, a
+    path token) can reach a label or a log."""
     parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:  # refused at load; a label must still never fail
+        port = None
+    if port is None or port == {"https": 443, "http": 80}.get(parts.scheme):
+        return f"{parts.scheme}://{host}"
+    return f"{parts.scheme}://{host}:{port}"
 
 
 class CircuitBreaker:

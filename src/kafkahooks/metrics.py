@@ -80,6 +80,12 @@ class Metrics:
             ["route"],
             registry=r,
         )
+        self.internal_errors = Counter(
+            "kafkahooks_internal_errors",
+            "Events or batches that ended in an unexpected exception (InternalError)",
+            ["route"],
+            registry=r,
+        )
 
 
 METRICS = Metrics()

@@ -281,7 +281,8 @@ class Replayer:
                 return
             endpoint = self.route.config.endpoint
             print(f"  would send {ctx.event_id} ({ctx.event.topic}/{ctx.event.partition}"
-                  f"@{ctx.event.offset}) → {endpoint.method} {endpoint.url}, {len(body)} bytes",
+                  f"@{ctx.event.offset}) → {endpoint.method} {endpoint.shown_url}, "
+                  f"{len(body)} bytes",
                   file=self.out)
             return
         report = await self.deliverer.deliver(self.route, ctx)

@@ -53,7 +53,7 @@ class RouteState:
         return DeliveryReport(0, None, RouteDisabledError()) if self.disabled else None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class Route:
     config: RouteConfig
     template: TemplateSet
@@ -73,6 +73,11 @@ class Route:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "name", self.config.name)
+
+    def __repr__(self) -> str:
+        # base_headers hold secret header values: a repr names the route, never them
+        endpoint = self.config.endpoint
+        return f"Route({self.name!r}, {endpoint.method} {endpoint.shown_url})"
 
     def match(self, event: Event) -> tuple[bool, Any]:
         """Whether this route takes the event, and the event's type."""
@@ -139,6 +144,9 @@ def compile_route(config: RouteConfig, allow_local: bool = False) -> Route:
     headers.update(endpoint.headers)
     headers.update({k: v.get_secret_value() for k, v in endpoint.secret_headers.items()})
     events = None if "*" in config.events else frozenset(config.events)
+    policy = TargetPolicy(
+        endpoint.allow_insecure or allow_local, endpoint.allow_private or allow_local
+    )
     return Route(
         config=config,
         template=compile_templates(config),
@@ -150,10 +158,8 @@ def compile_route(config: RouteConfig, allow_local: bool = False) -> Route:
         encode=encoder_for(fmt, endpoint.xml_root),
         query=query,
         event_headers=header_source(endpoint),
-        auth=None if endpoint.auth.type == "none" else auth_for(endpoint.auth, config.name),
-        policy=TargetPolicy(
-            endpoint.allow_insecure or allow_local, endpoint.allow_private or allow_local
-        ),
+        auth=None if endpoint.auth.type == "none" else auth_for(endpoint.auth, config.name, policy),
+        policy=policy,
         ssl=ssl_context(endpoint.tls),
     )
 

@@ -12,11 +12,13 @@ import pytest
 from kafkahooks.config.endpoint import EndpointConfig, OAuth2Auth
 from kafkahooks.delivery.auth import OAuth2ClientCredentials, auth_for, send_authorized
 from kafkahooks.delivery.errors import PermanentDeliveryError, RetryableDeliveryError
+from kafkahooks.delivery.guard import TargetPolicy
 from kafkahooks.delivery.request import OutboundRequest
 from kafkahooks.delivery.sender import Response
 from tests.support.receiver import Receiver, Reply, Request
 
 CLIENT_SECRET = "client-secret-value-9f2"
+LOCAL = TargetPolicy(allow_insecure=True, allow_private=True)  # the token server is on loopback
 
 
 def _oauth(url: str, **extra: object) -> OAuth2Auth:
@@ -63,7 +65,7 @@ def test_basic_and_bearer_headers() -> None:
 
 
 def test_token_request_is_client_credentials_with_basic_client_auth(tokens: TokenServer) -> None:
-    provider = OAuth2ClientCredentials(_oauth(tokens.url))
+    provider = OAuth2ClientCredentials(_oauth(tokens.url), policy=LOCAL)
     assert asyncio.run(provider.headers()) == {"authorization": "Bearer tok-1"}
     sent = tokens.requests[0]
     assert sent.method == "POST"
@@ -74,14 +76,15 @@ def test_token_request_is_client_credentials_with_basic_client_auth(tokens: Toke
 
 
 def test_client_auth_post_puts_credentials_in_the_form(tokens: TokenServer) -> None:
-    asyncio.run(OAuth2ClientCredentials(_oauth(tokens.url, client_auth="post")).token())
+    asyncio.run(
+        OAuth2ClientCredentials(_oauth(tokens.url, client_auth="post"), policy=LOCAL).token())
     form = dict(parse_qsl(tokens.requests[0].body.decode()))
     assert form["client_id"] == "hooks client" and form["client_secret"] == CLIENT_SECRET
     assert "authorization" not in tokens.requests[0].headers
 
 
 def test_concurrent_requests_share_one_token_fetch(tokens: TokenServer) -> None:
-    provider = OAuth2ClientCredentials(_oauth(tokens.url))
+    provider = OAuth2ClientCredentials(_oauth(tokens.url), policy=LOCAL)
 
     async def many() -> set[str]:
         return set(await asyncio.gather(*(provider.token() for _ in range(50))))
@@ -93,7 +96,8 @@ def test_concurrent_requests_share_one_token_fetch(tokens: TokenServer) -> None:
 def test_token_is_renewed_shortly_before_expiry(tokens: TokenServer) -> None:
     now = [1000.0]
     tokens.expires_in = 600
-    provider = OAuth2ClientCredentials(_oauth(tokens.url, refresh_margin=30), clock=lambda: now[0])
+    provider = OAuth2ClientCredentials(
+        _oauth(tokens.url, refresh_margin=30), policy=LOCAL, clock=lambda: now[0])
     assert asyncio.run(provider.token()) == "tok-1"
     now[0] += 569  # before expiry minus margin: still cached
     assert asyncio.run(provider.token()) == "tok-1"
@@ -120,7 +124,7 @@ class FakeSender:
 
 
 def test_a_401_refreshes_the_token_once_for_a_burst(tokens: TokenServer) -> None:
-    provider = OAuth2ClientCredentials(_oauth(tokens.url))
+    provider = OAuth2ClientCredentials(_oauth(tokens.url), policy=LOCAL)
     sender = FakeSender(revoked={"tok-1"})
 
     async def burst() -> list[int]:
@@ -128,7 +132,7 @@ def test_a_401_refreshes_the_token_once_for_a_burst(tokens: TokenServer) -> None
         requests = [OutboundRequest("POST", "https://h.test", {}, b"", 1, auth=provider)
                     for _ in range(20)]
         return [r.status for r in await asyncio.gather(
-            *(send_authorized(sender, req) for req in requests))]
+            *(send_authorized(sender.send, req) for req in requests))]
 
     assert asyncio.run(burst()) == [200] * 20
     assert tokens.issued == 2  # the first token, and one refresh for all twenty 401s
@@ -136,10 +140,10 @@ def test_a_401_refreshes_the_token_once_for_a_burst(tokens: TokenServer) -> None
 
 
 def test_a_second_401_is_returned_not_retried_forever(tokens: TokenServer) -> None:
-    provider = OAuth2ClientCredentials(_oauth(tokens.url))
+    provider = OAuth2ClientCredentials(_oauth(tokens.url), policy=LOCAL)
     sender = FakeSender(revoked={"tok-1", "tok-2", "tok-3"})
     request = OutboundRequest("POST", "https://h.test", {}, b"", 1, auth=provider)
-    assert asyncio.run(send_authorized(sender, request)).status == 401
+    assert asyncio.run(send_authorized(sender.send, request)).status == 401
     assert sender.seen == ["tok-1", "tok-2"]
 
 
@@ -152,7 +156,7 @@ def test_token_endpoint_errors_are_classified_without_secrets(
     server = TokenServer(status=status)
     try:
         with pytest.raises(error) as caught:
-            asyncio.run(OAuth2ClientCredentials(_oauth(server.url)).token())
+            asyncio.run(OAuth2ClientCredentials(_oauth(server.url), policy=LOCAL).token())
     finally:
         server.close()
     message = str(caught.value)
@@ -164,4 +168,4 @@ def test_unreachable_token_endpoint_is_retryable(tokens: TokenServer) -> None:
     url = tokens.url
     tokens.close()
     with pytest.raises(RetryableDeliveryError, match="oauth2 token request"):
-        asyncio.run(OAuth2ClientCredentials(_oauth(url, timeout=2)).token())
+        asyncio.run(OAuth2ClientCredentials(_oauth(url, timeout=2), policy=LOCAL).token())

@@ -123,7 +123,7 @@ def test_render_uses_built_in_samples_by_event_type(
     assert main(["render", "--config", config, "--route", "audian-calls",
                  "--event-type", "ended"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("POST https://hooks.example.test/a\n")
+    assert out.startswith("POST https://hooks.example.test/********\n")  # from ${TARGET_URL}
     assert '{"event":"call.completed","data":{"call_id":"call-000001"' in out
     assert "x-audian-timestamp: " in out
     with pytest.raises(SystemExit):

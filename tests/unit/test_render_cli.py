@@ -76,7 +76,7 @@ def test_render_prints_method_url_headers_and_body(
     files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     request_line, headers, body = _parse(_render(files, capsys))
-    assert request_line == "PUT https://hooks.example.test/calls?team=voice"
+    assert request_line == "PUT https://hooks.example.test/calls?team=********"  # query values
     assert headers["content-type"] == "application/json"
     assert headers["x-team"] == "voice"
     assert headers["x-api-key"] == "********"
@@ -143,6 +143,6 @@ def test_render_command_in_a_subprocess(files: tuple[Path, Path]) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("PUT https://hooks.example.test/calls?team=voice\n")
+    assert done.stdout.startswith("PUT https://hooks.example.test/calls?team=********\n")
     for stream in (done.stdout, done.stderr):
         assert SIGNING_SECRET not in stream and API_KEY not in stream

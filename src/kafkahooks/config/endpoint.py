@@ -2,7 +2,13 @@
 
 Everything a product's webhook contract names (header names, signed content,
 auth, body format) is spelled out here, so a routes file reproduces it
-without code.  Secrets are ``SecretStr`` from the moment they are parsed.
+without code.  Secrets are ``SecretStr`` from the moment they are parsed, and
+no ``repr`` shows one (nor an ``authorization`` value, nor a URL's secret parts).
+
+Header rules, checked at load: a name is a whole RFC 9110 token; a static value
+holds no line break, NUL or other control character (it would fail every event);
+names compare case-insensitively, so a per-event header can never be one that
+kafkahooks, the signature or the transport sets (it would be sent first, twice).
 """
 
 from __future__ import annotations
@@ -10,18 +16,21 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Iterator
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     FilePath,
+    PrivateAttr,
     SecretStr,
     field_validator,
     model_validator,
 )
+
+from kafkahooks.config.urls import MASK, check_target_url, shown_url
 
 __all__ = [
     "SIGNING_PRESETS",
@@ -36,12 +45,31 @@ __all__ = [
     "TlsConfig",
 ]
 
-_HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # full matches only
 _XML_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9._-]*$")
-# Set by the HTTP client or by kafkahooks itself; a per-event value must never replace them.
-RESERVED_HEADERS = frozenset(
-    {"host", "content-length", "transfer-encoding", "connection", "content-type", "authorization"}
-)
+# a control character other than HTAB (CR, LF and NUL among them), DEL, or a lone
+# surrogate (undecodable bytes in an environment variable): no header can carry one
+_BAD_TEXT = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+# Set by kafkahooks itself (the event id, the batch size, the signature scheme's
+# headers, the payload version) or by the HTTP client (message framing, hop-by-hop);
+# a per-event value must never set them.  Lower case: names compare case-insensitively.
+KAFKAHOOKS_HEADERS = frozenset({
+    "webhook-id", "webhook-timestamp", "webhook-signature", "webhook-batch-size",
+    "webhook-payload-version",
+})
+TRANSPORT_HEADERS = frozenset({
+    "host", "content-length", "transfer-encoding", "connection", "keep-alive", "te",
+    "trailer", "upgrade", "expect", "proxy-authorization", "proxy-connection",
+})
+RESERVED_HEADERS = KAFKAHOOKS_HEADERS | TRANSPORT_HEADERS | {
+    "content-type", "authorization", "user-agent"}
+# Static headers kafkahooks also sets (in lower case): written in lower case too, so a
+# configured value replaces kafkahooks' instead of going out next to it.
+_OVERRIDABLE = frozenset(
+    {"content-type", "user-agent", "authorization", "webhook-payload-version"})
+# header values a repr may never show
+_CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization"})
 
 
 class _Strict(BaseModel):
@@ -50,21 +78,26 @@ class _Strict(BaseModel):
 
 def _check_header_names(names: Any) -> None:
     for name in names:
-        if not _HEADER_NAME.match(name):
+        if not _HEADER_NAME.fullmatch(name):  # .match with "$" let "x-a\n" through
             raise ValueError(f"{name!r} is not a valid HTTP header name")
 
 
-def _http_url(value: str) -> str:
-    if not value.startswith(("http://", "https://")):
-        raise ValueError(f"must start with http:// or https:// (got {value!r})")
-    parts = urlsplit(value)
-    if not parts.hostname:
-        raise ValueError("has no host name")
-    try:
-        parts.port  # noqa: B018 - parsing it is the check (out of range, not a number)
-    except ValueError:
-        raise ValueError("has an invalid port") from None
+def _check_header_values(values: dict[str, str]) -> None:
+    for name, value in values.items():
+        if _BAD_TEXT.search(value):
+            raise ValueError(f"header {name}: the value holds a line break, NUL, other "
+                             "control character or invalid text (never repeated here)")
+
+
+def _text(value: SecretStr, what: str) -> SecretStr:
+    """A secret must be text UTF-8 can carry (``${VAR}`` of undecodable bytes is not)."""
+    if _SURROGATE.search(value.get_secret_value()):
+        raise ValueError(f"{what} is not valid text (undecodable bytes in its variable?)")
     return value
+
+
+def _http_url(value: str) -> str:
+    return check_target_url(value)
 
 
 # -- signing ------------------------------------------------------------------
@@ -142,6 +175,21 @@ class SigningConfig(_Strict):
             raise ValueError("the signing secret is empty (is its environment variable set?)")
         return [s for s in value if s.get_secret_value()]
 
+    @field_validator("secrets")
+    @classmethod
+    def _valid_text(cls, value: list[SecretStr]) -> list[SecretStr]:
+        return [_text(s, "a signing secret") for s in value]
+
+    def header_names(self) -> set[str]:
+        """Every header the signer may set, lower case (the defaults are those of
+        ``delivery/signing.py``)."""
+        std = self.scheme in ("standard-webhooks", "t-v1")
+        header = (self.header or ("webhook-signature" if std else "x-signature")).lower()
+        names = {header, (self.rotation_header or f"{header}-rotated").lower()}
+        if self.timestamp_header or self.scheme == "timestamped":
+            names.add((self.timestamp_header or "x-signature-timestamp").lower())
+        return names
+
     @model_validator(mode="after")
     def _fits_scheme(self) -> SigningConfig:
         names = [n for n in (self.header, self.timestamp_header, self.rotation_header) if n]
@@ -173,6 +221,18 @@ class BasicAuth(_Strict):
     username: str = Field(min_length=1)
     password: SecretStr
 
+    @field_validator("username")
+    @classmethod
+    def _username(cls, value: str) -> str:
+        if ":" in value or _BAD_TEXT.search(value):
+            raise ValueError("holds a colon, a control character or invalid text")
+        return value
+
+    @field_validator("password")
+    @classmethod
+    def _password(cls, value: SecretStr) -> SecretStr:
+        return _text(value, "the password")
+
 
 class BearerAuth(_Strict):
     type: Literal["bearer"]
@@ -183,6 +243,9 @@ class BearerAuth(_Strict):
     def _non_empty(cls, value: SecretStr) -> SecretStr:
         if not value.get_secret_value():
             raise ValueError("the bearer token is empty (is its environment variable set?)")
+        if _BAD_TEXT.search(value.get_secret_value()):
+            raise ValueError("the bearer token holds a line break, control character or "
+                             "invalid text")
         return value
 
 
@@ -197,12 +260,23 @@ class OAuth2Auth(_Strict):
     audience: str | None = None
     # RFC 6749 §2.3.1: servers must accept HTTP Basic; some want the form fields instead.
     client_auth: Literal["basic", "post"] = "basic"
-    extra_params: dict[str, str] = Field(default_factory=dict)
+    # sent in the token request's form; secrets as much as client_secret is
+    extra_params: dict[str, SecretStr] = Field(default_factory=dict)
     refresh_margin: float = Field(default=30.0, ge=0, description="renew this long before expiry")
+    # the whole token request: connect, send, answer
     timeout: float = Field(default=10.0, gt=0, le=120)
     ca_bundle: FilePath | None = None
 
     _url = field_validator("token_url")(_http_url)
+
+    @field_validator("client_secret")
+    @classmethod
+    def _secret_text(cls, value: SecretStr) -> SecretStr:
+        return _text(value, "the client secret")
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for name, value in super().__repr_args__():
+            yield name, (shown_url(value) if name == "token_url" else value)
 
 
 AuthConfig = Annotated[NoAuth | BasicAuth | BearerAuth | OAuth2Auth, Field(discriminator="type")]
@@ -272,13 +346,24 @@ class EndpointConfig(_Strict):
     allow_insecure: bool = False
     allow_private: bool = False
 
+    # which characters of ``url`` came from a ${VAR} (set by the loader), for printing
+    _url_from_vars: tuple[bool, ...] | None = PrivateAttr(default=None)
+
     _url = field_validator("url")(_http_url)
 
     @field_validator("headers", "secret_headers")
     @classmethod
     def _static_names(cls, value: dict[str, Any]) -> dict[str, Any]:
         _check_header_names(value)
-        return value
+        ours = (KAFKAHOOKS_HEADERS - _OVERRIDABLE).intersection(k.lower() for k in value)
+        if ours:
+            raise ValueError(f"{sorted(ours)} are set by kafkahooks")
+        lowered = {k.lower() for k in value}
+        if len(lowered) != len(value):
+            raise ValueError("a header is named twice (names compare case-insensitively)")
+        _check_header_values({k: v if isinstance(v, str) else v.get_secret_value()
+                              for k, v in value.items()})
+        return {(k.lower() if k.lower() in _OVERRIDABLE else k): v for k, v in value.items()}
 
     @field_validator("dynamic_headers")
     @classmethod
@@ -289,6 +374,26 @@ class EndpointConfig(_Strict):
             raise ValueError(f"{sorted(reserved)} cannot be set per event")
         return value
 
+    @property
+    def shown_url(self) -> str:
+        """``url`` as kafkahooks prints it: secret parts masked (config/urls.py)."""
+        return shown_url(self.url, self._url_from_vars)
+
+    def shown(self, url: str) -> str:
+        """A request URL built on ``url`` (a GET payload appended), as printed."""
+        if url.startswith(self.url):
+            return self.shown_url + url[len(self.url):]
+        return shown_url(url)
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for name, value in super().__repr_args__():
+            if name == "url":
+                value = self.shown_url
+            elif name == "headers":
+                value = {k: (MASK if k.lower() in _CREDENTIAL_HEADERS else v)
+                         for k, v in value.items()}
+            yield name, value
+
     @field_validator("xml_root")
     @classmethod
     def _xml_root(cls, value: str) -> str:
@@ -298,7 +403,16 @@ class EndpointConfig(_Strict):
 
     @model_validator(mode="after")
     def _auth_header_once(self) -> EndpointConfig:
-        static = {k.lower() for k in (*self.headers, *self.secret_headers)}
+        static = [k.lower() for k in (*self.headers, *self.secret_headers)]
+        if len(set(static)) != len(static):
+            raise ValueError("a header is in both headers and secret_headers")
         if self.auth.type != "none" and "authorization" in static:
             raise ValueError("authorization is set both by auth and by a header; keep one")
         return self
+
+    def per_event_names(self) -> set[str]:
+        """The names an event may set (dynamic and forwarded headers), lower case."""
+        names = {k.lower() for k in self.dynamic_headers}
+        if self.forward_headers is not None:
+            names |= {k.lower() for k in self.forward_headers.allow}
+        return names

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["InterpolationError", "interpolate"]
+__all__ = ["InterpolationError", "interpolate", "interpolate_marked"]
 
 _VAR = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -24,18 +24,39 @@ class InterpolationError(ValueError):
         super().__init__(f"environment variable {variable} is not set and has no default")
 
 
-def _substitute(text: str, env: Mapping[str, str], path: tuple[str | int, ...]) -> str:
-    def repl(match: re.Match[str]) -> str:
+def _pieces(
+    text: str, env: Mapping[str, str], path: tuple[str | int, ...]
+) -> list[tuple[str, bool]]:
+    """``text`` cut into ``(piece, came from a variable)``."""
+    pieces: list[tuple[str, bool]] = []
+    at = 0
+    for match in _VAR.finditer(text):
+        pieces.append((text[at:match.start()], False))
+        at = match.end()
         if match.group(0) == "$${":
-            return "${"
+            pieces.append(("${", False))
+            continue
         name, default = match.group(1), match.group(2)
         if name in env:
-            return env[name]
-        if default is not None:
-            return default
-        raise InterpolationError(path, name)
+            pieces.append((env[name], True))
+        elif default is not None:
+            pieces.append((default, True))
+        else:
+            raise InterpolationError(path, name)
+    pieces.append((text[at:], False))
+    return pieces
 
-    return _VAR.sub(repl, text)
+
+def _substitute(text: str, env: Mapping[str, str], path: tuple[str | int, ...]) -> str:
+    return "".join(piece for piece, _ in _pieces(text, env, path))
+
+
+def interpolate_marked(text: str, env: Mapping[str, str]) -> tuple[str, tuple[bool, ...]]:
+    """``text`` interpolated, and for each character whether it came from a variable
+    (a URL is printed with those parts masked: :mod:`kafkahooks.config.urls`)."""
+    pieces = _pieces(text, env, ())
+    marks = tuple(flag for piece, flag in pieces for _ in piece)
+    return "".join(piece for piece, _ in pieces), marks
 
 
 def interpolate(node: Any, env: Mapping[str, str], path: tuple[str | int, ...] = ()) -> Any:

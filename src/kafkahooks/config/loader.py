@@ -17,7 +17,7 @@ import yaml
 from pydantic import ValidationError
 
 from kafkahooks.config.expressions import route_expressions
-from kafkahooks.config.interpolate import InterpolationError, interpolate
+from kafkahooks.config.interpolate import InterpolationError, interpolate, interpolate_marked
 from kafkahooks.config.models import RoutesFile
 from kafkahooks.decode.avro import schema_problem
 from kafkahooks.templates import TemplateSyntaxError
@@ -81,6 +81,21 @@ def _schema_problems(raw: Any, config: RoutesFile) -> list[str]:
     return problems
 
 
+def _mark_urls(raw: Any, config: RoutesFile, env: Mapping[str, str]) -> None:
+    """Tell each endpoint which characters of its URL came from a ``${VAR}``, so that
+    printing it masks them (config/urls.py)."""
+    routes = raw.get("routes")
+    for index, route in enumerate(config.routes):
+        entry = routes[index] if isinstance(routes, list) and index < len(routes) else None
+        endpoint = entry.get("endpoint") if isinstance(entry, dict) else None
+        text = endpoint.get("url") if isinstance(endpoint, dict) else None
+        if not isinstance(text, str):
+            continue
+        resolved, marks = interpolate_marked(text, env)
+        if resolved == route.endpoint.url:
+            route.endpoint._url_from_vars = marks
+
+
 def parse_config(
     text: str, source: str, env: Mapping[str, str] | None = None, base_dir: Path | None = None
 ) -> RoutesFile:
@@ -91,8 +106,9 @@ def parse_config(
         raise ConfigError(source, [f"not valid YAML: {exc}"]) from None
     if not isinstance(raw, dict):
         raise ConfigError(source, ["expected a mapping with 'kafka' and 'routes'"])
+    env = os.environ if env is None else env
     try:
-        resolved = interpolate(raw, os.environ if env is None else env)
+        resolved = interpolate(raw, env)
     except InterpolationError as exc:
         raise ConfigError(source, [f"{_where(raw, exc.path)}: {exc}"]) from None
     try:
@@ -102,6 +118,7 @@ def parse_config(
     problems = _template_problems(raw, config) + _schema_problems(raw, config)
     if problems:
         raise ConfigError(source, problems)
+    _mark_urls(raw, config, env)
     return config
 
 

@@ -13,6 +13,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SecretStr,
     field_validator,
     model_validator,
 )
@@ -51,24 +52,60 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _secret_property(name: str) -> bool:
+    """Whether a librdkafka property holds a credential (``sasl.password``,
+    ``ssl.key.password``, ``sasl.oauthbearer.client.secret``, ``ssl.key.pem``, ...)."""
+    return any(word in name.lower() for word in _SECRET_WORDS)
+
+
+_SECRET_WORDS = ("password", "secret", "key.pem", "oauthbearer.config", "credential", "token")
+
+
+def _plain(value: dict[str, Scalar | SecretStr]) -> dict[str, Scalar]:
+    return {k: v.get_secret_value() if isinstance(v, SecretStr) else v for k, v in value.items()}
+
+
 class KafkaConfig(_Strict):
+    """``properties`` (and ``dead_letter_properties``) are read from the file under
+    those names and kept with every credential-like value as a ``SecretStr``; the
+    attributes of the same names give librdkafka the plain values."""
+
     bootstrap_servers: str = Field(min_length=1)
     group_id: str = Field(default="kafkahooks", min_length=1)
     # Passed to librdkafka as they are: SASL, TLS, session timeouts, ...
-    properties: dict[str, Scalar] = Field(default_factory=dict)
+    client_properties: dict[str, Scalar | SecretStr] = Field(
+        default_factory=dict, alias="properties")
     # The dead-letter producer's own properties (default: the main cluster).
-    dead_letter_properties: dict[str, Scalar] = Field(default_factory=dict)
+    dead_letter_client_properties: dict[str, Scalar | SecretStr] = Field(
+        default_factory=dict, alias="dead_letter_properties")
     # Optional: one JSON record per HTTP attempt (read back by `kafkahooks deliveries`).
     delivery_log_topic: str | None = None
 
-    @field_validator("properties", "dead_letter_properties")
+    @field_validator("client_properties", "dead_letter_client_properties", mode="before")
     @classmethod
-    def _no_owned_keys(cls, value: dict[str, Scalar]) -> dict[str, Scalar]:
+    def _no_owned_keys(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value  # the type check names the problem
         owned = {"enable.auto.commit", "enable.auto.offset.store", "group.id"}
         clash = owned.intersection(value)
         if clash:
             raise ValueError(f"{sorted(clash)} are set by kafkahooks and cannot be overridden")
         return value
+
+    @field_validator("client_properties", "dead_letter_client_properties")
+    @classmethod
+    def _secrets(cls, value: dict[str, Scalar | SecretStr]) -> dict[str, Scalar | SecretStr]:
+        return {k: SecretStr(str(v)) if _secret_property(k) and not isinstance(v, SecretStr)
+                else v for k, v in value.items()}
+
+    @property
+    def properties(self) -> dict[str, Scalar]:
+        """For librdkafka: the plain values."""
+        return _plain(self.client_properties)
+
+    @property
+    def dead_letter_properties(self) -> dict[str, Scalar]:
+        return _plain(self.dead_letter_client_properties)
 
 
 class RetryConfig(_Strict):
@@ -119,6 +156,22 @@ class RouteConfig(_Strict):
             raise ValueError("form, xml and GET query payloads need a template that is a mapping")
         if shaped and self.batch is not None:
             raise ValueError("batch sends a JSON array by POST: not with form, xml or GET")
+        return self
+
+    @model_validator(mode="after")
+    def _signature_headers_are_ours(self) -> RouteConfig:
+        """Names compare case-insensitively: an event or a static header naming a
+        signature header would go out next to it (first)."""
+        if self.signing is None:
+            return self
+        signed = self.signing.header_names()
+        endpoint = self.endpoint
+        static = {k.lower() for k in (*endpoint.headers, *endpoint.secret_headers)}
+        for where, names in (("per event", endpoint.per_event_names()), ("statically", static)):
+            clash = signed & names
+            if clash:
+                raise ValueError(f"{sorted(clash)} are the signature's headers; they cannot "
+                                 f"be set {where}")
         return self
 
     @model_validator(mode="after")

@@ -1,8 +1,20 @@
 """One error tree for delivery outcomes, and the one function that classifies.
 
-``DeliveryError`` → ``RetryableDeliveryError`` (408, 429, 5xx, connection
-errors and timeouts) or ``PermanentDeliveryError`` (other 4xx, 3xx, events
-that cannot be rendered).  Retry logic keys off these two classes only.
+::
+
+    DeliveryError
+    ├── RetryableDeliveryError   408, 429, 5xx, connection errors, timeouts
+    └── PermanentDeliveryError   other 4xx, 3xx, events that cannot be rendered
+        ├── RouteDisabledError   the endpoint answered 410 Gone earlier
+        └── InternalError        an unexpected exception inside an attempt (a bug)
+
+Retry logic keys off the two branches only.  ``InternalError`` is how a bug
+that hits one event or batch stays that event's outcome (dead-lettered, named
+by the exception's class) instead of stopping the bridge; it counts toward the
+dead-letter limit, so a bug that hits every event still stops it.
+
+A receiver writes ``Retry-After``, so it is parsed strictly: ASCII digits or an
+HTTP date, anything else ignored, and nothing it holds can raise.
 """
 
 from __future__ import annotations
@@ -10,6 +22,7 @@ from __future__ import annotations
 __all__ = [
     "DeadLetterWriteError",
     "DeliveryError",
+    "InternalError",
     "PermanentDeliveryError",
     "RetryableDeliveryError",
     "RouteDisabledError",
@@ -18,10 +31,15 @@ __all__ = [
     "parse_retry_after",
 ]
 
+import datetime as dt
 import email.utils
+import math
+import re
 import time
 
 _RETRYABLE_4XX = frozenset({408, 429})
+_DELTA_SECONDS = re.compile(r"[0-9]+")  # ASCII only: "²".isdigit() is true
+_DATE_TEXT = re.compile(r"[A-Za-z0-9 ,:+-]{1,64}")  # the characters an HTTP date uses
 
 
 class DeliveryError(Exception):
@@ -53,22 +71,60 @@ class RouteDisabledError(PermanentDeliveryError):
         super().__init__("route-disabled")
 
 
+class InternalError(PermanentDeliveryError):
+    """An unexpected exception inside an attempt: a bug, not the receiver's answer.
+
+    The reason names only the exception's class: its message may hold event
+    data or a secret.  The exception itself is kept as ``__cause__`` for the log.
+    """
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(f"internal error: {type(error).__name__}")
+        self.error_class = type(error).__name__
+
+
 class DeadLetterWriteError(Exception):
     """The dead-letter topic did not acknowledge a write: progress must stop."""
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP date)."""
+    """Seconds from a ``Retry-After`` header: delta-seconds or an HTTP date.
+
+    ``None`` when absent or unreadable (the normal backoff applies); a date in the
+    past is 0; a value too large for a date or a float is ``inf`` (the caller caps it).
+    """
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    if _DELTA_SECONDS.fullmatch(value):
+        return float(value)  # "9" * 400 is inf, never an error
+    if not _DATE_TEXT.fullmatch(value):
         return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+    when = _http_date(value)
+    if when is None:
+        return None
+    return max(0.0, when - (time.time() if now is None else now))
+
+
+def _http_date(value: str) -> float | None:
+    """A POSIX time from an HTTP date, ``inf`` beyond year 9999, ``None`` if unreadable."""
+    try:
+        parts = email.utils.parsedate_tz(value)
+    except (TypeError, ValueError, OverflowError, IndexError):
+        return None
+    if parts is None:
+        return None
+    year, month, day, hour, minute, second = parts[:6]
+    offset = parts[9] or 0
+    if year > dt.MAXYEAR:
+        return math.inf  # a far future: waits as long as the cap allows
+    if abs(offset) >= 86_400:
+        return None
+    try:
+        when = dt.datetime(year, month, day, hour, minute, second, tzinfo=dt.UTC)
+    except (ValueError, OverflowError):  # day 99, hour 25, year 0, ...
+        return None
+    return when.timestamp() - offset
 
 
 def classify_status(status: int, retry_after: str | None = None) -> DeliveryError | None:

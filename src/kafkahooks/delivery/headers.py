@@ -3,13 +3,17 @@
 ``dynamic_headers`` renders one template string per header name.
 ``forward_headers`` copies, from the Kafka message headers or from a map
 inside the event, only the names on its allow-list.  A missing value leaves
-the header out; a value with a line break or other control character is
-an error for that event (it would split or smuggle a header).
+the header out; a value with a line break or other control character, or a
+lone surrogate (no encoding can send it), is an error for that event (it
+would split or smuggle a header).  A name that a static header also sets is
+never taken from the event (names compare case-insensitively): configured
+headers win.  Reserved names are refused at load (config/endpoint.py).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +30,8 @@ __all__ = ["HeaderSource", "header_source"]
 
 HeaderSource = Callable[[RenderContext], dict[str, str]]
 _MAX_VALUE = 8192
+# C0 controls but HTAB, DEL, and lone surrogates
+_BAD = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")
 
 
 def _clean(name: str, value: Any) -> str | None:
@@ -37,8 +43,10 @@ def _clean(name: str, value: Any) -> str | None:
         text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
     else:
         text = str(value)
-    if any((ord(c) < 32 and c != "\t") or ord(c) == 127 for c in text):
-        raise TemplateError(f"header {name}: value has a control character")
+    bad = _BAD.search(text)
+    if bad is not None:
+        what = "a lone surrogate" if bad.group() >= "\ud800" else "a control character"
+        raise TemplateError(f"header {name}: value has {what}")
     if len(text) > _MAX_VALUE:
         raise TemplateError(f"header {name}: value is longer than {_MAX_VALUE} characters")
     return text or None
@@ -93,10 +101,13 @@ def _forwarded(source: str, allow: list[str]) -> HeaderSource:
 
 def header_source(endpoint: EndpointConfig) -> HeaderSource | None:
     """Everything per event in one callable, or ``None`` when nothing is."""
+    static = {k.lower() for k in (*endpoint.headers, *endpoint.secret_headers)}
+    dynamic = {k: v for k, v in endpoint.dynamic_headers.items() if k.lower() not in static}
+    forward = endpoint.forward_headers
+    allow = [] if forward is None else [n for n in forward.allow if n.lower() not in static]
     parts = [p for p in (
-        _dynamic(endpoint.dynamic_headers),
-        None if endpoint.forward_headers is None else _forwarded(
-            endpoint.forward_headers.source, endpoint.forward_headers.allow),
+        _dynamic(dynamic),
+        None if forward is None or not allow else _forwarded(forward.source, allow),
     ) if p is not None]
     if not parts:
         return None

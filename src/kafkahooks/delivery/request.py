@@ -22,6 +22,7 @@ from uuid import UUID
 
 import orjson
 
+from kafkahooks.config.urls import MASK, shown_url
 from kafkahooks.delivery.guard import TargetPolicy
 
 if TYPE_CHECKING:
@@ -38,6 +39,12 @@ def _default(value: Any) -> Any:
         return value.value
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
+
+# header values a repr may show: kafkahooks' own, never a credential
+_SHOWN_HEADERS = frozenset({
+    "content-type", "user-agent", "webhook-id", "webhook-timestamp", "webhook-batch-size",
+    "webhook-payload-version",
+})
 
 _encoder = json.JSONEncoder(
     separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_default
@@ -194,8 +201,17 @@ def _escape_lone_surrogates(text: str) -> str:
     return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", joined)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, repr=False)
 class OutboundRequest:
+    """One request to send.  Its ``repr`` shows no secret: header values other than
+    kafkahooks' own are masked, the URL as :func:`~kafkahooks.config.urls.shown_url`
+    shows it, and the body only by its length."""
+
+    def __repr__(self) -> str:
+        headers = {k: (v if k.lower() in _SHOWN_HEADERS else MASK) for k, v in self.headers.items()}
+        return (f"OutboundRequest({self.method} {shown_url(self.url)}, headers={headers}, "
+                f"body=<{len(self.body)} bytes>, timeout={self.timeout})")
+
     method: str
     url: str
     headers: dict[str, str]
@@ -205,3 +221,4 @@ class OutboundRequest:
     policy: TargetPolicy = field(default_factory=TargetPolicy)
     ssl: SSLContext | None = None
     auth: Auth | None = None
+    response_limit: int = 2048

@@ -3,6 +3,12 @@
 tenacity drives the loop; the only things it looks at are the two branches
 of the error tree.  A fresh timestamp (and signature) is made per attempt;
 the event id never changes.
+
+Whatever an attempt raises ends as a report, never as an exception: a
+``DeliveryError`` as itself, any other ``Exception`` as a permanent
+:class:`~kafkahooks.delivery.errors.InternalError` (a bug must cost one event,
+not the bridge).  ``BaseException`` is not caught: cancellation still stops
+a delivery.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from tenacity import (
 from kafkahooks.config.models import RetryConfig
 from kafkahooks.delivery.errors import (
     DeliveryError,
+    InternalError,
     RetryableDeliveryError,
     classify_status,
 )
@@ -68,7 +75,12 @@ Sleep = Callable[[float], Awaitable[None]]
 
 async def _once(attempt: Attempt, number: int) -> int:
     """One attempt; its status on success, else the classified error is raised."""
-    _, response = await attempt(number)
+    try:
+        _, response = await attempt(number)
+    except DeliveryError:
+        raise
+    except Exception as exc:  # not BaseException: CancelledError must propagate
+        raise InternalError(exc) from exc
     error = classify_status(response.status, response.retry_after)
     if error is not None:
         raise error

@@ -1,0 +1,83 @@
+"""Target URLs: what the routes file may say, and how kafkahooks prints one.
+
+A route's URL may carry a credential (a token in the path, a signature in the
+query: many webhook products work so), so a printed URL follows one rule:
+
+* the origin (``scheme://host:port``) is shown as written: it is in DNS, the
+  logs and the metrics anyway;
+* every query value is masked (``?team=********``), names stay;
+* every path segment that holds a character which came from a ``${VAR}`` is
+  masked; when where the characters came from is unknown (a URL not read from a
+  routes file), every path segment is.
+
+``url: ${TARGET_URL}`` is therefore printed ``https://hooks.example.com/********``.
+A GET route's payload query, appended after the configured URL, is event data
+and is shown as rendered (that is what ``render`` is for).
+
+At load a URL must be ``http(s)://`` with a host and a valid port, and may hold
+no ``user:password@`` (it would reach logs and metric labels: use
+``endpoint.auth``) and no ``#fragment`` (never sent, so a GET route's signed
+query would sit behind it).  Errors never repeat the URL: it may hold a secret.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from urllib.parse import urlsplit
+
+__all__ = ["MASK", "check_target_url", "shown_url"]
+
+MASK = "********"
+
+
+def check_target_url(value: str) -> str:
+    """``value`` if it is a usable target URL, else ``ValueError`` naming the problem."""
+    scheme = value.partition("://")[0] if "://" in value else ""
+    if scheme not in ("http", "https"):
+        raise ValueError("must start with http:// or https://")
+    if "#" in value:
+        raise ValueError("must not hold a #fragment (it is never sent; a GET route's "
+                         "signed query would sit behind it)")
+    parts = urlsplit(value)
+    if "@" in parts.netloc:
+        raise ValueError("must not hold user:password@ (it would reach logs and metric "
+                         "labels); use endpoint.auth or secret_headers")
+    if not parts.hostname:
+        raise ValueError("has no host name")
+    try:
+        parts.port  # noqa: B018 - parsing it is the check (out of range, not a number)
+    except ValueError:
+        raise ValueError("has an invalid port") from None
+    return value
+
+
+def shown_url(url: str, from_vars: Sequence[bool] | None = None) -> str:
+    """``url`` as kafkahooks prints it (module docstring).  ``from_vars[i]``: whether
+    character ``i`` came from a ``${VAR}``; ``None``: unknown, mask every segment."""
+    parts = urlsplit(url)
+    origin = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+    start = len(parts.scheme) + 3 + len(parts.netloc)  # after "scheme://netloc"
+    path_end = start + len(parts.path)
+    segments, at = [], start
+    for segment in parts.path.split("/"):
+        if segment and _from_var(from_vars, at, at + len(segment)):
+            segments.append(MASK)
+        else:
+            segments.append(segment)
+        at += len(segment) + 1
+    shown = origin + "/".join(segments)
+    if parts.query:
+        pairs, at = [], path_end + 1
+        for pair in parts.query.split("&"):
+            name, eq, _ = pair.partition("=")
+            hidden = _from_var(from_vars, at, at + len(name)) if from_vars is not None else False
+            pairs.append(f"{MASK if hidden else name}{eq}{MASK if eq else ''}")
+            at += len(pair) + 1
+        shown += "?" + "&".join(pairs)
+    return shown
+
+
+def _from_var(from_vars: Sequence[bool] | None, start: int, end: int) -> bool:
+    if from_vars is None:
+        return True
+    return any(from_vars[start:end])
