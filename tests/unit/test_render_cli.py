@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from kafkahooks.cli import main
+from tests.support.receiver import Receiver, Reply
 
 SIGNING_SECRET = "sign-me-7f3a9c"
 API_KEY = "api-key-0d41e2"
@@ -146,3 +147,44 @@ def test_render_command_in_a_subprocess(files: tuple[Path, Path]) -> None:
     assert done.stdout.startswith("PUT https://hooks.example.test/calls?team=********\n")
     for stream in (done.stdout, done.stderr):
         assert SIGNING_SECRET not in stream and API_KEY not in stream
+
+
+# -- what send-test prints of a receiver's answer and of a URL (issue 11, section 7) --------
+
+HOOK_TOKEN = "T0KEN-in-the-path-5e1"
+SEND_TEST_ROUTES = """
+kafka:
+  bootstrap_servers: localhost:9092
+routes:
+  - name: calls
+    topics: [calls.status]
+    template: {callId: "{{ key }}"}
+    endpoint:
+      url: ${RECEIVER}/${HOOK_TOKEN}?sig=${HOOK_TOKEN}
+"""
+
+
+def test_send_test_escapes_the_receivers_bytes_and_masks_the_url_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hostile = b"\x1b[2J\x1b]0;pwned\x07\x1b[31mall good\r\xc2\x9b1mok\xe2\x80\xae"  # C1 CSI, RLO
+    receiver = Receiver(lambda _: Reply(200, body=hostile))
+    try:
+        monkeypatch.setenv("KAFKAHOOKS_ALLOW_LOCAL_TARGETS", "true")
+        monkeypatch.setenv("RECEIVER", receiver.url)
+        monkeypatch.setenv("HOOK_TOKEN", HOOK_TOKEN)
+        config = tmp_path / "routes.yaml"
+        config.write_text(SEND_TEST_ROUTES, encoding="utf-8")
+        event = tmp_path / "event.json"
+        event.write_text(json.dumps(EVENT), encoding="utf-8")
+        assert main(["send-test", "--config", str(config), "--route", "calls",
+                     "--event", str(event)]) == 0
+    finally:
+        receiver.close()
+    out = capsys.readouterr().out
+    assert receiver.requests[0].path == f"/hooks/{HOOK_TOKEN}?sig={HOOK_TOKEN}"
+    assert out.startswith(f"POST http://127.0.0.1:{receiver.port}/********/********?sig=********\n")
+    assert HOOK_TOKEN not in out
+    assert "\x1b" not in out and "\x07" not in out and "\r" not in out and "\x9b" not in out
+    assert "\u202e" not in out
+    assert "\\x1b[2J\\x1b]0;pwned\\x07\\x1b[31mall good\\x0d\\x9b1mok\\u202e" in out

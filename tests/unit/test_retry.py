@@ -10,6 +10,7 @@ from tenacity import RetryCallState, Retrying
 
 from kafkahooks.config import RetryConfig
 from kafkahooks.delivery.errors import (
+    InternalError,
     PermanentDeliveryError,
     RetryableDeliveryError,
     classify_status,
@@ -101,7 +102,7 @@ def test_retry_after_wins_up_to_its_cap() -> None:
 class FakeEndpoint:
     """Answers attempts from a script of statuses; records attempt numbers and sleeps."""
 
-    def __init__(self, *answers: int | tuple[int, str] | Exception) -> None:
+    def __init__(self, *answers: int | tuple[int, str] | BaseException) -> None:
         self.answers = list(answers)
         self.attempts: list[int] = []
         self.sleeps: list[float] = []
@@ -109,7 +110,7 @@ class FakeEndpoint:
     async def attempt(self, number: int) -> tuple[OutboundRequest, Response]:
         self.attempts.append(number)
         answer = self.answers.pop(0)
-        if isinstance(answer, Exception):
+        if isinstance(answer, BaseException):
             raise answer
         status, retry_after = answer if isinstance(answer, tuple) else (answer, None)
         request = OutboundRequest("POST", "http://127.0.0.1:9/", {}, b"{}", 1.0)
@@ -175,3 +176,66 @@ def test_connection_errors_only_report_no_status() -> None:
     assert not report.delivered
     assert report.attempts == 2
     assert report.status is None
+
+
+# -- a receiver's Retry-After, and what an attempt may raise (issue 11, section 2) ----------
+
+FAR_FUTURE = "Wed, 21 Oct 99999999999999999999 07:28:00 GMT"  # a 20-digit year
+
+
+@pytest.mark.parametrize("value", [
+    FAR_FUTURE,
+    "Wed, 21 Oct 10000 07:28:00 GMT",  # one year past what datetime holds
+    "9" * 400,  # more digits than a float holds
+])
+def test_retry_after_beyond_any_date_or_float_is_infinite_and_never_raises(value: str) -> None:
+    assert parse_retry_after(value) == float("inf")
+
+
+@pytest.mark.parametrize("value", [
+    "²",  # str.isdigit() is true, float() refuses it
+    "\u0661\u0662",  # Arabic-Indic digits: not ASCII
+    "\uff11\uff12",  # full-width digits
+    "Wed, 99999999999999999999 Oct 2015 07:28:00 GMT",  # day out of range
+    "Wed, 21 Oct 2015 99999999999999999999:28:00 GMT",  # hour out of range
+    "Wed, 21 Oct 2015 07:28:00 +9999999999999",  # offset out of range
+    "Wed, 21 Oct 2015 07:28:00 GMT\x00",
+])
+def test_retry_after_that_is_not_ascii_digits_or_a_date_is_ignored(value: str) -> None:
+    assert parse_retry_after(value) is None
+
+
+def test_retry_after_date_without_a_zone_is_utc() -> None:
+    now = 1_700_000_000.0
+    header = email.utils.formatdate(now + 90)  # "... -0000": UTC, not local time
+    assert parse_retry_after(header, now=now) == pytest.approx(90.0)
+
+
+def test_a_retry_after_date_with_a_20_digit_year_waits_the_cap_then_retries() -> None:
+    endpoint = FakeEndpoint((503, FAR_FUTURE), 200)
+    report = endpoint.run(RetryConfig(max_attempts=3, retry_after_cap=7, jitter=0))
+    assert report.delivered and report.attempts == 2
+    assert endpoint.sleeps == [7]
+
+
+def test_a_superscript_retry_after_is_ignored_and_the_normal_backoff_applies() -> None:
+    endpoint = FakeEndpoint((503, "²"), (503, "²"), 200)
+    report = endpoint.run(POLICY)
+    assert report.delivered and report.attempts == 3
+    assert endpoint.sleeps == [1, 2]
+
+
+def test_an_unexpected_exception_is_a_permanent_internal_error_of_that_delivery() -> None:
+    endpoint = FakeEndpoint(503, KeyError("event data, maybe a secret"), 200)
+    report = endpoint.run(POLICY)
+    assert not report.delivered
+    assert isinstance(report.error, InternalError)
+    assert report.error.reason == "internal error: KeyError"  # the class, not the message
+    assert report.attempts == 2 and report.status == 503
+    assert endpoint.answers == [200]  # not retried
+
+
+def test_cancellation_still_stops_a_delivery() -> None:
+    endpoint = FakeEndpoint(asyncio.CancelledError())
+    with pytest.raises(asyncio.CancelledError):
+        endpoint.run(POLICY)
