@@ -16,15 +16,20 @@ from typing import Any
 import pytest
 
 from kafkahooks.config.models import RouteConfig
+from kafkahooks.config.sources import DeadLetterLimitConfig
+from kafkahooks.deadletter import DeadLetter
 from kafkahooks.deliverer import Deliverer
 from kafkahooks.delivery.errors import InternalError, PermanentDeliveryError
 from kafkahooks.delivery.http1 import Http1Sender
 from kafkahooks.delivery.request import OutboundRequest
 from kafkahooks.delivery.retry import DeliveryReport
 from kafkahooks.delivery.sender import Response
+from kafkahooks.dlqlimit import DeadLetterLimit, DeadLetterLimitExceeded
 from kafkahooks.event import Event
 from kafkahooks.metrics import METRICS
-from kafkahooks.routing import Route, compile_route
+from kafkahooks.offsets import OffsetTracker
+from kafkahooks.pipeline import Pipeline
+from kafkahooks.routing import Route, RouteTable, compile_route
 from kafkahooks.templates import RenderContext
 from tests.support.receiver import Receiver, Reply
 
@@ -172,3 +177,41 @@ def test_an_oauth2_token_fetch_holds_no_slot_while_it_waits(receiver: Receiver) 
     finally:
         slow_tokens.close()
     assert finished == ["plain", "oauth"]
+
+
+class Written:
+    """Stands in for the dead-letter writer: acknowledges every record at once."""
+
+    def __init__(self) -> None:
+        self.records: list[DeadLetter] = []
+
+    async def write(self, record: DeadLetter) -> None:
+        self.records.append(record)
+
+
+def test_a_bug_that_hits_every_event_still_stops_the_bridge_by_the_dead_letter_limit() -> None:
+    config = RouteConfig.model_validate({
+        "name": "calls", "topics": ["t"], "template": {"id": "{{ value.id }}"},
+        "endpoint": {"url": "https://hooks.example.test/x"}})
+    written = Written()
+
+    async def go() -> BaseException | None:
+        tracker = OffsetTracker()
+        tracker.assign([("t", 0)])
+        pipeline = Pipeline(
+            RouteTable([config]), Deliverer(Exploding(), 10), written,  # type: ignore[arg-type]
+            tracker,
+            dead_letter_limit=DeadLetterLimit(DeadLetterLimitConfig(max_consecutive=3)))
+        for offset in range(6):
+            pipeline.accept(Event("t", 0, offset, 0, b"k", b'{"id": 1}', value={"id": 1}))
+        for _ in range(200):
+            if pipeline.fatal is not None:
+                break
+            await asyncio.sleep(0.01)
+        await pipeline.scheduler.cancel([("t", 0)])
+        return pipeline.fatal
+
+    fatal = asyncio.run(go())
+    assert isinstance(fatal, DeadLetterLimitExceeded)
+    assert [r.error_class for r in written.records] == ["InternalError"] * 3
+    assert {r.error_message for r in written.records} == {"internal error: ZeroDivisionError"}
