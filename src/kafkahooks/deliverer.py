@@ -74,8 +74,9 @@ def _settled(report: DeliveryReport) -> DeliveryReport:
     """``attempts`` counts requests sent: an attempt that could not render sent none."""
     error = report.error
     if isinstance(error, _Unrendered):
-        return DeliveryReport(report.attempts - 1, report.status,
-                              PermanentDeliveryError(error.reason))
+        return DeliveryReport(
+            report.attempts - 1, report.status, PermanentDeliveryError(error.reason)
+        )
     return report
 
 
@@ -97,9 +98,10 @@ async def _guarded(route: str, run: Callable[[], Awaitable[DeliveryReport]]) -> 
         cause = report.error.__cause__
         frames = "".join(traceback.format_tb(cause.__traceback__)) if cause else ""
         METRICS.internal_errors.labels(route).inc()
-        log.error("internal error in a delivery; the event is dead-lettered",
-                  extra={"route": route, "error_class": report.error.error_class,
-                         "traceback": frames})
+        log.error(
+            "internal error in a delivery; the event is dead-lettered",
+            extra={"route": route, "error_class": report.error.error_class, "traceback": frames},
+        )
     return report
 
 
@@ -192,8 +194,11 @@ class Deliverer:
 
         async def run() -> DeliveryReport:
             gate = self.gate(route)
-            body = _rendered(lambda: encode_json(
-                [{"id": c.event_id, "data": route.template.render(c)} for c in ctxs]))
+            body = _rendered(
+                lambda: encode_json(
+                    [{"id": c.event_id, "data": route.template.render(c)} for c in ctxs]
+                )
+            )
             head = RenderContext(
                 ctxs[0].event,
                 batch_id([c.event_id for c in ctxs]),

@@ -40,17 +40,37 @@ def test_hostile_retry_after_values_and_unsendable_headers_never_stop_the_bridge
     superscript = Receiver(_retry_after("²"))  # sent as the latin-1 byte 0xB2
     batches, surrogates = Receiver(), Receiver()
     topic, group = create_topic(bootstrap, unique("hostile")), unique("g")
-    retry = {"max_attempts": 3, "initial_backoff": 0.05, "max_backoff": 0.2, "jitter": 0,
-             "retry_after_cap": 0.3}
+    retry = {
+        "max_attempts": 3,
+        "initial_backoff": 0.05,
+        "max_backoff": 0.2,
+        "jitter": 0,
+        "retry_after_cap": 0.3,
+    }
     routes = [
         simple_route("dates", topic, dates.url, retry=retry),
         simple_route("superscript", topic, superscript.url, retry=retry),
-        simple_route("batch-lf", topic, batches.url, batch={"max_events": 1, "max_wait_ms": 5},
-                     endpoint={"url": batches.url, "timeout": 5,
-                               "forward_headers": {"source": "headers", "allow": ["x-note"]}}),
-        simple_route("surrogate", topic, surrogates.url,
-                     endpoint={"url": surrogates.url, "timeout": 5,
-                               "dynamic_headers": {"x-who": "{{ value.who }}"}}),
+        simple_route(
+            "batch-lf",
+            topic,
+            batches.url,
+            batch={"max_events": 1, "max_wait_ms": 5},
+            endpoint={
+                "url": batches.url,
+                "timeout": 5,
+                "forward_headers": {"source": "headers", "allow": ["x-note"]},
+            },
+        ),
+        simple_route(
+            "surrogate",
+            topic,
+            surrogates.url,
+            endpoint={
+                "url": surrogates.url,
+                "timeout": 5,
+                "dynamic_headers": {"x-who": "{{ value.who }}"},
+            },
+        ),
     ]
     good = [(f"k{i}", {"event": "e", "id": i, "status": "ok", "who": "Zoë"}) for i in (1, 3)]
     produce(bootstrap, topic, good[:1])
@@ -78,11 +98,14 @@ def test_hostile_retry_after_values_and_unsendable_headers_never_stop_the_bridge
     assert set(reasons) == {"batch-lf", "surrogate"}
     lf, surrogate = reasons["batch-lf"], reasons["surrogate"]
     assert lf["kafkahooks.error.class"] == "PermanentDeliveryError"
-    assert lf["kafkahooks.error.message"] == \
-        "template: header x-note: value has a control character"
+    assert (
+        lf["kafkahooks.error.message"] == "template: header x-note: value has a control character"
+    )
     assert lf["kafkahooks.source.offset"] == "1" and lf["kafkahooks.attempts"] == "0"
-    assert surrogate["kafkahooks.error.message"] == \
-        "template: header x-who: value has a lone surrogate"
+    assert (
+        surrogate["kafkahooks.error.message"]
+        == "template: header x-who: value has a lone surrogate"
+    )
     assert surrogate["kafkahooks.source.offset"] == "1"
     assert "Traceback" not in bridge.output()
     assert json.loads(dead[0].value())["id"] == 2  # the original value, kept

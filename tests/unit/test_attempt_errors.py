@@ -42,14 +42,20 @@ def receiver() -> Any:
 
 
 def _route(url: str, batch: bool = False, name: str = "calls", **endpoint: Any) -> Route:
-    return compile_route(RouteConfig.model_validate({
-        "name": name, "topics": ["t"],
-        "template": {"id": "{{ value.id }}"},
-        "endpoint": {"url": url, "timeout": 5, **endpoint},
-        "signing": {"secret": "s3cret"},
-        "retry": {"max_attempts": 2, "initial_backoff": 0.01, "jitter": 0},
-        **({"batch": {"max_events": 10, "max_wait_ms": 10}} if batch else {}),
-    }), allow_local=True)
+    return compile_route(
+        RouteConfig.model_validate(
+            {
+                "name": name,
+                "topics": ["t"],
+                "template": {"id": "{{ value.id }}"},
+                "endpoint": {"url": url, "timeout": 5, **endpoint},
+                "signing": {"secret": "s3cret"},
+                "retry": {"max_attempts": 2, "initial_backoff": 0.01, "jitter": 0},
+                **({"batch": {"max_events": 10, "max_wait_ms": 10}} if batch else {}),
+            }
+        ),
+        allow_local=True,
+    )
 
 
 def _ctx(route: Route, offset: int, value: Any, headers: Any = ()) -> RenderContext:
@@ -74,10 +80,13 @@ def _deliver(route: Route, ctxs: list[RenderContext]) -> DeliveryReport:
 def test_a_batch_whose_forwarded_header_holds_a_line_feed_is_dead_lettered(
     receiver: Receiver,
 ) -> None:
-    route = _route(receiver.url, batch=True,
-                   forward_headers={"source": "headers", "allow": ["x-note"]})
-    ctxs = [_ctx(route, 0, {"id": 1}, [("x-note", b"first\nx-injected: 1")]),
-            _ctx(route, 1, {"id": 2})]
+    route = _route(
+        receiver.url, batch=True, forward_headers={"source": "headers", "allow": ["x-note"]}
+    )
+    ctxs = [
+        _ctx(route, 0, {"id": 1}, [("x-note", b"first\nx-injected: 1")]),
+        _ctx(route, 1, {"id": 2}),
+    ]
     report = _deliver(route, ctxs)
     assert type(report.error) is PermanentDeliveryError
     assert report.error.reason == "template: header x-note: value has a control character"
@@ -110,15 +119,23 @@ def test_a_lone_surrogate_in_an_oauth2_token_is_a_permanent_error(
 ) -> None:
     tokens = _Tokens("tok-\ud800")
     try:
-        route = _route(receiver.url, batch=batch, auth={
-            "type": "oauth2", "token_url": tokens.url, "client_id": "c",
-            "client_secret": "oauth-secret-1"})
+        route = _route(
+            receiver.url,
+            batch=batch,
+            auth={
+                "type": "oauth2",
+                "token_url": tokens.url,
+                "client_id": "c",
+                "client_secret": "oauth-secret-1",
+            },
+        )
         report = _deliver(route, [_ctx(route, 0, {"id": 1})])
     finally:
         tokens.close()
     assert type(report.error) is PermanentDeliveryError
-    assert report.error.reason == ("oauth2 token response: access_token is not 1 to 8192 "
-                                   "printable ASCII characters")
+    assert report.error.reason == (
+        "oauth2 token response: access_token is not 1 to 8192 printable ASCII characters"
+    )
     assert receiver.requests == []
 
 
@@ -153,9 +170,16 @@ def test_an_oauth2_token_fetch_holds_no_slot_while_it_waits(receiver: Receiver) 
     slow_tokens = Receiver(lambda _: Reply(200, body=b'{"access_token":"t"}', delay=1.0))
     finished: list[str] = []
     try:
-        oauth = _route(receiver.url, name="oauth", auth={
-            "type": "oauth2", "token_url": slow_tokens.url, "client_id": "c",
-            "client_secret": "x"})
+        oauth = _route(
+            receiver.url,
+            name="oauth",
+            auth={
+                "type": "oauth2",
+                "token_url": slow_tokens.url,
+                "client_id": "c",
+                "client_secret": "x",
+            },
+        )
         plain = _route(receiver.url, name="plain")
 
         async def go() -> None:
@@ -190,18 +214,26 @@ class Written:
 
 
 def test_a_bug_that_hits_every_event_still_stops_the_bridge_by_the_dead_letter_limit() -> None:
-    config = RouteConfig.model_validate({
-        "name": "calls", "topics": ["t"], "template": {"id": "{{ value.id }}"},
-        "endpoint": {"url": "https://hooks.example.test/x"}})
+    config = RouteConfig.model_validate(
+        {
+            "name": "calls",
+            "topics": ["t"],
+            "template": {"id": "{{ value.id }}"},
+            "endpoint": {"url": "https://hooks.example.test/x"},
+        }
+    )
     written = Written()
 
     async def go() -> BaseException | None:
         tracker = OffsetTracker()
         tracker.assign([("t", 0)])
         pipeline = Pipeline(
-            RouteTable([config]), Deliverer(Exploding(), 10), written,  # type: ignore[arg-type]
+            RouteTable([config]),
+            Deliverer(Exploding(), 10),
+            written,  # type: ignore[arg-type]
             tracker,
-            dead_letter_limit=DeadLetterLimit(DeadLetterLimitConfig(max_consecutive=3)))
+            dead_letter_limit=DeadLetterLimit(DeadLetterLimitConfig(max_consecutive=3)),
+        )
         for offset in range(6):
             pipeline.accept(Event("t", 0, offset, 0, b"k", b'{"id": 1}', value={"id": 1}))
         for _ in range(200):

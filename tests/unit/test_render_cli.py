@@ -177,8 +177,10 @@ def test_send_test_escapes_the_receivers_bytes_and_masks_the_url_token(
         config.write_text(SEND_TEST_ROUTES, encoding="utf-8")
         event = tmp_path / "event.json"
         event.write_text(json.dumps(EVENT), encoding="utf-8")
-        assert main(["send-test", "--config", str(config), "--route", "calls",
-                     "--event", str(event)]) == 0
+        assert (
+            main(["send-test", "--config", str(config), "--route", "calls", "--event", str(event)])
+            == 0
+        )
     finally:
         receiver.close()
     out = capsys.readouterr().out

@@ -183,24 +183,30 @@ def test_connection_errors_only_report_no_status() -> None:
 FAR_FUTURE = "Wed, 21 Oct 99999999999999999999 07:28:00 GMT"  # a 20-digit year
 
 
-@pytest.mark.parametrize("value", [
-    FAR_FUTURE,
-    "Wed, 21 Oct 10000 07:28:00 GMT",  # one year past what datetime holds
-    "9" * 400,  # more digits than a float holds
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        FAR_FUTURE,
+        "Wed, 21 Oct 10000 07:28:00 GMT",  # one year past what datetime holds
+        "9" * 400,  # more digits than a float holds
+    ],
+)
 def test_retry_after_beyond_any_date_or_float_is_infinite_and_never_raises(value: str) -> None:
     assert parse_retry_after(value) == float("inf")
 
 
-@pytest.mark.parametrize("value", [
-    "²",  # str.isdigit() is true, float() refuses it
-    "\u0661\u0662",  # Arabic-Indic digits: not ASCII
-    "\uff11\uff12",  # full-width digits
-    "Wed, 99999999999999999999 Oct 2015 07:28:00 GMT",  # day out of range
-    "Wed, 21 Oct 2015 99999999999999999999:28:00 GMT",  # hour out of range
-    "Wed, 21 Oct 2015 07:28:00 +9999999999999",  # offset out of range
-    "Wed, 21 Oct 2015 07:28:00 GMT\x00",
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "²",  # str.isdigit() is true, float() refuses it
+        "\u0661\u0662",  # Arabic-Indic digits: not ASCII
+        "\uff11\uff12",  # full-width digits
+        "Wed, 99999999999999999999 Oct 2015 07:28:00 GMT",  # day out of range
+        "Wed, 21 Oct 2015 99999999999999999999:28:00 GMT",  # hour out of range
+        "Wed, 21 Oct 2015 07:28:00 +9999999999999",  # offset out of range
+        "Wed, 21 Oct 2015 07:28:00 GMT\x00",
+    ],
+)
 def test_retry_after_that_is_not_ascii_digits_or_a_date_is_ignored(value: str) -> None:
     assert parse_retry_after(value) is None
 

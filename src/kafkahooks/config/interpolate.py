@@ -31,7 +31,7 @@ def _pieces(
     pieces: list[tuple[str, bool]] = []
     at = 0
     for match in _VAR.finditer(text):
-        pieces.append((text[at:match.start()], False))
+        pieces.append((text[at : match.start()], False))
         at = match.end()
         if match.group(0) == "$${":
             pieces.append(("${", False))

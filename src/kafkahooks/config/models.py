@@ -74,10 +74,12 @@ class KafkaConfig(_Strict):
     group_id: str = Field(default="kafkahooks", min_length=1)
     # Passed to librdkafka as they are: SASL, TLS, session timeouts, ...
     client_properties: dict[str, Scalar | SecretStr] = Field(
-        default_factory=dict, alias="properties")
+        default_factory=dict, alias="properties"
+    )
     # The dead-letter producer's own properties (default: the main cluster).
     dead_letter_client_properties: dict[str, Scalar | SecretStr] = Field(
-        default_factory=dict, alias="dead_letter_properties")
+        default_factory=dict, alias="dead_letter_properties"
+    )
     # Optional: one JSON record per HTTP attempt (read back by `kafkahooks deliveries`).
     delivery_log_topic: str | None = None
 
@@ -95,8 +97,10 @@ class KafkaConfig(_Strict):
     @field_validator("client_properties", "dead_letter_client_properties")
     @classmethod
     def _secrets(cls, value: dict[str, Scalar | SecretStr]) -> dict[str, Scalar | SecretStr]:
-        return {k: SecretStr(str(v)) if _secret_property(k) and not isinstance(v, SecretStr)
-                else v for k, v in value.items()}
+        return {
+            k: SecretStr(str(v)) if _secret_property(k) and not isinstance(v, SecretStr) else v
+            for k, v in value.items()
+        }
 
     @property
     def properties(self) -> dict[str, Scalar]:
@@ -170,8 +174,9 @@ class RouteConfig(_Strict):
         for where, names in (("per event", endpoint.per_event_names()), ("statically", static)):
             clash = signed & names
             if clash:
-                raise ValueError(f"{sorted(clash)} are the signature's headers; they cannot "
-                                 f"be set {where}")
+                raise ValueError(
+                    f"{sorted(clash)} are the signature's headers; they cannot be set {where}"
+                )
         return self
 
     @model_validator(mode="after")

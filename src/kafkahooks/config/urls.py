@@ -36,12 +36,16 @@ def check_target_url(value: str) -> str:
     if scheme not in ("http", "https"):
         raise ValueError("must start with http:// or https://")
     if "#" in value:
-        raise ValueError("must not hold a #fragment (it is never sent; a GET route's "
-                         "signed query would sit behind it)")
+        raise ValueError(
+            "must not hold a #fragment (it is never sent; a GET route's "
+            "signed query would sit behind it)"
+        )
     parts = urlsplit(value)
     if "@" in parts.netloc:
-        raise ValueError("must not hold user:password@ (it would reach logs and metric "
-                         "labels); use endpoint.auth or secret_headers")
+        raise ValueError(
+            "must not hold user:password@ (it would reach logs and metric "
+            "labels); use endpoint.auth or secret_headers"
+        )
     if not parts.hostname:
         raise ValueError("has no host name")
     try:

@@ -41,10 +41,16 @@ def _default(value: Any) -> Any:
 
 
 # header values a repr may show: kafkahooks' own, never a credential
-_SHOWN_HEADERS = frozenset({
-    "content-type", "user-agent", "webhook-id", "webhook-timestamp", "webhook-batch-size",
-    "webhook-payload-version",
-})
+_SHOWN_HEADERS = frozenset(
+    {
+        "content-type",
+        "user-agent",
+        "webhook-id",
+        "webhook-timestamp",
+        "webhook-batch-size",
+        "webhook-payload-version",
+    }
+)
 
 _encoder = json.JSONEncoder(
     separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_default
@@ -209,8 +215,10 @@ class OutboundRequest:
 
     def __repr__(self) -> str:
         headers = {k: (v if k.lower() in _SHOWN_HEADERS else MASK) for k, v in self.headers.items()}
-        return (f"OutboundRequest({self.method} {shown_url(self.url)}, headers={headers}, "
-                f"body=<{len(self.body)} bytes>, timeout={self.timeout})")
+        return (
+            f"OutboundRequest({self.method} {shown_url(self.url)}, headers={headers}, "
+            f"body=<{len(self.body)} bytes>, timeout={self.timeout})"
+        )
 
     method: str
     url: str
