@@ -26,6 +26,10 @@ class FakeMember:
 
     joined: bool = False
     last_poll: float = field(default_factory=time.monotonic)
+    progress_at: float = field(default_factory=time.monotonic)
+
+    def stalled_for(self, now: float) -> float:
+        return max(now - self.progress_at, now - self.last_poll)
 
 
 Get = Callable[[str], Awaitable[tuple[int, str, Any]]]
