@@ -29,6 +29,7 @@ from typing import Any, Literal, Protocol, TypeVar, overload
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
+from kafkahooks import offsets
 from kafkahooks.commits import Committer
 from kafkahooks.event import Event
 from kafkahooks.metrics import METRICS
@@ -165,6 +166,8 @@ class ConsumerLoop:
         self._topics = topics
         self._pipeline = pipeline
         self._tracker = tracker
+        if offsets.CHECK_THREADS:  # tests: the tracker is the event loop's alone
+            tracker.check_thread()
         self._batch = batch
         self._window = window
         self._drain_timeout = drain_timeout

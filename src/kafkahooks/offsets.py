@@ -10,8 +10,9 @@ One thread owns a tracker: the event loop's.  Kafka-thread code (rebalance
 callbacks, commit results) hands its work to the loop instead of touching the
 tracker; the window counter it keeps is a plain int, and a second writer would
 lose updates for good.  With ``KAFKAHOOKS_CHECK_THREADS=1`` (the test suite sets
-it) every method checks that it runs on the thread that used the tracker first;
-otherwise the check costs nothing (the methods are not wrapped).
+it) every method of a consumer loop's tracker checks that it runs on the thread
+that used the tracker first; otherwise the check costs nothing (the methods are
+not wrapped).
 """
 
 from __future__ import annotations
@@ -89,8 +90,6 @@ class OffsetTracker:
         # the consumer loop's clock at its last poll; records begun now carry it
         self.clock = 0.0
         self._owner: int | None = None
-        if CHECK_THREADS:
-            self._check_threads()
 
     # -- partitions --------------------------------------------------------
     def assign(self, tps: list[TopicPartitionKey]) -> None:
@@ -221,8 +220,9 @@ class OffsetTracker:
                 state.sent = None
 
     # -- test mode ------------------------------------------------------------
-    def _check_threads(self) -> None:
-        """Wrap every method in a check that it runs on the owner thread (test mode)."""
+    def check_thread(self) -> None:
+        """Wrap every method in a check that it runs on the thread that used the tracker
+        first (test mode: the consumer loop calls this when ``CHECK_THREADS`` is on)."""
         for name in (
             "assign", "revoke", "owns", "last_begun", "begin", "finish", "outstanding_in",
             "oldest_unfinished", "positions", "mark_sent", "mark_committed", "mark_failed",
