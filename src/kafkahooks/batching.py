@@ -81,5 +81,9 @@ class Batcher:
             if timer is not None:
                 timer.cancel()
 
+    def holding(self) -> bool:
+        """Whether a batch is open: its timer will send it (health: that is progress)."""
+        return bool(self._open)
+
     def open_batches(self, tp: TopicPartitionKey) -> int:
         return sum(1 for key in self._open if key[1] == tp)

@@ -105,7 +105,6 @@ class Committer:
             if done:
                 self._tracker.mark_committed(done)
                 self.commits += 1
-                METRICS.commits.labels("async").inc()
             if failed:
                 self._tracker.mark_failed(failed)
                 self._failed("async", error, failed)
@@ -120,6 +119,7 @@ class Committer:
         except KafkaException as exc:  # refused locally (e.g. no longer a member)
             self._answers.append((exc.args[0] if exc.args else exc, _parts(offsets)))
             return
+        METRICS.commits.labels("async").inc()  # sent; a refusal is counted when it comes
         METRICS.commit_seconds.labels("async").observe(time.perf_counter() - started)
 
     def on_commit(self, error: Any, partitions: list[TopicPartition]) -> None:

@@ -475,6 +475,7 @@ class ConsumerLoop:
             mark != self._progress_mark
             or self._tracker.outstanding == 0
             or self._pipeline.scheduler.busy()
+            or self._pipeline.batcher.holding()
         ):
             self._progress_mark = mark
             self.progress_at = now
