@@ -9,12 +9,14 @@ import json
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+import aiohttp
 import pytest
 from confluent_kafka import KafkaError
 
 from kafkahooks.config.sources import DeadLetterLimitConfig
 from kafkahooks.delivery.request import OutboundRequest
 from kafkahooks.delivery.sender import Response
+from kafkahooks.health import HealthServer
 from kafkahooks.metrics import METRICS
 from kafkahooks.offsets import OffsetTracker
 from kafkahooks.scheduler import Scheduler
@@ -363,5 +365,71 @@ def test_the_stall_clock_counts_waiting_on_a_receiver_as_progress() -> None:
                 await asyncio.sleep(0.1)
                 worst = max(worst, member.loop.stalled_for(loop.time()))
             assert worst < 1.5
+
+    _run(scenario)
+
+
+async def _healthz(members: list[LoopMember], stall_after: float) -> int:
+    server = HealthServer(lambda: [m.loop for m in members], "127.0.0.1", 0, stall_after)
+    await server.start()
+    try:
+        url = f"http://127.0.0.1:{server.port}/healthz"
+        async with aiohttp.ClientSession() as session, session.get(url) as answer:
+            return answer.status
+    finally:
+        await server.stop()
+
+
+def test_healthz_stays_200_through_a_receiver_outage_of_three_times_the_bound() -> None:
+    cluster = FakeCluster()
+    _produce(cluster, A, range(5))
+    receiver = FakeReceiver(_down)
+    retry = {"max_attempts": 100, "initial_backoff": 0.2, "max_backoff": 0.5, "jitter": 0}
+    bound = 1.2
+
+    async def scenario() -> None:
+        async with LoopMember(cluster, [route("r", ["calls"], retry=retry)], receiver) as member:
+            await until(lambda: member.tracker.outstanding == 5)
+            seen = set()
+            for _ in range(int(3 * bound / 0.3) + 1):
+                seen.add(await _healthz([member], bound))
+                await asyncio.sleep(0.3)
+            assert seen == {200}
+
+    _run(scenario)
+
+
+def test_an_orphaned_lane_turns_healthz_503(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the old cancel (lanes left behind), the on_lost scenario above orphans the
+    lane: records wait, nothing runs, nothing finishes, and /healthz says so."""
+
+    async def old_cancel(self: Scheduler, tps: list[tuple[str, int]]) -> None:
+        doomed = [t for tp in tps for t in self._tasks.pop(tp, set())]
+        for task in doomed:
+            task.cancel()
+        if doomed:
+            await asyncio.gather(*doomed, return_exceptions=True)
+
+    monkeypatch.setattr(Scheduler, "cancel", old_cancel)
+    cluster = FakeCluster()
+    _produce(cluster, A, range(3))
+    receiver = FakeReceiver()
+    batch = {"max_events": 5, "max_wait_ms": 60_000, "lanes": 1}
+    bound = 1.2
+
+    async def scenario() -> None:
+        async with LoopMember(cluster, [route("b", ["calls"], batch=batch)], receiver) as member:
+            await until(lambda: member.tracker.outstanding == 3)
+            member.consumer.lose([A])
+            await until(lambda: A not in member.consumer.assigned)
+            assert member.pipeline.scheduler.lanes(A) == 1  # orphaned
+            _produce(cluster, A, range(3, 5))
+            member.consumer.rebalance(assign=[A])
+            await until(lambda: member.tracker.outstanding == 5)
+            assert await _healthz([member], bound) == 200
+            await asyncio.sleep(bound + 1.5)  # the bound, and an observation period
+            assert await _healthz([member], bound) == 503
+            assert not receiver.requests
+            member.pipeline.scheduler._lanes.clear()  # let the stop finish quickly
 
     _run(scenario)
