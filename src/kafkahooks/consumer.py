@@ -332,10 +332,13 @@ class ConsumerLoop:
         # partitions to read again from an offset: parked records not due, and records
         # this member may not hold now (paused, or beyond the window)
         back: dict[TopicPartitionKey, int] = {}
+        # Paused, or a poll of one record with the window full: nothing of it may be held.
+        # Otherwise the poll asked for no more than the window has room for.
+        limited = self._paused or self._tracker.outstanding >= self._window
         clock = time.perf_counter
         turn = clock() + _TAKE_SLICE
         for message in messages:
-            self._take(message, back)
+            self._take(message, back, limited)
             if clock() >= turn:
                 await asyncio.sleep(0)  # let answers in between: they wait for the loop
                 turn = clock() + _TAKE_SLICE
@@ -343,7 +346,7 @@ class ConsumerLoop:
             pause = [tp for tp in back if self._paused or tp in self._deferred]
             await self._call(self._give_back, back, pause)
 
-    def _take(self, message: Message, back: dict[TopicPartitionKey, int]) -> None:
+    def _take(self, message: Message, back: dict[TopicPartitionKey, int], limited: bool) -> None:
         error = message.error()
         if error is not None:
             if error.fatal():
@@ -359,7 +362,7 @@ class ConsumerLoop:
         if offset <= last:  # a redelivery of an event in hand: it is never begun twice
             self._warn_once(f"{topic}/{partition}: offset {offset} again, after {last}")
             return
-        if self._paused or self._tracker.outstanding >= self._window:
+        if limited:
             back[tp] = offset  # not ours to hold now: read it again later
             return
         _, ts = message.timestamp()
