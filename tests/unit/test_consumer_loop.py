@@ -18,7 +18,6 @@ from kafkahooks.delivery.request import OutboundRequest
 from kafkahooks.delivery.sender import Response
 from kafkahooks.health import HealthServer
 from kafkahooks.metrics import METRICS
-from kafkahooks.offsets import OffsetTracker
 from kafkahooks.scheduler import Scheduler
 from tests.support.fakekafka import FakeCluster
 from tests.support.member import FakeReceiver, LoopMember, route, until
@@ -302,32 +301,6 @@ def test_a_redelivered_offset_is_not_begun_twice() -> None:
         assert sorted(receiver.ids()) == list(range(10))
 
     _run(scenario)
-
-
-def test_the_tracker_refuses_an_offset_not_above_the_last_one_begun() -> None:
-    tracker = OffsetTracker()
-    tracker.assign([A])
-    tracker.begin(A, 5)
-    with pytest.raises(RuntimeError, match="offset 5 of calls/0 begun after offset 5"):
-        tracker.begin(A, 5)
-    with pytest.raises(RuntimeError):
-        tracker.begin(A, 3)
-
-
-def test_a_finish_of_an_offset_never_begun_is_ignored_and_logged(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    tracker = OffsetTracker()
-    tracker.assign([A])
-    tracker.begin(A, 1)
-    tracker.begin(A, 3)
-    tracker.finish(A, 2)  # never begun
-    tracker.finish(A, 1)
-    tracker.finish(A, 1)  # twice
-    assert tracker.positions() == {A: 2}
-    assert tracker.outstanding == 1
-    assert tracker.finished_since_commit == 1
-    assert [r.message for r in caplog.records].count("finish of an offset never begun ignored") == 2
 
 
 def test_cancel_removes_the_lanes_of_a_task_that_never_started() -> None:

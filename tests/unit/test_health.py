@@ -73,6 +73,21 @@ def test_healthz_turns_503_when_a_member_stops_polling() -> None:
     _run(scenario)
 
 
+def test_healthz_turns_503_when_a_polling_member_makes_no_progress() -> None:
+    """Polling is not enough: records waiting with nothing finishing, starting or running
+    for longer than the bound is a stall (an orphaned lane, a lost wake-up)."""
+    members = [FakeMember(joined=True)]
+
+    async def scenario() -> None:
+        async with _serving(members) as get:
+            members[0].progress_at = time.monotonic() - STUCK_AFTER + 5
+            assert (await get("/healthz"))[0] == 200  # within the bound
+            members[0].progress_at = time.monotonic() - STUCK_AFTER - 1
+            assert (await get("/healthz"))[0::2] == (503, {"status": "stuck", "members": 1})
+
+    _run(scenario)
+
+
 def test_healthz_does_not_depend_on_having_joined() -> None:
     async def scenario() -> None:
         async with _serving([FakeMember(joined=False)]) as get:
