@@ -357,12 +357,12 @@ class ConsumerLoop:
         assert topic is not None and partition is not None and offset is not None
         tp = (topic, partition)
         last = self._tracker.last_begun(tp)
-        if last is None or tp in back or tp in self._deferred:
+        if last is None or tp in back:
             return  # fetched before a revoke, or behind a record given back in this poll
         if offset <= last:  # a redelivery of an event in hand: it is never begun twice
             self._warn_once(f"{topic}/{partition}: offset {offset} again, after {last}")
             return
-        if limited:
+        if limited or tp in self._deferred:
             back[tp] = offset  # not ours to hold now: read it again later
             return
         _, ts = message.timestamp()
