@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from kafkahooks import offsets
 from kafkahooks.embedded import EmbeddedBroker
 from tests.support.bridge import BridgeProcess
 from tests.support.receiver import Receiver
+
+# A consumer loop's offset tracker checks it is used from one thread only: here, and in
+# every bridge process the tests start (they inherit the environment).
+os.environ["KAFKAHOOKS_CHECK_THREADS"] = "1"
+offsets.CHECK_THREADS = True
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,10 @@
-"""Collect a route's events into batches of N events or T ms, per partition and lane."""
+"""Collect a route's events into batches of N events or T ms, per partition and lane.
+
+Invariant: an open batch belongs to a partition this member still owns.  A
+drain emits the partition's open batches (``flush``); once its tasks are
+cancelled, ``drop`` forgets anything still open, timers included, so nothing
+of a revoked or lost partition is sent or held afterwards.
+"""
 
 from __future__ import annotations
 
@@ -65,3 +71,19 @@ class Batcher:
         wanted = set(tps)
         for key in [k for k in self._open if k[1] in wanted]:
             self._emit(key)
+
+    def drop(self, tps: list[TopicPartitionKey]) -> None:
+        """Forget what is open for these partitions, unsent (they are gone)."""
+        gone = set(tps)
+        for key in [k for k in self._open if k[1] in gone]:
+            del self._open[key]
+            timer = self._timers.pop(key, None)
+            if timer is not None:
+                timer.cancel()
+
+    def holding(self) -> bool:
+        """Whether a batch is open: its timer will send it (health: that is progress)."""
+        return bool(self._open)
+
+    def open_batches(self, tp: TopicPartitionKey) -> int:
+        return sum(1 for key in self._open if key[1] == tp)

@@ -12,6 +12,10 @@ letter that would make
 is refused with :class:`DeadLetterLimitExceeded`.  The pipeline treats that
 like a failed dead-letter write: the event stays unfinished, so no commit
 passes it, and the process exits non-zero.
+
+A partition's counts start again when it is assigned again: another member
+may have moved it on meanwhile, and the outcomes counted before belong to
+that earlier run.
 """
 
 from __future__ import annotations
@@ -47,6 +51,11 @@ class DeadLetterLimit:
         if state is None:
             state = self._parts[tp] = _Partition(deque(maxlen=self.config.window))
         return state
+
+    def reset(self, tps: list[TopicPartitionKey]) -> None:
+        """Forget these partitions' outcomes (they were revoked, lost or assigned again)."""
+        for tp in tps:
+            self._parts.pop(tp, None)
 
     def _push(self, state: _Partition, dead: bool) -> None:
         if len(state.recent) == self.config.window:  # the oldest falls out on append

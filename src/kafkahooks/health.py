@@ -1,4 +1,13 @@
-"""The operator's HTTP port: ``/metrics`` (Prometheus), ``/healthz``, ``/readyz``."""
+"""The operator's HTTP port: ``/metrics`` (Prometheus), ``/healthz``, ``/readyz``.
+
+``/healthz`` sees real stalls, not outages: it is 503 when a member has had
+records waiting and, for longer than the stall bound (by default
+max(2 x ``SHUTDOWN_TIMEOUT``, 60 s)), no event finished, no attempt started
+and no delivery was under way, or when its loop has not polled for that long.
+Waiting on a receiver (an attempt within its timeout, a backoff, an open
+circuit) is progress, so an outage of any length keeps it at 200; the age of
+the oldest unfinished event per partition is a metric to alert on instead.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +31,10 @@ class Probe(Protocol):
 
     @property
     def joined(self) -> bool: ...
+
+    def stalled_for(self, now: float) -> float:
+        """Seconds without progress while records wait, or without a poll."""
+        ...
 
 
 class HealthServer:
@@ -61,7 +74,7 @@ class HealthServer:
 
     async def _healthz(self, _: web.Request) -> web.Response:
         now = time.monotonic()
-        stuck = [m for m in self._members() if now - m.last_poll > self._stuck_after]
+        stuck = [m for m in self._members() if m.stalled_for(now) > self._stuck_after]
         if stuck:
             return web.json_response({"status": "stuck", "members": len(stuck)}, status=503)
         return web.json_response({"status": "ok"})

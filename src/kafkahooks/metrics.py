@@ -86,6 +86,18 @@ class Metrics:
             ["route"],
             registry=r,
         )
+        self.commit_failures = Counter(
+            "kafkahooks_commit_failures",
+            "Offset commits the broker refused or that failed (sent again with the next one)",
+            ["group", "mode"],
+            registry=r,
+        )
+        self.oldest_unfinished = Gauge(
+            "kafkahooks_oldest_unfinished_seconds",
+            "Age of the oldest unfinished event per partition (0 when none is unfinished)",
+            ["group", "topic", "partition"],
+            registry=r,
+        )
 
 
 METRICS = Metrics()

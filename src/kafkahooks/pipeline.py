@@ -390,7 +390,12 @@ class Pipeline:
 
     # -- drains -------------------------------------------------------------
     async def drain(self, tps: list[TopicPartitionKey], timeout: float) -> bool:
-        """Finish what these partitions have taken, up to ``timeout``; cancel the rest."""
+        """Finish what these partitions have taken, up to ``timeout``; cancel the rest.
+
+        Afterwards nothing of these partitions is left here: no task, no lane, no open
+        batch, no fan-out count, so a partition assigned again starts clean (after
+        ``on_lost`` the drain has no time at all, and a batch lane emitted by the flush
+        is cancelled before its first step)."""
         self.batcher.flush(tps)
         deadline = time.monotonic() + timeout
         while self.tracker.outstanding_in(tps) and time.monotonic() < deadline:
@@ -399,6 +404,7 @@ class Pipeline:
             await asyncio.sleep(0.02)
         clean = self.tracker.outstanding_in(tps) == 0
         await self.scheduler.cancel(tps)
+        self.batcher.drop(tps)
         gone = set(tps)
         for key in [k for k in self._pending if (k[0], k[1]) in gone]:
             del self._pending[key]

@@ -192,7 +192,7 @@ class Bridge:
                 lambda: [m.loop for m in self.members],
                 self.settings.http_host,
                 self.settings.http_port,
-                stuck_after=self.settings.shutdown_timeout + 30,
+                stuck_after=self.settings.stall_bound,
             )
             await health.start()
         try:

@@ -34,3 +34,12 @@ class Settings(BaseSettings):
     http_port: int = Field(default=9400, ge=0, le=65535)
     # Opt-in for loopback/private/plain-http targets (demo and tests only).
     allow_local_targets: bool = False
+    # /healthz turns 503 after this many seconds without progress while records wait;
+    # unset: max(2 x shutdown_timeout, 60).
+    stall_after: float | None = Field(default=None, gt=0)
+
+    @property
+    def stall_bound(self) -> float:
+        if self.stall_after is not None:
+            return self.stall_after
+        return max(2 * self.shutdown_timeout, 60.0)

@@ -26,6 +26,10 @@ class FakeMember:
 
     joined: bool = False
     last_poll: float = field(default_factory=time.monotonic)
+    progress_at: float = field(default_factory=time.monotonic)
+
+    def stalled_for(self, now: float) -> float:
+        return max(now - self.progress_at, now - self.last_poll)
 
 
 Get = Callable[[str], Awaitable[tuple[int, str, Any]]]
@@ -65,6 +69,21 @@ def test_healthz_turns_503_when_a_member_stops_polling() -> None:
             assert (await get("/healthz"))[0::2] == (503, {"status": "stuck", "members": 1})
             members[1].last_poll = time.monotonic()  # the loop came back
             assert (await get("/healthz"))[0] == 200
+
+    _run(scenario)
+
+
+def test_healthz_turns_503_when_a_polling_member_makes_no_progress() -> None:
+    """Polling is not enough: records waiting with nothing finishing, starting or running
+    for longer than the bound is a stall (an orphaned lane, a lost wake-up)."""
+    members = [FakeMember(joined=True)]
+
+    async def scenario() -> None:
+        async with _serving(members) as get:
+            members[0].progress_at = time.monotonic() - STUCK_AFTER + 5
+            assert (await get("/healthz"))[0] == 200  # within the bound
+            members[0].progress_at = time.monotonic() - STUCK_AFTER - 1
+            assert (await get("/healthz"))[0::2] == (503, {"status": "stuck", "members": 1})
 
     _run(scenario)
 

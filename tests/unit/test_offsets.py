@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from kafkahooks.offsets import OffsetTracker
+import threading
+
+import pytest
+
+from kafkahooks.offsets import OffsetTracker, ThreadOwnershipError
 
 A = ("calls", 0)
 B = ("calls", 1)
@@ -126,3 +130,95 @@ def test_assign_keeps_existing_state() -> None:
     tracker.finish(A, 0)
     assert tracker.positions() == {A: 1}
     assert set(tracker.assigned) == {A, B}
+
+
+def test_the_tracker_refuses_an_offset_not_above_the_last_one_begun() -> None:
+    tracker = OffsetTracker()
+    tracker.assign([A])
+    tracker.begin(A, 5)
+    with pytest.raises(RuntimeError, match="offset 5 of calls/0 begun after offset 5"):
+        tracker.begin(A, 5)
+    with pytest.raises(RuntimeError):
+        tracker.begin(A, 3)
+
+
+def test_a_finish_of_an_offset_never_begun_is_ignored_and_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    tracker = OffsetTracker()
+    tracker.assign([A])
+    tracker.begin(A, 1)
+    tracker.begin(A, 3)
+    tracker.finish(A, 2)  # never begun
+    tracker.finish(A, 1)
+    tracker.finish(A, 1)  # twice
+    assert tracker.positions() == {A: 2}
+    assert tracker.outstanding == 1
+    assert tracker.finished_since_commit == 1
+    assert [r.message for r in caplog.records].count("finish of an offset never begun ignored") == 2
+
+
+def test_a_failed_commit_is_sent_again_and_an_acknowledged_one_is_not() -> None:
+    tracker = _tracker(A)
+    tracker.begin(A, 0)
+    tracker.finish(A, 0)
+    sent = tracker.positions()
+    assert sent == {A: 1}
+    tracker.mark_sent(sent)
+    assert tracker.positions() == {}  # on its way: not sent twice
+    tracker.mark_failed(sent)
+    assert tracker.positions() == {A: 1}  # refused: goes out again, the partition quiet
+    tracker.mark_sent(sent)
+    tracker.mark_committed(sent)
+    assert tracker.positions() == {}
+    assert tracker.positions(force=True) == {A: 1}
+
+
+def test_a_late_answer_for_an_older_position_moves_nothing_back() -> None:
+    tracker = _tracker(A)
+    for offset in range(2):
+        tracker.begin(A, offset)
+    tracker.finish(A, 0)
+    tracker.mark_sent({A: 1})
+    tracker.finish(A, 1)
+    tracker.mark_sent({A: 2})
+    tracker.mark_committed({A: 2})
+    tracker.mark_committed({A: 1})  # the first answer arrives last
+    tracker.mark_failed({A: 1})
+    assert tracker.positions() == {}
+
+
+def test_the_age_of_the_oldest_unfinished_event_follows_the_head() -> None:
+    tracker = _tracker(A, B)
+    tracker.clock = 100.0
+    tracker.begin(A, 0)
+    tracker.begin(A, 1)
+    tracker.clock = 105.0
+    tracker.begin(A, 2)
+    assert tracker.oldest_unfinished(110.0) == {A: 10.0, B: 0.0}
+    tracker.finish(A, 1)
+    assert tracker.oldest_unfinished(110.0)[A] == 10.0  # 0 is still unfinished
+    tracker.finish(A, 0)
+    assert tracker.oldest_unfinished(110.0)[A] == 5.0  # 2 was taken at 105
+    tracker.finish(A, 2)
+    assert tracker.oldest_unfinished(110.0)[A] == 0.0
+
+
+def test_the_thread_check_refuses_a_second_thread() -> None:
+    tracker = OffsetTracker()
+    tracker.check_thread()
+    tracker.assign([A])  # this thread owns it now
+    failures: list[BaseException] = []
+
+    def elsewhere() -> None:
+        try:
+            tracker.revoke([A])
+        except ThreadOwnershipError as exc:
+            failures.append(exc)
+
+    thread = threading.Thread(target=elsewhere)
+    thread.start()
+    thread.join()
+    assert len(failures) == 1
+    assert "OffsetTracker.revoke" in str(failures[0])
+    assert tracker.owns(A)
