@@ -31,7 +31,7 @@ class FakeBridge:
         self.applied: list[RoutesFile] = []
         self.refuse = refuse
 
-    def apply(self, config: RoutesFile) -> None:
+    async def apply(self, config: RoutesFile) -> None:
         if self.refuse is not None:
             raise self.refuse
         self.applied.append(config)
@@ -57,7 +57,7 @@ def test_a_valid_file_is_applied(routes: Path) -> None:
     bridge = FakeBridge()
     reloader = Reloader(bridge, routes)
     _write(routes, ROUTES.format(name="calls-v2"))
-    assert reloader.reload() is True
+    assert asyncio.run(reloader.reload()) is True
     assert bridge.route_names == [["calls-v2"]]
     assert (reloader.applied, reloader.rejected) == (1, 0)
 
@@ -69,7 +69,7 @@ def test_an_invalid_file_is_rejected_logged_and_counted(
     reloader = Reloader(bridge, routes)
     _write(routes, ROUTES.format(name="calls").replace("https://", "ftp://"))
     with caplog.at_level(logging.ERROR, logger="kafkahooks.reload"):
-        assert reloader.reload() is False
+        assert asyncio.run(reloader.reload()) is False
     assert bridge.applied == []
     assert (reloader.applied, reloader.rejected) == (0, 1)
     (record,) = caplog.records
@@ -82,7 +82,7 @@ def test_a_missing_file_is_rejected(routes: Path) -> None:
     bridge = FakeBridge()
     reloader = Reloader(bridge, routes)
     routes.unlink()
-    assert reloader.reload() is False
+    assert asyncio.run(reloader.reload()) is False
     assert (bridge.applied, reloader.rejected) == ([], 1)
 
 
@@ -92,14 +92,14 @@ def test_a_change_that_needs_a_restart_is_rejected(
     bridge = FakeBridge(refuse=ReloadError("kafka.group_id changed: restart to apply"))
     reloader = Reloader(bridge, routes)
     with caplog.at_level(logging.ERROR, logger="kafkahooks.reload"):
-        assert reloader.reload() is False
+        assert asyncio.run(reloader.reload()) is False
     assert (reloader.applied, reloader.rejected) == (0, 1)
     assert caplog.records[0].__dict__["problems"] == ["kafka.group_id changed: restart to apply"]
 
 
 def test_a_bug_while_applying_is_rejected_not_raised(routes: Path) -> None:
     reloader = Reloader(FakeBridge(refuse=RuntimeError("boom")), routes)
-    assert reloader.reload() is False
+    assert asyncio.run(reloader.reload()) is False
     assert reloader.rejected == 1
 
 
