@@ -112,22 +112,26 @@ PREFIX = "retry.calls"  # explicit, so a renamed route keeps reading the same re
 RETRY_TOPIC = f"{PREFIX}.1"
 
 
-def _parked_record(
-    route: str = "calls", original: Event | None = None, offset: int = 5
-) -> Event:
+def _parked_record(route: str = "calls", original: Event | None = None, offset: int = 5) -> Event:
     """A due record on the first retry topic, parked for ``route``."""
     source = original or Event(
-        "calls.status", 3, 1207, 1_718_000_000_123, b"call-9",
+        "calls.status",
+        3,
+        1207,
+        1_718_000_000_123,
+        b"call-9",
         b'{"event": "status-changed", "id": 9}',
     )
     headers = park_headers(source, route, tier=1, delay=-1, attempts=4, reason="HTTP 503")
     return Event(RETRY_TOPIC, 0, offset, 1_718_000_100_000, source.key, source.raw_value, headers)
 
 
-def _retrying(name: str = "calls", topics: tuple[str, ...] = ("calls.status",),
-              **options: Any) -> RouteConfig:
-    return route_config(name, list(topics), retry_topics={"delays": [1], "prefix": PREFIX},
-                        **options)
+def _retrying(
+    name: str = "calls", topics: tuple[str, ...] = ("calls.status",), **options: Any
+) -> RouteConfig:
+    return route_config(
+        name, list(topics), retry_topics={"delays": [1], "prefix": PREFIX}, **options
+    )
 
 
 def _dead_lettered(harness: Harness, record: Event) -> DeadLetter:
@@ -160,8 +164,9 @@ def test_a_parked_event_is_retried_for_its_route_and_then_finished() -> None:
 
     asyncio.run(scenario())
     (request,) = harness.sender.sent
-    assert request.headers["webhook-id"] == event_id("calls.status", 3, 1207, 1_718_000_000_123,
-                                                      "calls")
+    assert request.headers["webhook-id"] == event_id(
+        "calls.status", 3, 1207, 1_718_000_000_123, "calls"
+    )
     assert harness.dead.written == []
 
 
@@ -224,13 +229,12 @@ def test_dead_letters_of_config_drift_are_not_counted_by_the_dead_letter_limit()
 
 
 def test_a_registry_outage_on_a_parked_record_stops_cleanly_and_skips_nothing() -> None:
-    registry = SchemaRegistryConfig(
-        url=f"http://127.0.0.1:{free_port()}", max_retries=0, timeout=2
-    )
+    registry = SchemaRegistryConfig(url=f"http://127.0.0.1:{free_port()}", max_retries=0, timeout=2)
     sources = {"calls.status": SourceConfig(value=RegistryAvroFormat())}
     harness = Harness([_retrying()], decoders=Decoders(sources, registry))
-    original = Event("calls.status", 3, 1207, 1_718_000_000_123, b"call-9",
-                     b"\x00\x00\x00\x00\x01\x02")  # wire format: the schema id must be fetched
+    original = Event(
+        "calls.status", 3, 1207, 1_718_000_000_123, b"call-9", b"\x00\x00\x00\x00\x01\x02"
+    )  # wire format: the schema id must be fetched
     record = _parked_record(original=original)
     harness.tracker.assign([(RETRY_TOPIC, 0)])
 
