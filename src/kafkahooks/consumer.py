@@ -115,6 +115,8 @@ class ConsumerLoop:
         self._tracker.assign(_keys(partitions))
         if self._paused and partitions:  # new partitions join the paused state
             consumer.pause(partitions)
+        elif partitions:  # librdkafka keeps a pause across revoke and re-assign: drop it
+            consumer.resume(partitions)  # (a partition revoked while deferred, hot reload)
         log.info(
             "partitions assigned", extra={"partitions": [f"{t}/{p}" for t, p in _keys(partitions)]}
         )
