@@ -61,8 +61,9 @@ class Traffic:
     """Produces ``batch`` events to ``topic`` every ``every`` seconds until stopped; ids count
     up from 0 and keys cycle through ``keys``."""
 
-    def __init__(self, bootstrap: str, topic: str, batch: int = 20, every: float = 0.05,
-                 keys: int = 10) -> None:
+    def __init__(
+        self, bootstrap: str, topic: str, batch: int = 20, every: float = 0.05, keys: int = 10
+    ) -> None:
         self.produced = 0
         self._args = (bootstrap, topic, batch, every, keys)
         self._stop = threading.Event()
@@ -73,8 +74,14 @@ class Traffic:
         bootstrap, topic, batch, every, keys = self._args
         while not self._stop.is_set():
             first = self.produced
-            produce(bootstrap, topic, [(f"k{i % keys}", {"event": "e", "id": i, "status": "s"})
-                                       for i in range(first, first + batch)])
+            produce(
+                bootstrap,
+                topic,
+                [
+                    (f"k{i % keys}", {"event": "e", "id": i, "status": "s"})
+                    for i in range(first, first + batch)
+                ],
+            )
             self.produced += batch
             self._stop.wait(every)
 
@@ -90,8 +97,13 @@ def test_a_reload_that_removes_a_busy_topic_and_retry_topics_keeps_running(
     busy, calm = create_topic(bootstrap, unique("busy")), create_topic(bootstrap, unique("calm"))
     path, group = tmp_path / "routes.yaml", unique("g")
     receiver.behaviour = lambda _: Reply(200, delay=0.005)
-    route = simple_route("calls", busy, receiver.url, topics=[busy, calm],
-                         retry_topics={"delays": [30], "prefix": unique("retry")})
+    route = simple_route(
+        "calls",
+        busy,
+        receiver.url,
+        topics=[busy, calm],
+        retry_topics={"delays": [30], "prefix": unique("retry")},
+    )
     routes_file(path, bootstrap, group, [route])
     bridge = start_bridge(path)
     traffic = Traffic(bootstrap, busy)
@@ -114,5 +126,4 @@ def test_a_reload_that_removes_a_busy_topic_and_retry_topics_keeps_running(
     receiver.wait_for(lambda reqs: wanted <= {r.json()["id"] for r in reqs}, timeout=60)
     wait_until(lambda: committed(bootstrap, group, busy) == [produced], timeout=20)
     assert bridge.terminate() == 0
-    print(f"\nreload removing a busy topic: produced={produced} "
-          f"requests={len(receiver.requests)}")
+    print(f"\nreload removing a busy topic: produced={produced} requests={len(receiver.requests)}")

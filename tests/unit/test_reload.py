@@ -336,3 +336,21 @@ def test_an_origins_limits_are_shared_across_consumer_groups(
     assert len(bridge.members) == 2
     gates = [m.deliverer.gate(m.pipeline.routes.routes[0]) for m in bridge.members]
     assert gates[0] is gates[1]  # the same origin: one gate, the first route's limits
+
+
+def test_an_open_breaker_stays_open_when_a_reload_changes_the_limits(
+    bridges: Callable[[RoutesFile], Bridge],
+) -> None:
+    breaker = {"failures": 1, "probe_after": 60}
+    bridge = bridges(_config(route_config("calls", ["calls"], circuit_breaker=breaker)))
+    member = bridge.members[0]
+    gate = member.deliverer.gate(member.pipeline.routes.get("calls"))
+    gate.record(False, probe=False)
+    assert gate.breaker is not None and gate.breaker.state == "open"
+
+    limits = {"limits": {"concurrency": 5}, "circuit_breaker": breaker}
+    _apply(bridge, _config(route_config("calls", ["calls"], **limits)))
+
+    after = member.deliverer.gate(member.pipeline.routes.get("calls"))
+    assert after.limits.concurrency == 5
+    assert after.breaker is not None and after.breaker.state == "open"
