@@ -228,6 +228,8 @@ class ConsumerLoop:
                 self._consumer.assign(partitions)
             if self._paused:  # new partitions join the paused state
                 self._consumer.pause(partitions)
+            else:  # librdkafka keeps a pause across revoke and re-assign: drop it
+                self._consumer.resume(partitions)  # (revoked while deferred; hot reload)
         tps = _keys(partitions)
         self._on_loop(self._assigned(tps))
         log.info("partitions assigned", extra={"partitions": _names(tps)})

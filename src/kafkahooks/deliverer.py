@@ -34,7 +34,7 @@ from kafkahooks.delivery.request import OutboundRequest, encode_json
 from kafkahooks.delivery.retry import DeliveryReport, deliver_with_retries
 from kafkahooks.delivery.sender import Response, Sender
 from kafkahooks.deliverylog import DeliveryLog
-from kafkahooks.endpoints import EndpointGate, origin_of
+from kafkahooks.endpoints import EndpointGate, Gates
 from kafkahooks.metrics import METRICS, route_metrics
 from kafkahooks.routing import Route
 from kafkahooks.templates import RenderContext, TemplateError
@@ -106,25 +106,21 @@ async def _guarded(route: str, run: Callable[[], Awaitable[DeliveryReport]]) -> 
 
 
 class Deliverer:
-    def __init__(self, sender: Sender, max_in_flight: int, log: DeliveryLog | None = None) -> None:
+    def __init__(
+        self,
+        sender: Sender,
+        max_in_flight: int,
+        log: DeliveryLog | None = None,
+        gates: Gates | None = None,
+    ) -> None:
         self.sender = sender
         self.log = log
         self.attempts = 0
         self._in_flight = asyncio.Semaphore(max_in_flight)
-        self._gates: dict[str, EndpointGate] = {}
-        self._by_url: dict[str, EndpointGate] = {}  # saves parsing the URL per event
+        self.gates = gates if gates is not None else Gates()  # the process's, when shared
 
     def gate(self, route: Route) -> EndpointGate:
-        url = route.config.endpoint.url
-        gate = self._by_url.get(url)
-        if gate is None:
-            origin = origin_of(url)
-            gate = self._gates.get(origin)
-            if gate is None:  # the first route naming an origin sets its limits
-                cfg = route.config
-                gate = self._gates[origin] = EndpointGate(origin, cfg.limits, cfg.circuit_breaker)
-            self._by_url[url] = gate
-        return gate
+        return self.gates.for_route(route)
 
     async def _send(
         self, route: str, gate: EndpointGate, request: OutboundRequest, attempt: int

@@ -3,6 +3,11 @@
 Routes that target the same origin (scheme://host:port) share one gate, so
 one slow or failing endpoint cannot take every connection, and while its
 breaker is open events wait for a probe instead of burning their retries.
+One :class:`Gates` registry serves the whole process (every consumer group),
+and the first active route of the routes file naming an origin sets its
+limits.  A hot reload that changes an origin's limits gives it a new gate:
+requests from then on take its slots, those in flight finish under the old
+ones, and an open breaker stays open (its state moves to the new gate).
 """
 
 from __future__ import annotations
@@ -10,14 +15,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Iterable
 from contextlib import suppress
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
 from kafkahooks.config.throughput import CircuitBreakerConfig, EndpointLimits
 from kafkahooks.metrics import CIRCUIT_STATES, METRICS
 
-__all__ = ["CircuitBreaker", "EndpointGate", "RateLimiter", "origin_of"]
+if TYPE_CHECKING:
+    from kafkahooks.config.models import RouteConfig
+    from kafkahooks.routing import Route
+
+__all__ = ["CircuitBreaker", "EndpointGate", "Gates", "RateLimiter", "origin_of"]
 
 log = logging.getLogger("kafkahooks.endpoints")
 
@@ -113,6 +123,8 @@ class RateLimiter:
 class EndpointGate:
     def __init__(self, origin: str, limits: EndpointLimits, breaker: CircuitBreakerConfig):
         self.origin = origin
+        self.limits = limits
+        self.breaker_config = breaker
         self.breaker = CircuitBreaker(origin, breaker) if breaker.enabled else None
         self._rate = RateLimiter(limits.rate_per_second) if limits.rate_per_second else None
         self._slots = asyncio.Semaphore(limits.concurrency) if limits.concurrency else None
@@ -129,6 +141,57 @@ class EndpointGate:
     def record(self, ok: bool, probe: bool) -> None:
         if self.breaker is not None:
             self.breaker.record(ok, probe)
+
+    def reconfigured(self, limits: EndpointLimits, breaker: CircuitBreakerConfig) -> EndpointGate:
+        """A gate with new limits that keeps this one's breaker state (hot reload)."""
+        gate = EndpointGate(self.origin, limits, breaker)
+        if gate.breaker is not None and self.breaker is not None:
+            self.breaker.config = breaker
+            gate.breaker = self.breaker
+        return gate
+
+
+class Gates:
+    """The process's endpoint gates, one per origin, shared by every route naming it.
+
+    ``configure`` (at start and on each reload) names which route sets an
+    origin's limits: the first active one in the routes file.
+    """
+
+    def __init__(self) -> None:
+        self._gates: dict[str, EndpointGate] = {}
+        self._by_url: dict[str, EndpointGate] = {}  # saves parsing the URL per event
+        self._wanted: dict[str, tuple[EndpointLimits, CircuitBreakerConfig]] = {}
+
+    def for_route(self, route: Route) -> EndpointGate:
+        url = route.config.endpoint.url
+        gate = self._by_url.get(url)
+        if gate is None:
+            origin = origin_of(url)
+            gate = self._gates.get(origin)
+            if gate is None:
+                cfg = route.config
+                limits, breaker = self._wanted.get(origin, (cfg.limits, cfg.circuit_breaker))
+                gate = self._gates[origin] = EndpointGate(origin, limits, breaker)
+            self._by_url[url] = gate
+        return gate
+
+    def configure(self, routes: Iterable[RouteConfig]) -> None:
+        """The limits per origin from now on; a gate whose limits changed is replaced."""
+        wanted: dict[str, tuple[EndpointLimits, CircuitBreakerConfig]] = {}
+        for cfg in routes:
+            if cfg.active:
+                wanted.setdefault(origin_of(cfg.endpoint.url), (cfg.limits, cfg.circuit_breaker))
+        for origin, gate in list(self._gates.items()):
+            if origin not in wanted:  # no route names it any more
+                del self._gates[origin]
+                continue
+            limits, breaker = wanted[origin]
+            if (gate.limits, gate.breaker_config) != (limits, breaker):
+                self._gates[origin] = gate.reconfigured(limits, breaker)
+                log.info("endpoint limits changed", extra={"endpoint": origin})
+        self._wanted = wanted
+        self._by_url.clear()
 
 
 class _Slot:

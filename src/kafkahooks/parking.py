@@ -4,6 +4,12 @@ A parked record carries the original key, value and headers, plus
 ``kafkahooks.retry.*`` headers naming the route, the tier, when it may be
 tried again, and the source coordinates, so the event keeps its event id and
 its templates see the original topic, partition and offset.
+
+A parked record is never finished without an outcome.  When it cannot be
+retried any more (its headers are malformed, its original no longer decodes,
+or its route no longer exists or no longer reads the original's topic after
+a reload or a restart) it is dead-lettered with one of the
+:class:`ParkedRecordError` reasons below, like any other dead letter.
 """
 
 from __future__ import annotations
@@ -13,9 +19,49 @@ from dataclasses import dataclass
 
 from kafkahooks.event import Event, Headers
 
-__all__ = ["Parked", "park_headers", "read_parked"]
+__all__ = [
+    "Parked",
+    "ParkedMalformedError",
+    "ParkedRecordError",
+    "ParkedUndecodableError",
+    "RouteRemovedError",
+    "park_headers",
+    "read_parked",
+]
 
 PREFIX = "kafkahooks.retry."
+
+
+class ParkedRecordError(Exception):
+    """A parked record that cannot be retried: dead-lettered with ``reason``.
+
+    Not a delivery failure (the configuration changed under it), so these
+    dead letters are not counted by the dead-letter limit.
+    """
+
+    reason = "parked-record"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"{self.reason}: {detail}")
+        self.detail = detail
+
+
+class ParkedMalformedError(ParkedRecordError):
+    """The retry-topic record lacks its ``kafkahooks.retry.*`` headers, or they are bad."""
+
+    reason = "parked-malformed"
+
+
+class ParkedUndecodableError(ParkedRecordError):
+    """The original event no longer decodes with the current source formats."""
+
+    reason = "parked-undecodable"
+
+
+class RouteRemovedError(ParkedRecordError):
+    """The route the event was parked for is gone, renamed, or no longer reads its topic."""
+
+    reason = "route-removed"
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,13 @@
 event is finished when every route that matched it ended delivered,
 filtered out, or dead-lettered with the broker's acknowledgement; only then
 is the offset tracker told, and only the tracker decides what is committed.
+Nothing is finished without one of those outcomes: a parked record that can
+no longer be retried is dead-lettered too (see :mod:`kafkahooks.parking`).
+
+A hot reload swaps the routes between two records (``replace_routes``).  A
+record of a topic the new routes no longer read is not taken: the consumer
+is asked to read it again a moment later, by when it has dropped the topic
+(the record stays uncommitted) or the topic is read again (it is taken then).
 """
 
 from __future__ import annotations
@@ -31,18 +38,34 @@ from kafkahooks.delivery.errors import (
 )
 from kafkahooks.delivery.retry import DeliveryReport
 from kafkahooks.dlqlimit import DeadLetterLimit, DeadLetterLimitExceeded
-from kafkahooks.event import Event
+from kafkahooks.event import Event, event_id
 from kafkahooks.metrics import METRICS, route_metrics
 from kafkahooks.offsets import OffsetTracker, TopicPartitionKey
-from kafkahooks.parking import Parked, park_headers, read_parked
+from kafkahooks.parking import (
+    Parked,
+    ParkedMalformedError,
+    ParkedRecordError,
+    ParkedUndecodableError,
+    RouteRemovedError,
+    park_headers,
+    read_parked,
+)
 from kafkahooks.producer import AckedProducer, ProduceError
 from kafkahooks.routing import Route, RouteTable
 from kafkahooks.scheduler import Job, Scheduler
 from kafkahooks.templates import RenderContext
 
-__all__ = ["Pipeline", "Stats"]
+__all__ = ["Pipeline", "RouteSet", "Stats"]
 
 log = logging.getLogger("kafkahooks.pipeline")
+
+# Seconds until a record of a topic no longer read is read again (see the module doc).
+_READ_AGAIN_AFTER = 1.0
+# Dead letters that are not delivery failures: the dead-letter limit does not count them.
+_NOT_COUNTED = frozenset(
+    c.__name__
+    for c in (RouteDisabledError, ParkedMalformedError, ParkedUndecodableError, RouteRemovedError)
+)
 
 
 @dataclass
@@ -56,6 +79,23 @@ class Stats:
     def count(self, route: str, outcome: str, n: int = 1) -> None:
         per = self.by_route.setdefault(route, {})
         per[outcome] = per.get(outcome, 0) + n
+
+
+@dataclass(frozen=True, slots=True)
+class RouteSet:
+    """A routes table made ready for intake: decoding plans per source topic, and which
+    route each retry topic belongs to.  Built before it replaces the running one, so a
+    reload that cannot be applied changes nothing."""
+
+    table: RouteTable
+    plans: dict[str, SourcePlan[Route]]
+    parked_routes: dict[str, Route]  # retry topic → the route it parks for
+    named: dict[str, Route]
+
+    @property
+    def topics(self) -> list[str]:
+        """Every topic to subscribe to: source topics, then retry topics."""
+        return [*self.table.topics, *self.parked_routes]
 
 
 class Pipeline:
@@ -83,36 +123,51 @@ class Pipeline:
         self._pending: dict[tuple[str, int, int], int] = {}
         self._writing = 0  # dead-letter writes waiting for their ack
 
-    def replace_routes(self, routes: RouteTable) -> None:
-        """Routes for every record accepted from now on (start-up and hot reload)."""
+    def prepare_routes(self, routes: RouteTable) -> RouteSet:
+        """``routes`` made ready for intake; raises (changing nothing) if they cannot be."""
         # plans are built now, so a bad schema file or registry setting fails early
-        self._plans: dict[str, SourcePlan[Route]] = {
+        plans = {
             topic: self.decoders.plan(topic, group) for topic, group in routes.by_topic.items()
         }
-        self.routes = routes
-        # retry topic → (route, tier) for routes with long retry schedules
-        self._parked_routes: dict[str, Route] = {
+        parked_routes = {
             cfg.retry_topics.topic(route.name, tier): route
             for route in routes.routes
             if (cfg := route.config).retry_topics is not None
             for tier in range(1, len(cfg.retry_topics.delays) + 1)
         }
-        self.topics = [*routes.topics, *self._parked_routes]
+        return RouteSet(routes, plans, parked_routes, {r.name: r for r in routes.routes})
+
+    def replace_routes(self, routes: RouteTable | RouteSet) -> None:
+        """Routes for every record accepted from now on (start-up and hot reload)."""
+        ready = routes if isinstance(routes, RouteSet) else self.prepare_routes(routes)
+        self._plans = ready.plans
+        self._parked_routes = ready.parked_routes
+        self._named = ready.named
+        self.routes = ready.table
+        self.topics = ready.topics
 
     # -- intake -----------------------------------------------------------
     def accept(self, event: Event) -> float | None:
-        """Take a record; for a parked one not yet due, return when it is (not taken)."""
+        """Take a record.  One not taken returns when to read it again: a parked record
+        not yet due, or a record of a topic no longer read (see the module doc)."""
+        plan = self._plans.get(event.topic)
+        if plan is not None:
+            self._accept(event, plan)
+            return None
         if event.topic in self._parked_routes:
             return self._accept_parked(event)
-        self._accept(event)
-        return None
+        return time.time() + _READ_AGAIN_AFTER  # not begun: nothing passes it
 
-    def _accept(self, event: Event) -> None:
+    def _begin(self, event: Event) -> None:
+        self.tracker.begin((event.topic, event.partition), event.offset)
+        self.stats.taken += 1
+
+    def _accept(self, event: Event, plan: SourcePlan[Route]) -> None:
         tp = (event.topic, event.partition)
         self.tracker.begin(tp, event.offset)
         self.stats.taken += 1
         try:
-            reading = self._plans[event.topic].read(event)
+            reading = plan.read(event)
         except RegistryUnavailableError as exc:
             self._stop(exc)  # not the record's fault: it stays unfinished, nothing is skipped
             return
@@ -147,16 +202,19 @@ class Pipeline:
         try:
             parked = read_parked(record)
         except ValueError as exc:
-            parked = None
-            log.warning("skipping a malformed retry-topic record", extra={"error": str(exc)})
-        if parked is not None and parked.not_before > time.time():
+            self._begin(record)
+            self._drop_parked(record, None, ParkedMalformedError(str(exc)))
+            return None
+        if parked.not_before > time.time():
             return parked.not_before
-        tp = (record.topic, record.partition)
-        self.tracker.begin(tp, record.offset)
-        self.stats.taken += 1
-        found = self._parked_view(parked) if parked else None
-        if parked is None or found is None:  # malformed, or the route stopped reading it
-            self._finish(record)
+        self._begin(record)
+        try:
+            found = self._parked_view(parked)
+        except RegistryUnavailableError as exc:
+            self._stop(exc)  # as on the normal path: it stays unfinished, nothing is skipped
+            return None
+        if isinstance(found, ParkedRecordError):
+            self._drop_parked(record, parked, found)
             return None
         route, view, etype = found
 
@@ -164,22 +222,76 @@ class Pipeline:
             self._finish(record)  # the retry-topic record, not the source event
 
         job = self._job(route, route.context(view, etype), parked.tier, done)
-        self.scheduler.submit(tp, route.name, "none", None, job)
+        # parked events have left their key's lane: they are retried in any order
+        self.scheduler.submit((record.topic, record.partition), route.name, "none", None, job)
         return None
 
-    def _parked_view(self, parked: Parked) -> tuple[Route, Event, object] | None:
-        plan = self._plans.get(parked.original.topic)
-        if plan is None:
-            return None
-        try:
-            reading = plan.read(parked.original)
-        except DecodeError:
-            return None
+    def _parked_view(self, parked: Parked) -> tuple[Route, Event, object] | ParkedRecordError:
+        """The route and decoded event to retry, or why that is no longer possible.
+        Raises :class:`RegistryUnavailableError` (not the record's fault)."""
+        original = parked.original
+        route = self._named.get(parked.route)
+        if route is None:
+            return RouteRemovedError(f"route {parked.route!r} is not configured any more")
+        plan = self._plans.get(original.topic)
+        if plan is None or original.topic not in route.config.topics:
+            return RouteRemovedError(f"route {parked.route!r} no longer reads {original.topic!r}")
+        reading = plan.read(original)
         for view, routes in reading.views:
-            for route in routes:
-                if route.name == parked.route:
-                    return route, view, route.match(view)[1]
-        return None
+            if any(r is route for r in routes):
+                return route, view, route.match(view)[1]
+        for error, failed in reading.failures:
+            if failed is None or failed is route:
+                return ParkedUndecodableError(f"{type(error).__name__}: {error}")
+        if reading.skipped:
+            return ParkedUndecodableError("a tombstone, and its source now skips tombstones")
+        return RouteRemovedError(f"route {parked.route!r} no longer reads {original.topic!r}")
+
+    def _drop_parked(self, record: Event, parked: Parked | None, error: ParkedRecordError) -> None:
+        """Dead-letter a parked record that cannot be retried (to its route's dead-letter
+        topic, or ``<source>.dlq`` when the route is gone); the retry-topic record is
+        finished once the broker acknowledged that."""
+        if parked is None:  # malformed: the retry-topic record itself, as its route's
+            owner = self._parked_routes[record.topic]
+            route_name: str = owner.name
+            event, eid, attempts = record, None, 0
+            topic = owner.config.dead_letter_for(record.topic)
+        else:
+            route_name, event, attempts = parked.route, parked.original, parked.attempts
+            eid = event_id(event.topic, event.partition, event.offset, event.timestamp, route_name)
+            current = self._named.get(route_name)
+            topic = current.config.dead_letter_for(event.topic) if current else f"{event.topic}.dlq"
+        dead = DeadLetter(
+            topic=topic,
+            event=event,
+            error_class=type(error).__name__,
+            error_message=str(error),
+            route=route_name,
+            event_id=eid,
+            attempts=attempts,
+        )
+
+        async def run() -> None:
+            await self._write_dead_letter(dead)
+            self.stats.dead_lettered += 1
+            self.stats.count(route_name, "dead_lettered")
+            METRICS.deliveries.labels(route_name, "dead_lettered").inc()
+            METRICS.dead_lettered.labels(route_name, dead.error_class).inc()
+            log.warning(
+                "parked event dead-lettered",
+                extra={
+                    "route": route_name,
+                    "event_id": eid,
+                    "topic": record.topic,
+                    "partition": record.partition,
+                    "offset": record.offset,
+                    "dead_letter_topic": topic,
+                    "reason": str(error),
+                },
+            )
+            self._finish(record)
+
+        self.scheduler.submit((record.topic, record.partition), "", "none", None, run)
 
     def _finish(self, event: Event) -> None:
         self.tracker.finish((event.topic, event.partition), event.offset)
@@ -319,7 +431,7 @@ class Pipeline:
     async def _write_dead_letter(self, record: DeadLetter) -> None:
         # Never skip: on either error the event stays unfinished so no commit passes it.
         try:
-            if record.error_class != RouteDisabledError.__name__:  # not a delivery failure
+            if record.error_class not in _NOT_COUNTED:  # not a delivery failure
                 self.dead_letter_limit.dead_letter(
                     (record.event.topic, record.event.partition), record.event.offset
                 )

@@ -3,8 +3,14 @@
 A valid file takes effect for events not yet sent (like an edit in the
 Avoma or Audian console); in-flight deliveries finish with the route they
 started with.  An invalid file is logged with its errors and the running
-config stays.  Changes to the ``kafka`` section or to which routes run in
-their own consumer group need a restart: they are refused with that reason.
+config stays.  Changes that cannot take effect safely while events are in
+flight need a restart and are refused with that reason: the ``kafka``,
+``sources``, ``schema_registry`` and ``dead_letter_limit`` sections, which
+routes run in their own consumer group, and a route's ``ordering``, ``batch``
+on or off, or batch ``lanes`` (two events of one key would be in flight).
+
+Applying is a coroutine: creating new retry topics runs off the event loop.
+Reloads never overlap (one watcher applies them one after the other).
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ class ReloadError(Exception):
 
 
 class Reloadable(Protocol):
-    def apply(self, config: RoutesFile) -> None: ...
+    async def apply(self, config: RoutesFile) -> None: ...
 
 
 def _mtime(path: Path) -> float | None:
@@ -60,12 +66,12 @@ class Reloader:
                     continue
             self._wake.clear()
             self._seen = _mtime(self.path)
-            self.reload()
+            await self.reload()
 
-    def reload(self) -> bool:
+    async def reload(self) -> bool:
         try:
             config = load_config(self.path)
-            self.target.apply(config)
+            await self.target.apply(config)
         except (ConfigError, ReloadError) as exc:
             self.rejected += 1
             log.error(

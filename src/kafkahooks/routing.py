@@ -25,7 +25,7 @@ from kafkahooks.metrics import METRICS
 from kafkahooks.payloads import TemplateSet, compile_templates
 from kafkahooks.templates import MISSING, Getter, RenderContext, compile_path
 
-__all__ = ["Route", "RouteState", "RouteTable", "compile_route"]
+__all__ = ["Route", "RouteState", "RouteStates", "RouteTable", "compile_route"]
 
 log = logging.getLogger("kafkahooks.routing")
 
@@ -36,7 +36,9 @@ class RouteState:
 
     Later events of a disabled route are dead-lettered at once with the
     reason ``route-disabled``; the change is logged once and shown by the
-    ``kafkahooks_route_disabled`` gauge.
+    ``kafkahooks_route_disabled`` gauge.  The state belongs to the route's
+    name, not to one compiled route: a hot reload compiles the route again
+    and hands it the same state (:class:`RouteStates`), so it stays disabled.
     """
 
     disabled: bool = False
@@ -51,6 +53,19 @@ class RouteState:
     def short_circuit(self) -> DeliveryReport | None:
         """The report for an event of a disabled route (no request is made)."""
         return DeliveryReport(0, None, RouteDisabledError()) if self.disabled else None
+
+
+class RouteStates:
+    """Route states by route name, for the life of the process (they outlive reloads)."""
+
+    def __init__(self) -> None:
+        self._by_name: dict[str, RouteState] = {}
+
+    def of(self, name: str) -> RouteState:
+        found = self._by_name.get(name)
+        if found is None:
+            found = self._by_name[name] = RouteState()
+        return found
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -132,8 +147,11 @@ class Route:
         )
 
 
-def compile_route(config: RouteConfig, allow_local: bool = False) -> Route:
-    """``allow_local``: the process-wide KAFKAHOOKS_ALLOW_LOCAL_TARGETS switch."""
+def compile_route(
+    config: RouteConfig, allow_local: bool = False, state: RouteState | None = None
+) -> Route:
+    """``allow_local``: the process-wide KAFKAHOOKS_ALLOW_LOCAL_TARGETS switch; ``state``:
+    what the route learned so far (a new one when ``None``)."""
     endpoint = config.endpoint
     query = endpoint.method == "GET"
     fmt: BodyFormat = "query" if query else endpoint.format
@@ -161,18 +179,27 @@ def compile_route(config: RouteConfig, allow_local: bool = False) -> Route:
         auth=None if endpoint.auth.type == "none" else auth_for(endpoint.auth, config.name, policy),
         policy=policy,
         ssl=ssl_context(endpoint.tls),
+        state=state if state is not None else RouteState(),
     )
 
 
 class RouteTable:
-    """Active routes indexed by source topic."""
+    """Active routes indexed by source topic.  ``states``: the process's route states, so
+    a route compiled again on reload keeps what it learned (a 410 Gone)."""
 
-    def __init__(self, configs: Iterable[RouteConfig], allow_local: bool = False) -> None:
+    def __init__(
+        self,
+        configs: Iterable[RouteConfig],
+        allow_local: bool = False,
+        states: RouteStates | None = None,
+    ) -> None:
         active = [c for c in configs if c.active]
         refused = [p for c in active for p in route_problems(c, allow_local)]
         if refused:
             raise ValueError("; ".join(refused))
-        self.routes = [compile_route(c, allow_local) for c in active]
+        self.routes = [
+            compile_route(c, allow_local, states.of(c.name) if states else None) for c in active
+        ]
         self.by_topic: dict[str, list[Route]] = {}
         for route in self.routes:
             for topic in route.config.topics:

@@ -17,15 +17,16 @@ from kafkahooks.delivery.http1 import Http1Sender
 from kafkahooks.delivery.sender import AiohttpSender, HttpxSender, Sender
 from kafkahooks.deliverylog import DeliveryLog
 from kafkahooks.dlqlimit import DeadLetterLimit
+from kafkahooks.endpoints import Gates
 from kafkahooks.gctune import tune_gc
 from kafkahooks.health import HealthServer
 from kafkahooks.offsets import OffsetTracker
 from kafkahooks.pipeline import Pipeline, Stats
 from kafkahooks.producer import AckedProducer
 from kafkahooks.reload import Reloader, ReloadError
-from kafkahooks.routing import RouteTable
+from kafkahooks.routing import RouteStates, RouteTable
 from kafkahooks.settings import Settings
-from kafkahooks.topics import ensure_topics
+from kafkahooks.topics import create_topics, ensure_topics
 
 __all__ = ["Bridge", "Member", "RunResult", "run_bridge"]
 
@@ -57,12 +58,15 @@ class Member:
         dead_letters: DeadLetterWriter,
         delivery_log: DeliveryLog | None = None,
         producer: AckedProducer | None = None,
+        *,
+        states: RouteStates | None = None,
+        gates: Gates | None = None,
     ) -> None:
         kafka = config.kafka
         self.group_id = group_id
-        self.routes = RouteTable(routes, settings.allow_local_targets)
+        self.routes = RouteTable(routes, settings.allow_local_targets, states)
         self.tracker = OffsetTracker()
-        self.deliverer = Deliverer(sender, settings.max_in_flight, delivery_log)
+        self.deliverer = Deliverer(sender, settings.max_in_flight, delivery_log, gates)
         self.pipeline = Pipeline(
             self.routes,
             self.deliverer,
@@ -95,6 +99,26 @@ def _groups(config: RoutesFile) -> list[tuple[str, list[RouteConfig]]]:
     return groups
 
 
+_RESTART_SECTIONS = ("kafka", "sources", "schema_registry", "dead_letter_limit")
+
+# What a route's lanes are made of: changing it while events are in flight would put
+# two events of one key in flight (old lanes and new), so it needs a restart.
+LaneShape = tuple[str, bool, int]
+
+
+def _lane_shape(route: RouteConfig) -> LaneShape:
+    return (route.ordering, route.batch is not None, route.batch.lanes if route.batch else 0)
+
+
+def _lane_change(name: str, before: LaneShape, after: LaneShape) -> str:
+    if before[0] != after[0]:
+        return f"route {name!r}: ordering changed ({before[0]} → {after[0]}): restart to apply it"
+    if before[1] != after[1]:
+        turned = "on" if after[1] else "off"
+        return f"route {name!r}: batch turned {turned}: restart to apply it"
+    return f"route {name!r}: batch lanes changed ({before[2]} → {after[2]}): restart to apply it"
+
+
 class Bridge:
     """One process: its group members, one HTTP sender, one dead-letter producer."""
 
@@ -108,6 +132,13 @@ class Bridge:
         base = {"bootstrap.servers": kafka.bootstrap_servers, **kafka.properties}
         producer_props = {k: v for k, v in base.items() if not _consumer_only(k)}
         self.dead_letters = DeadLetterWriter({**producer_props, **kafka.dead_letter_properties})
+        # what outlives a reload: route states (410 Gone) and the endpoint gates, whose
+        # per-origin limits are shared by every route and every consumer group
+        self.route_states = RouteStates()
+        self.gates = Gates()
+        self.gates.configure(config.routes)
+        self._lanes: dict[str, LaneShape] = {}
+        self._note_lanes(config)
         # the main cluster's producer: retry topics and the delivery-attempt log
         self.producer = AckedProducer(producer_props, client_id="kafkahooks")
         self._admin_props = producer_props
@@ -126,29 +157,55 @@ class Bridge:
                 self.dead_letters,
                 delivery_log,
                 self.producer,
+                states=self.route_states,
+                gates=self.gates,
             )
             for group, routes in groups
         ]
 
-    def apply(self, config: RoutesFile) -> None:
-        """Hot reload: new routes for events not yet sent; in-flight ones finish as they are."""
-        for section in ("kafka", "sources", "schema_registry", "dead_letter_limit"):
+    def _note_lanes(self, config: RoutesFile) -> None:
+        """Remember each route's lane shape as first applied (for the life of the process:
+        its old events may still be in flight after it was removed and added again)."""
+        for route in config.routes:
+            if route.active:
+                self._lanes.setdefault(route.name, _lane_shape(route))
+
+    def _refuse_restart_changes(self, config: RoutesFile) -> list[tuple[str, list[RouteConfig]]]:
+        """Raise :class:`ReloadError` for a change that needs a restart; else the groups."""
+        for section in _RESTART_SECTIONS:
             if getattr(config, section) != getattr(self.config, section):
                 raise ReloadError(f"the {section} section changed: restart to apply it")
         groups = _groups(config)
         if [g for g, _ in groups] != [m.group_id for m in self.members]:
             raise ReloadError("routes moved between consumer groups (isolation): restart")
+        for route in config.routes:
+            before = self._lanes.get(route.name)
+            if route.active and before is not None and before != _lane_shape(route):
+                raise ReloadError(_lane_change(route.name, before, _lane_shape(route)))
+        return groups
+
+    async def apply(self, config: RoutesFile) -> None:
+        """Hot reload: new routes for events not yet sent; in-flight ones finish as they are.
+        Everything is checked and prepared before anything changes: a refused reload (a
+        :class:`ReloadError`) leaves the running config whole."""
+        groups = self._refuse_restart_changes(config)
         allow_local = self.settings.allow_local_targets
         try:
-            tables = [RouteTable(routes, allow_local) for _, routes in groups]
-        except ValueError as exc:  # e.g. a target the transport policy refuses
+            tables = [RouteTable(routes, allow_local, self.route_states) for _, routes in groups]
+            ready = [
+                m.pipeline.prepare_routes(t) for m, t in zip(self.members, tables, strict=True)
+            ]
+        except ValueError as exc:  # a target the transport policy refuses, a schema file
             raise ReloadError(str(exc)) from None
-        for member, table in zip(self.members, tables, strict=True):
+        running = set(self.retry_topics())
+        new_topics = [t for r in ready for t in r.parked_routes if t not in running]
+        await create_topics(self._admin_props, new_topics)  # off the event loop, bounded
+        for member, table, routes in zip(self.members, tables, ready, strict=True):
             member.routes = table
-            member.pipeline.replace_routes(table)
-        ensure_topics(self._admin_props, self.retry_topics())
-        for member in self.members:
+            member.pipeline.replace_routes(routes)
             member.loop.subscribe(member.pipeline.topics)
+        self.gates.configure(config.routes)
+        self._note_lanes(config)
         self.config = config
 
     @property

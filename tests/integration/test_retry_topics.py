@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import itertools
+import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from tests.support.bridge import BridgeProcess, routes_file, simple_route, wait_until
 from tests.support.kafka import committed, create_topic, headers_of, produce, read_topic, unique
+from tests.support.logs import logged
 from tests.support.receiver import Receiver, Reply, Request
 
 Start = Callable[..., BridgeProcess]
@@ -72,3 +74,34 @@ def test_after_the_last_tier_the_event_is_dead_lettered(
     h = headers_of(dead[0])
     assert h["kafkahooks.source.topic"] == topic and h["kafkahooks.source.offset"] == "0"
     assert h["kafkahooks.event_id"] == receiver.requests[0].headers["webhook-id"]
+
+
+def test_a_parked_event_whose_route_was_renamed_is_dead_lettered_not_dropped(
+    bootstrap: str, receiver: Receiver, tmp_path: Path, start_bridge: Start
+) -> None:
+    topic, group, prefix = create_topic(bootstrap, unique("calls")), unique("g"), unique("retry")
+    receiver.behaviour = lambda _: Reply(503)
+    route = simple_route("calls", topic, receiver.url,
+                         retry={"max_attempts": 1, "initial_backoff": 0.05},
+                         retry_topics={"delays": [4.0], "prefix": prefix},
+                         circuit_breaker={"enabled": False})
+    path = routes_file(tmp_path / "r.yaml", bootstrap, group, [route])
+    bridge = start_bridge(path)
+    produce(bootstrap, topic, [("k", {"event": "e", "id": 1, "status": "s"})])
+    read_topic(bootstrap, f"{prefix}.1", 1, timeout=30)  # parked, due in 4 s
+
+    # renamed, reading the same retry topics: the parked record names a route that is gone
+    routes_file(path, bootstrap, group, [{**route, "name": "calls-v2"}])
+    bridge.proc.send_signal(signal.SIGHUP)
+    dead = read_topic(bootstrap, f"{topic}.dlq", 1, timeout=30)
+    wait_until(lambda: committed(bootstrap, group, f"{prefix}.1", 4) != [-1001] * 4, timeout=15)
+    assert bridge.terminate() == 0
+
+    h = headers_of(dead[0])
+    assert h["kafkahooks.error.class"] == "RouteRemovedError"
+    assert h["kafkahooks.error.message"].startswith("route-removed")
+    assert h["kafkahooks.route"] == "calls"
+    assert h["kafkahooks.source.topic"] == topic and h["kafkahooks.source.offset"] == "0"
+    assert h["kafkahooks.event_id"] == receiver.requests[0].headers["webhook-id"]
+    assert len(receiver.requests) == 1  # the renamed route did not retry it
+    assert logged(bridge.output(), "parked event dead-lettered")

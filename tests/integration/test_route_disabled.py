@@ -1,8 +1,10 @@
-"""410 Gone: the route is disabled until restart; later events are dead-lettered as
-route-disabled without a request, the change is logged once and shown in metrics."""
+"""410 Gone: the route is disabled until restart (a hot reload does not enable it); later
+events are dead-lettered as route-disabled without a request, the change is logged once and
+shown in metrics."""
 
 from __future__ import annotations
 
+import signal
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -52,3 +54,30 @@ def test_410_disables_the_route_until_restart(
     wait_until(lambda: committed(bootstrap, group, topic) == [6], timeout=15)
     assert again.terminate() == 0
     assert receiver.requests[-1].json()["id"] == 9
+
+
+def test_a_disabled_route_stays_disabled_across_a_reload(
+    bootstrap: str, receiver: Receiver, tmp_path: Path,
+    start_bridge: Callable[..., BridgeProcess],
+) -> None:
+    receiver.behaviour = lambda _: Reply(410)
+    topic, group = create_topic(bootstrap, unique("gone")), unique("g")
+    route = simple_route("calls", topic, receiver.url)
+    config = routes_file(tmp_path / "r.yaml", bootstrap, group, [route])
+    bridge = start_bridge(config)
+    produce(bootstrap, topic, [("call-1", {"event": "status-changed", "id": 0, "status": "x"})])
+    read_topic(bootstrap, f"{topic}.dlq", 1, timeout=30)
+
+    # an edit of the route (not of its endpoint) is applied, and the route stays disabled
+    route["template"] = {**route["template"], "edited": True}
+    routes_file(config, bootstrap, group, [route])
+    bridge.proc.send_signal(signal.SIGHUP)
+    wait_until(lambda: logged(bridge.output(), "config reloaded"), timeout=15)
+    produce(bootstrap, topic, [("call-1", {"event": "status-changed", "id": 1, "status": "x"})])
+    dead = read_topic(bootstrap, f"{topic}.dlq", 2, timeout=30)
+    wait_until(lambda: committed(bootstrap, group, topic) == [2], timeout=15)
+    assert bridge.terminate() == 0
+
+    assert len(receiver.requests) == 1  # nothing was sent after the reload
+    assert [headers_of(m)["kafkahooks.error.message"] for m in dead] == [
+        "HTTP 410", "route-disabled"]
