@@ -24,7 +24,7 @@ from kafkahooks.delivery.guard import (
 )
 from kafkahooks.delivery.http1 import Http1Sender
 from kafkahooks.delivery.request import OutboundRequest
-from kafkahooks.delivery.sender import AiohttpSender, Sender
+from kafkahooks.delivery.sender import Sender
 from tests.support.receiver import Receiver
 from tests.support.resolver import LoopbackOnly, StubResolver
 
@@ -110,7 +110,7 @@ def test_config_check_names_route_and_field() -> None:
 
 # Every sender that resolves names itself must apply the guard the same way.
 MakeSender = Callable[..., Sender]
-SENDERS = pytest.mark.parametrize("make_sender", [AiohttpSender, Http1Sender])
+SENDERS = pytest.mark.parametrize("make_sender", [Http1Sender])
 
 
 def _send(sender: Sender, url: str, policy: TargetPolicy) -> Any:
