@@ -135,8 +135,8 @@ def _to_ascii(host: str) -> str:
     ``idna.encode(..., uts46=True)`` cannot do this: after mapping it applies
     the IDNA2008 label rules (hyphen positions, the PVALID code point list),
     which WHATWG does not, so it refuses names browsers accept.  So the mapping
-    is idna's (``uts46_remap``, the UTS-46 table, std3 rules off; idna ≥ 3.8
-    always maps non-transitionally) and each label is then checked and
+    is idna's (``uts46_remap``: the UTS-46 table, std3 rules off, deviations
+    such as ``ß`` kept: non-transitional) and each label is then checked and
     Punycode-encoded here.  One simplification: the Bidi rule is checked on each
     label that holds right-to-left characters, where UTS-46 checks every label
     of such a name; a name failing only the wider rule cannot be registered in
