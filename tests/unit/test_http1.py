@@ -767,7 +767,8 @@ def test_an_interim_103_is_skipped_with_its_headers() -> None:
 def test_a_101_upgrade_is_a_permanent_failure_without_a_fatal_error_log(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    answer = b"HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\n\r\n"
+    answer = (b"HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\n"
+              b"connection: upgrade\r\n\r\n")
 
     async def handle(peer: Peer) -> None:
         if await peer.request() is not None:

@@ -40,8 +40,14 @@ class Resolver(Protocol):
 def _lookup(host: str) -> list[Address]:
     # bytes: a str would go through Python's IDNA 2003 codec, which refuses names the
     # normalised host may be (a label over 63 characters, an empty label)
-    infos = socket.getaddrinfo(host.encode("ascii"), None, socket.AF_UNSPEC, socket.SOCK_STREAM,
-                               socket.IPPROTO_TCP, socket.AI_ADDRCONFIG)
+    infos = socket.getaddrinfo(
+        host.encode("ascii"),
+        None,
+        socket.AF_UNSPEC,
+        socket.SOCK_STREAM,
+        socket.IPPROTO_TCP,
+        socket.AI_ADDRCONFIG,
+    )
     seen: dict[Address, None] = {}  # getaddrinfo's order (RFC 6724), without repeats
     for family, _, _, _, sockaddr in infos:
         seen.setdefault((int(family), str(sockaddr[0])), None)

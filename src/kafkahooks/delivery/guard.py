@@ -163,8 +163,11 @@ def _decode_alabel(label: str) -> str:
     except UnicodeError:
         raise InvalidTarget("target URL host is not a valid host name") from None
     try:
-        valid = bool(decoded) and not decoded.isascii() and (
-            idna.uts46_remap(decoded, std3_rules=False) == decoded)  # every code point valid
+        valid = (
+            bool(decoded)
+            and not decoded.isascii()
+            and (idna.uts46_remap(decoded, std3_rules=False) == decoded)
+        )  # every code point valid
     except idna.IDNAError:
         valid = False
     if not valid:
@@ -318,8 +321,10 @@ def address_category(address: str | IPAddress) -> str | None:
 
 def _refusal(host: str, address: str, category: str) -> str:
     shown = host if host == address else f"{host} ({address})"
-    return (f"target {shown} is a {category} address; refused unless the route sets "
-            "endpoint.allow_private: true or KAFKAHOOKS_ALLOW_LOCAL_TARGETS=true")
+    return (
+        f"target {shown} is a {category} address; refused unless the route sets "
+        "endpoint.allow_private: true or KAFKAHOOKS_ALLOW_LOCAL_TARGETS=true"
+    )
 
 
 def refuse(host: str, addresses: Iterable[str]) -> None:
@@ -353,8 +358,9 @@ def check_url(url: str, policy: TargetPolicy) -> None:
 def _check_url(url: str, policy: TargetPolicy) -> None:
     if not policy.allow_insecure and not url.lower().startswith("https://"):
         scheme = url.partition(":")[0].lower()
-        raise TargetRefused(f"plain {scheme}:// target refused; use https:// or set "
-                            "endpoint.allow_insecure: true")
+        raise TargetRefused(
+            f"plain {scheme}:// target refused; use https:// or set endpoint.allow_insecure: true"
+        )
     try:
         target = destination(url)
     except InvalidTarget as exc:
@@ -366,8 +372,9 @@ def _check_url(url: str, policy: TargetPolicy) -> None:
 def route_problems(route: RouteConfig, allow_local: bool) -> list[str]:
     """Config-time refusals for one route (plain http, unusable hosts, non-public IPs)."""
     endpoint = route.endpoint
-    policy = TargetPolicy(endpoint.allow_insecure or allow_local,
-                          endpoint.allow_private or allow_local)
+    policy = TargetPolicy(
+        endpoint.allow_insecure or allow_local, endpoint.allow_private or allow_local
+    )
     urls = [("endpoint.url", endpoint.url)]
     if endpoint.auth.type == "oauth2":
         urls.append(("endpoint.auth.token_url", endpoint.auth.token_url))

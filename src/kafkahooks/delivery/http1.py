@@ -209,8 +209,11 @@ class _Connection(asyncio.Protocol):
                 self._feed_head(data)
         except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
             cause = exc.__context__  # what a callback raised
-            self._fail(cause if isinstance(cause, ProtocolError)
-                       else ProtocolError(f"unreadable HTTP response: {exc}"))
+            self._fail(
+                cause
+                if isinstance(cause, ProtocolError)
+                else ProtocolError(f"unreadable HTTP response: {exc}")
+            )
             self.close()
         except ProtocolError as exc:
             self._fail(exc)
@@ -459,8 +462,11 @@ class Http1Sender:
         return pool
 
     def _fresh(self, conn: _Connection, now: float) -> bool:
-        return (conn.usable and now - conn.idle_since < self._idle_timeout
-                and now - conn.born < self._max_lifetime)
+        return (
+            conn.usable
+            and now - conn.idle_since < self._idle_timeout
+            and now - conn.born < self._max_lifetime
+        )
 
     def _take(self, pool: _Pool) -> _Connection | None:
         idle = pool.idle
@@ -510,12 +516,10 @@ class Http1Sender:
 
     def _evict_idle(self) -> bool:
         """At the connection cap: close the connection idle the longest, in any pool."""
-        oldest: _Pool | None = None
-        for pool in self._pools.values():
-            if pool.idle and (oldest is None or pool.idle[0].idle_since < oldest.idle[0].idle_since):
-                oldest = pool
-        if oldest is None:
+        pools = [pool for pool in self._pools.values() if pool.idle]
+        if not pools:
             return False
+        oldest = min(pools, key=lambda pool: pool.idle[0].idle_since)  # each pool's LRU is first
         oldest.idle.popleft().close()
         return True
 
@@ -575,7 +579,9 @@ class Http1Sender:
         try:
             sock = await self._open_socket(target, addresses, guarded=pool.key[2])
             _, conn = await asyncio.get_running_loop().create_connection(
-                lambda: _Connection(slot), sock=sock, ssl=context,
+                lambda: _Connection(slot),
+                sock=sock,
+                ssl=context,
                 server_hostname=target.host if context is not None else None,
             )
         except BaseException:
