@@ -96,6 +96,7 @@ _RADIX_DIGITS = {
 }
 
 
+@functools.lru_cache(maxsize=1024)  # GET routes put each event's query in the URL
 def normalize_host(host: str) -> str:
     """The one spelling of a URL host (as ``urlsplit`` gives it: no brackets, no port).
 

@@ -300,7 +300,8 @@ class _Connection(asyncio.Protocol):
         return self.transport is not None and not self.transport.is_closing()
 
     async def exchange(self, data: bytes, limit: int) -> Response:
-        assert self.transport is not None
+        if self.transport is None or self.transport.is_closing():  # e.g. it spoke out of turn
+            raise ConnectionResetError("connection closed before the request was sent")
         waiter: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
         self._waiter = waiter
         self._limit = limit
@@ -423,7 +424,8 @@ class Http1Sender:
             raise PermanentDeliveryError(str(exc)) from None
         except UnexpectedUpgrade as exc:
             raise PermanentDeliveryError(str(exc), 101) from None
-        except (OSError, ProtocolError) as exc:  # timeouts and TLS errors are OSErrors
+        except (OSError, ProtocolError, UnicodeError) as exc:  # timeouts, TLS errors: OSErrors
+            # UnicodeError: ssl's IDNA 2003 encoding of SNI refuses some names the lookup took
             raise classify_transport_error(exc) from None
 
     async def _exchange(
