@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from kafkahooks.cli import main
 from kafkahooks.config import parse_config
 from kafkahooks.delivery.errors import PermanentDeliveryError
 from kafkahooks.delivery.guard import (
@@ -28,6 +30,7 @@ from kafkahooks.delivery.guard import (
 from kafkahooks.delivery.http1 import Http1Sender
 from kafkahooks.delivery.request import OutboundRequest
 from kafkahooks.delivery.sender import Sender
+from kafkahooks.routing import RouteTable
 from tests.support.receiver import Receiver
 from tests.support.resolver import LoopbackOnly, StubResolver
 
@@ -261,3 +264,27 @@ def test_loopback_receiver_is_refused_without_the_switch_and_reached_with_it(
         assert response.status == 200 and len(receiver.requests) == 1
     finally:
         receiver.close()
+
+
+def test_a_unicode_spelling_of_loopback_fails_check_and_start_up(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The issue's reproduction: ``http://１２７.０.０.１:P/`` passed ``check`` and start-up."""
+    yaml = """
+kafka: {bootstrap_servers: "localhost:9092"}
+routes:
+  - name: spelled
+    topics: [t]
+    template: {a: 1}
+    endpoint: {url: "http://１２７.０.０.１:8080/hooks", allow_insecure: true}
+"""
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml, encoding="utf-8")
+    monkeypatch.delenv("KAFKAHOOKS_ALLOW_LOCAL_TARGETS", raising=False)
+    with pytest.raises(SystemExit) as caught:
+        main(["check", "--config", str(path)])
+    assert caught.value.code == 2
+    err = capsys.readouterr().err
+    assert "route 'spelled' → endpoint.url: target 127.0.0.1 is a loopback address" in err
+    with pytest.raises(ValueError, match="is a loopback address"):
+        RouteTable(parse_config(yaml, "r.yaml", {}).routes)
