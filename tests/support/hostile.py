@@ -78,8 +78,9 @@ def _status(status: bytes, *headers: bytes) -> bytes:
 
 
 async def retry_after_huge_year(x: Exchange) -> bool:
-    await x.send(_status(b"503 Service Unavailable", b"retry-after: " + HUGE_YEAR_DATE,
-                         b"content-length: 0"))
+    await x.send(
+        _status(b"503 Service Unavailable", b"retry-after: " + HUGE_YEAR_DATE, b"content-length: 0")
+    )
     return KEEP
 
 
@@ -91,8 +92,9 @@ async def retry_after_superscript(x: Exchange) -> bool:
 
 async def retry_after_arabic_digits(x: Exchange) -> bool:
     value = "١٢".encode()  # Arabic-Indic twelve, as UTF-8
-    await x.send(_status(b"503 Service Unavailable", b"retry-after: " + value,
-                         b"content-length: 0"))
+    await x.send(
+        _status(b"503 Service Unavailable", b"retry-after: " + value, b"content-length: 0")
+    )
     return KEEP
 
 
@@ -156,8 +158,7 @@ async def early_answer(x: Exchange) -> bool:
 
 
 async def switching_protocols(x: Exchange) -> bool:
-    await x.send(_status(b"101 Switching Protocols", b"upgrade: websocket",
-                         b"connection: Upgrade"))
+    await x.send(_status(b"101 Switching Protocols", b"upgrade: websocket", b"connection: Upgrade"))
     await asyncio.sleep(0.05)
     await x.send(b"\x81\x05hello")  # a WebSocket text frame: not HTTP any more
     try:  # wait for the client to hang up, not forever
@@ -268,7 +269,12 @@ class _Server:
         if case not in EARLY:
             body = await reader.readexactly(int(fields.get("content-length", "0")))
         self.note(
-            "request", case, conn=conn, nth=nth, order=order, id=_payload_id(body),
+            "request",
+            case,
+            conn=conn,
+            nth=nth,
+            order=order,
+            id=_payload_id(body),
             webhook_id=fields.get("webhook-id", ""),
         )
         return Exchange(case, conn, nth, order, head, writer, reader, self)
@@ -318,7 +324,8 @@ class HostileServer:
         self.log = log
         self.proc = subprocess.Popen(
             [sys.executable, __file__, "--log", str(log), "--lifetime", str(lifetime), *cases],
-            stdout=subprocess.PIPE, text=True,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
@@ -328,12 +335,15 @@ class HostileServer:
     def url(self, case: str) -> str:
         return f"http://127.0.0.1:{self.ports[case]}/hooks/{case}"
 
-    def observations(self, case: str | None = None, kind: str | None = None) -> list[dict[str, Any]]:
+    def observations(
+        self, case: str | None = None, kind: str | None = None
+    ) -> list[dict[str, Any]]:
         if not self.log.exists():
             return []
         seen = [json.loads(line) for line in self.log.read_text().splitlines() if line]
         return [
-            o for o in seen
+            o
+            for o in seen
             if (case is None or o["case"] == case) and (kind is None or o["kind"] == kind)
         ]
 
