@@ -1,6 +1,9 @@
 """Why deliveries go through kafkahooks' own HTTP/1.1 client: the clients kafkahooks could
 use, POSTing a small signed JSON body to a local nginx (answers 200 at once).
 
+http1 is the product's only delivery client (guard in its connect path, one deadline, capped
+answers); aiohttp and httpx are comparison rows here and nothing more.
+
     .venv/bin/python bench/http_clients.py [--requests 20000] [--concurrency 20,200]
 
 Prints requests/s and the client's CPU per request (user + system, µs).  Run it on an
@@ -75,9 +78,9 @@ async def with_http1(url: str, n: int, concurrency: int) -> float:
 
 
 CLIENTS = (
-    ("kafkahooks http1 (default)", with_http1),
-    ("aiohttp ClientSession", with_aiohttp),
-    ("httpx (default transport)", with_httpx),
+    ("kafkahooks http1", with_http1),
+    ("aiohttp ClientSession (bench)", with_aiohttp),
+    ("httpx default (bench)", with_httpx),
 )
 
 

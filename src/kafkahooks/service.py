@@ -14,7 +14,7 @@ from kafkahooks.deadletter import DeadLetterWriter
 from kafkahooks.decode import Decoders
 from kafkahooks.deliverer import Deliverer
 from kafkahooks.delivery.http1 import Http1Sender
-from kafkahooks.delivery.sender import AiohttpSender, HttpxSender, Sender
+from kafkahooks.delivery.sender import Sender
 from kafkahooks.deliverylog import DeliveryLog
 from kafkahooks.dlqlimit import DeadLetterLimit
 from kafkahooks.gctune import tune_gc
@@ -217,10 +217,7 @@ class Bridge:
 
 
 def make_sender(settings: Settings, max_connections: int) -> Sender:
-    if settings.http_client == "httpx":
-        return HttpxSender(max_connections=max_connections)
-    if settings.http_client == "aiohttp":
-        return AiohttpSender(max_connections=max_connections)
+    """The one delivery client (``delivery/http1.py``); ``max_connections`` caps its sockets."""
     return Http1Sender(max_connections=max_connections)
 
 

@@ -26,9 +26,6 @@ class Settings(BaseSettings):
     commit_interval: float = Field(default=1.0, gt=0)
     commit_every: int = Field(default=2000, ge=1)
     poll_batch: int = Field(default=500, ge=1, le=100_000)
-    # http1 (our own client on httptools) is the delivery fast path; aiohttp and httpx are
-    # kept for comparison (README: Performance).
-    http_client: Literal["http1", "aiohttp", "httpx"] = "http1"
     # /metrics, /healthz, /readyz; port 0 turns the server off.
     http_host: str = "0.0.0.0"
     http_port: int = Field(default=9400, ge=0, le=65535)

@@ -12,7 +12,7 @@ import pytest
 
 from kafkahooks.config import load_config
 from kafkahooks.delivery.http1 import Http1Sender
-from kafkahooks.delivery.sender import AiohttpSender, Sender
+from kafkahooks.delivery.sender import Sender
 from kafkahooks.service import Bridge
 from kafkahooks.settings import Settings
 from tests.support.bridge import routes_file, simple_route
@@ -20,7 +20,7 @@ from tests.support.kafka import committed, create_topic, headers_of, produce, re
 from tests.support.resolver import LoopbackOnly, StubResolver
 
 
-@pytest.mark.parametrize("make_sender", [AiohttpSender, Http1Sender])
+@pytest.mark.parametrize("make_sender", [Http1Sender])
 def test_private_address_behind_a_name_is_dead_lettered_without_a_connection(
     bootstrap: str, tmp_path: Path, make_sender: Callable[..., Sender],
 ) -> None:

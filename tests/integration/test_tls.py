@@ -15,7 +15,7 @@ from kafkahooks.delivery.errors import RetryableDeliveryError
 from kafkahooks.delivery.guard import TargetPolicy
 from kafkahooks.delivery.http1 import Http1Sender
 from kafkahooks.delivery.request import OutboundRequest
-from kafkahooks.delivery.sender import AiohttpSender, Response, Sender
+from kafkahooks.delivery.sender import Response, Sender
 from kafkahooks.delivery.tls import ssl_context
 from tests.support.bridge import BridgeProcess, routes_file, simple_route
 from tests.support.certs import ScratchCA
@@ -63,7 +63,7 @@ def test_delivery_over_mtls_with_a_private_ca(
     assert all(verify_hex_signature(r, SECRET) for r in tls_receiver.requests)
 
 
-@pytest.mark.parametrize("make_sender", [AiohttpSender, Http1Sender])
+@pytest.mark.parametrize("make_sender", [Http1Sender])
 def test_the_system_trust_store_does_not_trust_the_test_ca(
     tls_receiver: Receiver, make_sender: Callable[[], Sender],
 ) -> None:

@@ -5,30 +5,26 @@ from __future__ import annotations
 import socket
 from typing import Any
 
-from aiohttp.abc import AbstractResolver, ResolveResult
 
+class StubResolver:
+    """Maps every name to fixed addresses, as a hostile or internal DNS could
+    (``kafkahooks.delivery.dns.Resolver``)."""
 
-class StubResolver(AbstractResolver):
-    """Maps every name to fixed addresses, as a hostile or internal DNS could."""
-
-    def __init__(self, address: str) -> None:
-        self.address = address
+    def __init__(self, *addresses: str) -> None:
+        self.addresses = addresses
         self.lookups: list[str] = []
 
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
+    async def resolve(self, host: str) -> list[tuple[int, str]]:
         self.lookups.append(host)
-        fam = socket.AF_INET6 if ":" in self.address else socket.AF_INET
-        return [ResolveResult(hostname=host, host=self.address, port=port, family=fam,
-                              proto=0, flags=socket.AI_NUMERICHOST)]
-
-    async def close(self) -> None:
-        pass
+        return [(socket.AF_INET6 if ":" in a else socket.AF_INET, a) for a in self.addresses]
 
 
 class LoopbackOnly:
-    """Socket factory: records every socket the connector asks for; refuses non-loopback."""
+    """Socket factory: records every socket asked for; refuses non-loopback.
+
+    The guard runs before the factory is called, so a refused address never
+    reaches ``opened``; the refusal here is only a safety net.
+    """
 
     def __init__(self) -> None:
         self.opened: list[Any] = []

@@ -1,95 +1,133 @@
-"""The delivery fast path: a small HTTP/1.1 client on asyncio transports.
+"""The one delivery client: a small HTTP/1.1 client on asyncio transports.
 
 Why not aiohttp's ``ClientSession``: on these machines it costs ~150 µs of CPU
 per request (request/response objects, multidicts, tracing, timers), which is
-most of a delivery's budget; this client costs ~30 µs (``bench/http_clients.py``).
+most of a delivery's budget; this client costs ~50 µs (``bench/http_clients.py``).
 It does only what a webhook delivery needs, and leaves the hard parts to
 libraries: response parsing to httptools (llhttp, the parser of Node.js and
-uvicorn), sockets and TLS to asyncio.
+uvicorn), sockets and TLS to asyncio, address racing to aiohappyeyeballs.
 
-Contract (same as the other senders): keep-alive pool, redirects never
-followed, the timeout covers connect + send + the whole response, at most
-2 KiB of the response body kept.  One request per connection at a time (no
-pipelining), no decompression (no ``accept-encoding`` is sent).
+Contract (``tests/unit/test_http1.py``, the contract section):
 
-Names resolve through the guard and the socket connects to the checked
-address; TLS verifies the URL's host name (SNI) against the route's context
-or the system trust store.
+- The transport guard runs inside the connect path: every address a socket is
+  about to connect to, literal or resolved, is checked there (``guard.refuse``)
+  unless the route allows private targets.  The host is the guard's normalised
+  host, the same value for the check, the pool key, SNI and ``Host``.
+- One deadline, ``request.timeout``, covers the whole attempt: lookup, connect,
+  TLS, sending and the whole response.  A trickling receiver cannot extend it.
+- The answer is capped: status line and headers ≤ 64 KiB, ≤ 100 fields, ≤ 8 KiB
+  per field (else a retryable protocol error and the connection closed); at most
+  ``request.response_limit`` body bytes are kept, the rest read and discarded
+  (within the deadline).
+- The status is the final response's, taken when it completes; interim 100/103
+  answers are skipped; 101 is a permanent failure (unexpected upgrade).  A
+  connection that sends bytes out of turn (after the answer, or while idle in
+  the pool) is closed, never reused; a body cut short by the peer's close is a
+  failure, not an answer.
+- Redirects are never followed; environment proxies are never used; TLS
+  verifies the normalised host against the route's context or the system trust.
+- Keep-alive pools keyed by origin, TLS settings (their content, so a reload
+  finds its pool) and guard; idle connections close after ``idle_timeout``,
+  every connection after ``max_lifetime``; at most ``max_connections`` are open
+  over all pools (an idle one is closed to make room, else the request waits).
+- Lookups: dedicated executor, cached, shared (``delivery/dns.py``); the
+  checked addresses are raced with Happy Eyeballs (RFC 8305, 250 ms stagger).
+
+One request per connection at a time (no pipelining), no decompression (no
+``accept-encoding`` is sent).
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import ipaddress
 import socket
 import ssl
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import quote, urlsplit
 
 import httptools
-from aiohttp.abc import AbstractResolver, ResolveResult
-from aiohttp.resolver import ThreadedResolver
+from aiohappyeyeballs import AddrInfoType, start_connection
 
+from kafkahooks.delivery.dns import Address, CachingResolver, Resolver, SystemResolver
 from kafkahooks.delivery.errors import PermanentDeliveryError, classify_transport_error
-from kafkahooks.delivery.guard import GuardedResolver, TargetRefused, check_url
+from kafkahooks.delivery.guard import InvalidTarget, TargetRefused, check_url, destination, refuse
 from kafkahooks.delivery.request import OutboundRequest
 from kafkahooks.delivery.sender import USER_AGENT, Response
+from kafkahooks.delivery.tls import context_key
 
-__all__ = ["Http1Sender", "ProtocolError"]
+__all__ = [
+    "Http1Sender",
+    "ProtocolError",
+    "ResponseHeadTooLarge",
+    "SocketFactory",
+    "UnexpectedUpgrade",
+]
 
-SocketFactory = Callable[[Any], socket.socket]
+SocketFactory = Callable[[AddrInfoType], socket.socket]
 
-BODY_KEPT = 2048
-DNS_TTL = 60.0
+HEAD_LIMIT = 64 * 1024  # status line and headers, interim answers included
+MAX_FIELDS = 100
+FIELD_LIMIT = 8 * 1024  # one header line (name and value), or the status line
+IDLE_TIMEOUT = 15.0
+MAX_LIFETIME = 300.0
+HAPPY_EYEBALLS_DELAY = 0.25  # RFC 8305's recommended stagger
 # set by the client itself: a route's headers never override message framing
 _FRAMING = frozenset({"host", "content-length", "transfer-encoding", "connection"})
 # RFC 3986 path and query characters, and "%" so existing escapes stay as written
 _URL_SAFE = "/?%:@!$&'()*+,;="
+_SYSTEM = "system"  # the pool key part of the system trust store
 
 
 class ProtocolError(Exception):
-    """The peer's answer is not HTTP/1.x we can read."""
+    """The peer's answer is not HTTP/1.x we can read (retryable)."""
+
+
+class ResponseHeadTooLarge(ProtocolError):
+    """The status line and headers are over a cap (64 KiB, 100 fields, 8 KiB a field)."""
+
+
+class UnexpectedUpgrade(ProtocolError):
+    """A 101 answer: the receiver wants another protocol (permanent)."""
+
+
+class _OutOfTurn(ProtocolError):
+    """Bytes no request asked for."""
 
 
 @dataclass(frozen=True, slots=True)
 class _Target:
     tls: bool
-    host: str  # as resolved and verified (no brackets)
+    host: str  # normalised (guard.normalize_host): resolved, checked, verified (no brackets)
     port: int
     path: str  # request target: path and query
     host_header: str
+    literal: Address | None  # the host is an IP address: connect to it, never resolve
+    origin: tuple[bool, str, int]
 
 
 @functools.lru_cache(maxsize=1024)  # per delivery: a route's URL is parsed once
 def _target(url: str) -> _Target:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https"):
-        raise PermanentDeliveryError(f"unsupported target URL scheme {parts.scheme!r}")
-    if not parts.hostname:
-        raise PermanentDeliveryError("target URL has no host")
     try:
-        explicit_port = parts.port
-    except ValueError as exc:  # out of range, or not a number
-        raise PermanentDeliveryError(f"target URL port: {exc}") from None
-    tls = parts.scheme == "https"
-    port = explicit_port or (443 if tls else 80)
+        where = destination(url)
+    except InvalidTarget as exc:
+        raise PermanentDeliveryError(str(exc)) from None
+    parts = urlsplit(url)
+    tls = where.scheme == "https"
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     path = quote(path, safe=_URL_SAFE)  # a space or non-ASCII would break the request line
-    host = parts.hostname
-    if not host.isascii():  # an internationalised name: DNS, SNI and Host take its A-labels
-        try:
-            host = host.encode("idna").decode("ascii")
-        except UnicodeError:
-            raise PermanentDeliveryError("target URL host is not a valid name") from None
+    host = where.host
     shown = f"[{host}]" if ":" in host else host  # userinfo is never sent
-    default_port = explicit_port is None or explicit_port == (443 if tls else 80)
-    host_header = shown if default_port else f"{shown}:{explicit_port}"
-    return _Target(tls, host, port, path, host_header)
+    explicit = where.explicit_port
+    default_port = explicit is None or explicit == (443 if tls else 80)
+    host_header = shown if default_port else f"{shown}:{explicit}"
+    literal = None
+    if where.ip is not None:
+        literal = (socket.AF_INET6 if where.ip.version == 6 else socket.AF_INET), host
+    return _Target(tls, host, where.port, path, host_header, literal, (tls, host, where.port))
 
 
 def _encode(method: str, target: _Target, headers: dict[str, str], body: bytes) -> bytes:
@@ -114,19 +152,45 @@ def _encode(method: str, target: _Target, headers: dict[str, str], body: bytes) 
     return head.encode("utf-8") + body
 
 
-class _Connection(asyncio.Protocol):
-    """One keep-alive connection; ``exchange`` sends a request and awaits its answer."""
+class _Slot:
+    """One of the sender's ``max_connections``: held from connect to close, freed once."""
 
-    def __init__(self) -> None:
+    __slots__ = ("_free",)
+
+    def __init__(self, free: Callable[[], None]) -> None:
+        self._free: Callable[[], None] | None = free
+
+    def release(self) -> None:
+        if self._free is not None:
+            free, self._free = self._free, None
+            free()
+
+
+class _Connection(asyncio.Protocol):
+    """One keep-alive connection; ``exchange`` sends a request and awaits its answer.
+
+    ``_waiter`` is set exactly while a request is outstanding: a byte that
+    arrives without one, or a response that begins after the answer completed,
+    is out of turn and closes the connection.
+    """
+
+    def __init__(self, slot: _Slot) -> None:
         self.transport: asyncio.Transport | None = None
+        self._slot = slot
         self._parser = httptools.HttpResponseParser(self)
-        self._waiter: asyncio.Future[None] | None = None
-        self.status = 0
-        self.retry_after: str | None = None
-        self.body = bytearray()
+        self._waiter: asyncio.Future[Response] | None = None
+        self.born = self.idle_since = time.monotonic()
         self.keep_alive = False
         self.answered = False  # any byte of the answer arrived
-        self._headers_done = False
+        self._limit = 0
+        self._status = 0
+        self._retry_after: str | None = None
+        self._body = bytearray()
+        self._headers_done = False  # of the response being read (interim ones reset it)
+        self._framed = False  # content-length or chunked: the close of the connection is no end
+        self._head_left = HEAD_LIMIT
+        self._line = 0  # length of the head's unfinished last line
+        self._fields = 0
 
     # -- asyncio.Protocol --------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -134,36 +198,98 @@ class _Connection(asyncio.Protocol):
         self.transport = transport
 
     def data_received(self, data: bytes) -> None:
+        if self._waiter is None:  # bytes out of turn: nothing more from it can be trusted
+            self.close()
+            return
         self.answered = True
         try:
-            self._parser.feed_data(data)
-        except httptools.HttpParserError as exc:
-            self._fail(ProtocolError(f"unreadable HTTP response: {exc}"))
+            if self._headers_done:
+                self._parser.feed_data(data)
+            else:
+                self._feed_head(data)
+        except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
+            cause = exc.__context__  # what a callback raised
+            self._fail(
+                cause
+                if isinstance(cause, ProtocolError)
+                else ProtocolError(f"unreadable HTTP response: {exc}")
+            )
+            self.close()
+        except ProtocolError as exc:
+            self._fail(exc)
             self.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
-        if self._headers_done and not self.keep_alive:
-            self._complete()  # a body delimited by the end of the connection
+        self._slot.release()
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            return
+        if self._headers_done and not self._framed:
+            self._complete()  # a body delimited by the end of the connection: this is its end
         else:
             self._fail(ConnectionResetError("connection closed before the response ended"))
 
+    def _feed_head(self, data: bytes) -> None:
+        """Feed bytes while a head is being read, within the head's caps.
+
+        The caps are enforced before httptools sees the bytes: it joins a header
+        that arrives in pieces by concatenation, which grows quadratically.
+        """
+        left = self._head_left
+        if len(data) <= left:
+            self._head_left = left - len(data)
+            self._parser.feed_data(data)
+            if not self._headers_done:  # all of it was head: is its last line too long?
+                newline = data.rfind(b"\n")
+                line = self._line + len(data) if newline < 0 else len(data) - newline - 1
+                if line > FIELD_LIMIT:
+                    raise ResponseHeadTooLarge("a response head line is over 8 KiB")
+                self._line = line
+            return
+        self._head_left = 0
+        self._parser.feed_data(data[:left])
+        if not self._headers_done:
+            raise ResponseHeadTooLarge("the response head is over 64 KiB")
+        self._parser.feed_data(data[left:])
+
     # -- httptools callbacks -------------------------------------------------------
+    def on_message_begin(self) -> None:
+        if self._waiter is None:  # a second response after the answer, in the same read
+            raise _OutOfTurn("a response nobody asked for")
+        self._retry_after = None
+        self._framed = False
+        self._body.clear()
+
     def on_header(self, name: bytes, value: bytes) -> None:
-        if name.lower() == b"retry-after":
-            self.retry_after = value.decode("latin-1")
+        self._fields += 1
+        if self._fields > MAX_FIELDS:
+            raise ResponseHeadTooLarge("the response has over 100 header fields")
+        if len(name) + len(value) > FIELD_LIMIT:
+            raise ResponseHeadTooLarge("a response header field is over 8 KiB")
+        lowered = name.lower()
+        if lowered == b"retry-after":
+            self._retry_after = value.decode("latin-1")
+        elif lowered == b"content-length":
+            self._framed = True
+        elif lowered == b"transfer-encoding":
+            self._framed = b"chunked" in value.lower()
 
     def on_headers_complete(self) -> None:
+        status = self._parser.get_status_code()
+        if status == 101:
+            raise UnexpectedUpgrade("HTTP 101: unexpected upgrade")
+        self._status = status
         self._headers_done = True
-        self.status = self._parser.get_status_code()
         self.keep_alive = self._parser.should_keep_alive()
 
     def on_body(self, body: bytes) -> None:
-        if len(self.body) < BODY_KEPT:
-            self.body += body[: BODY_KEPT - len(self.body)]
+        kept = len(self._body)
+        if kept < self._limit:
+            self._body += body[: self._limit - kept]
 
     def on_message_complete(self) -> None:
-        if 100 <= self.status < 200:  # an interim answer: the real one follows
+        if self._status < 200:  # an interim answer (100, 103): the final one follows
             self._headers_done = False
             return
         self._complete()
@@ -173,50 +299,71 @@ class _Connection(asyncio.Protocol):
     def usable(self) -> bool:
         return self.transport is not None and not self.transport.is_closing()
 
-    async def exchange(self, data: bytes) -> None:
+    async def exchange(self, data: bytes, limit: int) -> Response:
         assert self.transport is not None
-        self._waiter = asyncio.get_running_loop().create_future()
-        self.status, self.retry_after, self.body = 0, None, bytearray()
+        waiter: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
+        self._waiter = waiter
+        self._limit = limit
+        self._head_left, self._line, self._fields = HEAD_LIMIT, 0, 0
         self.answered = self._headers_done = False
         self.transport.write(data)
-        await self._waiter
+        try:
+            return await waiter
+        finally:
+            self._waiter = None
 
     def close(self) -> None:
         if self.transport is not None:
             self.transport.close()
+        self._slot.release()
 
     def _complete(self) -> None:
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
+        """The final response is whole: its status, ``Retry-After`` and kept body are the
+        answer, whatever arrives after."""
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(Response(self._status, self._retry_after, bytes(self._body)))
 
     def _fail(self, exc: Exception) -> None:
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_exception(exc)
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(exc)
 
 
 class _Pool:
-    """Idle keep-alive connections to one origin, most recently used first."""
+    """Idle keep-alive connections to one origin, most recently used last."""
 
-    def __init__(self, max_idle: int) -> None:
-        self.max_idle = max_idle
+    __slots__ = ("dropped", "idle", "key")
+
+    def __init__(self, key: PoolKey) -> None:
+        self.key = key
         self.idle: deque[_Connection] = deque()
+        self.dropped = False  # removed by a sweep: connections go back to its successor
 
-    def take(self) -> _Connection | None:
-        while self.idle:
-            conn = self.idle.pop()
-            if conn.usable:
-                return conn
-        return None
 
-    def give_back(self, conn: _Connection) -> None:
-        if conn.keep_alive and conn.usable and len(self.idle) < self.max_idle:
-            self.idle.append(conn)
-        else:
-            conn.close()
+class _CheckedSockets:
+    """The connect path's socket factory: the last check before a socket exists.
 
-    def close(self) -> None:
-        while self.idle:
-            self.idle.pop().close()
+    Happy Eyeballs calls it for each address it tries, right before connecting;
+    a refused address gets no socket (the refusal is kept: the racer only
+    reports that the attempts failed).
+    """
+
+    def __init__(self, host: str | None, inner: SocketFactory | None) -> None:
+        self.host = host  # None: the route may reach any address
+        self.inner = inner
+        self.refused: TargetRefused | None = None
+
+    def __call__(self, info: AddrInfoType) -> socket.socket:
+        if self.host is not None:
+            try:
+                refuse(self.host, [info[4][0]])
+            except TargetRefused as exc:
+                self.refused = exc
+                raise
+        if self.inner is not None:
+            return self.inner(info)
+        return socket.socket(info[0], info[1], info[2])
 
 
 @functools.cache  # made once: loading the trust store takes milliseconds
@@ -224,132 +371,253 @@ def _system_tls() -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
-PoolKey = tuple[bool, str, int, "ssl.SSLContext | None", bool]
+PoolKey = tuple[tuple[bool, str, int], Hashable, bool]
 
 
 class Http1Sender:
-    """The default sender.  ``resolver`` and ``socket_factory`` are for tests."""
+    """The sender.  ``resolver`` and ``socket_factory`` are for tests (no packet leaves
+    loopback): the factory is called for each address about to be connected to."""
 
     def __init__(
         self,
         max_connections: int = 200,
-        resolver: AbstractResolver | None = None,
+        resolver: Resolver | None = None,
         socket_factory: SocketFactory | None = None,
+        idle_timeout: float = IDLE_TIMEOUT,
+        max_lifetime: float = MAX_LIFETIME,
+        happy_eyeballs_delay: float = HAPPY_EYEBALLS_DELAY,
     ) -> None:
-        self._max_idle = max_connections
-        self._resolver = resolver  # the default needs a running loop: made on first use
-        self._resolvers: dict[bool, AbstractResolver] = {}
+        self._max_connections = max_connections
+        self._open = 0  # connections open or opening, over all pools
+        self._waiters: deque[asyncio.Future[None]] = deque()  # for a connection or a slot
+        self._system_resolver: SystemResolver | None = None
+        if resolver is None:
+            resolver = self._system_resolver = SystemResolver()
+        self._resolver = CachingResolver(resolver)
         self._socket_factory = socket_factory
+        self._idle_timeout = idle_timeout
+        self._max_lifetime = max_lifetime
+        self._he_delay = happy_eyeballs_delay
         self._pools: dict[PoolKey, _Pool] = {}
-        self._dns: dict[tuple[str, int, bool], tuple[float, list[ResolveResult]]] = {}
+        self._sweeper: asyncio.TimerHandle | None = None
 
     async def send(self, request: OutboundRequest) -> Response:
         policy = request.policy
         try:
-            check_url(request.url, policy)  # scheme, and IP literals (never resolved)
+            check_url(request.url, policy)  # scheme, host spelling, IP literals (early)
             target = _target(request.url)
             body = request.body if request.method != "GET" else b""
             data = _encode(request.method, target, request.headers, body)
-            context = (request.ssl or _system_tls()) if target.tls else None
             guarded = not policy.allow_private
-            key = (target.tls, target.host, target.port, context, guarded)
-            pool = self._pools.get(key) or self._pools.setdefault(key, _Pool(self._max_idle))
+            context: ssl.SSLContext | None = None
+            tls: Hashable = None
+            if target.tls:
+                if request.ssl is None:
+                    context, tls = _system_tls(), _SYSTEM
+                else:
+                    context, tls = request.ssl, context_key(request.ssl)
+            key = (target.origin, tls, guarded)
             async with asyncio.timeout(request.timeout):
-                conn = await self._exchange(pool, target, context, guarded, data)
+                return await self._exchange(key, target, context, data, request.response_limit)
         except TargetRefused as exc:
             raise PermanentDeliveryError(str(exc)) from None
-        except (OSError, TimeoutError, ProtocolError, ssl.SSLError) as exc:
+        except UnexpectedUpgrade as exc:
+            raise PermanentDeliveryError(str(exc), 101) from None
+        except (OSError, ProtocolError) as exc:  # timeouts and TLS errors are OSErrors
             raise classify_transport_error(exc) from None
-        return Response(conn.status, conn.retry_after, bytes(conn.body))
 
     async def _exchange(
         self,
-        pool: _Pool,
+        key: PoolKey,
         target: _Target,
         context: ssl.SSLContext | None,
-        guarded: bool,
         data: bytes,
-    ) -> _Connection:
-        conn = pool.take()
+        limit: int,
+    ) -> Response:
+        pool = self._pools.get(key) or self._new_pool(key)
+        conn = self._take(pool)
         if conn is not None:
             try:
-                return await self._use(pool, conn, data)
+                return await self._use(pool, conn, data, limit)
             except ConnectionError:
                 if conn.answered:
                     raise
                 # the server closed an idle connection as we reused it: once more, fresh
-        conn = await self._connect(target, context, guarded)
-        return await self._use(pool, conn, data)
+        conn = await self._connect(pool, target, context)
+        return await self._use(pool, conn, data, limit)
 
-    @staticmethod
-    async def _use(pool: _Pool, conn: _Connection, data: bytes) -> _Connection:
+    async def _use(self, pool: _Pool, conn: _Connection, data: bytes, limit: int) -> Response:
         try:
-            await conn.exchange(data)
+            response = await conn.exchange(data, limit)
         except BaseException:
             conn.close()  # failed, cancelled or timed out mid-answer: the connection is spent
             raise
-        pool.give_back(conn)
-        return conn
+        self._give_back(pool, conn)
+        return response
 
+    # -- pools -----------------------------------------------------------------------
+    def _new_pool(self, key: PoolKey) -> _Pool:
+        pool = self._pools[key] = _Pool(key)
+        self._arm_sweeper()  # the sweep also forgets pools left empty
+        return pool
+
+    def _fresh(self, conn: _Connection, now: float) -> bool:
+        return (
+            conn.usable
+            and now - conn.idle_since < self._idle_timeout
+            and now - conn.born < self._max_lifetime
+        )
+
+    def _take(self, pool: _Pool) -> _Connection | None:
+        idle = pool.idle
+        if not idle:
+            return None
+        now = time.monotonic()
+        while idle:
+            conn = idle.pop()
+            if self._fresh(conn, now):
+                return conn
+            conn.close()
+        return None
+
+    def _give_back(self, pool: _Pool, conn: _Connection) -> None:
+        now = time.monotonic()
+        if not (conn.keep_alive and conn.usable and now - conn.born < self._max_lifetime):
+            conn.close()
+            return
+        if pool.dropped:
+            pool = self._pools.get(pool.key) or self._new_pool(pool.key)
+        conn.idle_since = now
+        pool.idle.append(conn)
+        self._arm_sweeper()
+        if self._waiters:  # at the cap: a request may take it, or close it for its own
+            self._wake()
+
+    def _arm_sweeper(self) -> None:
+        if self._sweeper is None:
+            every = max(0.05, min(self._idle_timeout, self._max_lifetime) / 2)
+            self._sweeper = asyncio.get_running_loop().call_later(every, self._sweep)
+
+    def _sweep(self) -> None:
+        """Close idle connections past their idle timeout or lifetime; forget empty pools."""
+        self._sweeper = None
+        now = time.monotonic()
+        for key, pool in list(self._pools.items()):
+            fresh = [c for c in pool.idle if self._fresh(c, now)]
+            for conn in pool.idle:
+                if not self._fresh(conn, now):
+                    conn.close()
+            pool.idle = deque(fresh)
+            if not fresh:
+                pool.dropped = True
+                del self._pools[key]
+        if self._pools:
+            self._arm_sweeper()
+
+    def _evict_idle(self) -> bool:
+        """At the connection cap: close the connection idle the longest, in any pool."""
+        pools = [pool for pool in self._pools.values() if pool.idle]
+        if not pools:
+            return False
+        oldest = min(pools, key=lambda pool: pool.idle[0].idle_since)  # each pool's LRU is first
+        oldest.idle.popleft().close()
+        return True
+
+    # -- the connection cap ----------------------------------------------------------------
+    async def _reserve(self, pool: _Pool) -> _Connection | _Slot:
+        """A slot for a new connection, or an idle one of ``pool`` that came free meanwhile.
+
+        At the cap an idle connection of another pool is closed to make room;
+        with none idle, the request waits (within its deadline).
+        """
+        while self._open >= self._max_connections:
+            conn = self._take(pool)
+            if conn is not None:
+                return conn
+            if not self._evict_idle():
+                await self._wait()
+        self._open += 1
+        return _Slot(self._released)
+
+    def _released(self) -> None:
+        self._open -= 1
+        if self._waiters:
+            self._wake()
+
+    def _wake(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    async def _wait(self) -> None:
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self._wake()  # woken, then cancelled (deadline): pass the turn on
+            raise
+        finally:
+            if not waiter.done():
+                waiter.cancel()
+
+    # -- connect -----------------------------------------------------------------------
     async def _connect(
-        self, target: _Target, context: ssl.SSLContext | None, guarded: bool
+        self, pool: _Pool, target: _Target, context: ssl.SSLContext | None
     ) -> _Connection:
-        loop = asyncio.get_running_loop()
-        last: OSError | None = None
-        for family, address in await self._addresses(target, guarded):
-            info = (family, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, target.port))
-            if self._socket_factory is not None:
-                sock = self._socket_factory(info)
-            else:
-                sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-            try:
-                sock.setblocking(False)
-                await loop.sock_connect(sock, (address, target.port))
-            except OSError as exc:
-                sock.close()
-                last = exc
-                continue
-            except BaseException:
-                sock.close()
-                raise
-            _, conn = await loop.create_connection(
-                _Connection, sock=sock, ssl=context,
+        if target.literal is not None:
+            addresses: Sequence[Address] = [target.literal]
+        else:
+            addresses = await self._resolver.resolve(target.host)
+        reserved = await self._reserve(pool)
+        if isinstance(reserved, _Connection):
+            return reserved
+        slot = reserved
+        try:
+            sock = await self._open_socket(target, addresses, guarded=pool.key[2])
+            _, conn = await asyncio.get_running_loop().create_connection(
+                lambda: _Connection(slot),
+                sock=sock,
+                ssl=context,
                 server_hostname=target.host if context is not None else None,
             )
-            return conn
-        raise last or OSError(f"no address for {target.host}")
+        except BaseException:
+            slot.release()
+            raise
+        return conn
 
-    async def _addresses(self, target: _Target, guarded: bool) -> list[tuple[int, str]]:
-        literal = _literal(target.host)
-        if literal is not None:
-            return [literal]  # checked by check_url
-        key = (target.host, target.port, guarded)
-        cached = self._dns.get(key)
-        now = time.monotonic()
-        if cached is None or cached[0] < now:
-            results = await self._resolver_for(guarded).resolve(
-                target.host, target.port, socket.AF_UNSPEC
+    async def _open_socket(
+        self, target: _Target, addresses: Sequence[Address], guarded: bool
+    ) -> socket.socket:
+        """Connect to one of ``addresses``, each checked (when guarded) as it is tried."""
+        if guarded:  # the whole answer first: one private address refuses the name
+            refuse(target.host, [address for _, address in addresses])
+        infos: list[AddrInfoType] = [
+            (family, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, target.port))
+            for family, address in addresses
+        ]
+        sockets = _CheckedSockets(target.host if guarded else None, self._socket_factory)
+        try:
+            return await start_connection(
+                infos, happy_eyeballs_delay=self._he_delay, interleave=1, socket_factory=sockets
             )
-            cached = self._dns[key] = (now + DNS_TTL, results)
-        return [(r["family"], r["host"]) for r in cached[1]]
-
-    def _resolver_for(self, guarded: bool) -> AbstractResolver:
-        if not self._resolvers:
-            inner = self._resolver or ThreadedResolver()
-            self._resolvers = {True: GuardedResolver(inner), False: inner}
-        return self._resolvers[guarded]
+        except OSError:
+            if sockets.refused is not None:
+                raise sockets.refused from None
+            raise
 
     async def aclose(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
         pools, self._pools = list(self._pools.values()), {}
         for pool in pools:
-            pool.close()
+            pool.dropped = True
+            while pool.idle:
+                pool.idle.pop().close()
+        if self._system_resolver is not None:
+            self._system_resolver.close()
         await asyncio.sleep(0)  # let the transports finish closing
-
-
-def _literal(host: str) -> tuple[int, str] | None:
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        return None
-    return (socket.AF_INET6 if ip.version == 6 else socket.AF_INET), str(ip)
-

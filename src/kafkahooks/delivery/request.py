@@ -205,3 +205,5 @@ class OutboundRequest:
     policy: TargetPolicy = field(default_factory=TargetPolicy)
     ssl: SSLContext | None = None
     auth: Auth | None = None
+    # body bytes of the answer the sender keeps (the rest is read and discarded)
+    response_limit: int = 2048
