@@ -48,6 +48,10 @@ RETRY_AFTER_CAP = 1.0  # seconds: a far-future Retry-After date waits exactly th
 LOOSE_CAP = 30.0
 TICKS, RATE = 300, 30.0  # healthy events per phase, produced at RATE per second
 RSS_MARGIN_KIB = 64 * 1024
+# The test broker answers a fetch only when its wait ends, so this wait is most of a healthy
+# event's latency: short enough that a stall of the bridge's loop would show in the p99, long
+# enough that the scheduling noise of a shared machine does not.
+FETCH_WAIT_MS = 100
 RETRIED, AT_ONCE, DELIVERED = "retried then dead-lettered", "dead-lettered at once", "delivered"
 PROBE_BASE = 100_000  # probe event ids: PROBE_BASE + n
 
@@ -68,9 +72,9 @@ EXPECTED: dict[str, Expected] = {
     "retry_after_huge_year": Expected(RETRIED, RETRYABLE, ("503",), ("503",)),
     "retry_after_superscript": Expected(RETRIED, RETRYABLE, ("503",), ("503",), LOOSE_CAP),
     "retry_after_arabic_digits": Expected(RETRIED, RETRYABLE, ("503",), ("503",), LOOSE_CAP),
-    "header_flood_64mib": Expected(RETRIED, RETRYABLE, ("",), ("header",)),
-    "header_flood_10000_fields": Expected(RETRIED, RETRYABLE, ("",), ("header",)),
-    "header_flood_1mib_field": Expected(RETRIED, RETRYABLE, ("",), ("header",)),
+    "header_flood_64mib": Expected(RETRIED, RETRYABLE, ("",), ("head",)),
+    "header_flood_10000_fields": Expected(RETRIED, RETRYABLE, ("",), ("head",)),
+    "header_flood_1mib_field": Expected(RETRIED, RETRYABLE, ("",), ("head",)),
     "desync_503_then_200": Expected(RETRIED, RETRYABLE, ("503",), ("503",)),
     # its first probe is answered 200 and delivered; this is the second probe's outcome
     "idle_bytes": Expected(RETRIED, RETRYABLE, ("503",), ("503",)),
@@ -105,7 +109,8 @@ def _hostile_route(case: str, topic: str, url: str) -> dict[str, Any]:
 
 def _config(tmp: Path, name: str, bootstrap: str, routes: list[dict[str, Any]]) -> tuple[Path, str]:
     group = unique("g")
-    return routes_file(tmp / f"{name}.yaml", bootstrap, group, routes), group
+    properties = {"fetch.wait.max.ms": FETCH_WAIT_MS}
+    return routes_file(tmp / f"{name}.yaml", bootstrap, group, routes, properties), group
 
 
 class Stream:
