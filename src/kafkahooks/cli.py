@@ -49,7 +49,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         state = "" if route.active else " (inactive)"
         print(
             f"  route {route.name}{state}: {', '.join(route.topics)} → "
-            f"{route.endpoint.method} {route.endpoint.url}"
+            f"{route.endpoint.method} {route.endpoint.shown_url}"
         )
     return 0
 

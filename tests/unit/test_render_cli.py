@@ -190,3 +190,16 @@ def test_send_test_escapes_the_receivers_bytes_and_masks_the_url_token(
     assert "\x1b" not in out and "\x07" not in out and "\r" not in out and "\x9b" not in out
     assert "\u202e" not in out
     assert "\\x1b[2J\\x1b]0;pwned\\x07\\x1b[31mall good\\x0d\\x9b1mok\\u202e" in out
+
+
+def test_check_masks_the_url_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("RECEIVER", "https://hooks.example.test/hooks")
+    monkeypatch.setenv("HOOK_TOKEN", HOOK_TOKEN)
+    config = tmp_path / "routes.yaml"
+    config.write_text(SEND_TEST_ROUTES, encoding="utf-8")
+    assert main(["check", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert HOOK_TOKEN not in out
+    assert "POST https://hooks.example.test/********/********?sig=********" in out
