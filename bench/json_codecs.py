@@ -25,7 +25,7 @@ from rows import TEMPLATE
 from kafkahooks.decode.json_codec import decode_json, json_number
 from kafkahooks.delivery.request import _exact, encode_json
 from kafkahooks.event import Event
-from kafkahooks.templates import RenderContext, compile_template
+from kafkahooks.templating.templates import RenderContext, compile_template
 
 
 def _best(fn: Callable[[], Any], count: int, repeat: int) -> float:

@@ -23,8 +23,8 @@ Prepared = tuple[bytes, dict[str, str]]
 
 def kafkahooks_bodies(lines: list[tuple[str, str]], routes_file: str) -> list[Prepared]:
     from kafkahooks.config import load_config
+    from kafkahooks.delivery.route import compile_route
     from kafkahooks.event import Event
-    from kafkahooks.routing import compile_route
 
     route = compile_route(load_config(routes_file).routes[0])
     now = time.time()

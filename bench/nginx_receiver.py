@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kafkahooks.embedded import free_port
+from kafkahooks.demo.broker import free_port
 
 MODULE_DIRS = ("/usr/lib/nginx/modules", "/usr/share/nginx/modules")
 ECHO_MODULE = "ngx_http_echo_module.so"

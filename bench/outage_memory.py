@@ -28,7 +28,7 @@ import procstats
 import workload
 from nginx_receiver import Nginx, ensure_nginx
 
-from kafkahooks.embedded import EmbeddedBroker
+from kafkahooks.demo.broker import EmbeddedBroker
 
 TOPIC = "bench.outage"
 TEMPLATE = {"event": "{{ value.event }}", "callId": "{{ key }}", "seq": "{{ value.seq }}"}

@@ -22,8 +22,8 @@ import time
 from typing import Any
 
 from kafkahooks.config import RouteConfig
+from kafkahooks.delivery.route import Route, compile_route
 from kafkahooks.event import Event
-from kafkahooks.routing import Route, compile_route
 
 TARGET = 50_000
 POOL = 1024

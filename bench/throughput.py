@@ -29,7 +29,7 @@ import workload
 from nginx_receiver import ensure_nginx
 from rows import ROWS, Bench, Result, Row, batch_supported, run_row
 
-from kafkahooks.embedded import EmbeddedBroker
+from kafkahooks.demo.broker import EmbeddedBroker
 
 LOAD_TOPIC = "bench.calls"
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from kafkahooks import offsets
-from kafkahooks.embedded import EmbeddedBroker
+from kafkahooks.demo.broker import EmbeddedBroker
+from kafkahooks.kafka import offsets
 from tests.support.bridge import BridgeProcess
 from tests.support.receiver import Receiver
 

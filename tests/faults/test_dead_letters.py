@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Message
 
-from kafkahooks.embedded import EmbeddedBroker
+from kafkahooks.demo.broker import EmbeddedBroker
 from tests.faults.fleet import Start, calls, committed_total
 from tests.support.bridge import routes_file, simple_route, wait_until
 from tests.support.kafka import committed, create_topic, headers_of, produce, read_topic, unique

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from kafkahooks.embedded import EmbeddedBroker, free_port
+from kafkahooks.demo.broker import EmbeddedBroker, free_port
 from tests.faults.fleet import Start, calls, check_alive, metrics_env
 from tests.support.bridge import routes_file, simple_route, wait_until
 from tests.support.kafka import GROUP_TIMINGS, committed, create_topic, produce, unique

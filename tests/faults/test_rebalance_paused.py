@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from kafkahooks.embedded import free_port
+from kafkahooks.demo.broker import free_port
 from tests.faults.fleet import Start, calls, check_alive, metrics_env, replica_env
 from tests.support.bridge import routes_file, simple_route, wait_until
 from tests.support.kafka import create_topic, produce, unique

@@ -16,13 +16,13 @@ import yaml
 from confluent_kafka.schema_registry.avro import AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
+from kafkahooks.app.bridge import Bridge
+from kafkahooks.app.settings import Settings
 from kafkahooks.config import load_config
 from kafkahooks.config.sources import SchemaRegistryConfig
 from kafkahooks.decode.avro import avro_bytes, load_avsc
 from kafkahooks.decode.plain import from_plain
 from kafkahooks.decode.registry import registry_client
-from kafkahooks.service import Bridge
-from kafkahooks.settings import Settings
 from tests.support.bridge import BridgeProcess, routes_file, simple_route, wait_until
 from tests.support.kafka import committed, create_topic, produce, unique
 from tests.support.receiver import Receiver, verify_hex_signature

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from kafkahooks.embedded import free_port
+from kafkahooks.demo.broker import free_port
 from tests.support.bridge import BridgeProcess, routes_file, simple_route, wait_until
 from tests.support.kafka import committed, create_topic, headers_of, produce, read_topic, unique
 from tests.support.receiver import Receiver, Reply

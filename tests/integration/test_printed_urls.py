@@ -10,7 +10,7 @@ from pathlib import Path
 
 from confluent_kafka import Producer
 
-from kafkahooks.deadletter import DeadLetter
+from kafkahooks.engine.deadletter import DeadLetter
 from kafkahooks.event import Event
 from tests.support.bridge import routes_file, simple_route
 from tests.support.kafka import create_topic, unique

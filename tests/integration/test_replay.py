@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from kafkahooks.deadletter import DeadLetter
+from kafkahooks.engine.deadletter import DeadLetter
 from kafkahooks.event import Event
 from tests.support.bridge import BridgeProcess, routes_file, simple_route, wait_until
 from tests.support.kafka import committed, create_topic, headers_of, produce, read_topic, unique

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from kafkahooks.cli import main
+from kafkahooks.cli.main import main
 from tests.support.bridge import BridgeProcess, routes_file, simple_route, wait_until
 from tests.support.kafka import committed, create_topic, produce, read_topic, unique
 from tests.support.receiver import Receiver, Reply

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from kafkahooks.app.bridge import Bridge
+from kafkahooks.app.settings import Settings
 from kafkahooks.config import load_config
 from kafkahooks.delivery.http1 import Http1Sender
 from kafkahooks.delivery.sender import Sender
-from kafkahooks.service import Bridge
-from kafkahooks.settings import Settings
 from tests.support.bridge import routes_file, simple_route
 from tests.support.kafka import committed, create_topic, headers_of, produce, read_topic, unique
 from tests.support.resolver import LoopbackOnly, StubResolver

@@ -12,15 +12,15 @@ from typing import Any
 
 from kafkahooks.config.models import RouteConfig
 from kafkahooks.config.sources import DeadLetterLimitConfig
-from kafkahooks.consumer import ConsumerLoop, consumer_config
-from kafkahooks.deadletter import DeadLetter
-from kafkahooks.deliverer import Deliverer
+from kafkahooks.delivery.deliverer import Deliverer
 from kafkahooks.delivery.request import OutboundRequest
+from kafkahooks.delivery.route import RouteTable
 from kafkahooks.delivery.sender import Response
-from kafkahooks.dlqlimit import DeadLetterLimit
-from kafkahooks.offsets import OffsetTracker
-from kafkahooks.pipeline import Pipeline
-from kafkahooks.routing import RouteTable
+from kafkahooks.engine.deadletter import DeadLetter
+from kafkahooks.engine.dlqlimit import DeadLetterLimit
+from kafkahooks.engine.pipeline import Pipeline
+from kafkahooks.kafka.consumer import ConsumerLoop, consumer_config
+from kafkahooks.kafka.offsets import OffsetTracker
 from tests.support.fakekafka import FakeCluster, FakeConsumer
 
 __all__ = ["DeadLetters", "FakeReceiver", "LoopMember", "route", "until"]

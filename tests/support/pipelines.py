@@ -12,14 +12,14 @@ from collections.abc import Callable
 from typing import Any
 
 from kafkahooks.config.models import RouteConfig
-from kafkahooks.deadletter import DeadLetter
 from kafkahooks.decode import Decoders
-from kafkahooks.deliverer import Deliverer
+from kafkahooks.delivery.deliverer import Deliverer
 from kafkahooks.delivery.request import OutboundRequest
+from kafkahooks.delivery.route import RouteTable
 from kafkahooks.delivery.sender import Response
-from kafkahooks.offsets import OffsetTracker
-from kafkahooks.pipeline import Pipeline
-from kafkahooks.routing import RouteTable
+from kafkahooks.engine.deadletter import DeadLetter
+from kafkahooks.engine.pipeline import Pipeline
+from kafkahooks.kafka.offsets import OffsetTracker
 
 
 class Answering:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from kafkahooks.templates import compile_path, compile_template
+from kafkahooks.templating.templates import compile_path, compile_template
 
 if TYPE_CHECKING:
     from kafkahooks.config.models import RouteConfig

@@ -20,7 +20,7 @@ from kafkahooks.config.expressions import route_expressions
 from kafkahooks.config.interpolate import InterpolationError, interpolate, interpolate_marked
 from kafkahooks.config.models import RoutesFile
 from kafkahooks.decode.avro import schema_problem
-from kafkahooks.templates import TemplateSyntaxError
+from kafkahooks.templating.templates import TemplateSyntaxError
 
 __all__ = ["ConfigError", "load_config", "parse_config"]
 

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kafkahooks.config.endpoint import EndpointConfig
-from kafkahooks.templates import (
+from kafkahooks.templating.templates import (
     MISSING,
     RenderContext,
     TemplateError,

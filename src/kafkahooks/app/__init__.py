@@ -1,0 +1,3 @@
+"""Wiring one bridge process: members, signals, hot reload, /metrics and health, process settings,
+replay.
+"""

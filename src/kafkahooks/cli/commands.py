@@ -1,0 +1,266 @@
+"""``render``, ``send-test`` and ``secret generate``: look at one route's request.
+
+``render`` prints the request a route would send for an event, without
+sending it.  ``send-test`` sends it once through the full path (template,
+auth, signature, transport checks) to the real endpoint and prints the
+request and the response: the "test your endpoint before deploying" step.
+Secret values never reach the output: secret headers and ``authorization``
+are masked, and any configured secret that still shows up is replaced.  URLs
+are printed with query values and the parts that came from ``${VAR}`` masked
+(config/urls.py).  What is printed is escaped: a receiver's answer (or an
+event) cannot send ANSI sequences or other control characters to the
+operator's terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import re
+import secrets
+import sys
+import time
+import unicodedata
+from typing import Any, TextIO
+
+from pydantic import SecretStr
+
+from kafkahooks.app.settings import Settings
+from kafkahooks.config import ConfigError, RouteConfig, RoutesFile, load_config
+from kafkahooks.delivery.auth import send_authorized
+from kafkahooks.delivery.errors import DeliveryError
+from kafkahooks.delivery.guard import transport_problems
+from kafkahooks.delivery.http1 import Http1Sender
+from kafkahooks.delivery.request import OutboundRequest
+from kafkahooks.delivery.route import Route, compile_route
+from kafkahooks.delivery.sender import Response
+from kafkahooks.event import Event
+from kafkahooks.samples import event_from_path, sample_events
+
+__all__ = [
+    "MASK",
+    "cmd_render",
+    "cmd_secret",
+    "cmd_send_test",
+    "escape_terminal",
+    "generate_secret",
+    "load_checked",
+    "route_secrets",
+]
+
+MASK = "********"
+# what a terminal could act on: C0 and C1 controls, DEL, format characters (bidi
+# overrides), surrogates, private use; line feed and tab are kept
+_UNPRINTABLE = re.compile(r"[^\n\t\x20-\x7e\xa0-\u05ff]")
+
+
+def escape_terminal(text: str) -> str:
+    """``text`` with every character a terminal could act on written as an escape."""
+    return _UNPRINTABLE.sub(_escape_char, text)
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    char = match.group()
+    if unicodedata.category(char) not in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"):
+        return char
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def load_checked(path: str, allow_local: bool) -> RoutesFile:
+    """Load a routes file and apply the transport checks; exit 2 with the problems."""
+    try:
+        config = load_config(path)
+        problems = transport_problems(config, allow_local)
+        if problems:
+            raise ConfigError(path, problems)
+    except ConfigError as exc:
+        print(f"invalid config:\n{exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    return config
+
+
+def route_secrets(config: RouteConfig) -> list[str]:
+    """Every secret value a route holds (to keep them out of any output)."""
+    found: list[SecretStr] = list(config.endpoint.secret_headers.values())
+    if config.signing is not None:
+        found += config.signing.secrets
+    auth = config.endpoint.auth
+    for name in ("password", "token", "client_secret"):
+        value = getattr(auth, name, None)
+        if isinstance(value, SecretStr):
+            found.append(value)
+    if auth.type == "oauth2":
+        found += auth.extra_params.values()
+    tls = config.endpoint.tls
+    if tls is not None and tls.client_key_password is not None:
+        found.append(tls.client_key_password)
+    return [s.get_secret_value() for s in found if s.get_secret_value()]
+
+
+def _pick_route(config: RoutesFile, name: str, source: str) -> RouteConfig:
+    for route in config.routes:
+        if route.name == name:
+            return route
+    names = ", ".join(r.name for r in config.routes)
+    print(f"no route {name!r} in {source} (routes: {names})", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def pick_event(route: Route, event_type: str | None, event_file: str | None) -> Event:
+    """The ``--event`` file, else the first built-in sample of ``--event-type``
+    (or, without it, the first sample the route takes)."""
+    topic = route.config.topics[0]
+    if event_file is not None:
+        return event_from_path(event_file, topic)
+    samples = sample_events(topic)
+    for _, event in samples:
+        taken, etype = route.match(event)
+        if (event_type is None and taken) or (event_type is not None and etype == event_type):
+            return event
+    known = sorted({str(route.match(e)[1]) for _, e in samples})
+    wanted = f"of type {event_type!r}" if event_type else "that this route takes"
+    print(f"no built-in sample event {wanted} (sample types for route {route.name}: "
+          f"{', '.join(known)}); give one with --event FILE.json", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def _build(route: Route, event: Event) -> tuple[bool, OutboundRequest]:
+    taken, etype = route.match(event)
+    ctx = route.context(event, etype)
+    ctx.sent_at = time.time()
+    if route.template.pick(etype) is None:
+        print(f"route {route.name} has no template for event type {etype!r}", file=sys.stderr)
+        raise SystemExit(2)
+    return taken, route.build(ctx, route.render_body(ctx), ctx.sent_at)
+
+
+class _Printer:
+    """Writes lines with every secret value and secret header masked."""
+
+    def __init__(self, route: Route, out: TextIO) -> None:
+        config = route.config
+        self.out = out
+        self.endpoint = config.endpoint
+        self.secret_names = {k.lower() for k in config.endpoint.secret_headers}
+        self.secret_names |= {"authorization", "proxy-authorization"}
+        values = route_secrets(config)
+        # Basic credentials appear base64-encoded in a header; hide that form too.
+        auth = config.endpoint.auth
+        if auth.type == "basic":
+            pair = f"{auth.username}:{auth.password.get_secret_value()}"
+            values.append(base64.b64encode(pair.encode()).decode())
+        # (1-3 character "secrets" would mask half the text and protect nothing)
+        self.values = sorted({v for v in values if len(v) >= 4}, key=len, reverse=True)
+
+    def line(self, text: str = "") -> None:
+        for value in self.values:
+            text = text.replace(value, MASK)
+        print(escape_terminal(text), file=self.out)
+
+    def request(self, request: OutboundRequest, shown_body: bytes) -> None:
+        self.line(f"{request.method} {self.endpoint.shown(request.url)}")
+        for name, value in request.headers.items():
+            self.line(f"{name}: {MASK if name.lower() in self.secret_names else value}")
+        self.line()
+        if shown_body:
+            self.line(shown_body.decode("utf-8", "replace"))
+
+    def response(self, response: Response, elapsed: float) -> None:
+        self.line(f"← HTTP {response.status} in {elapsed * 1000:.0f} ms")
+        if response.body:
+            self.line(response.body.decode("utf-8", "replace"))
+
+
+def _compiled(args: argparse.Namespace, *, checked: bool) -> Route:
+    allow_local = Settings().allow_local_targets
+    if checked:
+        config = load_checked(args.config, allow_local)
+    else:
+        try:
+            config = load_config(args.config)
+        except ConfigError as exc:
+            print(f"invalid config:\n{exc}", file=sys.stderr)
+            raise SystemExit(2) from None
+    return compile_route(_pick_route(config, args.route, args.config), allow_local)
+
+
+def _prepare(
+    args: argparse.Namespace, *, checked: bool, filtered_note: str
+) -> tuple[Route, OutboundRequest, _Printer]:
+    """The route, the request it would send for the chosen event, and a printer."""
+    route = _compiled(args, checked=checked)
+    taken, request = _build(route, pick_event(route, args.event_type, args.event))
+    printer = _Printer(route, sys.stdout)
+    if not taken:
+        printer.line(f"# note: route {route.name} would filter this event out{filtered_note}")
+    return route, request, printer
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    route, request, printer = _prepare(args, checked=False, filtered_note="")
+    if route.auth is not None:
+        request.headers["authorization"] = MASK  # added per attempt when sending
+    printer.request(request, request.body)
+    return 0
+
+
+async def _send_once(request: OutboundRequest) -> tuple[Response, float]:
+    sender = Http1Sender(max_connections=4)
+    started = time.monotonic()
+    try:
+        response = await send_authorized(sender.send, request)
+    finally:
+        await sender.aclose()
+    return response, time.monotonic() - started
+
+
+def cmd_send_test(args: argparse.Namespace) -> int:
+    _, request, printer = _prepare(args, checked=True, filtered_note="; sending anyway")
+    try:
+        response, elapsed = asyncio.run(_send_once(request))
+    except DeliveryError as exc:
+        printer.request(request, request.body)
+        printer.line(f"← not delivered: {exc.reason}")
+        return 1
+    printer.request(request, request.body)
+    printer.response(response, elapsed)
+    return 0 if 200 <= response.status < 300 else 1
+
+
+def generate_secret(fmt: str = "hex", size: int = 32) -> str:
+    """A new random secret: ``whsec_`` + base64 (Standard Webhooks) or hex."""
+    raw = secrets.token_bytes(size)
+    if fmt == "whsec":
+        return "whsec_" + base64.b64encode(raw).decode("ascii")
+    return raw.hex()
+
+
+def cmd_secret(args: argparse.Namespace) -> int:
+    print(generate_secret(args.format, args.bytes))
+    return 0
+
+
+def add_commands(sub: Any) -> None:
+    """Register ``render``, ``send-test`` and ``secret`` on the CLI's sub-parsers."""
+    for name, func, text in (
+        ("render", cmd_render, "print the request a route would send for an event"),
+        ("send-test", cmd_send_test, "send one sample event to a route's real endpoint"),
+    ):
+        command = sub.add_parser(name, help=text)
+        command.add_argument("--config", required=True)
+        command.add_argument("--route", required=True)
+        which = command.add_mutually_exclusive_group()
+        which.add_argument("--event-type", help="a built-in sample event of this type")
+        which.add_argument("--event", help="JSON file: the value, or an envelope")
+        command.set_defaults(func=func)
+
+    secret = sub.add_parser("secret", help="signing secrets")
+    secret_sub = secret.add_subparsers(dest="secret_command", required=True)
+    generate = secret_sub.add_parser("generate", help="print a new strong random secret")
+    generate.add_argument("--format", choices=["hex", "whsec"], default="hex",
+                          help="hex (HMAC schemes) or whsec (Standard Webhooks)")
+    generate.add_argument("--bytes", type=int, default=32, choices=range(24, 65),
+                          metavar="24..64", help="random bytes (default 32)")
+    generate.set_defaults(func=cmd_secret)

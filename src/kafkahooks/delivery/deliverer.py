@@ -1,0 +1,212 @@
+"""Send one event, or one batch, to one route: render, sign, gate, send, retry.
+
+Signing and auth stay pure functions of the body bytes; the HTTP client is
+behind the :class:`~kafkahooks.delivery.sender.Sender` interface.  An event
+that sleeps in backoff holds nothing but its lane: the global in-flight
+slot and the endpoint slot are taken per request, and an OAuth2 token is
+fetched before either is taken (a slow token endpoint holds no slot).
+
+Every call ends in a :class:`DeliveryReport`, never an exception (only
+cancellation propagates): a body or header the event cannot fill is a
+permanent ``template: ...`` error, and anything unexpected is an
+:class:`InternalError` for this event or batch, logged with its traceback
+and counted in ``kafkahooks_internal_errors_total``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+import traceback
+from collections.abc import Awaitable, Callable
+
+from kafkahooks.delivery.auth import send_authorized
+from kafkahooks.delivery.errors import (
+    DeliveryError,
+    InternalError,
+    PermanentDeliveryError,
+    RetryableDeliveryError,
+    classify_status,
+)
+from kafkahooks.delivery.gates import EndpointGate, Gates
+from kafkahooks.delivery.request import OutboundRequest, encode_json
+from kafkahooks.delivery.retry import DeliveryReport, deliver_with_retries
+from kafkahooks.delivery.route import Route
+from kafkahooks.delivery.sender import Response, Sender
+from kafkahooks.kafka.deliverylog import DeliveryLog
+from kafkahooks.telemetry.metrics import METRICS, route_metrics
+from kafkahooks.templating.templates import RenderContext, TemplateError
+
+__all__ = ["Deliverer", "batch_id"]
+
+log = logging.getLogger("kafkahooks.deliverer")
+
+
+def batch_id(event_ids: list[str]) -> str:
+    """A batch's own id, derived from its elements (stable across retries)."""
+    return "bat_" + hashlib.sha256("\n".join(event_ids).encode()).hexdigest()[:32]
+
+
+class _Unrendered(PermanentDeliveryError):
+    """The event's body or headers could not be made, so no request went out."""
+
+
+def _rendered(make: Callable[[], bytes]) -> bytes:
+    """The body ``make`` renders; what the event's data cannot fill is a permanent
+    ``template:`` error (a placeholder, a NaN or a lone surrogate the encoding
+    refuses, a timestamp out of range).  Anything else is left to the caller."""
+    try:
+        return make()
+    except (TemplateError, ValueError, OverflowError) as exc:
+        raise _Unrendered(f"template: {exc}") from None
+
+
+def _built(route: Route, ctx: RenderContext, body: bytes, now: float) -> OutboundRequest:
+    try:
+        return route.build(ctx, body, now)
+    except TemplateError as exc:  # a per-event header value it cannot carry
+        raise _Unrendered(f"template: {exc}") from None
+
+
+def _settled(report: DeliveryReport) -> DeliveryReport:
+    """``attempts`` counts requests sent: an attempt that could not render sent none."""
+    error = report.error
+    if isinstance(error, _Unrendered):
+        return DeliveryReport(
+            report.attempts - 1, report.status, PermanentDeliveryError(error.reason)
+        )
+    return report
+
+
+async def _guarded(route: str, run: Callable[[], Awaitable[DeliveryReport]]) -> DeliveryReport:
+    """``run()``'s report; an exception it lets through becomes an ``InternalError``
+    report.  Internal errors are logged (class and stack frames, not the message,
+    which may hold event data or a secret) and counted."""
+    try:
+        report = _settled(await run())
+    except _Unrendered as exc:  # the body, before any attempt
+        report = DeliveryReport(0, None, PermanentDeliveryError(exc.reason))
+    except DeliveryError as exc:
+        report = DeliveryReport(0, exc.status, exc)
+    except Exception as exc:  # not BaseException: cancellation must propagate
+        error = InternalError(exc)
+        error.__cause__ = exc
+        report = DeliveryReport(0, None, error)
+    if isinstance(report.error, InternalError):
+        cause = report.error.__cause__
+        frames = "".join(traceback.format_tb(cause.__traceback__)) if cause else ""
+        METRICS.internal_errors.labels(route).inc()
+        log.error(
+            "internal error in a delivery; the event is dead-lettered",
+            extra={"route": route, "error_class": report.error.error_class, "traceback": frames},
+        )
+    return report
+
+
+class Deliverer:
+    def __init__(
+        self,
+        sender: Sender,
+        max_in_flight: int,
+        log: DeliveryLog | None = None,
+        gates: Gates | None = None,
+    ) -> None:
+        self.sender = sender
+        self.log = log
+        self.attempts = 0
+        self._in_flight = asyncio.Semaphore(max_in_flight)
+        self.gates = gates if gates is not None else Gates()  # the process's, when shared
+
+    def gate(self, route: Route) -> EndpointGate:
+        return self.gates.for_route(route)
+
+    async def _send(
+        self, route: str, gate: EndpointGate, request: OutboundRequest, attempt: int
+    ) -> Response:
+        """Auth first (a token fetch takes no slot), then the request through the gates;
+        after a 401 that refreshes the token, once more."""
+
+        def exchange(req: OutboundRequest) -> Awaitable[Response]:
+            return self._exchange(route, gate, req, attempt)
+
+        return await send_authorized(exchange, request)
+
+    async def _exchange(
+        self, route: str, gate: EndpointGate, request: OutboundRequest, attempt: int
+    ) -> Response:
+        metrics = route_metrics(route)
+        async with gate.slot() as probe, self._in_flight:
+            self.attempts += 1
+            METRICS.requests_in_flight += 1
+            started = time.perf_counter()
+            status: int | None = None
+            error: str | None = None
+            try:
+                response = await self.sender.send(request)
+                status = response.status
+            except RetryableDeliveryError as exc:
+                gate.record(False, probe)
+                error = exc.reason
+                raise
+            finally:
+                elapsed = time.perf_counter() - started
+                METRICS.requests_in_flight -= 1
+                metrics.latency.observe(elapsed)
+                metrics.attempt(status)
+                if self.log is not None:
+                    event_id = request.headers.get("webhook-id", "")
+                    self.log.record(event_id, route, attempt, status, elapsed, error)
+            retryable = isinstance(classify_status(response.status), RetryableDeliveryError)
+            gate.record(not retryable, probe)
+            return response
+
+    async def deliver(self, route: Route, ctx: RenderContext) -> DeliveryReport:
+        if (gone := route.state.short_circuit()) is not None:
+            return gone
+
+        async def run() -> DeliveryReport:
+            gate = self.gate(route)
+            body: bytes | None = None
+            if not route.template.per_attempt:
+                body = _rendered(lambda: route.render_body(ctx))
+
+            async def attempt(number: int) -> tuple[OutboundRequest, Response]:
+                ctx.attempt = number
+                ctx.sent_at = time.time()
+                data = body if body is not None else _rendered(lambda: route.render_body(ctx))
+                request = _built(route, ctx, data, ctx.sent_at)
+                return request, await self._send(route.name, gate, request, number)
+
+            return await deliver_with_retries(attempt, route.config.retry)
+
+        return await _guarded(route.name, run)
+
+    async def deliver_batch(self, route: Route, ctxs: list[RenderContext]) -> DeliveryReport:
+        """One signed JSON array ``[{"id": <event id>, "data": <payload>}, ...]``."""
+        if (gone := route.state.short_circuit()) is not None:
+            return gone
+
+        async def run() -> DeliveryReport:
+            gate = self.gate(route)
+            body = _rendered(
+                lambda: encode_json(
+                    [{"id": c.event_id, "data": route.template.render(c)} for c in ctxs]
+                )
+            )
+            head = RenderContext(
+                ctxs[0].event,
+                batch_id([c.event_id for c in ctxs]),
+                route.name,
+                route.config.payload_version,
+            )
+
+            async def attempt(number: int) -> tuple[OutboundRequest, Response]:
+                request = _built(route, head, body, time.time())
+                request.headers["webhook-batch-size"] = str(len(ctxs))
+                return request, await self._send(route.name, gate, request, number)
+
+            return await deliver_with_retries(attempt, route.config.retry)
+
+        return await _guarded(route.name, run)

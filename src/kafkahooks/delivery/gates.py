@@ -1,0 +1,226 @@
+"""Per-endpoint isolation: concurrency limit, rate limit, circuit breaker.
+
+Routes that target the same origin (scheme://host:port) share one gate, so
+one slow or failing endpoint cannot take every connection, and while its
+breaker is open events wait for a probe instead of burning their retries.
+One :class:`Gates` registry serves the whole process (every consumer group),
+and the first active route of the routes file naming an origin sets its
+limits.  A hot reload that changes an origin's limits gives it a new gate:
+requests from then on take its slots, those in flight finish under the old
+ones, and an open breaker stays open (its state moves to the new gate).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+from contextlib import suppress
+from typing import TYPE_CHECKING, Literal
+from urllib.parse import urlsplit
+
+from kafkahooks.config.throughput import CircuitBreakerConfig, EndpointLimits
+from kafkahooks.telemetry.metrics import CIRCUIT_STATES, METRICS
+
+if TYPE_CHECKING:
+    from kafkahooks.config.models import RouteConfig
+    from kafkahooks.delivery.route import Route
+
+__all__ = ["CircuitBreaker", "EndpointGate", "Gates", "RateLimiter", "origin_of"]
+
+log = logging.getLogger("kafkahooks.endpoints")
+
+State = Literal["closed", "open", "half-open"]
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` (the port unless it is the scheme's default, as a web
+    origin is written): the gate's key, the circuit metric's label and the name in
+    logs.  Built from its parts, so nothing else of the URL (a ``user:password@``, a
+    path token) can reach a label or a log."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:  # refused at load; a label must still never fail
+        port = None
+    if port is None or port == {"https": 443, "http": 80}.get(parts.scheme):
+        return f"{parts.scheme}://{host}"
+    return f"{parts.scheme}://{host}:{port}"
+
+
+class CircuitBreaker:
+    def __init__(self, origin: str, config: CircuitBreakerConfig) -> None:
+        self.origin = origin
+        self.config = config
+        self.state: State = "closed"
+        self.failures = 0
+        self.opened = 0  # times it opened, for metrics and tests
+        self._opened_at = 0.0
+        self._probing = False
+        self._closed = asyncio.Event()
+        self._closed.set()
+
+    async def admit(self) -> bool:
+        """Wait until a request may go; ``True`` if this request is the probe."""
+        while self.state != "closed":
+            now = time.monotonic()
+            due = self._opened_at + self.config.probe_after
+            if not self._probing and now >= due:
+                self._probing = True
+                self.state = "half-open"
+                METRICS.circuit.labels(self.origin).set(CIRCUIT_STATES["half-open"])
+                return True
+            # while a probe is out, look again after a probe interval (it may fail)
+            wait = self.config.probe_after if self._probing else max(0.01, due - now)
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._closed.wait(), wait)
+        return False
+
+    def record(self, ok: bool, probe: bool) -> None:
+        if ok:
+            self.failures = 0
+            if self.state != "closed":
+                log.info("circuit closed", extra={"endpoint": self.origin})
+                self.state = "closed"
+                METRICS.circuit.labels(self.origin).set(CIRCUIT_STATES["closed"])
+                self._probing = False
+                self._closed.set()
+            return
+        self.failures += 1
+        if probe or (self.state == "closed" and self.failures >= self.config.failures):
+            self._open()
+
+    def _open(self) -> None:
+        if self.state == "closed":
+            self.opened += 1
+            log.warning("circuit open", extra={"endpoint": self.origin, "failures": self.failures})
+        self.state = "open"
+        METRICS.circuit.labels(self.origin).set(CIRCUIT_STATES["open"])
+        self._probing = False
+        self._opened_at = time.monotonic()
+        self._closed.clear()
+
+
+class RateLimiter:
+    """Evenly spaced requests: at most ``rate`` per second."""
+
+    def __init__(self, rate: float) -> None:
+        self._interval = 1.0 / rate
+        self._next = 0.0
+
+    async def wait(self) -> None:
+        now = time.monotonic()
+        slot = max(now, self._next)
+        self._next = slot + self._interval
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
+
+class EndpointGate:
+    def __init__(self, origin: str, limits: EndpointLimits, breaker: CircuitBreakerConfig):
+        self.origin = origin
+        self.limits = limits
+        self.breaker_config = breaker
+        self.breaker = CircuitBreaker(origin, breaker) if breaker.enabled else None
+        self._rate = RateLimiter(limits.rate_per_second) if limits.rate_per_second else None
+        self._slots = asyncio.Semaphore(limits.concurrency) if limits.concurrency else None
+
+    def slot(self) -> _Slot:
+        """Hold an endpoint slot for one request (``async with``); yields whether it is
+        the breaker's probe."""
+        return _Slot(self)
+
+    def _unanswered(self, probe: bool) -> None:
+        if probe and self.breaker is not None and self.breaker.state == "half-open":
+            self.breaker.record(False, probe=True)  # a probe that never answered
+
+    def record(self, ok: bool, probe: bool) -> None:
+        if self.breaker is not None:
+            self.breaker.record(ok, probe)
+
+    def reconfigured(self, limits: EndpointLimits, breaker: CircuitBreakerConfig) -> EndpointGate:
+        """A gate with new limits that keeps this one's breaker state (hot reload)."""
+        gate = EndpointGate(self.origin, limits, breaker)
+        if gate.breaker is not None and self.breaker is not None:
+            self.breaker.config = breaker
+            gate.breaker = self.breaker
+        return gate
+
+
+class Gates:
+    """The process's endpoint gates, one per origin, shared by every route naming it.
+
+    ``configure`` (at start and on each reload) names which route sets an
+    origin's limits: the first active one in the routes file.
+    """
+
+    def __init__(self) -> None:
+        self._gates: dict[str, EndpointGate] = {}
+        self._by_url: dict[str, EndpointGate] = {}  # saves parsing the URL per event
+        self._wanted: dict[str, tuple[EndpointLimits, CircuitBreakerConfig]] = {}
+
+    def for_route(self, route: Route) -> EndpointGate:
+        url = route.config.endpoint.url
+        gate = self._by_url.get(url)
+        if gate is None:
+            origin = origin_of(url)
+            gate = self._gates.get(origin)
+            if gate is None:
+                cfg = route.config
+                limits, breaker = self._wanted.get(origin, (cfg.limits, cfg.circuit_breaker))
+                gate = self._gates[origin] = EndpointGate(origin, limits, breaker)
+            self._by_url[url] = gate
+        return gate
+
+    def configure(self, routes: Iterable[RouteConfig]) -> None:
+        """The limits per origin from now on; a gate whose limits changed is replaced."""
+        wanted: dict[str, tuple[EndpointLimits, CircuitBreakerConfig]] = {}
+        for cfg in routes:
+            if cfg.active:
+                wanted.setdefault(origin_of(cfg.endpoint.url), (cfg.limits, cfg.circuit_breaker))
+        for origin, gate in list(self._gates.items()):
+            if origin not in wanted:  # no route names it any more
+                del self._gates[origin]
+                continue
+            limits, breaker = wanted[origin]
+            if (gate.limits, gate.breaker_config) != (limits, breaker):
+                self._gates[origin] = gate.reconfigured(limits, breaker)
+                log.info("endpoint limits changed", extra={"endpoint": origin})
+        self._wanted = wanted
+        self._by_url.clear()
+
+
+class _Slot:
+    """``EndpointGate.slot()``: a plain class, as it is entered for every request (a
+    generator-based context manager cost more than the rest of the gate)."""
+
+    __slots__ = ("_gate", "_probe")
+
+    def __init__(self, gate: EndpointGate) -> None:
+        self._gate = gate
+        self._probe = False
+
+    async def __aenter__(self) -> bool:
+        gate = self._gate
+        if gate.breaker is not None and gate.breaker.state != "closed":
+            self._probe = await gate.breaker.admit()
+        try:
+            if gate._rate is not None:
+                await gate._rate.wait()
+            if gate._slots is not None:
+                await gate._slots.acquire()
+        except BaseException:
+            gate._unanswered(self._probe)
+            raise
+        return self._probe
+
+    async def __aexit__(self, kind: object, error: BaseException | None, tb: object) -> None:
+        gate = self._gate
+        if gate._slots is not None:
+            gate._slots.release()
+        if error is not None:
+            gate._unanswered(self._probe)

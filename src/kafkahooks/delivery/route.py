@@ -1,0 +1,216 @@
+"""A route compiled for the hot path: filter, templates, body shape, signer, headers, auth."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from ssl import SSLContext
+from typing import Any
+
+from kafkahooks.config.models import RouteConfig
+from kafkahooks.delivery.auth import Auth, auth_for
+from kafkahooks.delivery.body import BodyFormat, Encoder, content_type, encoder_for
+from kafkahooks.delivery.errors import RouteDisabledError
+from kafkahooks.delivery.guard import TargetPolicy, route_problems
+from kafkahooks.delivery.headers import HeaderSource, header_source
+from kafkahooks.delivery.request import OutboundRequest, encode_json
+from kafkahooks.delivery.retry import DeliveryReport
+from kafkahooks.delivery.sender import USER_AGENT
+from kafkahooks.delivery.signing import Signer, signer_for
+from kafkahooks.delivery.tls import ssl_context
+from kafkahooks.event import Event, event_id
+from kafkahooks.telemetry.metrics import METRICS
+from kafkahooks.templating.filters import EventFilter, compile_filter
+from kafkahooks.templating.sets import TemplateSet, compile_templates
+from kafkahooks.templating.templates import MISSING, Getter, RenderContext, compile_path
+
+__all__ = ["Route", "RouteState", "RouteStates", "RouteTable", "compile_route"]
+
+log = logging.getLogger("kafkahooks.routing")
+
+
+@dataclass(slots=True)
+class RouteState:
+    """What a route learns while running: a 410 Gone disables it until restart.
+
+    Later events of a disabled route are dead-lettered at once with the
+    reason ``route-disabled``; the change is logged once and shown by the
+    ``kafkahooks_route_disabled`` gauge.  The state belongs to the route's
+    name, not to one compiled route: a hot reload compiles the route again
+    and hands it the same state (:class:`RouteStates`), so it stays disabled.
+    """
+
+    disabled: bool = False
+
+    def observe(self, route: str, report: DeliveryReport) -> None:
+        if report.status == 410 and not self.disabled:
+            self.disabled = True
+            METRICS.route_disabled.labels(route).set(1)
+            log.warning("route disabled: its endpoint answered 410 Gone; later events are "
+                        "dead-lettered as route-disabled until restart", extra={"route": route})
+
+    def short_circuit(self) -> DeliveryReport | None:
+        """The report for an event of a disabled route (no request is made)."""
+        return DeliveryReport(0, None, RouteDisabledError()) if self.disabled else None
+
+
+class RouteStates:
+    """Route states by route name, for the life of the process (they outlive reloads)."""
+
+    def __init__(self) -> None:
+        self._by_name: dict[str, RouteState] = {}
+
+    def of(self, name: str) -> RouteState:
+        found = self._by_name.get(name)
+        if found is None:
+            found = self._by_name[name] = RouteState()
+        return found
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class Route:
+    config: RouteConfig
+    template: TemplateSet
+    signer: Signer | None
+    event_type: Getter
+    events: frozenset[str] | None  # None: every event type
+    base_headers: dict[str, str]
+    filter: EventFilter | None = None
+    encode: Encoder = encode_json
+    query: bool = False  # GET: the encoded payload is the query string
+    event_headers: HeaderSource | None = None
+    auth: Auth | None = None
+    policy: TargetPolicy = field(default_factory=TargetPolicy)
+    ssl: SSLContext | None = None
+    state: RouteState = field(default_factory=RouteState)
+    name: str = field(init=False)  # read per event: a plain attribute, not config.name
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", self.config.name)
+
+    def __repr__(self) -> str:
+        # base_headers hold secret header values: a repr names the route, never them
+        endpoint = self.config.endpoint
+        return f"Route({self.name!r}, {endpoint.method} {endpoint.shown_url})"
+
+    def match(self, event: Event) -> tuple[bool, Any]:
+        """Whether this route takes the event, and the event's type."""
+        probe = RenderContext(event, "", self.name, self.config.payload_version)
+        return self._takes(probe), probe.event_type
+
+    def take(self, event: Event) -> RenderContext | None:
+        """``match`` and ``context`` in one (the pipeline's path): the event's context
+        when this route takes it."""
+        ctx = RenderContext(event, "", self.name, self.config.payload_version)
+        if not self._takes(ctx):
+            return None
+        ctx.event_id = self._event_id(event)
+        return ctx
+
+    def _takes(self, probe: RenderContext) -> bool:
+        etype = self.event_type(probe)
+        etype = probe.event_type = None if etype is MISSING else etype
+        if self.events is not None and not (isinstance(etype, str) and etype in self.events):
+            return False
+        if not self.template.covers(etype):
+            return False
+        return self.filter is None or self.filter(probe)
+
+    def context(self, event: Event, event_type: Any) -> RenderContext:
+        eid = self._event_id(event)
+        return RenderContext(event, eid, self.name, self.config.payload_version, event_type)
+
+    def _event_id(self, event: Event) -> str:
+        return event_id(event.topic, event.partition, event.offset, event.timestamp, self.name)
+
+    def render_body(self, ctx: RenderContext) -> bytes:
+        """The exact bytes that are signed: the body, or for GET the query string."""
+        return self.encode(self.template.render(ctx))
+
+    def build(self, ctx: RenderContext, body: bytes, now: float) -> OutboundRequest:
+        # per-event headers first: configured and signature headers always win
+        headers = self.event_headers(ctx) if self.event_headers is not None else {}
+        headers.update(self.base_headers)
+        headers["webhook-id"] = ctx.event_id
+        if self.signer is not None:
+            headers.update(self.signer.headers(body, int(now), ctx.event_id))
+        endpoint = self.config.endpoint
+        url = endpoint.url
+        if self.query:
+            if body:
+                url = f"{url}{'&' if '?' in url else '?'}{body.decode('ascii')}"
+            body = b""
+        return OutboundRequest(
+            endpoint.method, url, headers, body, endpoint.timeout,
+            policy=self.policy, ssl=self.ssl, auth=self.auth,
+        )
+
+
+def compile_route(
+    config: RouteConfig, allow_local: bool = False, state: RouteState | None = None
+) -> Route:
+    """``allow_local``: the process-wide KAFKAHOOKS_ALLOW_LOCAL_TARGETS switch; ``state``:
+    what the route learned so far (a new one when ``None``)."""
+    endpoint = config.endpoint
+    query = endpoint.method == "GET"
+    fmt: BodyFormat = "query" if query else endpoint.format
+    headers = {"user-agent": USER_AGENT, "webhook-payload-version": config.payload_version}
+    ctype = content_type(fmt)
+    if ctype is not None:
+        headers["content-type"] = ctype
+    headers.update(endpoint.headers)
+    headers.update({k: v.get_secret_value() for k, v in endpoint.secret_headers.items()})
+    events = None if "*" in config.events else frozenset(config.events)
+    policy = TargetPolicy(
+        endpoint.allow_insecure or allow_local, endpoint.allow_private or allow_local
+    )
+    return Route(
+        config=config,
+        template=compile_templates(config),
+        signer=signer_for(config.signing) if config.signing else None,
+        event_type=compile_path(config.event_type)[0],
+        events=events,
+        base_headers=headers,
+        filter=compile_filter(config.filter),
+        encode=encoder_for(fmt, endpoint.xml_root),
+        query=query,
+        event_headers=header_source(endpoint),
+        auth=None if endpoint.auth.type == "none" else auth_for(endpoint.auth, config.name, policy),
+        policy=policy,
+        ssl=ssl_context(endpoint.tls),
+        state=state if state is not None else RouteState(),
+    )
+
+
+class RouteTable:
+    """Active routes indexed by source topic.  ``states``: the process's route states, so
+    a route compiled again on reload keeps what it learned (a 410 Gone)."""
+
+    def __init__(
+        self,
+        configs: Iterable[RouteConfig],
+        allow_local: bool = False,
+        states: RouteStates | None = None,
+    ) -> None:
+        active = [c for c in configs if c.active]
+        refused = [p for c in active for p in route_problems(c, allow_local)]
+        if refused:
+            raise ValueError("; ".join(refused))
+        self.routes = [
+            compile_route(c, allow_local, states.of(c.name) if states else None) for c in active
+        ]
+        self.by_topic: dict[str, list[Route]] = {}
+        for route in self.routes:
+            for topic in route.config.topics:
+                self.by_topic.setdefault(topic, []).append(route)
+
+    @property
+    def topics(self) -> list[str]:
+        return list(self.by_topic)
+
+    def get(self, name: str) -> Route:
+        for route in self.routes:
+            if route.name == name:
+                return route
+        raise KeyError(name)

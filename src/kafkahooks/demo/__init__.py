@@ -1,0 +1,1 @@
+"""The embedded demo: a local broker, a verifying receiver, sample traffic."""

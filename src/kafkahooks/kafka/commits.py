@@ -1,0 +1,174 @@
+"""The one place that commits offsets, always from the tracker's positions.
+
+Threads: the tracker belongs to the event loop, the consumer to the Kafka
+thread.  So the loop takes the positions (``take``), the Kafka thread sends
+them (``send``, ``commit_sync``), and the broker's answers to asynchronous
+commits (the ``on_commit`` callback, served on the Kafka thread inside
+``consume``) wait in a queue until the loop applies them (``settle``).  A
+position is committed only once the broker acknowledged it; a failed commit
+is logged, counted (``kafkahooks_commit_failures_total``) and its positions
+go out again with the next due commit, even while the partition stays quiet.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from typing import Any, Literal, Protocol, overload
+
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
+
+from kafkahooks.kafka.offsets import OffsetTracker, TopicPartitionKey
+from kafkahooks.telemetry.metrics import METRICS
+
+__all__ = ["CommitConsumer", "Committer"]
+
+log = logging.getLogger("kafkahooks.commits")
+
+_MIN_SPACING = 0.5  # seconds between two periodic commits
+
+Positions = dict[TopicPartitionKey, int]
+
+
+class CommitConsumer(Protocol):
+    """What the committer needs of a consumer."""
+
+    @overload
+    def commit(
+        self, *, offsets: list[TopicPartition], asynchronous: Literal[True] = ...
+    ) -> None: ...
+
+    @overload
+    def commit(
+        self, *, offsets: list[TopicPartition], asynchronous: Literal[False]
+    ) -> list[TopicPartition]: ...
+
+
+class Committer:
+    def __init__(
+        self,
+        consumer: CommitConsumer,
+        tracker: OffsetTracker,
+        interval: float,
+        every: int,
+        group: str = "",
+    ) -> None:
+        self._consumer = consumer
+        self._tracker = tracker
+        self._interval = interval
+        self._every = every
+        self._group = group
+        self._last = time.monotonic()
+        # (error or None, [(topic, partition, offset, per-partition error)]) per answer;
+        # appended on the Kafka thread, popped on the loop (deque ends are thread-safe)
+        self._answers: deque[tuple[Any, list[tuple[str, int, int, Any]]]] = deque()
+        self.commits = 0
+        self.failures = 0
+
+    # -- the loop's side ---------------------------------------------------------
+    def due(self) -> bool:
+        """Whether ``take`` would give positions now (no broker call to find out)."""
+        since = time.monotonic() - self._last
+        due = since >= self._interval or self._tracker.finished_since_commit >= self._every
+        return due and since >= min(_MIN_SPACING, self._interval)
+
+    def take(self) -> Positions:
+        """Once per interval, sooner when ``every`` events finished, but never more than
+        twice a second (each commit is a broker round trip): the positions to send."""
+        if not self.due():
+            return {}
+        self._last = time.monotonic()
+        positions = self._tracker.positions()
+        if positions:
+            self._tracker.mark_sent(positions)
+        return positions
+
+    @property
+    def answered(self) -> bool:
+        return bool(self._answers)
+
+    def settle(self) -> None:
+        """Apply the broker's answers: acknowledged positions are committed; failed ones
+        are sent again with the next due commit."""
+        while self._answers:
+            error, parts = self._answers.popleft()
+            done: Positions = {}
+            failed: Positions = {}
+            for topic, partition, offset, part_error in parts:
+                bad = part_error if part_error is not None else error
+                if bad is None or _nothing_to_commit(bad):
+                    done[(topic, partition)] = offset
+                else:
+                    failed[(topic, partition)] = offset
+                    error = error or part_error
+            if done:
+                self._tracker.mark_committed(done)
+                self.commits += 1
+            if failed:
+                self._tracker.mark_failed(failed)
+                self._failed("async", error, failed)
+
+    # -- the Kafka thread's side ----------------------------------------------------
+    def send(self, positions: Positions) -> None:
+        """Asynchronous commit; its answer comes through ``on_commit``."""
+        offsets = [TopicPartition(t, p, o) for (t, p), o in positions.items()]
+        started = time.perf_counter()
+        try:
+            self._consumer.commit(offsets=offsets, asynchronous=True)
+        except KafkaException as exc:  # refused locally (e.g. no longer a member)
+            self._answers.append((exc.args[0] if exc.args else exc, _parts(offsets)))
+            return
+        METRICS.commits.labels("async").inc()  # sent; a refusal is counted when it comes
+        METRICS.commit_seconds.labels("async").observe(time.perf_counter() - started)
+
+    def on_commit(self, error: Any, partitions: list[TopicPartition]) -> None:
+        """The consumer's ``on_commit`` callback (Kafka thread)."""
+        self._answers.append((error, _parts(partitions)))
+
+    def commit_sync(self, positions: Positions, mode: str = "sync") -> None:
+        """Synchronous commit of a snapshot taken on the loop (revocation, shutdown);
+        raises ``KafkaException`` when the broker refused it."""
+        if not positions:
+            return
+        offsets = [TopicPartition(t, p, o) for (t, p), o in positions.items()]
+        started = time.perf_counter()
+        try:
+            answer = self._consumer.commit(offsets=offsets, asynchronous=False)
+        except KafkaException as exc:
+            error = exc.args[0] if exc.args else exc
+            if _nothing_to_commit(error):
+                return
+            self._failed(mode, error, positions)
+            raise
+        refused = [p for p in answer or [] if p.error is not None]
+        if refused:
+            self._failed(mode, refused[0].error, positions)
+            raise KafkaException(refused[0].error)
+        self.commits += 1
+        METRICS.commits.labels("sync").inc()
+        METRICS.commit_seconds.labels("sync").observe(time.perf_counter() - started)
+        log.debug(
+            "committed", extra={"offsets": {f"{t}/{p}": o for (t, p), o in positions.items()}}
+        )
+
+    def _failed(self, mode: str, error: Any, positions: Positions) -> None:
+        self.failures += 1
+        METRICS.commit_failures.labels(self._group, mode).inc()
+        log.error(
+            "commit failed",
+            extra={
+                "group": self._group,
+                "mode": mode,
+                "error": str(error),
+                "offsets": {f"{t}/{p}": o for (t, p), o in positions.items()},
+            },
+        )
+
+
+def _parts(partitions: list[TopicPartition]) -> list[tuple[str, int, int, Any]]:
+    return [(p.topic, p.partition, p.offset, p.error) for p in partitions]
+
+
+def _nothing_to_commit(error: Any) -> bool:
+    return isinstance(error, KafkaError) and error.code() == KafkaError._NO_OFFSET

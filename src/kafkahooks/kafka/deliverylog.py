@@ -1,0 +1,50 @@
+"""The delivery-attempt log: one JSON record per HTTP attempt on a Kafka topic.
+
+It plays the part of the "webhook logs" of the reference products, without a
+database: ``kafkahooks deliveries`` reads it back.  Writes are fire-and-forget;
+the log never slows or blocks a delivery.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+
+from kafkahooks.kafka.producer import AckedProducer
+
+__all__ = ["AttemptRecord", "DeliveryLog"]
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    event_id: str
+    route: str
+    attempt: int
+    status: int | None
+    latency_ms: float
+    error: str | None
+    at: float  # unix seconds
+
+    def encode(self) -> bytes:
+        return json.dumps(asdict(self), separators=(",", ":")).encode()
+
+
+class DeliveryLog:
+    def __init__(self, producer: AckedProducer, topic: str) -> None:
+        self._producer = producer
+        self.topic = topic
+
+    def record(
+        self,
+        event_id: str,
+        route: str,
+        attempt: int,
+        status: int | None,
+        latency: float,
+        error: str | None,
+    ) -> None:
+        entry = AttemptRecord(
+            event_id, route, attempt, status, round(latency * 1000, 2), error, time.time()
+        )
+        self._producer.send_nowait(self.topic, entry.encode(), event_id.encode(), [])

@@ -1,0 +1,1 @@
+"""Metric definitions and logging set-up: the bottom layer, importable from everywhere."""

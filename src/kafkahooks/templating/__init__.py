@@ -1,0 +1,1 @@
+"""Placeholder paths, the template compiler and code generator, template sets and route filters."""
