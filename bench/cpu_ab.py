@@ -50,10 +50,21 @@ def main(argv: list[str] | None = None) -> int:
     seen: dict[tuple[str, str], list[str]] = {}
     with EmbeddedBroker() as broker:
         bench = Bench(
-            bootstrap=broker.bootstrap, load_topic=throughput.LOAD_TOPIC, events=args.events,
-            keys=10_000, workdir=workdir, module=module, events_file=workdir / "events.jsonl",
-            concurrency=200, naive_events=0, naive_seconds=0.0, latency_rate=1_000.0,
-            latency_seconds=0.5, row_timeout=300.0, profile=False, settings={},
+            bootstrap=broker.bootstrap,
+            load_topic=throughput.LOAD_TOPIC,
+            events=args.events,
+            keys=10_000,
+            workdir=workdir,
+            module=module,
+            events_file=workdir / "events.jsonl",
+            concurrency=200,
+            naive_events=0,
+            naive_seconds=0.0,
+            latency_rate=1_000.0,
+            latency_seconds=0.5,
+            row_timeout=300.0,
+            profile=False,
+            settings={},
         )
         throughput.load(bench)
         for n in range(args.rounds):
@@ -72,8 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     for row in rows:
         b, a = best.get((row.option, "before")), best.get((row.option, "after"))
         ratio = f"{a / b:.3f}" if a and b else "-"
-        print(f"{row.option:6}  {b or 0:13.1f}  {a or 0:12.1f}  {ratio:>12}   "
-              f"{', '.join(seen[(row.option, 'before')])} | {', '.join(seen[(row.option, 'after')])}")
+        runs = " | ".join(", ".join(seen[(row.option, side)]) for side in ("before", "after"))
+        print(f"{row.option:6}  {b or 0:13.1f}  {a or 0:12.1f}  {ratio:>12}   {runs}")
     return 0
 
 
