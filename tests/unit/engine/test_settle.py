@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from kafkahooks.config import ConfigError
 from kafkahooks.config.sources import DeadLetterLimitConfig
 from kafkahooks.decode import DecodeError, RegistryUnavailableError
 from kafkahooks.delivery.deliverer import Deliverer
@@ -20,6 +21,7 @@ from kafkahooks.delivery.route import Route, RouteTable
 from kafkahooks.engine.deadletter import DeadLetter
 from kafkahooks.engine.dlqlimit import DeadLetterLimit, DeadLetterLimitExceeded
 from kafkahooks.engine.halt import Halt
+from kafkahooks.engine.parking import ParkedRecordError
 from kafkahooks.engine.pipeline import Pipeline
 from kafkahooks.engine.settle import Outcome, outcome
 from kafkahooks.errors import HaltError, KafkahooksError
@@ -65,7 +67,7 @@ def test_the_three_conditions_that_stop_the_bridge_share_one_base() -> None:
     for halting in (RegistryUnavailableError, DeadLetterWriteError, DeadLetterLimitExceeded):
         assert issubclass(halting, HaltError)
         assert issubclass(halting, KafkahooksError)
-    for outcome_error in (DeliveryError, DecodeError):
+    for outcome_error in (DeliveryError, DecodeError, ParkedRecordError, ConfigError):
         assert issubclass(outcome_error, KafkahooksError)
         assert not issubclass(outcome_error, HaltError)
     assert issubclass(DecodeError, ValueError)  # still caught as before
