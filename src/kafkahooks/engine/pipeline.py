@@ -1,28 +1,28 @@
 """The engine of one group member, wired as a chain of steps (after Sentry arroyo's
-processing strategies: each step does one thing and hands on)::
+processing strategies: each step does one thing and hands on to the next)::
 
-    consumer loop ─accept─▶ intake ─▶ dispatch ─▶ deliverer ─▶ settle ─▶ finish ─▶ tracker
-      (kafka/)     decode, match      lanes,     (delivery/)  delivered  fan-out    (kafka/)
-                   routes (fan-out)   batches                 / parked   counted      │
-                                                              / dead-                 ▼
-                                                              lettered       kafka/commits.py
-                                                                             commits (the one
-                                                                             place)
+    consumer loop  takes records                                     kafka/consumer.py
+      │ accept(record)
+      ▼
+    intake         decode, match routes (fan-out); parked records    engine/intake.py
+      ▼
+    dispatch       ordering lanes (scheduler.py), batches            engine/dispatch.py
+      ▼            (batching.py); a job delivers, then settles
+    deliverer      attempts, in-process retries, endpoint gates      delivery/deliverer.py
+      ▼
+    settle         outcome(): delivered / parked (parking.py) /      engine/settle.py
+      ▼            dead-lettered (deadletter.py, dlqlimit.py)
+    finish         every route has its outcome → offset tracker      engine/finish.py
+      ▼
+    commit         the finished prefix (the one place that commits)  kafka/commits.py
 
-* ``engine/intake.py``: record → decode → match routes; parked records taken back;
-* ``engine/dispatch.py``: ordering lanes (``scheduler.py``) and batches
-  (``batching.py``); each job delivers, then settles;
-* ``engine/settle.py``: :func:`~kafkahooks.engine.settle.outcome` decides, ``Settle``
-  carries it out (retry topics: ``parking.py``; dead letters: ``deadletter.py``,
-  past ``dlqlimit.py``);
-* ``engine/finish.py``: once every route of an event has its outcome, the tracker
-  is told; only the tracker decides what is committed;
-* ``engine/halt.py``: the one place that stops the bridge.
+    halt           stops the bridge; any step may call it            engine/halt.py
 
 The steps are built once and hold references to the next: per event the chain is
 plain method calls, and only the scheduler makes tasks (one per lane or per
 unordered delivery).  This class only wires them and is what the consumer loop
-calls: ``accept`` per record, ``drain`` when partitions go, ``fatal`` between polls.
+calls: ``accept`` per record, ``drain`` when partitions go (arroyo's ``join``),
+``fatal`` between polls.
 
 Nothing is finished without an outcome: delivered, filtered out, or
 dead-lettered with the broker's acknowledgement (a parked record that can no
