@@ -18,6 +18,7 @@ from kafkahooks.delivery.request import OutboundRequest
 from kafkahooks.delivery.route import RouteTable
 from kafkahooks.delivery.sender import Response
 from kafkahooks.engine.deadletter import DeadLetter
+from kafkahooks.engine.dlqlimit import DeadLetterLimit
 from kafkahooks.engine.pipeline import Pipeline
 from kafkahooks.kafka.offsets import OffsetTracker
 
@@ -62,7 +63,11 @@ def route_config(name: str, topics: list[str], **options: Any) -> RouteConfig:
 
 class Harness:
     def __init__(
-        self, routes: list[RouteConfig], decoders: Decoders | None = None, status: int = 200
+        self,
+        routes: list[RouteConfig],
+        decoders: Decoders | None = None,
+        status: int = 200,
+        dead_letter_limit: DeadLetterLimit | None = None,
     ) -> None:
         self.sender = Answering(status)
         self.dead = DeadLetters()
@@ -73,6 +78,7 @@ class Harness:
             self.dead,  # type: ignore[arg-type]
             self.tracker,
             decoders=decoders,
+            dead_letter_limit=dead_letter_limit,
         )
 
     def finished(self, topic: str, partition: int = 0) -> int | None:

@@ -21,7 +21,8 @@ from kafkahooks.delivery.route import RouteStates, RouteTable
 from kafkahooks.delivery.sender import Sender
 from kafkahooks.engine.deadletter import DeadLetterWriter
 from kafkahooks.engine.dlqlimit import DeadLetterLimit
-from kafkahooks.engine.pipeline import Pipeline, Stats
+from kafkahooks.engine.pipeline import Pipeline
+from kafkahooks.engine.stats import Stats
 from kafkahooks.kafka.consumer import ConsumerLoop, consumer_config
 from kafkahooks.kafka.deliverylog import DeliveryLog
 from kafkahooks.kafka.offsets import OffsetTracker
@@ -224,6 +225,7 @@ class Bridge:
 
     @property
     def fatal(self) -> BaseException | None:
+        """Why a member halted (``engine/halt.py``, the one place that stops): exit 1."""
         return next((m.pipeline.fatal for m in self.members if m.pipeline.fatal), None)
 
     def stop(self) -> None:

@@ -55,12 +55,12 @@ from confluent_kafka import (
 from kafkahooks.app.bridge import _consumer_only, make_sender
 from kafkahooks.app.settings import Settings
 from kafkahooks.config import ConfigError, RoutesFile, load_config
-from kafkahooks.decode import Decoders, RegistryUnavailableError, SourcePlan, ValueTooLargeError
+from kafkahooks.decode import Decoders, RegistryUnavailableError, SourcePlan
 from kafkahooks.delivery.deliverer import Deliverer
 from kafkahooks.delivery.errors import DeadLetterWriteError
 from kafkahooks.delivery.retry import DeliveryReport
 from kafkahooks.delivery.route import Route, RouteTable
-from kafkahooks.engine.deadletter import HEADER_PREFIX, DeadLetter
+from kafkahooks.engine.deadletter import HEADER_PREFIX, DeadLetter, dead_letter
 from kafkahooks.engine.scheduler import Ordering, Scheduler
 from kafkahooks.event import Event, Headers
 from kafkahooks.kafka.consumer import consumer_config
@@ -439,21 +439,18 @@ class Replayer:
                     attempts: int, event_id: str | None) -> None:
         self.summary.failed_again += 1
         assert error is not None
-        reason = getattr(error, "reason", None) or str(error)
         if self.transactions is None:  # dry run
+            reason = getattr(error, "reason", None) or str(error)
             print(f"  would fail again: {event.topic}/{event.partition}@{event.offset}: "
                   f"{type(error).__name__}: {reason}", file=self.out)
             return
-        record = DeadLetter(
-            topic=self.route.config.dead_letter_for(event.topic),
-            event=event,
-            error_class=type(error).__name__,
-            error_message=reason,
-            route=self.route.name,
+        record = dead_letter(
+            event,
+            error,
+            self.route,
             event_id=event_id or self.route.context(event, None).event_id,
-            status=report.status if report else None,
+            report=report,
             attempts=attempts + max(1, report.attempts if report else 0),  # a replay is one
-            with_body=not isinstance(error, ValueTooLargeError),
         )
         await self.transactions.write(record)
 

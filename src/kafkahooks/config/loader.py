@@ -20,12 +20,13 @@ from kafkahooks.config.expressions import route_expressions
 from kafkahooks.config.interpolate import InterpolationError, interpolate, interpolate_marked
 from kafkahooks.config.models import RoutesFile
 from kafkahooks.decode.avro import schema_problem
+from kafkahooks.errors import KafkahooksError
 from kafkahooks.templating.templates import TemplateSyntaxError
 
 __all__ = ["ConfigError", "load_config", "parse_config"]
 
 
-class ConfigError(Exception):
+class ConfigError(KafkahooksError):
     def __init__(self, source: str, problems: list[str]) -> None:
         self.source = source
         self.problems = problems

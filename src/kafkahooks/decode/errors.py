@@ -2,10 +2,13 @@
 it is dead-lettered and the stream goes on.  ``RegistryUnavailableError`` is
 not about the record, so it stops the bridge instead of dead-lettering.
 
-The class name is what lands in the ``kafkahooks.error.class`` header.
+The class name is what lands in the ``kafkahooks.error.class`` header.  Both
+bases sit in the one tree of :mod:`kafkahooks.errors`.
 """
 
 from __future__ import annotations
+
+from kafkahooks.errors import HaltError, KafkahooksError
 
 __all__ = [
     "DecodeError",
@@ -17,7 +20,7 @@ __all__ = [
 ]
 
 
-class DecodeError(ValueError):
+class DecodeError(KafkahooksError, ValueError):
     """The record's value (or key) cannot be decoded; it goes to the dead-letter topic."""
 
 
@@ -37,5 +40,8 @@ class ValueTooLargeError(DecodeError):
     """The value is over the source's ``max_value_bytes``; it is dead-lettered without body."""
 
 
-class RegistryUnavailableError(Exception):
-    """The schema registry cannot be asked (down, 5xx, auth): not the record's fault."""
+class RegistryUnavailableError(HaltError):
+    """The schema registry cannot be asked (down, 5xx, auth): not the record's fault.
+
+    The bridge stops (a :class:`~kafkahooks.errors.HaltError`): the record stays unfinished.
+    """

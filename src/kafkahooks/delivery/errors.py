@@ -2,7 +2,7 @@
 
 ::
 
-    DeliveryError
+    DeliveryError                (a KafkahooksError: see kafkahooks.errors)
     ├── RetryableDeliveryError   408, 429, 5xx, connection errors, timeouts
     └── PermanentDeliveryError   other 4xx, 3xx, events that cannot be rendered
         ├── RouteDisabledError   the endpoint answered 410 Gone earlier
@@ -37,12 +37,14 @@ import math
 import re
 import time
 
+from kafkahooks.errors import HaltError, KafkahooksError
+
 _RETRYABLE_4XX = frozenset({408, 429})
 _DELTA_SECONDS = re.compile(r"[0-9]+")  # ASCII only: "²".isdigit() is true
 _DATE_TEXT = re.compile(r"[A-Za-z0-9 ,:+-]{1,64}")  # the characters an HTTP date uses
 
 
-class DeliveryError(Exception):
+class DeliveryError(KafkahooksError):
     """A delivery attempt did not succeed."""
 
     def __init__(self, reason: str, status: int | None = None) -> None:
@@ -83,8 +85,11 @@ class InternalError(PermanentDeliveryError):
         self.error_class = type(error).__name__
 
 
-class DeadLetterWriteError(Exception):
-    """The dead-letter topic did not acknowledge a write: progress must stop."""
+class DeadLetterWriteError(HaltError):
+    """The broker did not acknowledge a dead letter (or a parked event): progress must stop.
+
+    Not a delivery outcome: a :class:`~kafkahooks.errors.HaltError` beside this tree.
+    """
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:

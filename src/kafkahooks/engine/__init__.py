@@ -1,3 +1,6 @@
-"""The per-event steps: intake and fan-out, ordering lanes, batching, settling outcomes (delivered
-/ parked / dead-lettered / halt), retry topics, the dead-letter limit.
+"""The engine: the per-event chain of steps from a taken record to a finished one.
+
+intake (decode, match routes) → dispatch (lanes, batches; deliver) → settle (delivered /
+parked / dead-lettered) → finish (the offset tracker); ``halt`` stops the bridge.
+``pipeline.py`` wires the steps and draws the chain.
 """

@@ -1,20 +1,43 @@
-"""Dead-letter records and the producer that waits for the broker's ack.
+"""Dead letters: the one way one is built, the producer that waits for the broker's ack,
+and the step that writes one past the dead-letter limit.
 
-A dead-letter outcome counts only once the broker acknowledged the write;
-a failed write raises :class:`DeadLetterWriteError`, which stops progress.
+Every dead letter (after delivery, undecodable, a parked event that can no
+longer be retried, a replay that failed again) is built by :func:`dead_letter`.
+A dead-letter outcome counts only once the broker acknowledged the write; a
+failed write (:class:`DeadLetterWriteError`) or a dead letter the limit refuses
+(:class:`DeadLetterLimitExceeded`) halts the bridge instead (``engine/halt.py``):
+the event stays unfinished, so no commit passes it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from kafkahooks.delivery.errors import DeadLetterWriteError
+from kafkahooks.decode import ValueTooLargeError
+from kafkahooks.delivery.errors import DeadLetterWriteError, DeliveryError, RouteDisabledError
+from kafkahooks.delivery.retry import DeliveryReport
+from kafkahooks.delivery.route import Route
+from kafkahooks.engine.dlqlimit import DeadLetterLimit, DeadLetterLimitExceeded
+from kafkahooks.engine.halt import Halt
+from kafkahooks.engine.parking import (
+    ParkedMalformedError,
+    ParkedUndecodableError,
+    RouteRemovedError,
+)
 from kafkahooks.event import Event, Headers
 from kafkahooks.kafka.producer import AckedProducer, ProduceError
 
-__all__ = ["HEADER_PREFIX", "DeadLetter", "DeadLetterWriter"]
+__all__ = [
+    "HEADER_PREFIX",
+    "DeadLetter",
+    "DeadLetterWriter",
+    "DeadLettering",
+    "dead_letter",
+    "dead_letter_topic",
+]
 
 HEADER_PREFIX = "kafkahooks."
 
@@ -59,6 +82,46 @@ class DeadLetter:
         return kept + mine
 
 
+def dead_letter_topic(route: Route | None, source_topic: str) -> str:
+    """Where a dead letter of ``source_topic`` goes: its route's dead-letter topic, or
+    ``<source>.dlq`` when no route was chosen (or the route is gone)."""
+    return route.config.dead_letter_for(source_topic) if route else f"{source_topic}.dlq"
+
+
+def dead_letter(
+    event: Event,
+    error: BaseException,
+    route: Route | None,
+    *,
+    route_name: str | None = None,
+    event_id: str | None = None,
+    report: DeliveryReport | None = None,
+    attempts: int | None = None,
+) -> DeadLetter:
+    """The dead letter of ``event`` that ended with ``error`` (the one place one is built).
+
+    ``route`` picks the topic (``None``: ``<source>.dlq``) and names the route unless
+    ``route_name`` does (a parked event whose route is gone).  ``report`` gives the HTTP
+    status and the attempts unless ``attempts`` is given.  An oversize value is left
+    out, so the write cannot fail on size.
+    """
+    if route_name is None and route is not None:
+        route_name = route.name
+    if attempts is None:
+        attempts = report.attempts if report is not None else 0
+    return DeadLetter(
+        topic=dead_letter_topic(route, event.topic),
+        event=event,
+        error_class=type(error).__name__,
+        error_message=error.reason if isinstance(error, DeliveryError) else str(error),
+        route=route_name,
+        event_id=event_id,
+        status=report.status if report is not None else None,
+        attempts=attempts,
+        with_body=not isinstance(error, ValueTooLargeError),
+    )
+
+
 class DeadLetterWriter:
     """Writes dead letters and waits for the broker's acknowledgement (``acks=all``)."""
 
@@ -77,3 +140,51 @@ class DeadLetterWriter:
 
     def close(self, timeout: float = 10.0) -> None:
         self._producer.close(timeout)
+
+
+# Dead letters that are not delivery failures: the dead-letter limit does not count them.
+_NOT_COUNTED = frozenset(
+    c.__name__
+    for c in (RouteDisabledError, ParkedMalformedError, ParkedUndecodableError, RouteRemovedError)
+)
+
+
+class DeadLettering:
+    """The dead-letter step: past the dead-letter limit, through the writer, acknowledged.
+
+    ``write`` returns once the broker acknowledged the dead letter.  It never returns
+    when the limit refuses it or the write fails: it halts, holding the caller's lane.
+    """
+
+    def __init__(self, writer: DeadLetterWriter, limit: DeadLetterLimit, halt: Halt) -> None:
+        self.writer = writer
+        self.limit = limit
+        self._halt = halt
+        self._writing = 0  # writes waiting for their ack
+
+    async def write(self, record: DeadLetter) -> None:
+        # Never skip: on either error the event stays unfinished so no commit passes it.
+        try:
+            if record.error_class not in _NOT_COUNTED:  # not a delivery failure
+                self.limit.dead_letter(
+                    (record.event.topic, record.event.partition), record.event.offset
+                )
+        except DeadLetterLimitExceeded as exc:
+            await self._landed()  # the dead letters before it finish: not redone
+            await self._halt.hold(exc)
+        self._writing += 1
+        try:
+            await self.writer.write(record)
+            return
+        except DeadLetterWriteError as exc:
+            failure = exc
+        finally:
+            self._writing -= 1
+        await self._halt.hold(failure)
+
+    async def _landed(self, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while self._writing and time.monotonic() < deadline:
+            if self._halt.cause is not None:  # stopping anyway: nothing to wait for
+                return
+            await asyncio.sleep(0.01)

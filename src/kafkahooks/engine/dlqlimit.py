@@ -9,9 +9,9 @@ letter that would make
 * more than ``max_ratio`` of the last ``window`` outcomes dead letters
   (judged once ``window`` outcomes are known)
 
-is refused with :class:`DeadLetterLimitExceeded`.  The pipeline treats that
-like a failed dead-letter write: the event stays unfinished, so no commit
-passes it, and the process exits non-zero.
+is refused with :class:`DeadLetterLimitExceeded`, a
+:class:`~kafkahooks.errors.HaltError` like a failed dead-letter write: the event
+stays unfinished, so no commit passes it, and the process exits non-zero.
 
 A partition's counts start again when it is assigned again: another member
 may have moved it on meanwhile, and the outcomes counted before belong to
@@ -25,12 +25,13 @@ from dataclasses import dataclass
 from itertools import repeat
 
 from kafkahooks.config.sources import DeadLetterLimitConfig
+from kafkahooks.errors import HaltError
 from kafkahooks.kafka.offsets import TopicPartitionKey
 
 __all__ = ["DeadLetterLimit", "DeadLetterLimitExceeded"]
 
 
-class DeadLetterLimitExceeded(Exception):
+class DeadLetterLimitExceeded(HaltError):
     """Too many dead letters on one partition: consumption stops."""
 
 
@@ -102,6 +103,5 @@ class DeadLetterLimit:
         full = len(state.recent) + 1 >= c.window
         dead = state.dead_in_window + 1 - (state.recent[0] if len(state.recent) == c.window else 0)
         if full and dead / c.window > c.max_ratio:
-            return (f"{dead} of the last {c.window} events dead-lettered "
-                    f"(max_ratio {c.max_ratio:g})")
+            return f"{dead} of the last {c.window} events dead-lettered (max_ratio {c.max_ratio:g})"
         return None

@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from kafkahooks.errors import KafkahooksError
 from kafkahooks.event import Event, Headers
 
 __all__ = [
@@ -32,7 +33,7 @@ __all__ = [
 PREFIX = "kafkahooks.retry."
 
 
-class ParkedRecordError(Exception):
+class ParkedRecordError(KafkahooksError):
     """A parked record that cannot be retried: dead-lettered with ``reason``.
 
     Not a delivery failure (the configuration changed under it), so these

@@ -298,6 +298,7 @@ class ConsumerLoop:
         self._loop = asyncio.get_running_loop()
         await self._call(self._subscribe)
         try:
+            # a halt (engine/halt.py) ends the loop before its next poll
             while not self._stopping.is_set() and self._pipeline.fatal is None:
                 if self._room_is_short():
                     await asyncio.sleep(_ROOM_WAIT)  # let deliveries make room: no tiny polls

@@ -214,8 +214,10 @@ def test_a_malformed_retry_record_is_dead_lettered_not_dropped() -> None:
 
 def test_dead_letters_of_config_drift_are_not_counted_by_the_dead_letter_limit() -> None:
     limit = {"max_consecutive": 1, "max_ratio": None}
-    harness = Harness([_retrying("calls-v2")])
-    harness.pipeline.dead_letter_limit = DeadLetterLimit(DeadLetterLimitConfig(**limit))
+    harness = Harness(
+        [_retrying("calls-v2")],
+        dead_letter_limit=DeadLetterLimit(DeadLetterLimitConfig(**limit)),
+    )
 
     async def scenario() -> None:
         harness.tracker.assign([(RETRY_TOPIC, 0)])
