@@ -21,6 +21,7 @@ import logging
 import time
 import traceback
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from kafkahooks.delivery.auth import send_authorized
 from kafkahooks.delivery.errors import (
@@ -35,11 +36,10 @@ from kafkahooks.delivery.request import OutboundRequest, encode_json
 from kafkahooks.delivery.retry import DeliveryReport, deliver_with_retries
 from kafkahooks.delivery.route import Route
 from kafkahooks.delivery.sender import Response, Sender
-from kafkahooks.kafka.deliverylog import DeliveryLog
 from kafkahooks.telemetry.metrics import METRICS, route_metrics
 from kafkahooks.templating.templates import RenderContext, TemplateError
 
-__all__ = ["Deliverer", "batch_id"]
+__all__ = ["AttemptLog", "Deliverer", "batch_id"]
 
 log = logging.getLogger("kafkahooks.deliverer")
 
@@ -105,12 +105,27 @@ async def _guarded(route: str, run: Callable[[], Awaitable[DeliveryReport]]) -> 
     return report
 
 
+class AttemptLog(Protocol):
+    """Where every attempt is reported (the delivery-log topic, wired by ``app/``): the
+    deliverer knows nothing of Kafka."""
+
+    def record(
+        self,
+        event_id: str,
+        route: str,
+        attempt: int,
+        status: int | None,
+        latency: float,
+        error: str | None,
+    ) -> None: ...
+
+
 class Deliverer:
     def __init__(
         self,
         sender: Sender,
         max_in_flight: int,
-        log: DeliveryLog | None = None,
+        log: AttemptLog | None = None,
         gates: Gates | None = None,
     ) -> None:
         self.sender = sender

@@ -111,6 +111,16 @@ class Pipeline:
         """Routes for every record accepted from now on (start-up and hot reload)."""
         self.intake.replace_routes(routes)
 
+    def reset(self, tps: list[TopicPartitionKey]) -> None:
+        """These partitions were assigned, revoked or lost: their dead-letter-limit
+        counts start again."""
+        self.dead_letter_limit.reset(tps)
+
+    def activity(self) -> tuple[int, bool]:
+        """Attempts started so far, and whether any delivery is under way (a task
+        alive, a batch open): waiting on a receiver is progress, not a stall."""
+        return self.deliverer.attempts, bool(self.scheduler.busy() or self.batcher.holding())
+
     async def drain(self, tps: list[TopicPartitionKey], timeout: float) -> bool:
         """Finish what these partitions have taken, up to ``timeout``; cancel the rest.
 

@@ -29,18 +29,43 @@ from typing import Any, Literal, Protocol, TypeVar, overload
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
-from kafkahooks.engine.pipeline import Pipeline
 from kafkahooks.event import Event
 from kafkahooks.kafka import offsets
 from kafkahooks.kafka.commits import Committer
 from kafkahooks.kafka.offsets import OffsetTracker, TopicPartitionKey
 from kafkahooks.telemetry.metrics import METRICS
 
-__all__ = ["ConsumerLoop", "KafkaConsumer", "consumer_config"]
+__all__ = ["ConsumerLoop", "KafkaConsumer", "Processor", "consumer_config"]
 
 log = logging.getLogger("kafkahooks.consumer")
 
 T = TypeVar("T")
+
+
+class Processor(Protocol):
+    """What the loop hands records to (``engine.Pipeline``): the loop knows nothing else
+    of the engine, so ``kafka/`` stays below it."""
+
+    @property
+    def fatal(self) -> BaseException | None:
+        """Why the member must stop (it then stops taking records), or ``None``."""
+        ...
+
+    def accept(self, event: Event) -> float | None:
+        """Take a record; a time instead means "not now: read it again then"."""
+        ...
+
+    async def drain(self, tps: list[TopicPartitionKey], timeout: float) -> bool:
+        """Finish what these partitions have taken, up to ``timeout``; cancel the rest."""
+        ...
+
+    def reset(self, tps: list[TopicPartitionKey]) -> None:
+        """These partitions changed hands: per-partition counts start again."""
+        ...
+
+    def activity(self) -> tuple[int, bool]:
+        """Attempts started so far, and whether a delivery is under way."""
+        ...
 
 _POLL_TIMEOUT = 0.1
 # Seconds of taking records between two turns of the event loop.  Taking a whole poll
@@ -141,7 +166,7 @@ class ConsumerLoop:
         self,
         conf: dict[str, Any],
         topics: list[str],
-        pipeline: Pipeline,
+        pipeline: Processor,
         tracker: OffsetTracker,
         *,
         batch: int,
@@ -274,7 +299,7 @@ class ConsumerLoop:
     # -- the loop's side of rebalances ------------------------------------------
     async def _assigned(self, tps: list[TopicPartitionKey]) -> None:
         self._tracker.assign(tps)
-        self._pipeline.dead_letter_limit.reset(tps)  # counts start again
+        self._pipeline.reset(tps)  # counts start again
         self._owned = frozenset(self._tracker.assigned)
 
     async def _release(
@@ -285,7 +310,7 @@ class ConsumerLoop:
         drained = await self._pipeline.drain(tps, timeout)
         positions = self._tracker.positions(tps, force=True)
         self._tracker.revoke(tps)
-        self._pipeline.dead_letter_limit.reset(tps)
+        self._pipeline.reset(tps)
         self._owned = frozenset(self._tracker.assigned)
         for tp in tps:
             self._deferred.pop(tp, None)
@@ -476,13 +501,9 @@ class ConsumerLoop:
         self._observed = now
         for (topic, partition), age in self._tracker.oldest_unfinished(now).items():
             METRICS.oldest_unfinished.labels(self.group, topic, str(partition)).set(age)
-        mark = (self._tracker.finished_total, self._pipeline.deliverer.attempts)
-        if (
-            mark != self._progress_mark
-            or self._tracker.outstanding == 0
-            or self._pipeline.scheduler.busy()
-            or self._pipeline.batcher.holding()
-        ):
+        attempts, busy = self._pipeline.activity()
+        mark = (self._tracker.finished_total, attempts)
+        if mark != self._progress_mark or self._tracker.outstanding == 0 or busy:
             self._progress_mark = mark
             self.progress_at = now
 
