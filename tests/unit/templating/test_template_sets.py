@@ -11,6 +11,7 @@ from xml.etree import ElementTree
 import pytest
 
 from kafkahooks.config import parse_config
+from kafkahooks.config.models import pick_route
 from kafkahooks.delivery.request import OutboundRequest
 from kafkahooks.delivery.route import Route, RouteTable, compile_route
 from kafkahooks.event import Event
@@ -193,5 +194,5 @@ routes:
     table = RouteTable(parse_config(text, "r.yaml", {}).routes)
     assert [r.name for r in table.routes] == ["live"]
     assert table.topics == ["calls"]
-    with pytest.raises(KeyError):
-        table.get("idle")
+    with pytest.raises(LookupError, match=r"no route 'idle' \(routes: live\)"):
+        pick_route(table.routes, "idle")
