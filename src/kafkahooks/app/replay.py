@@ -51,7 +51,7 @@ from confluent_kafka import (
     TopicPartition,
 )
 
-from kafkahooks.app.bridge import _consumer_only, make_sender
+from kafkahooks.app.bridge import make_sender
 from kafkahooks.app.settings import Settings
 from kafkahooks.config import RoutesFile
 from kafkahooks.decode import Decoders, RegistryUnavailableError, SourcePlan, ValueTooLargeError
@@ -64,6 +64,7 @@ from kafkahooks.engine.scheduler import Ordering, Scheduler
 from kafkahooks.event import Event, Headers
 from kafkahooks.kafka.consumer import consumer_config
 from kafkahooks.kafka.offsets import OffsetTracker, TopicPartitionKey
+from kafkahooks.kafka.producer import producer_properties
 from kafkahooks.templating.templates import RenderContext, TemplateError
 
 __all__ = ["ReplaySummary", "Replayer", "replay_group"]
@@ -242,11 +243,12 @@ class Replayer:
         conf["enable.partition.eof"] = True  # where the end is
         self.consumer = Consumer(conf)
         self.started_ms = 0
-        base = {"bootstrap.servers": kafka.bootstrap_servers, **kafka.properties}
-        dlq_props = {k: v for k, v in base.items() if not _consumer_only(k)}
-        dlq_props.update(kafka.dead_letter_properties)
         # dead letters and offsets, committed together (none in a dry run)
-        self.transactions = None if dry_run else ReplayTransactions(dlq_props, route.name)
+        self.transactions = (
+            None
+            if dry_run
+            else ReplayTransactions(producer_properties(kafka, dead_letters=True), route.name)
+        )
         self.sender = make_sender(settings, settings.max_in_flight)
         self.deliverer = Deliverer(self.sender, settings.max_in_flight)
         decoders = Decoders(config.sources, config.schema_registry)
