@@ -61,7 +61,7 @@ from kafkahooks.delivery.retry import DeliveryReport
 from kafkahooks.delivery.route import Route
 from kafkahooks.engine.deadletter import HEADER_PREFIX, DeadLetter
 from kafkahooks.engine.scheduler import Ordering, Scheduler
-from kafkahooks.event import Event, Headers
+from kafkahooks.event import Event, Headers, header_text
 from kafkahooks.kafka.consumer import consumer_config
 from kafkahooks.kafka.offsets import OffsetTracker, TopicPartitionKey
 from kafkahooks.kafka.producer import producer_properties
@@ -208,8 +208,7 @@ class DeadRecord:
             if not name.startswith(HEADER_PREFIX):
                 kept.append((name, value))
             elif value is not None:
-                text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
-                own[name.removeprefix(HEADER_PREFIX)] = text
+                own[name.removeprefix(HEADER_PREFIX)] = header_text(value)
         _, ts = message.timestamp()
         return cls(topic, partition, offset, ts, message.key(), message.value(), kept, own)
 

@@ -172,7 +172,7 @@ class RouteConfig(_Strict):
             return self
         signed = self.signing.header_names()
         endpoint = self.endpoint
-        static = {k.lower() for k in (*endpoint.headers, *endpoint.secret_headers)}
+        static = endpoint.static_names()
         for where, names in (("per event", endpoint.per_event_names()), ("statically", static)):
             clash = signed & names
             if clash:
