@@ -529,7 +529,3 @@ def _code_in(exc: KafkaException, *codes: int) -> bool:
 def _rebalancing(exc: KafkaException) -> bool:
     """A commit refused because the group is moving to a new generation."""
     return _code_in(exc, KafkaError.ILLEGAL_GENERATION, KafkaError.REBALANCE_IN_PROGRESS)
-
-
-def is_fatal(error: KafkaError) -> bool:
-    return bool(error.fatal())
