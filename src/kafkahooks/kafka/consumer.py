@@ -25,14 +25,14 @@ import logging
 import time
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Literal, Protocol, TypeVar, overload
+from typing import Any, Protocol, TypeVar
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from kafkahooks.engine.pipeline import Pipeline
 from kafkahooks.event import Event
 from kafkahooks.kafka import offsets
-from kafkahooks.kafka.commits import Committer
+from kafkahooks.kafka.commits import CommitConsumer, Committer
 from kafkahooks.kafka.offsets import OffsetTracker, TopicPartitionKey
 from kafkahooks.telemetry.metrics import METRICS
 
@@ -63,8 +63,9 @@ _OBSERVE_EVERY = 1.0  # seconds between refreshes of the progress clock and age 
 Callback = Callable[[Any, list[TopicPartition]], None]
 
 
-class KafkaConsumer(Protocol):
-    """The consumer calls the loop makes: confluent-kafka's ``Consumer``, or a fake."""
+class KafkaConsumer(CommitConsumer, Protocol):
+    """The consumer calls the loop makes (``commit`` the committer's): confluent-kafka's
+    ``Consumer``, or a fake."""
 
     def subscribe(
         self,
@@ -89,16 +90,6 @@ class KafkaConsumer(Protocol):
     def resume(self, partitions: list[TopicPartition]) -> None: ...
 
     def seek(self, partition: TopicPartition) -> None: ...
-
-    @overload
-    def commit(
-        self, *, offsets: list[TopicPartition], asynchronous: Literal[True] = ...
-    ) -> None: ...
-
-    @overload
-    def commit(
-        self, *, offsets: list[TopicPartition], asynchronous: Literal[False]
-    ) -> list[TopicPartition]: ...
 
     def close(self) -> None: ...
 
