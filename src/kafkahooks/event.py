@@ -6,10 +6,15 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Event", "Headers", "event_id"]
+__all__ = ["Event", "Headers", "event_id", "header_text"]
 
 # Kafka headers: an ordered list, names may repeat, values may be null.
 Headers = list[tuple[str, str | bytes | None]]
+
+
+def header_text(value: str | bytes) -> str:
+    """A Kafka header value as text: UTF-8, undecodable bytes replaced (never an error)."""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
 
 
 @dataclass(slots=True)
@@ -36,7 +41,7 @@ class Event:
         lname = name.lower()
         for k, v in self.headers:
             if k.lower() == lname:
-                found = v.decode("utf-8", "replace") if isinstance(v, bytes) else v
+                found = None if v is None else header_text(v)
         return found
 
     @property

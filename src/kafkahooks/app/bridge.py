@@ -26,7 +26,7 @@ from kafkahooks.engine.stats import Stats
 from kafkahooks.kafka.consumer import ConsumerLoop, consumer_config
 from kafkahooks.kafka.deliverylog import DeliveryLog
 from kafkahooks.kafka.offsets import OffsetTracker
-from kafkahooks.kafka.producer import AckedProducer
+from kafkahooks.kafka.producer import AckedProducer, producer_properties
 from kafkahooks.kafka.topics import create_topics, ensure_topics
 
 __all__ = ["Bridge", "Member", "RunResult", "run_bridge"]
@@ -130,9 +130,8 @@ class Bridge:
         if not groups:
             raise ValueError("no active route: nothing to consume")
         kafka = config.kafka
-        base = {"bootstrap.servers": kafka.bootstrap_servers, **kafka.properties}
-        producer_props = {k: v for k, v in base.items() if not _consumer_only(k)}
-        self.dead_letters = DeadLetterWriter({**producer_props, **kafka.dead_letter_properties})
+        producer_props = producer_properties(kafka)
+        self.dead_letters = DeadLetterWriter(producer_properties(kafka, dead_letters=True))
         # what outlives a reload: route states (410 Gone) and the endpoint gates, whose
         # per-origin limits are shared by every route and every consumer group
         self.route_states = RouteStates()
@@ -278,24 +277,6 @@ class Bridge:
 def make_sender(settings: Settings, max_connections: int) -> Sender:
     """The one delivery client (``delivery/http1.py``); ``max_connections`` caps its sockets."""
     return Http1Sender(max_connections=max_connections)
-
-
-_CONSUMER_ONLY_PREFIXES = (
-    "session.",
-    "heartbeat.",
-    "max.poll.",
-    "auto.offset.",
-    "partition.assignment",
-    "group.",
-    "fetch.",
-    "isolation.",
-    "enable.partition.eof",
-    "queued.",
-)
-
-
-def _consumer_only(key: str) -> bool:
-    return key.startswith(_CONSUMER_ONLY_PREFIXES)
 
 
 def install_signal_handlers(bridge: Bridge) -> None:

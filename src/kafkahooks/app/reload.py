@@ -1,5 +1,8 @@
 """Hot reload: on SIGHUP or a change of the routes file, validate and apply.
 
+Validation is what ``kafkahooks check`` does (``app/checks.py``); the transport
+policy is applied when the routes are compiled, before anything changes.
+
 A valid file takes effect for events not yet sent (like an edit in the
 Avoma or Audian console); in-flight deliveries finish with the route they
 started with.  An invalid file is logged with its errors and the running
@@ -20,7 +23,8 @@ import logging
 from pathlib import Path
 from typing import Protocol
 
-from kafkahooks.config import ConfigError, RoutesFile, load_config
+from kafkahooks.app.checks import load_checked
+from kafkahooks.config import ConfigError, RoutesFile
 
 __all__ = ["ReloadError", "Reloadable", "Reloader"]
 
@@ -70,7 +74,7 @@ class Reloader:
 
     async def reload(self) -> bool:
         try:
-            config = load_config(self.path)
+            config = load_checked(self.path)  # the transport policy: target.apply
             await self.target.apply(config)
         except (ConfigError, ReloadError) as exc:
             self.rejected += 1

@@ -1,4 +1,5 @@
-"""``kafkahooks dlq replay``: send a route's dead letters again, through the current config.
+"""Replay a route's dead letters, through the current config (``kafkahooks dlq replay``,
+whose arguments ``cli/dlq.py`` parses).
 
 The dead-letter topic is read with the route's own consumer group
 (``kafkahooks-replay-<route>``) from its committed offsets, or from
@@ -34,10 +35,8 @@ source topic.  An oversize record has no body to replay and is reported.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
-import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -52,23 +51,23 @@ from confluent_kafka import (
     TopicPartition,
 )
 
-from kafkahooks.app.bridge import _consumer_only, make_sender
+from kafkahooks.app.bridge import make_sender
 from kafkahooks.app.settings import Settings
-from kafkahooks.config import ConfigError, RoutesFile, load_config
+from kafkahooks.config import RoutesFile
 from kafkahooks.decode import Decoders, RegistryUnavailableError, SourcePlan
 from kafkahooks.delivery.deliverer import Deliverer
 from kafkahooks.delivery.errors import DeadLetterWriteError
 from kafkahooks.delivery.retry import DeliveryReport
-from kafkahooks.delivery.route import Route, RouteTable
+from kafkahooks.delivery.route import Route
 from kafkahooks.engine.deadletter import HEADER_PREFIX, DeadLetter, dead_letter
 from kafkahooks.engine.scheduler import Ordering, Scheduler
-from kafkahooks.event import Event, Headers
+from kafkahooks.event import Event, Headers, header_text
 from kafkahooks.kafka.consumer import consumer_config
 from kafkahooks.kafka.offsets import OffsetTracker, TopicPartitionKey
-from kafkahooks.telemetry.logs import setup_logging
+from kafkahooks.kafka.producer import producer_properties
 from kafkahooks.templating.templates import RenderContext, TemplateError
 
-__all__ = ["ReplaySummary", "Replayer", "add_dlq_command", "replay_group"]
+__all__ = ["ReplaySummary", "Replayer", "replay_group"]
 
 log = logging.getLogger("kafkahooks.replay")
 
@@ -209,8 +208,7 @@ class DeadRecord:
             if not name.startswith(HEADER_PREFIX):
                 kept.append((name, value))
             elif value is not None:
-                text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
-                own[name.removeprefix(HEADER_PREFIX)] = text
+                own[name.removeprefix(HEADER_PREFIX)] = header_text(value)
         _, ts = message.timestamp()
         return cls(topic, partition, offset, ts, message.key(), message.value(), kept, own)
 
@@ -244,11 +242,12 @@ class Replayer:
         conf["enable.partition.eof"] = True  # where the end is
         self.consumer = Consumer(conf)
         self.started_ms = 0
-        base = {"bootstrap.servers": kafka.bootstrap_servers, **kafka.properties}
-        dlq_props = {k: v for k, v in base.items() if not _consumer_only(k)}
-        dlq_props.update(kafka.dead_letter_properties)
         # dead letters and offsets, committed together (none in a dry run)
-        self.transactions = None if dry_run else ReplayTransactions(dlq_props, route.name)
+        self.transactions = (
+            None
+            if dry_run
+            else ReplayTransactions(producer_properties(kafka, dead_letters=True), route.name)
+        )
         self.sender = make_sender(settings, settings.max_in_flight)
         self.deliverer = Deliverer(self.sender, settings.max_in_flight)
         decoders = Decoders(config.sources, config.schema_registry)
@@ -497,58 +496,3 @@ class Replayer:
         await self.sender.aclose()
         if self.transactions is not None:
             await asyncio.to_thread(self.transactions.close)
-
-
-def _route(config: RoutesFile, name: str, settings: Settings) -> Route:
-    for candidate in config.routes:
-        if candidate.name == name:
-            if not candidate.active:
-                raise ValueError(f"route {name!r} is inactive: activate it to replay into it")
-            return RouteTable([candidate], settings.allow_local_targets).routes[0]
-    names = ", ".join(r.name for r in config.routes)
-    raise ValueError(f"no route {name!r} (routes: {names})")
-
-
-async def _replay_main(replayer: Replayer, start: int | None, limit: int | None) -> None:
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):  # stop reading, finish in-flight, commit
-        loop.add_signal_handler(sig, lambda: setattr(replayer, "stopping", True))
-    await replayer.run(start, limit)
-
-
-def cmd_dlq_replay(args: argparse.Namespace) -> int:
-    settings = Settings()
-    setup_logging(settings.log_level, settings.log_format)
-    try:
-        config = load_config(args.config)
-        route = _route(config, args.route, settings)
-    except (ConfigError, ValueError) as exc:
-        print(f"invalid config:\n{exc}" if isinstance(exc, ConfigError) else str(exc),
-              file=sys.stderr)
-        return 2
-    replayer = Replayer(config, route, settings, dry_run=args.dry_run)
-    asyncio.run(_replay_main(replayer, args.from_offset, args.limit))
-    if replayer.error is not None:
-        print(f"replay stopped: {replayer.error}", file=sys.stderr)
-        return 1
-    return 1 if replayer.summary.failed_again else 0
-
-
-def add_dlq_command(sub: Any) -> None:
-    """``kafkahooks dlq replay ...`` on the CLI's sub-command parser."""
-    dlq = sub.add_parser("dlq", help="dead-letter topics")
-    verbs = dlq.add_subparsers(dest="dlq_command", required=True)
-    replay = verbs.add_parser(
-        "replay", help="send a route's dead letters again through the current config",
-        description="Exit status: 0 all delivered (or filtered), 1 some failed again "
-                    "(they are back in the dead-letter topic) or the replay stopped, 2 bad usage.")
-    replay.add_argument("--config", required=True)
-    replay.add_argument("--route", required=True)
-    replay.add_argument("--from", dest="from_offset", type=int, default=None, metavar="OFFSET",
-                        help="start at this offset in every dead-letter partition "
-                             "(default: where the replay group left off)")
-    replay.add_argument("--limit", type=int, default=None, metavar="N",
-                        help="replay at most N records of this route")
-    replay.add_argument("--dry-run", action="store_true",
-                        help="render and print what would be sent; send and commit nothing")
-    replay.set_defaults(func=cmd_dlq_replay)

@@ -27,10 +27,10 @@ from typing import Any, TextIO
 from pydantic import SecretStr
 
 from kafkahooks.app.settings import Settings
-from kafkahooks.config import ConfigError, RouteConfig, RoutesFile, load_config
+from kafkahooks.cli.common import load_or_exit, route_or_exit, usage_error
+from kafkahooks.config import RouteConfig
 from kafkahooks.delivery.auth import send_authorized
 from kafkahooks.delivery.errors import DeliveryError
-from kafkahooks.delivery.guard import transport_problems
 from kafkahooks.delivery.http1 import Http1Sender
 from kafkahooks.delivery.request import OutboundRequest
 from kafkahooks.delivery.route import Route, compile_route
@@ -45,7 +45,6 @@ __all__ = [
     "cmd_send_test",
     "escape_terminal",
     "generate_secret",
-    "load_checked",
     "route_secrets",
 ]
 
@@ -68,19 +67,6 @@ def _escape_char(match: re.Match[str]) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
-def load_checked(path: str, allow_local: bool) -> RoutesFile:
-    """Load a routes file and apply the transport checks; exit 2 with the problems."""
-    try:
-        config = load_config(path)
-        problems = transport_problems(config, allow_local)
-        if problems:
-            raise ConfigError(path, problems)
-    except ConfigError as exc:
-        print(f"invalid config:\n{exc}", file=sys.stderr)
-        raise SystemExit(2) from None
-    return config
-
-
 def route_secrets(config: RouteConfig) -> list[str]:
     """Every secret value a route holds (to keep them out of any output)."""
     found: list[SecretStr] = list(config.endpoint.secret_headers.values())
@@ -99,15 +85,6 @@ def route_secrets(config: RouteConfig) -> list[str]:
     return [s.get_secret_value() for s in found if s.get_secret_value()]
 
 
-def _pick_route(config: RoutesFile, name: str, source: str) -> RouteConfig:
-    for route in config.routes:
-        if route.name == name:
-            return route
-    names = ", ".join(r.name for r in config.routes)
-    print(f"no route {name!r} in {source} (routes: {names})", file=sys.stderr)
-    raise SystemExit(2)
-
-
 def pick_event(route: Route, event_type: str | None, event_file: str | None) -> Event:
     """The ``--event`` file, else the first built-in sample of ``--event-type``
     (or, without it, the first sample the route takes)."""
@@ -121,9 +98,8 @@ def pick_event(route: Route, event_type: str | None, event_file: str | None) -> 
             return event
     known = sorted({str(route.match(e)[1]) for _, e in samples})
     wanted = f"of type {event_type!r}" if event_type else "that this route takes"
-    print(f"no built-in sample event {wanted} (sample types for route {route.name}: "
-          f"{', '.join(known)}); give one with --event FILE.json", file=sys.stderr)
-    raise SystemExit(2)
+    usage_error(f"no built-in sample event {wanted} (sample types for route {route.name}: "
+                f"{', '.join(known)}); give one with --event FILE.json")
 
 
 def _build(route: Route, event: Event) -> tuple[bool, OutboundRequest]:
@@ -131,8 +107,7 @@ def _build(route: Route, event: Event) -> tuple[bool, OutboundRequest]:
     ctx = route.context(event, etype)
     ctx.sent_at = time.time()
     if route.template.pick(etype) is None:
-        print(f"route {route.name} has no template for event type {etype!r}", file=sys.stderr)
-        raise SystemExit(2)
+        usage_error(f"route {route.name} has no template for event type {etype!r}")
     return taken, route.build(ctx, route.render_body(ctx), ctx.sent_at)
 
 
@@ -174,16 +149,10 @@ class _Printer:
 
 
 def _compiled(args: argparse.Namespace, *, checked: bool) -> Route:
+    """``checked``: the transport policy too (``send-test`` sends; ``render`` does not)."""
     allow_local = Settings().allow_local_targets
-    if checked:
-        config = load_checked(args.config, allow_local)
-    else:
-        try:
-            config = load_config(args.config)
-        except ConfigError as exc:
-            print(f"invalid config:\n{exc}", file=sys.stderr)
-            raise SystemExit(2) from None
-    return compile_route(_pick_route(config, args.route, args.config), allow_local)
+    config = load_or_exit(args.config, allow_local if checked else None)
+    return compile_route(route_or_exit(config, args.route, args.config), allow_local)
 
 
 def _prepare(
@@ -206,20 +175,20 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _send_once(request: OutboundRequest) -> tuple[Response, float]:
+async def _send_once(route: Route, request: OutboundRequest) -> tuple[Response, float]:
     sender = Http1Sender(max_connections=4)
     started = time.monotonic()
     try:
-        response = await send_authorized(sender.send, request)
+        response = await send_authorized(sender.send, request, route.auth)
     finally:
         await sender.aclose()
     return response, time.monotonic() - started
 
 
 def cmd_send_test(args: argparse.Namespace) -> int:
-    _, request, printer = _prepare(args, checked=True, filtered_note="; sending anyway")
+    route, request, printer = _prepare(args, checked=True, filtered_note="; sending anyway")
     try:
-        response, elapsed = asyncio.run(_send_once(request))
+        response, elapsed = asyncio.run(_send_once(route, request))
     except DeliveryError as exc:
         printer.request(request, request.body)
         printer.line(f"← not delivered: {exc.reason}")

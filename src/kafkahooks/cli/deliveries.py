@@ -13,7 +13,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
-from kafkahooks.config import ConfigError, load_config
+from kafkahooks.cli.common import load_or_exit
 from kafkahooks.kafka.consumer import consumer_config
 
 __all__ = ["add_deliveries_command", "parse_since"]
@@ -74,11 +74,7 @@ def _row(r: dict[str, Any]) -> str:
 
 
 def cmd_deliveries(args: argparse.Namespace) -> int:
-    try:
-        config = load_config(args.config)
-    except ConfigError as exc:
-        print(f"invalid config:\n{exc}", file=sys.stderr)
-        return 2
+    config = load_or_exit(args.config)
     topic = config.kafka.delivery_log_topic
     if not topic:
         print(

@@ -22,28 +22,18 @@ import asyncio
 import sys
 
 from kafkahooks import __version__
-from kafkahooks.app.replay import add_dlq_command
 from kafkahooks.app.settings import Settings
-from kafkahooks.cli.commands import add_commands, load_checked
+from kafkahooks.cli.commands import add_commands
+from kafkahooks.cli.common import load_or_exit
 from kafkahooks.cli.deliveries import add_deliveries_command
-from kafkahooks.config import ConfigError, RoutesFile, load_config
+from kafkahooks.cli.dlq import add_dlq_command
 from kafkahooks.telemetry.logs import setup_logging
 
 __all__ = ["main"]
 
-MASK = "********"
-
-
-def _load(path: str) -> RoutesFile:
-    try:
-        return load_config(path)
-    except ConfigError as exc:
-        print(f"invalid config:\n{exc}", file=sys.stderr)
-        raise SystemExit(2) from None
-
 
 def cmd_check(args: argparse.Namespace) -> int:
-    config = load_checked(args.config, Settings().allow_local_targets)
+    config = load_or_exit(args.config, Settings().allow_local_targets)
     print(f"{args.config}: OK")
     for route in config.routes:
         state = "" if route.active else " (inactive)"
@@ -60,7 +50,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     settings = Settings()
     setup_logging(settings.log_level, settings.log_format)
-    config = load_checked(args.config, settings.allow_local_targets)
+    config = load_or_exit(args.config, settings.allow_local_targets)
     result = asyncio.run(run_bridge(config, settings, args.config, EARLY_SIGNALS))
     if result.error:
         print(f"kafkahooks stopped: {result.error}", file=sys.stderr)

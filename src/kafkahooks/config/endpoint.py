@@ -403,12 +403,16 @@ class EndpointConfig(_Strict):
 
     @model_validator(mode="after")
     def _auth_header_once(self) -> EndpointConfig:
-        static = [k.lower() for k in (*self.headers, *self.secret_headers)]
-        if len(set(static)) != len(static):
+        static = self.static_names()
+        if len(static) != len(self.headers) + len(self.secret_headers):
             raise ValueError("a header is in both headers and secret_headers")
         if self.auth.type != "none" and "authorization" in static:
             raise ValueError("authorization is set both by auth and by a header; keep one")
         return self
+
+    def static_names(self) -> set[str]:
+        """The names ``headers`` and ``secret_headers`` set, lower case."""
+        return {k.lower() for k in (*self.headers, *self.secret_headers)}
 
     def per_event_names(self) -> set[str]:
         """The names an event may set (dynamic and forwarded headers), lower case."""

@@ -1,9 +1,13 @@
-"""Load a routes file: YAML → ``${VAR}`` interpolation → models → template check.
+"""Load a routes file: YAML → ``${VAR}`` interpolation → models.
 
 Every failure becomes one :class:`ConfigError` whose lines name the file,
 the route and the field, e.g.::
 
     routes.yaml: route 'calls' → endpoint.timeout: Input should be greater than 0
+
+Invariant: this package imports no runtime code.  What only the runtime can
+check (templates compile, schema files parse, targets pass the transport
+policy) is checked by ``app/checks.py`` on every path that loads a file for use.
 """
 
 from __future__ import annotations
@@ -16,12 +20,9 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from kafkahooks.config.expressions import route_expressions
 from kafkahooks.config.interpolate import InterpolationError, interpolate, interpolate_marked
 from kafkahooks.config.models import RoutesFile
-from kafkahooks.decode.avro import schema_problem
 from kafkahooks.errors import KafkahooksError
-from kafkahooks.templating.templates import TemplateSyntaxError
 
 __all__ = ["ConfigError", "load_config", "parse_config"]
 
@@ -55,30 +56,6 @@ def _validation_problems(raw: Any, exc: ValidationError) -> list[str]:
         # model validators that raise ValueError report "Value error, ..."
         message = str(err["msg"]).removeprefix("Value error, ")
         problems.append(f"{_where(raw, tuple(err['loc']))}: {message}")
-    return problems
-
-
-def _template_problems(raw: Any, config: RoutesFile) -> list[str]:
-    problems = []
-    for index, route in enumerate(config.routes):
-        for where, compile_it in route_expressions(route):
-            try:
-                compile_it()
-            except TemplateSyntaxError as exc:
-                problems.append(f"{_route_label(raw, index)} → {where}: {exc}")
-    return problems
-
-
-def _schema_problems(raw: Any, config: RoutesFile) -> list[str]:
-    problems = []
-    for topic, src in config.sources.items():
-        for part, fmt in (("value", src.value), ("key", src.key)):
-            if (problem := schema_problem(fmt)) is not None:
-                problems.append(f"sources.{topic}.{part}: {problem}")
-    for index, route in enumerate(config.routes):
-        for part, over in (("value_format", route.value_format), ("key_format", route.key_format)):
-            if (problem := schema_problem(over)) is not None:
-                problems.append(f"{_route_label(raw, index)} → {part}: {problem}")
     return problems
 
 
@@ -116,9 +93,6 @@ def parse_config(
         config = RoutesFile.model_validate(resolved, context={"base_dir": base_dir})
     except ValidationError as exc:
         raise ConfigError(source, _validation_problems(raw, exc)) from None
-    problems = _template_problems(raw, config) + _schema_problems(raw, config)
-    if problems:
-        raise ConfigError(source, problems)
     _mark_urls(raw, config, env)
     return config
 

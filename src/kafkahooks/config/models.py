@@ -7,7 +7,8 @@ moment they are parsed.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from collections.abc import Iterable
+from typing import Annotated, Any, Literal, Protocol, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -42,6 +43,7 @@ __all__ = [
     "RouteConfig",
     "RoutesFile",
     "SigningConfig",
+    "pick_route",
 ]
 
 Scalar = str | int | float | bool
@@ -170,7 +172,7 @@ class RouteConfig(_Strict):
             return self
         signed = self.signing.header_names()
         endpoint = self.endpoint
-        static = {k.lower() for k in (*endpoint.headers, *endpoint.secret_headers)}
+        static = endpoint.static_names()
         for where, names in (("per event", endpoint.per_event_names()), ("statically", static)):
             clash = signed & names
             if clash:
@@ -223,3 +225,22 @@ class RoutesFile(_Strict):
             for topic in route.topics:
                 ordered[topic] = None
         return list(ordered)
+
+
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+_R = TypeVar("_R", bound=_Named)
+
+
+def pick_route(routes: Iterable[_R], name: str) -> _R:
+    """The route named ``name`` (a route's config, or a compiled route); a
+    ``LookupError`` that lists the names there are if none is."""
+    candidates = list(routes)
+    for route in candidates:
+        if route.name == name:
+            return route
+    names = ", ".join(r.name for r in candidates) or "none"
+    raise LookupError(f"no route {name!r} (routes: {names})")

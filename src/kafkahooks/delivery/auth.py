@@ -271,10 +271,10 @@ def auth_for(config: AuthConfig, route: str = "", policy: TargetPolicy | None = 
     return NO_AUTH
 
 
-async def send_authorized(send: Send, request: OutboundRequest) -> Response:
-    """Add the request's auth headers (fetching a token first if need be), then
-    ``send`` it; after a 401, once more with fresh ones."""
-    auth = request.auth
+async def send_authorized(send: Send, request: OutboundRequest, auth: Auth | None) -> Response:
+    """Add ``auth``'s headers to ``request`` (fetching a token first if need be), then
+    ``send`` it; after a 401, once more with fresh ones.  The request carries no auth of
+    its own: the deliverer (or ``send-test``) passes the route's."""
     if auth is None or auth is NO_AUTH:
         return await send(request)
     used = await auth.headers()

@@ -138,15 +138,16 @@ class Deliverer:
         return self.gates.for_route(route)
 
     async def _send(
-        self, route: str, gate: EndpointGate, request: OutboundRequest, attempt: int
+        self, route: Route, gate: EndpointGate, request: OutboundRequest, attempt: int
     ) -> Response:
-        """Auth first (a token fetch takes no slot), then the request through the gates;
-        after a 401 that refreshes the token, once more."""
+        """The route's auth first (a token fetch takes no slot), then the request through
+        the gates; after a 401 that refreshes the token, once more."""
+        name = route.name
 
         def exchange(req: OutboundRequest) -> Awaitable[Response]:
-            return self._exchange(route, gate, req, attempt)
+            return self._exchange(name, gate, req, attempt)
 
-        return await send_authorized(exchange, request)
+        return await send_authorized(exchange, request, route.auth)
 
     async def _exchange(
         self, route: str, gate: EndpointGate, request: OutboundRequest, attempt: int
@@ -192,7 +193,7 @@ class Deliverer:
                 ctx.sent_at = time.time()
                 data = body if body is not None else _rendered(lambda: route.render_body(ctx))
                 request = _built(route, ctx, data, ctx.sent_at)
-                return request, await self._send(route.name, gate, request, number)
+                return request, await self._send(route, gate, request, number)
 
             return await deliver_with_retries(attempt, route.config.retry)
 
@@ -220,7 +221,7 @@ class Deliverer:
             async def attempt(number: int) -> tuple[OutboundRequest, Response]:
                 request = _built(route, head, body, time.time())
                 request.headers["webhook-batch-size"] = str(len(ctxs))
-                return request, await self._send(route.name, gate, request, number)
+                return request, await self._send(route, gate, request, number)
 
             return await deliver_with_retries(attempt, route.config.retry)
 

@@ -80,10 +80,6 @@ class TargetPolicy:
     allow_insecure: bool = False
     allow_private: bool = False
 
-    @property
-    def open(self) -> bool:
-        return self.allow_insecure and self.allow_private
-
 
 # -- the one spelling of a host ---------------------------------------------------------
 

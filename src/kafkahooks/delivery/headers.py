@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from kafkahooks.config.endpoint import EndpointConfig
+from kafkahooks.event import header_text
 from kafkahooks.templating.templates import (
     MISSING,
     RenderContext,
@@ -52,18 +53,23 @@ def _clean(name: str, value: Any) -> str | None:
     return text or None
 
 
+def _headers(pairs: Iterable[tuple[str, Any]]) -> dict[str, str]:
+    """The pairs that make a header value (later ones win); an unsendable value raises."""
+    out: dict[str, str] = {}
+    for name, value in pairs:
+        text = _clean(name, value)
+        if text is not None:
+            out[name] = text
+    return out
+
+
 def _dynamic(spec: dict[str, str]) -> HeaderSource | None:
     if not spec:
         return None
     template = compile_template(dict(spec), "omit")
 
     def render(ctx: RenderContext) -> dict[str, str]:
-        out: dict[str, str] = {}
-        for name, value in template.render(ctx).items():
-            text = _clean(name, value)
-            if text is not None:
-                out[name] = text
-        return out
+        return _headers(template.render(ctx).items())
 
     return render
 
@@ -71,37 +77,33 @@ def _dynamic(spec: dict[str, str]) -> HeaderSource | None:
 def _forwarded(source: str, allow: list[str]) -> HeaderSource:
     wanted = {name.lower(): name for name in allow}
     if source == "headers":
+
         def from_kafka(ctx: RenderContext) -> dict[str, str]:
-            out: dict[str, str] = {}
-            for key, raw in ctx.event.headers:
-                name = wanted.get(key.lower())
-                if name is not None and raw is not None:
-                    value = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-                    text = _clean(name, value)
-                    if text is not None:
-                        out[name] = text
-            return out
+            return _headers(
+                (wanted[key.lower()], header_text(raw))
+                for key, raw in ctx.event.headers
+                if raw is not None and key.lower() in wanted
+            )
 
         return from_kafka
     getter, _ = compile_path(source)
 
     def from_value(ctx: RenderContext) -> dict[str, str]:
         carried = getter(ctx)
-        out: dict[str, str] = {}
-        if isinstance(carried, dict):
-            for key, value in carried.items():
-                name = wanted.get(str(key).lower())
-                text = None if name is None else _clean(name, value)
-                if name is not None and text is not None:
-                    out[name] = text
-        return out
+        if not isinstance(carried, dict):
+            return {}
+        return _headers(
+            (wanted[str(key).lower()], value)
+            for key, value in carried.items()
+            if str(key).lower() in wanted
+        )
 
     return from_value
 
 
 def header_source(endpoint: EndpointConfig) -> HeaderSource | None:
     """Everything per event in one callable, or ``None`` when nothing is."""
-    static = {k.lower() for k in (*endpoint.headers, *endpoint.secret_headers)}
+    static = endpoint.static_names()
     dynamic = {k: v for k, v in endpoint.dynamic_headers.items() if k.lower() not in static}
     forward = endpoint.forward_headers
     allow = [] if forward is None else [n for n in forward.allow if n.lower() not in static]

@@ -17,16 +17,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
 from ssl import SSLContext
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from uuid import UUID
 
 import orjson
 
 from kafkahooks.config.urls import MASK, shown_url
 from kafkahooks.delivery.guard import TargetPolicy
-
-if TYPE_CHECKING:
-    from kafkahooks.delivery.auth import Auth
 
 __all__ = ["OutboundRequest", "encode_json"]
 
@@ -225,9 +222,9 @@ class OutboundRequest:
     headers: dict[str, str]
     body: bytes
     timeout: float
-    # Transport safety and TLS the sender must apply; auth the deliverer adds per attempt.
+    # Transport safety and TLS the sender must apply.  Auth is not the request's: like
+    # httpx, the request is data and whoever sends it applies auth (delivery/auth.py).
     policy: TargetPolicy = field(default_factory=TargetPolicy)
     ssl: SSLContext | None = None
-    auth: Auth | None = None
     # body bytes of the answer the sender keeps (the rest is read and discarded)
     response_limit: int = 2048

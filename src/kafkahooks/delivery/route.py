@@ -143,7 +143,7 @@ class Route:
             body = b""
         return OutboundRequest(
             endpoint.method, url, headers, body, endpoint.timeout,
-            policy=self.policy, ssl=self.ssl, auth=self.auth,
+            policy=self.policy, ssl=self.ssl,
         )
 
 
@@ -208,9 +208,3 @@ class RouteTable:
     @property
     def topics(self) -> list[str]:
         return list(self.by_topic)
-
-    def get(self, name: str) -> Route:
-        for route in self.routes:
-            if route.name == name:
-                return route
-        raise KeyError(name)

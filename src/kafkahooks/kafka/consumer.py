@@ -25,13 +25,13 @@ import logging
 import time
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Literal, Protocol, TypeVar, overload
+from typing import Any, Protocol, TypeVar
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from kafkahooks.event import Event
 from kafkahooks.kafka import offsets
-from kafkahooks.kafka.commits import Committer
+from kafkahooks.kafka.commits import CommitConsumer, Committer
 from kafkahooks.kafka.offsets import OffsetTracker, TopicPartitionKey
 from kafkahooks.telemetry.metrics import METRICS
 
@@ -88,8 +88,9 @@ _OBSERVE_EVERY = 1.0  # seconds between refreshes of the progress clock and age 
 Callback = Callable[[Any, list[TopicPartition]], None]
 
 
-class KafkaConsumer(Protocol):
-    """The consumer calls the loop makes: confluent-kafka's ``Consumer``, or a fake."""
+class KafkaConsumer(CommitConsumer, Protocol):
+    """The consumer calls the loop makes (``commit`` the committer's): confluent-kafka's
+    ``Consumer``, or a fake."""
 
     def subscribe(
         self,
@@ -114,16 +115,6 @@ class KafkaConsumer(Protocol):
     def resume(self, partitions: list[TopicPartition]) -> None: ...
 
     def seek(self, partition: TopicPartition) -> None: ...
-
-    @overload
-    def commit(
-        self, *, offsets: list[TopicPartition], asynchronous: Literal[True] = ...
-    ) -> None: ...
-
-    @overload
-    def commit(
-        self, *, offsets: list[TopicPartition], asynchronous: Literal[False]
-    ) -> list[TopicPartition]: ...
 
     def close(self) -> None: ...
 
@@ -551,7 +542,3 @@ def _code_in(exc: KafkaException, *codes: int) -> bool:
 def _rebalancing(exc: KafkaException) -> bool:
     """A commit refused because the group is moving to a new generation."""
     return _code_in(exc, KafkaError.ILLEGAL_GENERATION, KafkaError.REBALANCE_IN_PROGRESS)
-
-
-def is_fatal(error: KafkaError) -> bool:
-    return bool(error.fatal())

@@ -1,8 +1,12 @@
-"""A Kafka producer for asyncio code: awaitable acknowledged writes.
+"""A Kafka producer for asyncio code: awaitable acknowledged writes; producer properties.
 
 A background thread serves librdkafka's delivery reports and hands each
 result to the event loop, so ``await send(...)`` returns only once the
 broker acknowledged the record (``acks=all``) and raises if it did not.
+
+Every producer kafkahooks makes (retry topics and the delivery log, dead
+letters, replay's transactions, topic admin) takes its properties from
+:func:`producer_properties`, so they all reach the cluster the same way.
 """
 
 from __future__ import annotations
@@ -14,15 +18,43 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
+from kafkahooks.config.models import KafkaConfig
 from kafkahooks.event import Headers
 
-__all__ = ["AckedProducer", "ProduceError"]
+__all__ = ["AckedProducer", "ProduceError", "producer_properties"]
 
 log = logging.getLogger("kafkahooks.producer")
 
 
 class ProduceError(Exception):
     """The broker did not acknowledge a write."""
+
+
+# librdkafka properties only a consumer takes: the ``kafka.properties`` that the
+# consumers and producers share are passed to producers without them
+_CONSUMER_ONLY_PREFIXES = (
+    "session.",
+    "heartbeat.",
+    "max.poll.",
+    "auto.offset.",
+    "partition.assignment",
+    "group.",
+    "fetch.",
+    "isolation.",
+    "enable.partition.eof",
+    "queued.",
+)
+
+
+def producer_properties(kafka: KafkaConfig, *, dead_letters: bool = False) -> dict[str, Any]:
+    """A producer's librdkafka properties: the bootstrap servers and ``kafka.properties``
+    less the consumer-only ones; for the dead letters, ``kafka.dead_letter_properties``
+    on top (they may name another cluster)."""
+    shared = {"bootstrap.servers": kafka.bootstrap_servers, **kafka.properties}
+    props = {k: v for k, v in shared.items() if not k.startswith(_CONSUMER_ONLY_PREFIXES)}
+    if dead_letters:
+        props.update(kafka.dead_letter_properties)
+    return props
 
 
 def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:

@@ -1,37 +1,44 @@
 """A template as one generated Python function.
 
-The closure tree of :mod:`kafkahooks.templates` calls a function per node and
+The closure tree of :mod:`kafkahooks.templating.templates` calls a function per node and
 per field: ~11.6 µs an event for the benchmark's 16-field payload, a third of
 a batch-mode event's CPU.  This writes the same template as one function that
 reads each ``value.<name>...`` field into a local (shared prefixes are walked
 once) and returns one literal, so rendering is plain bytecode (~3 µs, see
 ``bench/render_sign.py``).
 
-Every other leaf (text with placeholders, headers, timestamps, lists indexed
-by number, the ``fail`` policy) calls the closure compiled for it, so what a
-placeholder means is defined in one place.
+A root is inlined as the source :data:`~kafkahooks.templating.paths.ROOTS`
+gives it, the source its getter is made from.  Every other leaf (headers,
+per-attempt roots, lists indexed by number, the ``fail`` policy) calls the
+closure the template compiler makes for it, so what a placeholder means is
+defined in one place.  This module builds on ``paths.py`` only; the compiler
+(``templates.py``) calls it and hands itself in for the leaves.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
-from kafkahooks.templating.templates import (
-    _OMIT,
-    _PLACEHOLDER,
-    _WHOLE,
-    INLINE_OPTIONAL,
-    INLINE_ROOTS,
+from kafkahooks.templating.paths import (
     MISSING,
+    OMIT,
+    PLACEHOLDER,
+    ROOT_HELPERS,
+    ROOTS,
+    WHOLE,
     MissingPolicy,
     Node,
-    _Compiler,
-    _iso_ms,
-    _text,
+    text_of,
     value_names,
 )
 
-__all__ = ["generate"]
+__all__ = ["LeafCompiler", "generate"]
+
+
+class LeafCompiler(Protocol):
+    """Compiles one template leaf to a closure, checking it and naming its field."""
+
+    def node(self, spec: Any, where: str) -> Node: ...
 
 _LITERALS = (str, int, bool, type(None))
 
@@ -39,23 +46,24 @@ _LITERALS = (str, int, bool, type(None))
 def _drop(obj: dict[str, Any], omitted: bool | None = None) -> dict[str, Any]:
     """``omitted``: what the generated code knows; None (a closure field) looks."""
     if omitted is None:
-        omitted = _OMIT in obj.values()
-    return {k: v for k, v in obj.items() if v is not _OMIT} if omitted else obj
+        omitted = OMIT in obj.values()
+    return {k: v for k, v in obj.items() if v is not OMIT} if omitted else obj
 
 
 def _drop_items(items: list[Any], omitted: bool = True) -> list[Any]:
-    return [v for v in items if v is not _OMIT] if omitted else items
+    return [v for v in items if v is not OMIT] if omitted else items
 
 
 class _Writer:
-    def __init__(self, compiler: _Compiler, policy: MissingPolicy) -> None:
+    def __init__(self, compiler: LeafCompiler, policy: MissingPolicy) -> None:
         self.compiler = compiler
         self.omit = policy == "omit"
         self.inline = policy != "fail"  # "fail" leaves raise with their field: closures
         self.missing = "None" if policy == "null" else "_OMIT"
         self.env: dict[str, Any] = {
-            "_OMIT": _OMIT, "_MISSING": MISSING, "_drop": _drop, "_drop_items": _drop_items,
-            "_iso_ms": _iso_ms, "_text": _text,
+            **ROOT_HELPERS,
+            "_OMIT": OMIT, "_MISSING": MISSING, "_drop": _drop, "_drop_items": _drop_items,
+            "_text": text_of,
         }
         self.body: list[str] = []
         self.walked: dict[tuple[str, ...], str] = {(): "v"}
@@ -100,12 +108,14 @@ class _Writer:
         return f"{drop}({container}, {' or '.join(omittable)})"
 
     def leaf(self, spec: str, where: str) -> str:
-        whole = _WHOLE.match(spec)
+        whole = WHOLE.match(spec)
         expr = whole.group(1).strip() if whole else None
-        if expr in INLINE_ROOTS:
-            return INLINE_ROOTS[expr][0]
-        if self.inline and expr in INLINE_OPTIONAL:
-            return self.optional(*INLINE_OPTIONAL[expr])
+        root = ROOTS.get(expr) if expr is not None else None
+        if root is not None and root.plain:
+            return root.code
+        if self.inline and root is not None and not root.per_attempt:
+            assert root.absent_if_none is not None  # not plain, not per attempt
+            return self.optional(root.absent_if_none, root.code)
         inlined: str | None = None
         if self.inline and expr is None:
             inlined = self.text(spec)
@@ -122,12 +132,12 @@ class _Writer:
     def text(self, spec: str) -> str | None:
         """Text with placeholders as one concatenation, when every one can be inlined."""
         parts, pos = [], 0
-        for match in _PLACEHOLDER.finditer(spec):
+        for match in PLACEHOLDER.finditer(spec):
             parts.append(repr(spec[pos : match.start()]))
             expr = match.group(1).strip()
-            if expr in INLINE_ROOTS:
-                code, is_text = INLINE_ROOTS[expr]
-                parts.append(code if is_text else f"str({code})")
+            root = ROOTS.get(expr)
+            if root is not None and root.plain:
+                parts.append(root.code if root.text else f"str({root.code})")
             elif (names := value_names(expr)) is not None:
                 parts.append(f"_text({self.lookup(names, '_MISSING')})")
             else:
@@ -171,7 +181,7 @@ class _Writer:
         return var
 
 
-def generate(spec: Any, compiler: _Compiler, policy: MissingPolicy) -> Node:
+def generate(spec: Any, compiler: LeafCompiler, policy: MissingPolicy) -> Node:
     """One function rendering ``spec``; leaf closures come from ``compiler``."""
     writer = _Writer(compiler, policy)
     result = writer.expr(spec, "")

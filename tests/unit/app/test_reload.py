@@ -20,7 +20,7 @@ from kafkahooks.app.bridge import Bridge
 from kafkahooks.app.reload import Reloader, ReloadError
 from kafkahooks.app.settings import Settings
 from kafkahooks.config import RoutesFile
-from kafkahooks.config.models import KafkaConfig, RouteConfig
+from kafkahooks.config.models import KafkaConfig, RouteConfig, pick_route
 from kafkahooks.delivery.errors import PermanentDeliveryError, RouteDisabledError
 from kafkahooks.delivery.retry import DeliveryReport
 from kafkahooks.delivery.route import RouteTable
@@ -290,12 +290,12 @@ def test_a_route_disabled_by_410_stays_disabled_across_reloads(
 ) -> None:
     bridge = bridges(_config(route_config("calls", ["calls"])))
     gone = DeliveryReport(1, 410, PermanentDeliveryError("HTTP 410", 410))
-    bridge.members[0].routes.get("calls").state.observe("calls", gone)
+    pick_route(bridge.members[0].routes.routes, "calls").state.observe("calls", gone)
 
     edited = {"template": {"id": "{{ value.id }}", "edited": True}}
     _apply(bridge, _config(route_config("calls", ["calls"], **edited)))
 
-    route = bridge.members[0].pipeline.routes.get("calls")
+    route = pick_route(bridge.members[0].pipeline.routes.routes, "calls")
     assert route.template is not None and route.config.template["edited"] is True
     report = route.state.short_circuit()
     assert report is not None and isinstance(report.error, RouteDisabledError)
@@ -309,7 +309,7 @@ def test_changed_endpoint_limits_apply_after_a_reload(
 
     async def concurrent_slots() -> int:
         """How many requests to the route's origin may be in flight at once (up to 3)."""
-        gate = deliverer.gate(bridge.members[0].pipeline.routes.get("calls"))
+        gate = deliverer.gate(pick_route(bridge.members[0].pipeline.routes.routes, "calls"))
         held = 0
         slots = [gate.slot() for _ in range(3)]
         for slot in slots:
@@ -344,13 +344,13 @@ def test_an_open_breaker_stays_open_when_a_reload_changes_the_limits(
     breaker = {"failures": 1, "probe_after": 60}
     bridge = bridges(_config(route_config("calls", ["calls"], circuit_breaker=breaker)))
     member = bridge.members[0]
-    gate = member.deliverer.gate(member.pipeline.routes.get("calls"))
+    gate = member.deliverer.gate(pick_route(member.pipeline.routes.routes, "calls"))
     gate.record(False, probe=False)
     assert gate.breaker is not None and gate.breaker.state == "open"
 
     limits = {"limits": {"concurrency": 5}, "circuit_breaker": breaker}
     _apply(bridge, _config(route_config("calls", ["calls"], **limits)))
 
-    after = member.deliverer.gate(member.pipeline.routes.get("calls"))
+    after = member.deliverer.gate(pick_route(member.pipeline.routes.routes, "calls"))
     assert after.limits.concurrency == 5
     assert after.breaker is not None and after.breaker.state == "open"

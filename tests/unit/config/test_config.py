@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from kafkahooks.app.checks import check_config
 from kafkahooks.cli.main import main
 from kafkahooks.config import ConfigError, load_config, parse_config
 
@@ -49,8 +50,9 @@ ENV = {"SECRET": "hunter2"}
 
 
 def _problems(text: str, env: dict[str, str] | None = None) -> str:
+    """What loading ``text`` reports: the loader's problems, then the load-time checks'."""
     with pytest.raises(ConfigError) as caught:
-        parse_config(text, "routes.yaml", ENV if env is None else env)
+        check_config(parse_config(text, "routes.yaml", ENV if env is None else env), "routes.yaml")
     return str(caught.value)
 
 
@@ -208,3 +210,20 @@ def test_check_command_in_a_subprocess_exits_2_with_a_readable_message(tmp_path:
     assert "invalid config" in done.stderr
     assert "route 'calls' → signing.secret: environment variable SECRET is not set" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_the_config_package_imports_no_runtime_code() -> None:
+    """``config/`` sits under every runtime layer: loading a routes file pulls in no
+    templating, decoding, delivery or Kafka code (its runtime checks live in
+    ``app/checks.py``), only the error tree below it."""
+    probe = (
+        "import sys, kafkahooks.config\n"
+        "print('\\n'.join(sorted(m for m in sys.modules if m.startswith('kafkahooks'))))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    loaded = done.stdout.split()
+    assert "kafkahooks.config.loader" in loaded
+    below = ("kafkahooks", "kafkahooks.errors")
+    assert [m for m in loaded if m not in below and not m.startswith("kafkahooks.config")] == []

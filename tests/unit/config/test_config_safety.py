@@ -181,6 +181,15 @@ def test_webhook_id_cannot_be_a_static_header() -> None:
     assert "['webhook-id'] are set by kafkahooks" in message
 
 
+def test_a_header_in_both_headers_and_secret_headers_is_refused_in_any_case() -> None:
+    endpoint = {"url": "https://hooks.example.test/x", "headers": {"X-Key": "a"},
+                "secret_headers": {"x-key": "b"}}
+    assert "a header is in both headers and secret_headers" in _problems(endpoint)
+    endpoint = {"url": "https://hooks.example.test/x", "headers": {"Authorization": "a"},
+                "auth": {"type": "bearer", "token": "t"}}
+    assert "authorization is set both by auth and by a header" in _problems(endpoint)
+
+
 def _route(endpoint: dict[str, Any], **extra: Any) -> Any:
     config = parse_config(_file(endpoint, **extra), "routes.yaml", {"TOKEN": PASSWORD})
     return compile_route(config.routes[0])

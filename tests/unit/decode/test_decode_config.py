@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
+from kafkahooks.app.checks import load_checked
 from kafkahooks.config import ConfigError, load_config, parse_config
 from kafkahooks.config.sources import AvroFormat, JsonFormat, RegistryAvroFormat
 
@@ -51,7 +52,7 @@ def test_a_missing_or_broken_schema_file_is_reported_with_where_it_was_named(
     doc = _doc(sources={"calls": {"value": {"format": "avro", "schema": "nowhere.avsc"}}},
                route={"value_format": {"format": "avro", "schema": "broken.avsc"}})
     with pytest.raises(ConfigError) as caught:
-        load_config(_write(tmp_path, doc))
+        load_checked(_write(tmp_path, doc))  # schema files: checked by the runtime's loader
     problems = caught.value.problems
     assert any(p.startswith("sources.calls.value:") and "no such schema file" in p
                for p in problems)

@@ -138,10 +138,9 @@ def test_a_401_refreshes_the_token_once_for_a_burst(tokens: TokenServer) -> None
 
     async def burst() -> list[int]:
         await provider.token()
-        requests = [OutboundRequest("POST", "https://h.test", {}, b"", 1, auth=provider)
-                    for _ in range(20)]
+        requests = [OutboundRequest("POST", "https://h.test", {}, b"", 1) for _ in range(20)]
         return [r.status for r in await asyncio.gather(
-            *(send_authorized(sender.send, req) for req in requests))]
+            *(send_authorized(sender.send, req, provider) for req in requests))]
 
     assert asyncio.run(burst()) == [200] * 20
     assert tokens.issued == 2  # the first token, and one refresh for all twenty 401s
@@ -151,8 +150,8 @@ def test_a_401_refreshes_the_token_once_for_a_burst(tokens: TokenServer) -> None
 def test_a_second_401_is_returned_not_retried_forever(tokens: TokenServer) -> None:
     provider = OAuth2ClientCredentials(_oauth(tokens.url), policy=LOCAL)
     sender = FakeSender(revoked={"tok-1", "tok-2", "tok-3"})
-    request = OutboundRequest("POST", "https://h.test", {}, b"", 1, auth=provider)
-    assert asyncio.run(send_authorized(sender.send, request)).status == 401
+    request = OutboundRequest("POST", "https://h.test", {}, b"", 1)
+    assert asyncio.run(send_authorized(sender.send, request, provider)).status == 401
     assert sender.seen == ["tok-1", "tok-2"]
 
 

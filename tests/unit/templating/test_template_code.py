@@ -8,8 +8,8 @@ import pytest
 
 from kafkahooks.event import Event
 from kafkahooks.templating.codegen import generate
+from kafkahooks.templating.paths import OMIT
 from kafkahooks.templating.templates import (
-    _OMIT,
     RenderContext,
     TemplateError,
     _Compiler,
@@ -60,7 +60,7 @@ def _render(root: Any, ctx: RenderContext) -> Any:
         value = root(ctx)
     except TemplateError as exc:
         return ("error", str(exc))
-    return None if value is _OMIT else value
+    return None if value is OMIT else value
 
 
 @pytest.mark.parametrize("policy", ["null", "omit", "fail"])

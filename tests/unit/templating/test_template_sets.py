@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from typing import Any
 from urllib.parse import parse_qsl
 from xml.etree import ElementTree
@@ -11,6 +12,7 @@ from xml.etree import ElementTree
 import pytest
 
 from kafkahooks.config import parse_config
+from kafkahooks.config.models import pick_route
 from kafkahooks.delivery.request import OutboundRequest
 from kafkahooks.delivery.route import Route, RouteTable, compile_route
 from kafkahooks.event import Event
@@ -193,5 +195,18 @@ routes:
     table = RouteTable(parse_config(text, "r.yaml", {}).routes)
     assert [r.name for r in table.routes] == ["live"]
     assert table.topics == ["calls"]
-    with pytest.raises(KeyError):
-        table.get("idle")
+    with pytest.raises(LookupError, match=r"no route 'idle' \(routes: live\)"):
+        pick_route(table.routes, "idle")
+
+
+def test_a_forwarded_header_reads_as_a_header_placeholder_does() -> None:
+    """Kafka header bytes become text in one way (``event.header_text``): undecodable
+    bytes replaced, names compared in any case, the last of repeated headers wins."""
+    route = _route(
+        '{url: "https://h.test/x", forward_headers: {source: headers, allow: [x-note]}}',
+        template='{note: "{{ headers.x-note }}"}',
+    )
+    event = _event(headers=[("x-note", b"first"), ("X-Note", b"caf\xc3\xa9 \xff"), ("x-z", None)])
+    sent = _request(route, event)
+    assert sent.headers["x-note"] == "café \ufffd"
+    assert json.loads(sent.body) == {"note": "café \ufffd"}

@@ -1,0 +1,43 @@
+"""What the commands share: load a routes file, pick a route, or exit 2 saying why.
+
+Exit status 2 is bad usage: a routes file that does not load or pass its checks
+(``app/checks.py``, the same as ``kafkahooks check`` and a hot reload apply), or
+a route name the file does not have (the message lists the names it has).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import NoReturn
+
+from kafkahooks.app.checks import load_checked
+from kafkahooks.config.loader import ConfigError
+from kafkahooks.config.models import RouteConfig, RoutesFile, pick_route
+
+__all__ = ["load_or_exit", "route_or_exit", "usage_error"]
+
+
+def usage_error(message: str) -> NoReturn:
+    """Print ``message`` to stderr and exit 2."""
+    print(message, file=sys.stderr)
+    raise SystemExit(2)
+
+
+def load_or_exit(path: str, allow_local: bool | None = None) -> RoutesFile:
+    """The checked routes file at ``path``; exit 2 with its problems.  ``allow_local``
+    (the process's ``KAFKAHOOKS_ALLOW_LOCAL_TARGETS``): check the transport policy of
+    every active route too, for the commands that send (``run``, ``send-test``) and
+    ``check``."""
+    try:
+        return load_checked(path, allow_local=allow_local)
+    except ConfigError as exc:
+        usage_error(f"invalid config:\n{exc}")
+
+
+def route_or_exit(config: RoutesFile, name: str, source: str) -> RouteConfig:
+    """The route named ``name`` in ``config`` (read from ``source``); exit 2 naming the
+    routes there are."""
+    try:
+        return pick_route(config.routes, name)
+    except LookupError as exc:
+        usage_error(f"{source}: {exc}")
