@@ -12,22 +12,20 @@ from kafkahooks.app.gctune import tune_gc
 from kafkahooks.app.health import HealthServer
 from kafkahooks.app.reload import Reloader, ReloadError
 from kafkahooks.app.settings import Settings
-from kafkahooks.config.models import RouteConfig, RoutesFile
+from kafkahooks.config import RouteConfig, RoutesFile
 from kafkahooks.decode import Decoders
-from kafkahooks.delivery.deliverer import Deliverer
-from kafkahooks.delivery.gates import Gates
-from kafkahooks.delivery.http1 import Http1Sender
-from kafkahooks.delivery.route import RouteStates, RouteTable
-from kafkahooks.delivery.sender import Sender
-from kafkahooks.engine.deadletter import DeadLetterWriter
-from kafkahooks.engine.dlqlimit import DeadLetterLimit
-from kafkahooks.engine.pipeline import Pipeline
-from kafkahooks.engine.stats import Stats
-from kafkahooks.kafka.consumer import ConsumerLoop, consumer_config
-from kafkahooks.kafka.deliverylog import DeliveryLog
-from kafkahooks.kafka.offsets import OffsetTracker
-from kafkahooks.kafka.producer import AckedProducer, producer_properties
-from kafkahooks.kafka.topics import create_topics, ensure_topics
+from kafkahooks.delivery import Deliverer, Gates, Http1Sender, RouteStates, RouteTable, Sender
+from kafkahooks.engine import DeadLetterLimit, DeadLetterWriter, Pipeline, Stats
+from kafkahooks.kafka import (
+    AckedProducer,
+    ConsumerLoop,
+    DeliveryLog,
+    OffsetTracker,
+    consumer_config,
+    create_topics,
+    ensure_topics,
+    producer_properties,
+)
 
 __all__ = ["Bridge", "Member", "RunResult", "run_bridge"]
 

@@ -20,11 +20,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from kafkahooks.config.loader import ConfigError, load_config
-from kafkahooks.config.models import RouteConfig, RoutesFile
-from kafkahooks.decode.avro import schema_problem
-from kafkahooks.delivery.guard import transport_problems
-from kafkahooks.templating.templates import (
+from kafkahooks.config import ConfigError, RouteConfig, RoutesFile, load_config
+from kafkahooks.decode import schema_problem
+from kafkahooks.delivery import transport_problems
+from kafkahooks.templating import (
     TemplateSyntaxError,
     compile_path,
     compile_template,

@@ -18,7 +18,7 @@ from typing import Protocol
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from kafkahooks.telemetry.metrics import METRICS
+from kafkahooks.telemetry import METRICS
 
 __all__ = ["HealthServer", "Probe"]
 

@@ -45,9 +45,7 @@ from typing import Any
 from confluent_kafka import (
     Consumer,
     KafkaError,
-    KafkaException,
     Message,
-    Producer,
     TopicPartition,
 )
 
@@ -55,17 +53,19 @@ from kafkahooks.app.bridge import make_sender
 from kafkahooks.app.settings import Settings
 from kafkahooks.config import RoutesFile
 from kafkahooks.decode import Decoders, RegistryUnavailableError, SourcePlan
-from kafkahooks.delivery.deliverer import Deliverer
-from kafkahooks.delivery.errors import DeadLetterWriteError
-from kafkahooks.delivery.retry import DeliveryReport
-from kafkahooks.delivery.route import Route
-from kafkahooks.engine.deadletter import HEADER_PREFIX, DeadLetter, dead_letter
-from kafkahooks.engine.scheduler import Ordering, Scheduler
+from kafkahooks.delivery import DeadLetterWriteError, Deliverer, DeliveryReport, Route
+from kafkahooks.engine import HEADER_PREFIX, Ordering, Scheduler, dead_letter
 from kafkahooks.event import Event, Headers, header_text
-from kafkahooks.kafka.consumer import consumer_config
-from kafkahooks.kafka.offsets import OffsetTracker, TopicPartitionKey
-from kafkahooks.kafka.producer import producer_properties
-from kafkahooks.templating.templates import RenderContext, TemplateError
+from kafkahooks.kafka import (
+    OffsetTracker,
+    TopicPartitionKey,
+    TransactionalCommits,
+    TransactionStopped,
+    confirm_applied,
+    consumer_config,
+    producer_properties,
+)
+from kafkahooks.templating import RenderContext, TemplateError
 
 __all__ = ["ReplaySummary", "Replayer", "replay_group"]
 
@@ -78,89 +78,6 @@ _COMMIT_EVERY = 1.0
 def replay_group(route: str) -> str:
     """The replay's consumer group, and its producer's ``transactional.id``."""
     return f"kafkahooks-replay-{route}"
-
-
-_FENCED_CODES = (
-    KafkaError._FENCED,
-    KafkaError.PRODUCER_FENCED,
-    KafkaError.INVALID_PRODUCER_EPOCH,
-)
-
-
-class ReplayStopped(Exception):
-    """The replay cannot go on (fenced by another replay, or a write or commit failed):
-    nothing after its last commit counts as done, and it exits 1."""
-
-
-class ReplayTransactions:
-    """The replay's dead-letter writes and offset commits, one Kafka transaction at a time.
-
-    A write is only queued in the open transaction; ``commit`` adds the offsets
-    and commits both, or neither.  Writes never run while a commit does (the
-    lock), so a write always lands in the transaction whose offsets cover it.
-    """
-
-    def __init__(self, properties: dict[str, Any], route: str) -> None:
-        self.route = route
-        self.transactional_id = replay_group(route)
-        conf: dict[str, Any] = {
-            **properties,
-            "transactional.id": self.transactional_id,
-            "client.id": "kafkahooks-replay",
-            "acks": "all",
-        }
-        self._producer = Producer(conf)
-        self._lock = asyncio.Lock()
-
-    def _stopped(self, exc: KafkaException | BufferError, doing: str) -> ReplayStopped:
-        err = exc.args[0] if exc.args else None
-        if isinstance(err, KafkaError) and err.code() in _FENCED_CODES:
-            return ReplayStopped(
-                f"fenced: another replay of route {self.route!r} started "
-                f"(transactional.id {self.transactional_id}); this one stops ({err.str()})"
-            )
-        text = err.str() if isinstance(err, KafkaError) else str(exc)
-        return ReplayStopped(f"{doing} failed: {text}")
-
-    async def start(self, timeout: float = 30.0) -> None:
-        """Fence any older replay of this route (its open transaction ends first), then
-        open the first transaction."""
-        try:
-            await asyncio.to_thread(self._producer.init_transactions, timeout)
-            self._producer.begin_transaction()
-        except KafkaException as exc:
-            raise self._stopped(exc, "starting the replay transaction") from None
-
-    async def write(self, record: DeadLetter) -> None:
-        async with self._lock:
-            try:
-                self._producer.produce(
-                    record.topic, value=record.value, key=record.event.key,
-                    headers=record.headers(),
-                )
-            except (BufferError, KafkaException) as exc:
-                raise self._stopped(exc, f"dead-letter write to {record.topic!r}") from None
-            self._producer.poll(0)
-
-    async def commit(
-        self, offsets: list[TopicPartition], group: Any, *, again: bool = True
-    ) -> None:
-        """Commit the open transaction with ``offsets``; open the next one if ``again``."""
-        async with self._lock:
-            try:
-                await asyncio.to_thread(self._commit, offsets, group, again)
-            except KafkaException as exc:
-                raise self._stopped(exc, "replay commit") from None
-
-    def _commit(self, offsets: list[TopicPartition], group: Any, again: bool) -> None:
-        if offsets:
-            self._producer.send_offsets_to_transaction(offsets, group, 10)
-        self._producer.commit_transaction(30)
-        if again:
-            self._producer.begin_transaction()
-
-    def close(self) -> None:
-        self._producer.flush(0)
 
 
 @dataclass
@@ -246,7 +163,10 @@ class Replayer:
         self.transactions = (
             None
             if dry_run
-            else ReplayTransactions(producer_properties(kafka, dead_letters=True), route.name)
+            else TransactionalCommits(
+                producer_properties(kafka, dead_letters=True), replay_group(route.name),
+                f"replay of route {route.name!r}",
+            )
         )
         self.sender = make_sender(settings, settings.max_in_flight)
         self.deliverer = Deliverer(self.sender, settings.max_in_flight)
@@ -260,7 +180,6 @@ class Replayer:
         self.floor: dict[TopicPartitionKey, int] = {}
         self.scheduler = Scheduler(on_error=self._job_failed)
         self._lanes_used: set[TopicPartitionKey] = set()
-        self._direct_commits = 0  # see _check_applied
         self.stopping = False
 
     # -- where to read ---------------------------------------------------------
@@ -291,7 +210,7 @@ class Replayer:
         if self.transactions is not None:
             try:  # before reading the committed offsets: an older replay's last commit is in
                 await self.transactions.start()
-            except ReplayStopped as exc:
+            except TransactionStopped as exc:
                 self.error = str(exc)
                 await self._close()
                 return self.summary
@@ -372,7 +291,7 @@ class Replayer:
     async def _one(self, record: DeadRecord, slots: asyncio.Semaphore) -> None:
         try:
             await self._replay(record)
-        except (DeadLetterWriteError, RegistryUnavailableError, ReplayStopped) as exc:
+        except (DeadLetterWriteError, RegistryUnavailableError, TransactionStopped) as exc:
             self.error = self.error or str(exc)  # unfinished: the commit stops before it
             return
         finally:
@@ -451,7 +370,9 @@ class Replayer:
             report=report,
             attempts=attempts + max(1, report.attempts if report else 0),  # a replay is one
         )
-        await self.transactions.write(record)
+        await self.transactions.write(
+            record.topic, record.value, record.event.key, record.headers()
+        )
 
     # -- end -------------------------------------------------------------------
     async def _commit(self, *, final: bool = False) -> None:
@@ -466,29 +387,12 @@ class Replayer:
         try:
             await self.transactions.commit(
                 offsets, self.consumer.consumer_group_metadata(), again=not final)
-        except ReplayStopped as exc:
+        except TransactionStopped as exc:
             self.error = str(exc)
             return
         if offsets:
-            await asyncio.to_thread(self._check_applied, offsets)
+            await asyncio.to_thread(confirm_applied, self.consumer, offsets)
         self.tracker.mark_committed(positions)
-
-    def _check_applied(self, offsets: list[TopicPartition]) -> None:
-        """Kafka applies a transaction's offsets when it commits.  The test broker (Tansu)
-        drops them from a transaction that wrote no record (all but the first): read them
-        back and commit what is missing directly.  On Kafka nothing is ever missing."""
-        try:
-            fetched = self.consumer.committed(
-                [TopicPartition(o.topic, o.partition) for o in offsets], 10)
-            missing = [o for o, f in zip(offsets, fetched, strict=True) if f.offset < o.offset]
-            if missing:
-                if not self._direct_commits:
-                    log.warning("the broker did not apply the offsets of a committed "
-                                "transaction; committing them directly as well")
-                self._direct_commits += 1
-                self.consumer.commit(offsets=missing, asynchronous=False)
-        except KafkaException as exc:  # the next commit tries again
-            log.warning("replay offsets not confirmed", extra={"error": str(exc)})
 
     async def _close(self) -> None:
         await self._commit(final=True)

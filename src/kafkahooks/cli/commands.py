@@ -26,15 +26,18 @@ from typing import Any, TextIO
 
 from pydantic import SecretStr
 
-from kafkahooks.app.settings import Settings
+from kafkahooks.app import Settings
 from kafkahooks.cli.common import load_or_exit, route_or_exit, usage_error
 from kafkahooks.config import RouteConfig
-from kafkahooks.delivery.auth import send_authorized
-from kafkahooks.delivery.errors import DeliveryError
-from kafkahooks.delivery.http1 import Http1Sender
-from kafkahooks.delivery.request import OutboundRequest
-from kafkahooks.delivery.route import Route, compile_route
-from kafkahooks.delivery.sender import Response
+from kafkahooks.delivery import (
+    DeliveryError,
+    Http1Sender,
+    OutboundRequest,
+    Response,
+    Route,
+    compile_route,
+    send_authorized,
+)
 from kafkahooks.event import Event
 from kafkahooks.samples import event_from_path, sample_events
 

@@ -10,9 +10,8 @@ from __future__ import annotations
 import sys
 from typing import NoReturn
 
-from kafkahooks.app.checks import load_checked
-from kafkahooks.config.loader import ConfigError
-from kafkahooks.config.models import RouteConfig, RoutesFile, pick_route
+from kafkahooks.app import load_checked
+from kafkahooks.config import ConfigError, RouteConfig, RoutesFile, pick_route
 
 __all__ = ["load_or_exit", "route_or_exit", "usage_error"]
 

@@ -14,7 +14,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from kafkahooks.cli.common import load_or_exit
-from kafkahooks.kafka.consumer import consumer_config
+from kafkahooks.kafka import consumer_config
 
 __all__ = ["add_deliveries_command", "parse_since"]
 

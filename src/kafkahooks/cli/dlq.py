@@ -14,12 +14,11 @@ import signal
 import sys
 from typing import Any
 
-from kafkahooks.app.replay import Replayer
-from kafkahooks.app.settings import Settings
+from kafkahooks.app import Replayer, Settings
 from kafkahooks.cli.common import load_or_exit, route_or_exit, usage_error
-from kafkahooks.config.models import RoutesFile
-from kafkahooks.delivery.route import Route, RouteTable
-from kafkahooks.telemetry.logs import setup_logging
+from kafkahooks.config import RoutesFile
+from kafkahooks.delivery import Route, RouteTable
+from kafkahooks.telemetry import setup_logging
 
 __all__ = ["add_dlq_command", "cmd_dlq_replay"]
 

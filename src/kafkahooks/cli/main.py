@@ -22,12 +22,12 @@ import asyncio
 import sys
 
 from kafkahooks import __version__
-from kafkahooks.app.settings import Settings
+from kafkahooks.app import Settings
 from kafkahooks.cli.commands import add_commands
 from kafkahooks.cli.common import load_or_exit
 from kafkahooks.cli.deliveries import add_deliveries_command
 from kafkahooks.cli.dlq import add_dlq_command
-from kafkahooks.telemetry.logs import setup_logging
+from kafkahooks.telemetry import setup_logging
 
 __all__ = ["main"]
 
@@ -46,7 +46,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     _catch_early_signals()
-    from kafkahooks.app.bridge import run_bridge
+    from kafkahooks.app import run_bridge
 
     settings = Settings()
     setup_logging(settings.log_level, settings.log_format)
@@ -58,7 +58,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from kafkahooks.demo.run import run_demo
+    from kafkahooks.demo import run_demo
 
     return run_demo(events=args.events, calls=args.calls, value_format=args.format)
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
-from kafkahooks.config.sources import (
+from kafkahooks.config import (
     AvroFormat,
     JsonFormat,
     KeyFormat,
@@ -25,7 +25,13 @@ from kafkahooks.config.sources import (
     StringFormat,
     ValueFormat,
 )
-from kafkahooks.decode.avro import AvroDecoder, SchemaFileError, load_avsc
+from kafkahooks.decode.avro import (
+    AvroDecoder,
+    SchemaFileError,
+    avro_bytes,
+    load_avsc,
+    schema_problem,
+)
 from kafkahooks.decode.errors import (
     DecodeError,
     RegistryUnavailableError,
@@ -50,8 +56,12 @@ __all__ = [
     "UnknownSchemaError",
     "ValueTooLargeError",
     "WireFormatError",
+    "avro_bytes",
     "decode_json",
+    "load_avsc",
+    "schema_problem",
 ]
+
 
 ReadBytes = Callable[[bytes], Any]
 
@@ -135,8 +145,9 @@ class SourcePlan(Generic[R]):
         for decoder, routes in self.overrides:
             try:
                 value, key_text = decoder.decode(event)
-                reading.views.append((dataclasses.replace(event, value=value, key_text=key_text),
-                                      routes))
+                reading.views.append(
+                    (dataclasses.replace(event, value=value, key_text=key_text), routes)
+                )
             except DecodeError as exc:
                 reading.failures.extend((exc, route) for route in routes)
         return reading
@@ -172,8 +183,9 @@ class Decoders:
         groups: dict[Decoder, list[R]] = {shared: []}
         for route in routes:
             config = route.config
-            decoder = self.decoder(config.value_format or source.value,
-                                   config.key_format or source.key)
+            decoder = self.decoder(
+                config.value_format or source.value, config.key_format or source.key
+            )
             groups.setdefault(decoder, []).append(route)
         overrides = tuple((d, tuple(rs)) for d, rs in groups.items() if d is not shared)
         return SourcePlan(source, shared, tuple(groups[shared]), overrides)
@@ -198,4 +210,3 @@ class Decoders:
             client = registry_client(self._registry)
             return RegistryAvroDecoder(client, reader, self._registry.unknown_id_ttl)
         raise ValueError(f"{fmt.format!r} is a key format only")
-

@@ -16,7 +16,7 @@ from typing import Any
 from fastavro import schemaless_reader, schemaless_writer
 from fastavro.schema import load_schema, load_schema_ordered
 
-from kafkahooks.config.sources import AvroFormat, KeyFormat, RegistryAvroFormat, ValueFormat
+from kafkahooks.config import AvroFormat, KeyFormat, RegistryAvroFormat, ValueFormat
 from kafkahooks.decode.errors import SchemaMismatchError
 from kafkahooks.decode.plain import Convert, compile_plain, from_plain
 

@@ -22,7 +22,7 @@ from typing import Any, Literal, TypeVar
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient, SchemaRegistryError
 from fastavro import parse_schema
 
-from kafkahooks.config.sources import SchemaRegistryConfig
+from kafkahooks.config import SchemaRegistryConfig
 from kafkahooks.decode.avro import read_avro, schema_name
 from kafkahooks.decode.errors import (
     RegistryUnavailableError,

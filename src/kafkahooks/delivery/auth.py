@@ -31,7 +31,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 from urllib.parse import quote_plus, urlencode
 
-from kafkahooks.config.endpoint import AuthConfig, OAuth2Auth
+from kafkahooks.config import AuthConfig, OAuth2Auth
 from kafkahooks.delivery.errors import (
     DeliveryError,
     PermanentDeliveryError,

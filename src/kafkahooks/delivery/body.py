@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 from xml.sax.saxutils import escape
 
 from kafkahooks.delivery.request import encode_json
-from kafkahooks.templating.templates import TemplateError
+from kafkahooks.templating import TemplateError
 
 __all__ = ["BodyFormat", "Encoder", "content_type", "encoder_for"]
 

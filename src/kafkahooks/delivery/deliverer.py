@@ -36,8 +36,8 @@ from kafkahooks.delivery.request import OutboundRequest, encode_json
 from kafkahooks.delivery.retry import DeliveryReport, deliver_with_retries
 from kafkahooks.delivery.route import Route
 from kafkahooks.delivery.sender import Response, Sender
-from kafkahooks.telemetry.metrics import METRICS, route_metrics
-from kafkahooks.templating.templates import RenderContext, TemplateError
+from kafkahooks.telemetry import METRICS, route_metrics
+from kafkahooks.templating import RenderContext, TemplateError
 
 __all__ = ["AttemptLog", "Deliverer", "batch_id"]
 

@@ -20,11 +20,11 @@ from contextlib import suppress
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
-from kafkahooks.config.throughput import CircuitBreakerConfig, EndpointLimits
-from kafkahooks.telemetry.metrics import CIRCUIT_STATES, METRICS
+from kafkahooks.config import CircuitBreakerConfig, EndpointLimits
+from kafkahooks.telemetry import CIRCUIT_STATES, METRICS
 
 if TYPE_CHECKING:
-    from kafkahooks.config.models import RouteConfig
+    from kafkahooks.config import RouteConfig
     from kafkahooks.delivery.route import Route
 
 __all__ = ["CircuitBreaker", "EndpointGate", "Gates", "RateLimiter", "origin_of"]

@@ -30,7 +30,7 @@ import idna
 from idna.core import check_bidi, valid_contextj
 
 if TYPE_CHECKING:
-    from kafkahooks.config.models import RouteConfig, RoutesFile
+    from kafkahooks.config import RouteConfig, RoutesFile
 
 __all__ = [
     "Destination",

@@ -17,9 +17,9 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from kafkahooks.config.endpoint import EndpointConfig
+from kafkahooks.config import EndpointConfig
 from kafkahooks.event import header_text
-from kafkahooks.templating.templates import (
+from kafkahooks.templating import (
     MISSING,
     RenderContext,
     TemplateError,

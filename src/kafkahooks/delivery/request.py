@@ -22,7 +22,7 @@ from uuid import UUID
 
 import orjson
 
-from kafkahooks.config.urls import MASK, shown_url
+from kafkahooks.config import MASK, shown_url
 from kafkahooks.delivery.guard import TargetPolicy
 
 __all__ = ["OutboundRequest", "encode_json"]

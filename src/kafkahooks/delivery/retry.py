@@ -25,7 +25,7 @@ from tenacity import (
     stop_after_attempt,
 )
 
-from kafkahooks.config.models import RetryConfig
+from kafkahooks.config import RetryConfig
 from kafkahooks.delivery.errors import (
     DeliveryError,
     InternalError,

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from ssl import SSLContext
 from typing import Any
 
-from kafkahooks.config.models import RouteConfig
+from kafkahooks.config import RouteConfig
 from kafkahooks.delivery.auth import Auth, auth_for
 from kafkahooks.delivery.body import BodyFormat, Encoder, content_type, encoder_for
 from kafkahooks.delivery.errors import RouteDisabledError
@@ -20,10 +20,17 @@ from kafkahooks.delivery.sender import USER_AGENT
 from kafkahooks.delivery.signing import Signer, signer_for
 from kafkahooks.delivery.tls import ssl_context
 from kafkahooks.event import Event, event_id
-from kafkahooks.telemetry.metrics import METRICS
-from kafkahooks.templating.filters import EventFilter, compile_filter
-from kafkahooks.templating.sets import TemplateSet, compile_templates
-from kafkahooks.templating.templates import MISSING, Getter, RenderContext, compile_path
+from kafkahooks.telemetry import METRICS
+from kafkahooks.templating import (
+    MISSING,
+    EventFilter,
+    Getter,
+    RenderContext,
+    TemplateSet,
+    compile_filter,
+    compile_path,
+    compile_templates,
+)
 
 __all__ = ["Route", "RouteState", "RouteStates", "RouteTable", "compile_route"]
 

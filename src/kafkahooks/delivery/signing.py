@@ -11,7 +11,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass, field
 
-from kafkahooks.config.models import SigningConfig
+from kafkahooks.config import SigningConfig
 
 __all__ = ["Signer", "signer_for"]
 

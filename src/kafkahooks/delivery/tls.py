@@ -14,7 +14,7 @@ import weakref
 from collections.abc import Hashable
 from pathlib import Path
 
-from kafkahooks.config.endpoint import TlsConfig
+from kafkahooks.config import TlsConfig
 
 __all__ = ["context_key", "ssl_context"]
 

@@ -19,13 +19,12 @@ from typing import Any
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-from kafkahooks.app.bridge import Bridge
-from kafkahooks.app.settings import Settings
+from kafkahooks.app import Bridge, Settings
 from kafkahooks.config import load_config
-from kafkahooks.decode.avro import avro_bytes, load_avsc
+from kafkahooks.decode import avro_bytes, load_avsc
 from kafkahooks.demo.broker import EmbeddedBroker
 from kafkahooks.demo.receiver import VerifyingReceiver
-from kafkahooks.telemetry.logs import setup_logging
+from kafkahooks.telemetry import setup_logging
 
 __all__ = ["project_file", "run_demo"]
 

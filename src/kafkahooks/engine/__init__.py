@@ -4,3 +4,21 @@ intake (decode, match routes) → dispatch (lanes, batches; deliver) → settle 
 parked / dead-lettered) → finish (the offset tracker); ``halt`` stops the bridge.
 ``pipeline.py`` wires the steps and draws the chain.
 """
+
+from kafkahooks.engine.deadletter import HEADER_PREFIX, DeadLetter, DeadLetterWriter, dead_letter
+from kafkahooks.engine.dlqlimit import DeadLetterLimit
+from kafkahooks.engine.pipeline import Pipeline
+from kafkahooks.engine.scheduler import Ordering, Scheduler
+from kafkahooks.engine.stats import Stats
+
+__all__ = [
+    "HEADER_PREFIX",
+    "DeadLetter",
+    "DeadLetterLimit",
+    "DeadLetterWriter",
+    "Ordering",
+    "Pipeline",
+    "Scheduler",
+    "Stats",
+    "dead_letter",
+]

@@ -12,10 +12,10 @@ import asyncio
 import zlib
 from collections.abc import Callable
 
-from kafkahooks.delivery.route import Route
+from kafkahooks.delivery import Route
 from kafkahooks.event import Event
-from kafkahooks.kafka.offsets import TopicPartitionKey
-from kafkahooks.templating.templates import RenderContext
+from kafkahooks.kafka import TopicPartitionKey
+from kafkahooks.templating import RenderContext
 
 __all__ = ["Batcher"]
 

@@ -17,9 +17,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from kafkahooks.decode import ValueTooLargeError
-from kafkahooks.delivery.errors import DeadLetterWriteError, DeliveryError, RouteDisabledError
-from kafkahooks.delivery.retry import DeliveryReport
-from kafkahooks.delivery.route import Route
+from kafkahooks.delivery import (
+    DeadLetterWriteError,
+    DeliveryError,
+    DeliveryReport,
+    Route,
+    RouteDisabledError,
+)
 from kafkahooks.engine.dlqlimit import DeadLetterLimit, DeadLetterLimitExceeded
 from kafkahooks.engine.halt import Halt
 from kafkahooks.engine.parking import (
@@ -28,7 +32,7 @@ from kafkahooks.engine.parking import (
     RouteRemovedError,
 )
 from kafkahooks.event import Event, Headers
-from kafkahooks.kafka.producer import AckedProducer, ProduceError
+from kafkahooks.kafka import AckedProducer, ProduceError
 
 __all__ = [
     "HEADER_PREFIX",

@@ -9,14 +9,13 @@ it is retried in any order, and settling it finishes its retry-topic record.
 
 from __future__ import annotations
 
-from kafkahooks.delivery.deliverer import Deliverer
-from kafkahooks.delivery.route import Route
+from kafkahooks.delivery import Deliverer, Route
 from kafkahooks.engine.batching import Batcher, batch_lane
 from kafkahooks.engine.scheduler import Job, Scheduler
 from kafkahooks.engine.settle import Settle
 from kafkahooks.event import Event
-from kafkahooks.kafka.offsets import TopicPartitionKey
-from kafkahooks.templating.templates import RenderContext
+from kafkahooks.kafka import TopicPartitionKey
+from kafkahooks.templating import RenderContext
 
 __all__ = ["Dispatch"]
 

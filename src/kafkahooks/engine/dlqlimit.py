@@ -24,9 +24,9 @@ from collections import deque
 from dataclasses import dataclass
 from itertools import repeat
 
-from kafkahooks.config.sources import DeadLetterLimitConfig
+from kafkahooks.config import DeadLetterLimitConfig
 from kafkahooks.errors import HaltError
-from kafkahooks.kafka.offsets import TopicPartitionKey
+from kafkahooks.kafka import TopicPartitionKey
 
 __all__ = ["DeadLetterLimit", "DeadLetterLimitExceeded"]
 

@@ -13,7 +13,7 @@ Invariant: nothing is counted for a partition this member no longer owns
 from __future__ import annotations
 
 from kafkahooks.event import Event
-from kafkahooks.kafka.offsets import OffsetTracker, TopicPartitionKey
+from kafkahooks.kafka import OffsetTracker, TopicPartitionKey
 
 __all__ = ["Finish"]
 

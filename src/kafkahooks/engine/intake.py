@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 
 from kafkahooks.decode import Decoders, RegistryUnavailableError, SourcePlan
-from kafkahooks.delivery.route import Route, RouteTable
+from kafkahooks.delivery import Route, RouteTable
 from kafkahooks.engine.deadletter import dead_letter
 from kafkahooks.engine.dispatch import Dispatch
 from kafkahooks.engine.finish import Finish
@@ -39,8 +39,8 @@ from kafkahooks.engine.parking import (
 from kafkahooks.engine.settle import Settle
 from kafkahooks.engine.stats import Stats
 from kafkahooks.event import Event, event_id
-from kafkahooks.kafka.offsets import OffsetTracker
-from kafkahooks.templating.templates import RenderContext
+from kafkahooks.kafka import OffsetTracker
+from kafkahooks.templating import RenderContext
 
 __all__ = ["Intake", "RouteSet"]
 

@@ -36,8 +36,7 @@ import time
 from collections.abc import Callable
 
 from kafkahooks.decode import Decoders
-from kafkahooks.delivery.deliverer import Deliverer
-from kafkahooks.delivery.route import RouteTable
+from kafkahooks.delivery import Deliverer, RouteTable
 from kafkahooks.engine.deadletter import DeadLettering, DeadLetterWriter
 from kafkahooks.engine.dispatch import Dispatch
 from kafkahooks.engine.dlqlimit import DeadLetterLimit
@@ -48,8 +47,7 @@ from kafkahooks.engine.scheduler import Scheduler
 from kafkahooks.engine.settle import Settle
 from kafkahooks.engine.stats import Stats
 from kafkahooks.event import Event
-from kafkahooks.kafka.offsets import OffsetTracker, TopicPartitionKey
-from kafkahooks.kafka.producer import AckedProducer
+from kafkahooks.kafka import AckedProducer, OffsetTracker, TopicPartitionKey
 
 __all__ = ["Pipeline"]
 

@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Literal
 
-from kafkahooks.kafka.offsets import TopicPartitionKey
+from kafkahooks.kafka import TopicPartitionKey
 
 __all__ = ["Job", "Ordering", "Scheduler"]
 

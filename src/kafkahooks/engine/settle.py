@@ -25,13 +25,13 @@ import logging
 from enum import Enum
 
 from kafkahooks.decode import DecodeError
-from kafkahooks.delivery.errors import (
+from kafkahooks.delivery import (
     DeadLetterWriteError,
+    DeliveryReport,
     RetryableDeliveryError,
+    Route,
     RouteDisabledError,
 )
-from kafkahooks.delivery.retry import DeliveryReport
-from kafkahooks.delivery.route import Route
 from kafkahooks.engine.deadletter import DeadLetter, DeadLettering, dead_letter
 from kafkahooks.engine.finish import Finish
 from kafkahooks.engine.halt import Halt
@@ -39,10 +39,9 @@ from kafkahooks.engine.parking import park_headers
 from kafkahooks.engine.scheduler import Scheduler
 from kafkahooks.engine.stats import Stats
 from kafkahooks.event import Event
-from kafkahooks.kafka.offsets import TopicPartitionKey
-from kafkahooks.kafka.producer import AckedProducer, ProduceError
-from kafkahooks.telemetry.metrics import METRICS, route_metrics
-from kafkahooks.templating.templates import RenderContext
+from kafkahooks.kafka import AckedProducer, ProduceError, TopicPartitionKey
+from kafkahooks.telemetry import METRICS, route_metrics
+from kafkahooks.templating import RenderContext
 
 __all__ = ["Outcome", "Settle", "outcome"]
 

@@ -1,3 +1,26 @@
 """Everything that talks to librdkafka: the consumer loop, the offsets tracker, the one committer,
 the acknowledged producer, topic admin, the delivery-attempt log.
 """
+
+from kafkahooks.kafka.commits import TransactionalCommits, TransactionStopped, confirm_applied
+from kafkahooks.kafka.consumer import ConsumerLoop, consumer_config
+from kafkahooks.kafka.deliverylog import DeliveryLog
+from kafkahooks.kafka.offsets import OffsetTracker, TopicPartitionKey
+from kafkahooks.kafka.producer import AckedProducer, ProduceError, producer_properties
+from kafkahooks.kafka.topics import create_topics, ensure_topics
+
+__all__ = [
+    "AckedProducer",
+    "ConsumerLoop",
+    "DeliveryLog",
+    "OffsetTracker",
+    "ProduceError",
+    "TopicPartitionKey",
+    "TransactionStopped",
+    "TransactionalCommits",
+    "confirm_applied",
+    "consumer_config",
+    "create_topics",
+    "ensure_topics",
+    "producer_properties",
+]

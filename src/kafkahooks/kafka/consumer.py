@@ -29,11 +29,11 @@ from typing import Any, Protocol, TypeVar
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
+import kafkahooks.kafka.offsets as offsets  # read at run time: tests switch CHECK_THREADS on
 from kafkahooks.event import Event
-from kafkahooks.kafka import offsets
 from kafkahooks.kafka.commits import CommitConsumer, Committer
 from kafkahooks.kafka.offsets import OffsetTracker, TopicPartitionKey
-from kafkahooks.telemetry.metrics import METRICS
+from kafkahooks.telemetry import METRICS
 
 __all__ = ["ConsumerLoop", "KafkaConsumer", "Processor", "consumer_config"]
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
-from kafkahooks.config.models import KafkaConfig
+from kafkahooks.config import KafkaConfig
 from kafkahooks.event import Headers
 
 __all__ = ["AckedProducer", "ProduceError", "producer_properties"]

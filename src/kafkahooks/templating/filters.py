@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from kafkahooks.config.filters import Predicate
+from kafkahooks.config import Predicate
 from kafkahooks.templating.templates import MISSING, RenderContext, compile_path
 
 __all__ = ["EventFilter", "compile_filter"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from kafkahooks.config.models import RouteConfig
+from kafkahooks.config import RouteConfig
 from kafkahooks.templating.templates import (
     CompiledTemplate,
     RenderContext,
