@@ -53,7 +53,11 @@ import httptools
 from aiohappyeyeballs import AddrInfoType, start_connection
 
 from kafkahooks.delivery.dns import Address, CachingResolver, Resolver, SystemResolver
-from kafkahooks.delivery.errors import PermanentDeliveryError, classify_transport_error
+from kafkahooks.delivery.errors import (
+    PermanentDeliveryError,
+    RetryableDeliveryError,
+    classify_transport_error,
+)
 from kafkahooks.delivery.guard import InvalidTarget, TargetRefused, check_url, destination, refuse
 from kafkahooks.delivery.request import OutboundRequest
 from kafkahooks.delivery.sender import USER_AGENT, Response
@@ -424,7 +428,9 @@ class Http1Sender:
             raise PermanentDeliveryError(str(exc)) from None
         except UnexpectedUpgrade as exc:
             raise PermanentDeliveryError(str(exc), 101) from None
-        except (OSError, ProtocolError, UnicodeError) as exc:  # timeouts, TLS errors: OSErrors
+        except ProtocolError as exc:  # our own words (which cap, what was unreadable): say them
+            raise RetryableDeliveryError(f"{type(exc).__name__}: {str(exc)[:200]}") from None
+        except (OSError, UnicodeError) as exc:  # timeouts, TLS errors: OSErrors
             # UnicodeError: ssl's IDNA 2003 encoding of SNI refuses some names the lookup took
             raise classify_transport_error(exc) from None
 
