@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
             latency_seconds=0.5,
             row_timeout=300.0,
             profile=False,
-            settings={},
+            settings={"KAFKAHOOKS_HTTP_PORT": "0"},  # no metrics listener: runs never collide
         )
         throughput.load(bench)
         for n in range(args.rounds):
