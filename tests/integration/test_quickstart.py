@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -24,10 +25,15 @@ from pathlib import Path
 
 import pytest
 
-from kafkahooks.demo import free_port
-
 REPO = Path(__file__).resolve().parents[2]
 BLOCK = re.compile(r"^```sh quickstart\n(.*?)^```", re.S | re.M)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def quickstart_commands() -> list[str]:
