@@ -13,6 +13,7 @@ import argparse
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 __all__ = ["LOCAL_CONSUMER_SETTINGS", "add_local_commands"]
@@ -30,12 +31,12 @@ def usage_error(message: str) -> NoReturn:
     raise SystemExit(2)
 
 
-def _wait_for_signal() -> None:
-    """Block until SIGINT or SIGTERM."""
+def _wait_for_signal(failed: Callable[[], bool] = lambda: False) -> None:
+    """Block until SIGINT or SIGTERM, or until ``failed()`` says what was served is gone."""
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda _signum, _frame: stop.set())
-    while not stop.wait(0.5):
+    while not stop.wait(0.5) and not failed():
         pass
 
 
@@ -73,7 +74,10 @@ def cmd_broker(args: argparse.Namespace) -> int:
             + "Ctrl-C stops it.",
             flush=True,
         )
-        _wait_for_signal()
+        _wait_for_signal(failed=lambda: broker.exit_code() is not None)
+        if (code := broker.exit_code()) is not None:
+            print(f"kafkahooks broker: the broker exited by itself (code {code})", file=sys.stderr)
+            return 1
     finally:
         broker.stop()
     return 0
