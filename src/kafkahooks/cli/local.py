@@ -94,8 +94,10 @@ def _listen_check(args: argparse.Namespace) -> Any:
 
         if not args.route:
             usage_error("kafkahooks listen: --config needs --route NAME")
-        if args.secret or args.scheme:
-            usage_error("kafkahooks listen: give --config/--route or --secret/--scheme, not both")
+        if args.secret or args.scheme or args.header:
+            usage_error(
+                "kafkahooks listen: give --config/--route or --secret/--scheme/--header, not both"
+            )
         route = route_or_exit(load_or_exit(args.config), args.route, args.config)
         if route.signing is None:
             usage_error(f"{args.config}: route {args.route!r} signs nothing: nothing to verify")
