@@ -27,6 +27,7 @@ from kafkahooks.cli.commands import add_commands
 from kafkahooks.cli.common import load_or_exit
 from kafkahooks.cli.deliveries import add_deliveries_command
 from kafkahooks.cli.dlq import add_dlq_command
+from kafkahooks.cli.local import add_local_commands
 from kafkahooks.telemetry import setup_logging
 
 __all__ = ["main"]
@@ -81,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_commands(sub)  # render, send-test, secret generate
     add_dlq_command(sub)  # dlq replay
     add_deliveries_command(sub)
+    add_local_commands(sub)  # broker, listen, produce
 
     demo = sub.add_parser("demo", help="local broker + receiver + sample events, end to end")
     demo.add_argument("--events", type=int, default=2000, help="events to produce")

@@ -70,6 +70,10 @@ class EmbeddedBroker:
                 self._proc.wait()
         self._proc = None
 
+    def exit_code(self) -> int | None:
+        """The broker process's exit status once it has exited by itself, else ``None``."""
+        return None if self._proc is None else self._proc.poll()
+
     def kill(self) -> None:
         if self._proc is not None:
             self._proc.kill()
