@@ -7,7 +7,7 @@ from kafkahooks.kafka.consumer import ConsumerLoop, consumer_config
 from kafkahooks.kafka.deliverylog import DeliveryLog
 from kafkahooks.kafka.offsets import OffsetTracker, TopicPartitionKey
 from kafkahooks.kafka.producer import AckedProducer, ProduceError, producer_properties
-from kafkahooks.kafka.reader import ReadResult, TopicReadError, read_topic
+from kafkahooks.kafka.reader import ReadResult, TopicMissingError, TopicReadError, read_topic
 from kafkahooks.kafka.topics import create_topics, ensure_topics
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "OffsetTracker",
     "ProduceError",
     "ReadResult",
+    "TopicMissingError",
     "TopicPartitionKey",
     "TopicReadError",
     "TransactionStopped",

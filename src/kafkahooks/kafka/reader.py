@@ -23,7 +23,7 @@ from typing import Any, Generic, TypeVar
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
-__all__ = ["ReadResult", "TopicReadError", "read_topic"]
+__all__ = ["ReadResult", "TopicMissingError", "TopicReadError", "read_topic"]
 
 T = TypeVar("T")
 
@@ -31,6 +31,10 @@ T = TypeVar("T")
 class TopicReadError(Exception):
     """The topic could not be read at all (no metadata: the broker is unreachable, or
     the topic does not exist).  The message names the topic, never a secret."""
+
+
+class TopicMissingError(TopicReadError):
+    """The broker answered: it has no such topic (nothing was ever written to it)."""
 
 
 @dataclass(slots=True)
@@ -55,6 +59,9 @@ def _partitions(consumer: Consumer, topic: str, timeout: float) -> list[int]:
     except KafkaException as exc:
         raise TopicReadError(f"cannot read metadata of topic {topic!r}: {exc.args[0]}") from None
     described = meta.topics.get(topic)
+    error = described.error if described is not None else None
+    if error is not None and error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
+        raise TopicMissingError(f"topic {topic!r} does not exist")
     if described is None or described.error is not None or not described.partitions:
         why = described.error if described is not None and described.error else "no partitions"
         raise TopicReadError(f"topic {topic!r} cannot be read: {why}")
