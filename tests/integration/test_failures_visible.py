@@ -98,6 +98,18 @@ def test_a_503_is_logged_recorded_dead_lettered_with_its_answer_and_listed(
     assert "would replay 1" in dry.stdout and "replayed" not in dry.stdout
     assert dry.stdout.count("would send") == 1
 
+    receiver.behaviour = lambda _: Reply(200)  # fixed: replay that one event for real
+    sent = len(receiver.requests)
+    again = cli("dlq", "replay", "--config", str(config), "--route", "calls",
+                "--event-id", event_id)
+    assert again.returncode == 0, again.stderr
+    assert "replayed 1, delivered 1" in again.stdout
+    assert [r.headers["webhook-id"] for r in receiver.requests[sent:]] == [event_id]
+    assert committed(bootstrap, "kafkahooks-replay-calls", dlq) == [-1001]  # none: one event
+    unknown = cli("dlq", "replay", "--config", str(config), "--route", "calls",
+                  "--event-id", "evt_nope")
+    assert unknown.returncode == 1 and "has event id 'evt_nope'" in unknown.stderr
+
 
 def _attempt(i: int) -> dict[str, object]:
     return {"event_id": f"evt_{i}", "route": "calls", "attempt": 1, "status": 200,
