@@ -31,6 +31,11 @@ key are sent one at a time in the order they were dead-lettered; with
 Records of other routes are passed over; a record dead-lettered before any
 route was chosen (undecodable, oversize) belongs to every route of its
 source topic.  An oversize record has no body to replay and is reported.
+
+``--event-id ID`` replays one event: read from the beginning (unless ``--from``),
+every other record passed over, and no position committed (the others stay to be
+replayed; a later full replay sends this one again: at least once).  A dry run sends
+and commits nothing and its summary says "would replay N", never "replayed N".
 """
 
 from __future__ import annotations
