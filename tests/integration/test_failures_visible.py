@@ -22,11 +22,17 @@ ANSWER = b"upstream down\n\x1b[31mred" + b"x" * 400  # control characters, and t
 
 
 def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "KAFKAHOOKS_ALLOW_LOCAL_TARGETS": "true",
-           "KAFKAHOOKS_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "KAFKAHOOKS_ALLOW_LOCAL_TARGETS": "true",
+        "KAFKAHOOKS_LOG_LEVEL": "WARNING",
+    }
     return subprocess.run(
         [sys.executable, "-m", "kafkahooks.cli", *args],
-        env=env, capture_output=True, text=True, timeout=timeout,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -42,7 +48,9 @@ def test_a_503_is_logged_recorded_dead_lettered_with_its_answer_and_listed(
     receiver.behaviour = behaviour
     produce(bootstrap, topic, [(f"k{i}", {"event": "e", "id": i, "status": "s"}) for i in (0, 1)])
     config = routes_file(
-        tmp_path / "r.yaml", bootstrap, group,
+        tmp_path / "r.yaml",
+        bootstrap,
+        group,
         [simple_route("calls", topic, receiver.url + "?token=s3cret-in-query")],
         delivery_log_topic=log_topic,
     )
@@ -53,14 +61,21 @@ def test_a_503_is_logged_recorded_dead_lettered_with_its_answer_and_listed(
     event_id = next(r for r in receiver.requests if r.json()["id"] == 1).headers["webhook-id"]
 
     # logged when it failed, once for three quick failures (rate-limited per endpoint)
-    failed = [json.loads(line) for line in bridge.output().splitlines()
-              if "delivery attempt" in line and "failed" in line]
+    failed = [
+        json.loads(line)
+        for line in bridge.output().splitlines()
+        if "delivery attempt" in line and "failed" in line
+    ]
     assert len(failed) == 1, bridge.output()
     line = failed[0]
     assert line["msg"] == "delivery attempt 1 of 3 failed: HTTP 503"
     assert line["endpoint"] == receiver.url.rsplit("/", 1)[0]  # the origin only
     assert (line["route"], line["status"], line["attempt"], line["max_attempts"]) == (
-        "calls", 503, 1, 3)
+        "calls",
+        503,
+        1,
+        3,
+    )
     assert line["error_class"] == "RetryableDeliveryError" and line["latency_ms"] >= 0
     assert "s3cret" not in bridge.output()
 
@@ -92,28 +107,46 @@ def test_a_503_is_logged_recorded_dead_lettered_with_its_answer_and_listed(
     missing = cli("dlq", "show", "--config", str(config), "--event-id", "evt_nope")
     assert missing.returncode == 1 and "no dead letter with event id 'evt_nope'" in missing.stderr
 
-    dry = cli("dlq", "replay", "--config", str(config), "--route", "calls",
-              "--event-id", event_id, "--dry-run")
+    dry = cli(
+        "dlq",
+        "replay",
+        "--config",
+        str(config),
+        "--route",
+        "calls",
+        "--event-id",
+        event_id,
+        "--dry-run",
+    )
     assert dry.returncode == 0, dry.stderr
     assert "would replay 1" in dry.stdout and "replayed" not in dry.stdout
     assert dry.stdout.count("would send") == 1
 
     receiver.behaviour = lambda _: Reply(200)  # fixed: replay that one event for real
     sent = len(receiver.requests)
-    again = cli("dlq", "replay", "--config", str(config), "--route", "calls",
-                "--event-id", event_id)
+    again = cli(
+        "dlq", "replay", "--config", str(config), "--route", "calls", "--event-id", event_id
+    )
     assert again.returncode == 0, again.stderr
     assert "replayed 1, delivered 1" in again.stdout
     assert [r.headers["webhook-id"] for r in receiver.requests[sent:]] == [event_id]
     assert committed(bootstrap, "kafkahooks-replay-calls", dlq) == [-1001]  # none: one event
-    unknown = cli("dlq", "replay", "--config", str(config), "--route", "calls",
-                  "--event-id", "evt_nope")
+    unknown = cli(
+        "dlq", "replay", "--config", str(config), "--route", "calls", "--event-id", "evt_nope"
+    )
     assert unknown.returncode == 1 and "has event id 'evt_nope'" in unknown.stderr
 
 
 def _attempt(i: int) -> dict[str, object]:
-    return {"event_id": f"evt_{i}", "route": "calls", "attempt": 1, "status": 200,
-            "latency_ms": 1.0, "error": None, "at": time.time()}
+    return {
+        "event_id": f"evt_{i}",
+        "route": "calls",
+        "attempt": 1,
+        "status": 200,
+        "latency_ms": 1.0,
+        "error": None,
+        "at": time.time(),
+    }
 
 
 def test_deliveries_reads_without_a_group_join(bootstrap: str, tmp_path: Path) -> None:
@@ -122,7 +155,9 @@ def test_deliveries_reads_without_a_group_join(bootstrap: str, tmp_path: Path) -
     log_topic = create_topic(bootstrap, unique("log"))
     produce(bootstrap, log_topic, [(f"evt_{i}", _attempt(i)) for i in range(9)])
     config = routes_file(
-        tmp_path / "r.yaml", bootstrap, unique("g"),
+        tmp_path / "r.yaml",
+        bootstrap,
+        unique("g"),
         [simple_route("calls", unique("calls"), "http://127.0.0.1:9/hooks")],
         properties={"session.timeout.ms": 45000, "heartbeat.interval.ms": 3000},
         delivery_log_topic=log_topic,
@@ -135,7 +170,9 @@ def test_deliveries_reads_without_a_group_join(bootstrap: str, tmp_path: Path) -
 def test_an_unreachable_broker_is_an_error_not_an_empty_log(tmp_path: Path) -> None:
     nobody = f"127.0.0.1:{free_port()}"  # loopback, nothing listening
     config = routes_file(
-        tmp_path / "r.yaml", nobody, unique("g"),
+        tmp_path / "r.yaml",
+        nobody,
+        unique("g"),
         [simple_route("calls", "calls", "http://127.0.0.1:9/hooks")],
         delivery_log_topic="kafkahooks.deliveries",
     )
