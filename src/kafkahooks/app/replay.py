@@ -31,6 +31,11 @@ key are sent one at a time in the order they were dead-lettered; with
 Records of other routes are passed over; a record dead-lettered before any
 route was chosen (undecodable, oversize) belongs to every route of its
 source topic.  An oversize record has no body to replay and is reported.
+
+``--event-id ID`` replays one event: read from the beginning (unless ``--from``),
+every other record passed over, and no position committed (the others stay to be
+replayed; a later full replay sends this one again: at least once).  A dry run sends
+and commits nothing and its summary says "would replay N", never "replayed N".
 """
 
 from __future__ import annotations
@@ -67,7 +72,7 @@ from kafkahooks.kafka import (
 )
 from kafkahooks.templating import RenderContext, TemplateError
 
-__all__ = ["ReplaySummary", "Replayer", "replay_group"]
+__all__ = ["DeadRecord", "ReplaySummary", "Replayer", "replay_group"]
 
 log = logging.getLogger("kafkahooks.replay")
 
@@ -89,11 +94,16 @@ class ReplaySummary:
     filtered: int = 0  # no longer taken by the route (event type, filter, tombstone)
     no_body: int = 0  # oversize when dead-lettered: nothing to send
     other_routes: int = 0
+    other_events: int = 0  # ``--event-id``: this route's, another event's
+    dry_run: bool = False  # a dry run says what it would do, never that it did it
 
     def line(self) -> str:
-        return (f"read {self.read}, replayed {self.replayed}, delivered {self.delivered}, "
-                f"failed again {self.failed_again}, filtered {self.filtered}, "
-                f"without body {self.no_body}, other routes {self.other_routes}")
+        verb = "would replay" if self.dry_run else "replayed"
+        again = "would fail again" if self.dry_run else "failed again"
+        others = f", other events {self.other_events}" if self.other_events else ""
+        return (f"read {self.read}, {verb} {self.replayed}, delivered {self.delivered}, "
+                f"{again} {self.failed_again}, filtered {self.filtered}, "
+                f"without body {self.no_body}, other routes {self.other_routes}{others}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,13 +156,15 @@ class DeadRecord:
 class Replayer:
     def __init__(
         self, config: RoutesFile, route: Route, settings: Settings, *, dry_run: bool = False,
-        out: Any = None,
+        out: Any = None, event_id: str | None = None,
     ) -> None:
         self.config = config
         self.route = route
         self.dry_run = dry_run
+        # one event: read from the beginning, commit no position (the others stay to replay)
+        self.event_id = event_id
         self.out = out or sys.stdout
-        self.summary = ReplaySummary()
+        self.summary = ReplaySummary(dry_run=dry_run)
         self.error: str | None = None
         kafka = config.kafka
         conf = consumer_config(kafka.bootstrap_servers, replay_group(route.name), kafka.properties)
@@ -201,6 +213,8 @@ class Replayer:
                 self.floor[key] = max(committed.get(key, -1), -1)
                 low, _ = self.consumer.get_watermark_offsets(tp, timeout=10)
                 first = start if start is not None else self.floor[key]
+                if start is None and self.event_id is not None:
+                    first = 0  # one event, wherever it is
                 found[key] = max(first, low, 0)
         return found
 
@@ -252,6 +266,11 @@ class Replayer:
                     open_parts.clear()
                     break
                 self.tracker.begin(record.tp, record.offset)
+                if mine and self._other_event(record):
+                    self.summary.read += 1
+                    self.summary.other_events += 1
+                    self.tracker.finish(record.tp, record.offset)
+                    continue
                 if not mine:
                     self.summary.read += 1
                     self.summary.other_routes += 1
@@ -307,6 +326,9 @@ class Replayer:
         if record.own.get("route") not in ("", None, self.route.name):
             return False
         return record.own.get("source.topic", record.topic) in self.plans
+
+    def _other_event(self, record: DeadRecord) -> bool:
+        return self.event_id is not None and record.own.get("event_id") != self.event_id
 
     async def _replay(self, record: DeadRecord) -> None:
         self.summary.read += 1
@@ -382,7 +404,7 @@ class Replayer:
         if self.transactions is None or self.error is not None:
             return
         positions = {tp: position for tp, position in self.tracker.positions(force=True).items()
-                     if position > self.floor.get(tp, -1)}
+                     if position > self.floor.get(tp, -1) and self.event_id is None}
         offsets = [TopicPartition(t, p, o) for (t, p), o in positions.items()]
         try:
             await self.transactions.commit(

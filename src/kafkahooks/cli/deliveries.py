@@ -1,4 +1,10 @@
-"""``kafkahooks deliveries``: read the delivery-attempt log back, filtered."""
+"""``kafkahooks deliveries``: read the delivery-attempt log back, filtered.
+
+The topic is read by ``kafka.read_topic`` (``assign()``, no group join, never commits),
+so an answer takes seconds.  Exit status: 0 the whole log (since ``--since``) was read;
+1 it could not be read, or not to its end within ``--timeout`` (what was read is
+printed, then what was not); 2 bad usage.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +13,24 @@ import json
 import re
 import sys
 import time
-import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from confluent_kafka import Consumer, KafkaError, TopicPartition
+from confluent_kafka import Message
 
 from kafkahooks.cli.common import load_or_exit
-from kafkahooks.kafka import consumer_config
+from kafkahooks.kafka import (
+    ReadResult,
+    TopicMissingError,
+    TopicReadError,
+    consumer_config,
+    read_topic,
+)
 
-__all__ = ["add_deliveries_command", "parse_since"]
+__all__ = ["add_deliveries_command", "parse_since", "read_or_explain", "unread"]
+
+T = TypeVar("T")
 
 _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -34,33 +48,50 @@ def parse_since(text: str, now: float | None = None) -> float:
     return stamp.timestamp()
 
 
-def _read(conf: dict[str, Any], topic: str, timeout: float) -> list[dict[str, Any]]:
-    """Everything on the topic now: read until every partition reports its end."""
-    consumer = Consumer({**conf, "enable.partition.eof": True})
-    assigned: set[tuple[str, int]] = set()
-    ended: set[tuple[str, int]] = set()
-
-    def on_assign(_: Consumer, parts: list[TopicPartition]) -> None:
-        assigned.update((p.topic, p.partition) for p in parts)
-
-    consumer.subscribe([topic], on_assign=on_assign)
-    records: list[dict[str, Any]] = []
-    deadline = time.monotonic() + timeout
+def _attempt(message: Message) -> dict[str, Any] | None:
     try:
-        while time.monotonic() < deadline and not (assigned and ended >= assigned):
-            for message in consumer.consume(500, 0.2):
-                error = message.error()
-                if error is not None:
-                    if error.code() == KafkaError._PARTITION_EOF:
-                        ended.add((str(message.topic()), int(message.partition() or 0)))
-                    continue
-                try:
-                    records.append(json.loads(message.value() or b"{}"))
-                except ValueError:
-                    continue
-    finally:
-        consumer.close()
-    return records
+        value = json.loads(message.value() or b"{}")
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def read_or_explain(
+    conf: dict[str, Any],
+    topic: str,
+    decode: Callable[[Message], T | None],
+    timeout: float,
+    since: float | None,
+    purpose: str,
+    *,
+    missing_ok: bool = False,
+) -> ReadResult[T] | None:
+    """``topic`` read by ``read_topic``; ``None`` after saying on stderr why it could not be
+    read at all.  A partial read is returned: the caller prints it, then :func:`unread`.
+    ``missing_ok``: a topic the broker does not have holds nothing (an empty result)."""
+    try:
+        return read_topic(conf, topic, decode, timeout=timeout, since=since, purpose=purpose)
+    except TopicMissingError:
+        if missing_ok:
+            return ReadResult()
+        print(f"error: topic {topic!r} does not exist", file=sys.stderr)
+        return None
+    except TopicReadError as exc:
+        print(f"error: {exc} (within {timeout:g} s)", file=sys.stderr)
+        return None
+
+
+def unread(topic: str, result: ReadResult[Any], timeout: float) -> int:
+    """0 when ``result`` is complete; else say what was not read (on stderr) and give 1."""
+    if result.complete:
+        return 0
+    parts = ", ".join(str(p) for p in result.unfinished)
+    print(
+        f"error: incomplete: partition(s) {parts} of {topic!r} were not read to their end "
+        f"within {timeout:g} s; the lines above are only what was read (raise --timeout)",
+        file=sys.stderr,
+    )
+    return 1
 
 
 def _row(r: dict[str, Any]) -> str:
@@ -69,8 +100,13 @@ def _row(r: dict[str, Any]) -> str:
     return (
         f"{at}  {r.get('event_id', ''):<36}  {r.get('route', ''):<20}  "
         f"{r.get('attempt', 0):>3}  {status!s:>4}  {r.get('latency_ms', 0):>8.1f}ms  "
-        f"{r.get('error') or ''}"
+        f"{r.get('error') or ''}{_excerpt(r)}"
     )
+
+
+def _excerpt(r: dict[str, Any]) -> str:
+    excerpt = r.get("excerpt")
+    return f"  {excerpt!r}" if excerpt else ""
 
 
 def cmd_deliveries(args: argparse.Namespace) -> int:
@@ -82,16 +118,18 @@ def cmd_deliveries(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    group = f"kafkahooks-deliveries-{uuid.uuid4().hex[:8]}"  # read-only: never commits
-    conf = consumer_config(config.kafka.bootstrap_servers, group, config.kafka.properties)
+    conf = consumer_config(config.kafka.bootstrap_servers, "unused", config.kafka.properties)
     try:
         since = parse_since(args.since) if args.since else None
     except ValueError:
         print(f"--since {args.since!r}: use 10m, 2h, 1d or an ISO-8601 time", file=sys.stderr)
         return 2
+    result = read_or_explain(conf, topic, _attempt, args.timeout, since, "deliveries")
+    if result is None:
+        return 1
     rows = [
         r
-        for r in _read(conf, topic, args.timeout)
+        for r in result.records
         if (args.route is None or r.get("route") == args.route)
         and (args.event_id is None or r.get("event_id") == args.event_id)
         and (since is None or r.get("at", 0) >= since)
@@ -101,7 +139,7 @@ def cmd_deliveries(args: argparse.Namespace) -> int:
         print(_row(r))
     ok = sum(1 for r in rows if isinstance(r.get("status"), int) and 200 <= r["status"] < 300)
     print(f"\n{len(rows)} attempts, {ok} succeeded, {len(rows) - ok} failed")
-    return 0
+    return unread(topic, result, args.timeout)
 
 
 def add_deliveries_command(sub: Any) -> None:
@@ -110,5 +148,10 @@ def add_deliveries_command(sub: Any) -> None:
     parser.add_argument("--route")
     parser.add_argument("--event-id")
     parser.add_argument("--since", help="10m, 2h, 1d, or an ISO-8601 time")
-    parser.add_argument("--timeout", type=float, default=15.0, help="seconds to read at most")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=10.0,
+        help="seconds to read at most; what is not read by then is an error (exit 1)",
+    )
     parser.set_defaults(func=cmd_deliveries)

@@ -9,6 +9,7 @@ from kafkahooks.delivery.errors import (
     RetryableDeliveryError,
     RouteDisabledError,
 )
+from kafkahooks.delivery.failures import FailedAttempts, endpoint_of, response_excerpt
 from kafkahooks.delivery.gates import Gates
 from kafkahooks.delivery.guard import transport_problems
 from kafkahooks.delivery.http1 import Http1Sender
@@ -22,6 +23,7 @@ __all__ = [
     "Deliverer",
     "DeliveryError",
     "DeliveryReport",
+    "FailedAttempts",
     "Gates",
     "Http1Sender",
     "OutboundRequest",
@@ -33,6 +35,8 @@ __all__ = [
     "RouteTable",
     "Sender",
     "compile_route",
+    "endpoint_of",
+    "response_excerpt",
     "send_authorized",
     "transport_problems",
 ]

@@ -31,6 +31,7 @@ from kafkahooks.delivery.errors import (
     RetryableDeliveryError,
     classify_status,
 )
+from kafkahooks.delivery.failures import FailedAttempts, response_excerpt
 from kafkahooks.delivery.gates import EndpointGate, Gates
 from kafkahooks.delivery.request import OutboundRequest, encode_json
 from kafkahooks.delivery.retry import DeliveryReport, deliver_with_retries
@@ -117,7 +118,23 @@ class AttemptLog(Protocol):
         status: int | None,
         latency: float,
         error: str | None,
+        excerpt: str | None = None,
     ) -> None: ...
+
+
+class _LastResponse:
+    """The response of a delivery's latest attempt (``None`` when it got none), so a
+    failed report carries the excerpt of the answer that ended it."""
+
+    __slots__ = ("response",)
+
+    def __init__(self) -> None:
+        self.response: Response | None = None
+
+    def excerpted(self, report: DeliveryReport) -> DeliveryReport:
+        if report.error is not None and self.response is not None:
+            report.excerpt = response_excerpt(self.response.body)
+        return report
 
 
 class Deliverer:
@@ -127,9 +144,11 @@ class Deliverer:
         max_in_flight: int,
         log: AttemptLog | None = None,
         gates: Gates | None = None,
+        failures: FailedAttempts | None = None,
     ) -> None:
         self.sender = sender
         self.log = log
+        self.failures = failures if failures is not None else FailedAttempts()
         self.attempts = 0
         self._in_flight = asyncio.Semaphore(max_in_flight)
         self.gates = gates if gates is not None else Gates()  # the process's, when shared
@@ -142,41 +161,60 @@ class Deliverer:
     ) -> Response:
         """The route's auth first (a token fetch takes no slot), then the request through
         the gates; after a 401 that refreshes the token, once more."""
-        name = route.name
 
         def exchange(req: OutboundRequest) -> Awaitable[Response]:
-            return self._exchange(name, gate, req, attempt)
+            return self._exchange(route, gate, req, attempt)
 
         return await send_authorized(exchange, request, route.auth)
 
     async def _exchange(
-        self, route: str, gate: EndpointGate, request: OutboundRequest, attempt: int
+        self, route: Route, gate: EndpointGate, request: OutboundRequest, attempt: int
     ) -> Response:
-        metrics = route_metrics(route)
+        metrics = route_metrics(route.name)
         async with gate.slot() as probe, self._in_flight:
             self.attempts += 1
             METRICS.requests_in_flight += 1
             started = time.perf_counter()
-            status: int | None = None
-            error: str | None = None
+            response: Response | None = None
+            failure: DeliveryError | None = None
             try:
                 response = await self.sender.send(request)
-                status = response.status
+                failure = classify_status(response.status)  # None for 2xx: no allocation
             except RetryableDeliveryError as exc:
                 gate.record(False, probe)
-                error = exc.reason
+                failure = exc
                 raise
             finally:
                 elapsed = time.perf_counter() - started
                 METRICS.requests_in_flight -= 1
                 metrics.latency.observe(elapsed)
+                status = response.status if response is not None else None
                 metrics.attempt(status)
-                if self.log is not None:
+                if failure is not None:  # only a failed attempt pays for the excerpt and log
+                    self._attempt_failed(route, request, attempt, response, elapsed, failure)
+                elif self.log is not None:
                     event_id = request.headers.get("webhook-id", "")
-                    self.log.record(event_id, route, attempt, status, elapsed, error)
-            retryable = isinstance(classify_status(response.status), RetryableDeliveryError)
-            gate.record(not retryable, probe)
+                    self.log.record(event_id, route.name, attempt, status, elapsed, None)
+            gate.record(not isinstance(failure, RetryableDeliveryError), probe)
             return response
+
+    def _attempt_failed(
+        self,
+        route: Route,
+        request: OutboundRequest,
+        attempt: int,
+        response: Response | None,
+        elapsed: float,
+        failure: DeliveryError,
+    ) -> None:
+        """Log the failed attempt now (rate-limited per endpoint) and record it, with its
+        error and the response's excerpt, in the delivery log."""
+        status = response.status if response is not None else None
+        excerpt = response_excerpt(response.body) if response is not None else None
+        self.failures.failed(route, attempt, status, elapsed, failure)
+        if self.log is not None:
+            event_id = request.headers.get("webhook-id", "")
+            self.log.record(event_id, route.name, attempt, status, elapsed, failure.reason, excerpt)
 
     async def deliver(self, route: Route, ctx: RenderContext) -> DeliveryReport:
         if (gone := route.state.short_circuit()) is not None:
@@ -188,14 +226,18 @@ class Deliverer:
             if not route.template.per_attempt:
                 body = _rendered(lambda: route.render_body(ctx))
 
+            last = _LastResponse()
+
             async def attempt(number: int) -> tuple[OutboundRequest, Response]:
                 ctx.attempt = number
                 ctx.sent_at = time.time()
+                last.response = None
                 data = body if body is not None else _rendered(lambda: route.render_body(ctx))
                 request = _built(route, ctx, data, ctx.sent_at)
-                return request, await self._send(route, gate, request, number)
+                last.response = await self._send(route, gate, request, number)
+                return request, last.response
 
-            return await deliver_with_retries(attempt, route.config.retry)
+            return last.excerpted(await deliver_with_retries(attempt, route.config.retry))
 
         return await _guarded(route.name, run)
 
@@ -218,11 +260,15 @@ class Deliverer:
                 route.config.payload_version,
             )
 
+            last = _LastResponse()
+
             async def attempt(number: int) -> tuple[OutboundRequest, Response]:
+                last.response = None
                 request = _built(route, head, body, time.time())
                 request.headers["webhook-batch-size"] = str(len(ctxs))
-                return request, await self._send(route, gate, request, number)
+                last.response = await self._send(route, gate, request, number)
+                return request, last.response
 
-            return await deliver_with_retries(attempt, route.config.retry)
+            return last.excerpted(await deliver_with_retries(attempt, route.config.retry))
 
         return await _guarded(route.name, run)

@@ -43,6 +43,7 @@ class DeliveryReport:
     attempts: int
     status: int | None
     error: DeliveryError | None = None
+    excerpt: str | None = None  # of the answer that ended a failed delivery (escaped)
 
     @property
     def delivered(self) -> bool:

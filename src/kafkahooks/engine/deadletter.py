@@ -23,6 +23,7 @@ from kafkahooks.delivery import (
     DeliveryReport,
     Route,
     RouteDisabledError,
+    endpoint_of,
 )
 from kafkahooks.engine.dlqlimit import DeadLetterLimit, DeadLetterLimitExceeded
 from kafkahooks.engine.halt import Halt
@@ -58,6 +59,8 @@ class DeadLetter:
     event_id: str | None = None
     status: int | None = None
     attempts: int = 0
+    excerpt: str | None = None  # of the last response body, escaped (delivery/failures.py)
+    endpoint: str | None = None  # scheme://host[:port]/path, secrets masked, no query
     # False for an oversize value: only headers and coordinates, so the write cannot fail on size
     with_body: bool = True
 
@@ -79,6 +82,10 @@ class DeadLetter:
             "attempts": str(self.attempts),
             "failed_at": str(int(time.time() * 1000)),
         }
+        if self.excerpt is not None:
+            own["http.response_excerpt"] = self.excerpt
+        if self.endpoint is not None:
+            own["endpoint"] = self.endpoint
         if not self.with_body:
             own["value.omitted"] = str(len(self.event.raw_value or b""))
         kept = [(k, v) for k, v in self.event.headers if not k.startswith(HEADER_PREFIX)]
@@ -123,6 +130,8 @@ def dead_letter(
         status=report.status if report is not None else None,
         attempts=attempts,
         with_body=not isinstance(error, ValueTooLargeError),
+        excerpt=report.excerpt if report is not None else None,
+        endpoint=endpoint_of(route) if route is not None else None,
     )
 
 

@@ -7,6 +7,7 @@ from kafkahooks.kafka.consumer import ConsumerLoop, consumer_config
 from kafkahooks.kafka.deliverylog import DeliveryLog
 from kafkahooks.kafka.offsets import OffsetTracker, TopicPartitionKey
 from kafkahooks.kafka.producer import AckedProducer, ProduceError, producer_properties
+from kafkahooks.kafka.reader import ReadResult, TopicMissingError, TopicReadError, read_topic
 from kafkahooks.kafka.topics import create_topics, ensure_topics
 
 __all__ = [
@@ -15,7 +16,10 @@ __all__ = [
     "DeliveryLog",
     "OffsetTracker",
     "ProduceError",
+    "ReadResult",
+    "TopicMissingError",
     "TopicPartitionKey",
+    "TopicReadError",
     "TransactionStopped",
     "TransactionalCommits",
     "confirm_applied",
@@ -23,4 +27,5 @@ __all__ = [
     "create_topics",
     "ensure_topics",
     "producer_properties",
+    "read_topic",
 ]

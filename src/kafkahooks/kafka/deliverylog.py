@@ -1,5 +1,9 @@
 """The delivery-attempt log: one JSON record per HTTP attempt on a Kafka topic.
 
+A failed attempt's record names its error (``HTTP 503``, ``ConnectTimeout: no
+response``...) and carries an escaped excerpt of the response body (``excerpt``, at
+most 256 characters); a successful one has ``error`` and ``excerpt`` null.
+
 It plays the part of the "webhook logs" of the reference products, without a
 database: ``kafkahooks deliveries`` reads it back.  Writes are fire-and-forget;
 the log never slows or blocks a delivery.
@@ -25,6 +29,7 @@ class AttemptRecord:
     latency_ms: float
     error: str | None
     at: float  # unix seconds
+    excerpt: str | None = None  # of the response body, escaped (delivery/failures.py)
 
     def encode(self) -> bytes:
         return json.dumps(asdict(self), separators=(",", ":")).encode()
@@ -43,8 +48,9 @@ class DeliveryLog:
         status: int | None,
         latency: float,
         error: str | None,
+        excerpt: str | None = None,
     ) -> None:
         entry = AttemptRecord(
-            event_id, route, attempt, status, round(latency * 1000, 2), error, time.time()
+            event_id, route, attempt, status, round(latency * 1000, 2), error, time.time(), excerpt
         )
         self._producer.send_nowait(self.topic, entry.encode(), event_id.encode(), [])

@@ -61,3 +61,15 @@ def test_deliveries_without_a_log_topic_says_how_to_keep_one(
     )
     assert main(["deliveries", "--config", str(routes)]) == 2
     assert "kafka.delivery_log_topic is not set" in capsys.readouterr().err
+
+
+def test_a_read_that_did_not_reach_the_end_is_an_error_naming_what_was_not_read(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from kafkahooks.cli.deliveries import unread
+    from kafkahooks.kafka import ReadResult
+
+    assert unread("log", ReadResult(records=[1, 2]), 5.0) == 0
+    assert unread("log", ReadResult(records=[1], unfinished=[0, 2]), 5.0) == 1
+    err = capsys.readouterr().err
+    assert "partition(s) 0, 2 of 'log' were not read to their end within 5 s" in err

@@ -8,7 +8,7 @@ import time
 from kafkahooks.event import Headers
 from kafkahooks.kafka.deliverylog import AttemptRecord, DeliveryLog
 
-FIELDS = {"event_id", "route", "attempt", "status", "latency_ms", "error", "at"}
+FIELDS = {"event_id", "route", "attempt", "status", "latency_ms", "error", "at", "excerpt"}
 
 
 def test_a_record_encodes_every_field_as_compact_json() -> None:
@@ -23,6 +23,7 @@ def test_a_record_encodes_every_field_as_compact_json() -> None:
         "latency_ms": 12.34,
         "error": "HTTP 503",
         "at": 1_718_000_000.5,
+        "excerpt": None,
     }
 
 
