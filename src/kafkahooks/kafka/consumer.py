@@ -223,6 +223,7 @@ class ConsumerLoop:
         self._subscribed_at = time.monotonic()
         self._join_noted = 0.0  # when the last "waiting to join" line was written
         self._fatal_error: KafkaError | None = None  # from the error callback
+        self._missing_topic: str | None = None  # why the group is not joined, if known
         self.last_poll = time.monotonic()
         # the last moment this member made progress or had nothing waiting (health)
         self.progress_at = time.monotonic()
@@ -416,6 +417,8 @@ class ConsumerLoop:
         if error is not None:
             if error.fatal():
                 raise KafkaException(error)
+            if error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART and not self.joined:
+                self._missing_topic = error.str()  # no join until a subscribed topic exists
             self._warn_once(error.str())
             return
         topic, partition, offset = message.topic(), message.partition(), message.offset()
@@ -506,7 +509,9 @@ class ConsumerLoop:
             ": the first assignment can take about half of session.timeout.ms"
             f" ({timeout} ms here, so ~{timeout / 2000:.0f} s)"
         )
-        if timeout > _LOCAL_SESSION_TIMEOUT_MS:
+        if self._missing_topic is not None:
+            text += f"; and no subscribed topic is there yet ({self._missing_topic})"
+        elif timeout > _LOCAL_SESSION_TIMEOUT_MS:
             text += (
                 "; for local development set kafka.properties"
                 f" session.timeout.ms: {_LOCAL_SESSION_TIMEOUT_MS}"
