@@ -21,6 +21,7 @@ from kafkahooks.kafka import (
     ConsumerLoop,
     DeliveryLog,
     OffsetTracker,
+    Reachability,
     consumer_config,
     create_topics,
     ensure_topics,
@@ -60,6 +61,7 @@ class Member:
         *,
         states: RouteStates | None = None,
         gates: Gates | None = None,
+        reach: Reachability | None = None,
     ) -> None:
         kafka = config.kafka
         self.group_id = group_id
@@ -85,6 +87,7 @@ class Member:
             drain_timeout=settings.shutdown_timeout,
             commit_interval=settings.commit_interval,
             commit_every=settings.commit_every,
+            reach=reach,
         )
 
 
@@ -135,6 +138,8 @@ class Bridge:
         self.route_states = RouteStates()
         self.gates = Gates()
         self.gates.configure(config.routes)
+        # one word for the process on "cannot reach Kafka", whatever the number of groups
+        self.reach = Reachability(kafka.bootstrap_servers)
         self._lanes: dict[str, LaneShape] = {}
         self._note_lanes(config)
         # the main cluster's producer: retry topics and the delivery-attempt log
@@ -157,6 +162,7 @@ class Bridge:
                 self.producer,
                 states=self.route_states,
                 gates=self.gates,
+                reach=self.reach,
             )
             for group, routes in groups
         ]

@@ -7,12 +7,16 @@ and no delivery was under way, or when its loop has not polled for that long.
 Waiting on a receiver (an attempt within its timeout, a backoff, an open
 circuit) is progress, so an outage of any length keeps it at 200; the age of
 the oldest unfinished event per partition is a metric to alert on instead.
+
+``/readyz`` says why it is not ready: ``kafka unreachable`` (no broker answers, with
+``since``), ``joining`` (waiting for the group's first assignment) or ``starting``.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Protocol
 
 from aiohttp import web
@@ -31,6 +35,11 @@ class Probe(Protocol):
 
     @property
     def joined(self) -> bool: ...
+
+    @property
+    def unreachable_since(self) -> float | None:
+        """Unix time since when no Kafka broker answers, or ``None``."""
+        ...
 
     def stalled_for(self, now: float) -> float:
         """Seconds without progress while records wait, or without a poll."""
@@ -84,6 +93,11 @@ class HealthServer:
         members = self._members()
         if not members:  # nothing consumes yet
             return web.json_response({"status": "starting", "members": 0}, status=503)
+        down = [m.unreachable_since for m in members if m.unreachable_since is not None]
+        if down:
+            since = datetime.fromtimestamp(min(down), UTC).isoformat(timespec="seconds")
+            body = {"status": "kafka unreachable", "since": since, "members": len(down)}
+            return web.json_response(body, status=503)
         waiting = [m for m in members if not m.joined]
         if waiting:
             return web.json_response({"status": "joining", "members": len(waiting)}, status=503)

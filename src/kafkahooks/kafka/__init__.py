@@ -5,17 +5,20 @@ the acknowledged producer, topic admin, the delivery-attempt log.
 from kafkahooks.kafka.commits import TransactionalCommits, TransactionStopped, confirm_applied
 from kafkahooks.kafka.consumer import ConsumerLoop, consumer_config
 from kafkahooks.kafka.deliverylog import DeliveryLog
+from kafkahooks.kafka.kafkalog import KAFKA_LOGGER, Reachability, with_logger
 from kafkahooks.kafka.offsets import OffsetTracker, TopicPartitionKey
 from kafkahooks.kafka.producer import AckedProducer, ProduceError, producer_properties
 from kafkahooks.kafka.reader import ReadResult, TopicMissingError, TopicReadError, read_topic
 from kafkahooks.kafka.topics import create_topics, ensure_topics
 
 __all__ = [
+    "KAFKA_LOGGER",
     "AckedProducer",
     "ConsumerLoop",
     "DeliveryLog",
     "OffsetTracker",
     "ProduceError",
+    "Reachability",
     "ReadResult",
     "TopicMissingError",
     "TopicPartitionKey",
@@ -28,4 +31,5 @@ __all__ = [
     "ensure_topics",
     "producer_properties",
     "read_topic",
+    "with_logger",
 ]

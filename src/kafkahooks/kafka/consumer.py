@@ -14,6 +14,13 @@ partition with room in the window, at an offset above the last one taken
 there.  Anything else is given back with ``seek()`` to its offset (or, at or
 below the last offset taken, is a redelivery of an event already in hand and
 is dropped), so a pause librdkafka did not apply cannot grow the window.
+
+Start-up is said, not silent: until the first assignment the loop logs every
+``_JOIN_NOTE_EVERY`` seconds that it waits for the group join and what that takes
+(on the test broker the first assignment takes about half of ``session.timeout.ms``:
+≈ 23 s at the client default of 45 s, ≈ 3 s at 6 s); each assignment and revocation is
+one line with the group, the partitions and the seconds since the subscription.  No
+broker answering is said once through :class:`Reachability` (``kafka/kafkalog.py``).
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 import kafkahooks.kafka.offsets as offsets  # read at run time: tests switch CHECK_THREADS on
 from kafkahooks.event import Event
 from kafkahooks.kafka.commits import CommitConsumer, Committer
+from kafkahooks.kafka.kafkalog import Reachability, with_logger
 from kafkahooks.kafka.offsets import OffsetTracker, TopicPartitionKey
 from kafkahooks.telemetry import METRICS
 
@@ -67,6 +75,7 @@ class Processor(Protocol):
         """Attempts started so far, and whether a delivery is under way."""
         ...
 
+
 _POLL_TIMEOUT = 0.1
 # Seconds of taking records between two turns of the event loop.  Taking a whole poll
 # at once kept every in-flight answer waiting (50 ms receiver: 57 ms per attempt instead
@@ -84,6 +93,11 @@ _FULL_GRACE = 1.0
 _COMMIT_DEADLINE = 10.0
 _COMMIT_RETRY = 0.2
 _OBSERVE_EVERY = 1.0  # seconds between refreshes of the progress clock and age metric
+_JOIN_NOTE_EVERY = 5.0  # seconds between two "waiting to join" lines
+_SESSION_TIMEOUT_MS = 45_000  # librdkafka's default session.timeout.ms
+_LOCAL_SESSION_TIMEOUT_MS = 6_000  # Apache Kafka's default minimum: quick joins locally
+# errors that say no broker answers: Reachability reports them, librdkafka's lines show them
+_UNREACHABLE_ERRORS = (KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN)
 
 Callback = Callable[[Any, list[TopicPartition]], None]
 
@@ -135,7 +149,7 @@ def consumer_config(bootstrap: str, group_id: str, properties: dict[str, Any]) -
     conf.update(
         {"group.id": group_id, "enable.auto.commit": False, "enable.auto.offset.store": False}
     )
-    return conf
+    return with_logger(conf)  # librdkafka's lines through kafkahooks' logger
 
 
 def _keys(partitions: list[TopicPartition]) -> list[TopicPartitionKey]:
@@ -166,14 +180,21 @@ class ConsumerLoop:
         commit_interval: float,
         commit_every: int,
         consumer_factory: ConsumerFactory = Consumer,
+        reach: Reachability | None = None,
     ) -> None:
         self.group = str(conf["group.id"])
-        conf = {
-            "statistics.interval.ms": 5000,
-            **conf,
-            "stats_cb": self._on_stats,
-            "on_commit": self._on_commit,
-        }
+        # shared by a process's members: "cannot reach Kafka" is said once, not per group
+        self._reach = reach or Reachability(str(conf.get("bootstrap.servers", "")))
+        self._session_timeout_ms = int(conf.get("session.timeout.ms", _SESSION_TIMEOUT_MS))
+        conf = with_logger(
+            {
+                "statistics.interval.ms": 5000,
+                **conf,
+                "stats_cb": self._on_stats,
+                "on_commit": self._on_commit,
+                "error_cb": self._on_error,
+            }
+        )
         self._cooperative = _cooperative(conf)
         self._consumer: KafkaConsumer = consumer_factory(conf)
         self._committer = Committer(
@@ -199,6 +220,10 @@ class ConsumerLoop:
         self._resubscribe: list[str] | None = None
         self._last_warning: dict[str, float] = {}
         self.joined = False  # set by the first assignment, even an empty one
+        self._subscribed_at = time.monotonic()
+        self._join_noted = 0.0  # when the last "waiting to join" line was written
+        self._fatal_error: KafkaError | None = None  # from the error callback
+        self._missing_topic: str | None = None  # why the group is not joined, if known
         self.last_poll = time.monotonic()
         # the last moment this member made progress or had nothing waiting (health)
         self.progress_at = time.monotonic()
@@ -220,6 +245,11 @@ class ConsumerLoop:
         """Change the subscription (hot reload); applied by the loop between polls."""
         if topics != self._topics:
             self._resubscribe = topics
+
+    @property
+    def unreachable_since(self) -> float | None:
+        """Unix time since when no broker answers, or ``None`` (readiness)."""
+        return self._reach.since
 
     def stalled_for(self, now: float) -> float:
         """Seconds without progress while records wait, or without a poll (health).
@@ -248,7 +278,8 @@ class ConsumerLoop:
                 self._consumer.resume(partitions)  # (revoked while deferred; hot reload)
         tps = _keys(partitions)
         self._on_loop(self._assigned(tps))
-        log.info("partitions assigned", extra={"partitions": _names(tps)})
+        self._reach.reachable()  # the group answered
+        log.info("partitions assigned", extra=self._rebalance_fields(tps))
         self.joined = True
 
     def _on_revoke(self, consumer: Any, partitions: list[TopicPartition]) -> None:
@@ -257,12 +288,26 @@ class ConsumerLoop:
             return
         drained, positions = self._on_loop(self._release(tps, self._drain_timeout))
         self._commit_released(positions)
-        log.info("partitions revoked", extra={"partitions": _names(tps), "drained": drained})
+        log.info("partitions revoked", extra={**self._rebalance_fields(tps), "drained": drained})
 
     def _on_lost(self, consumer: Any, partitions: list[TopicPartition]) -> None:
         tps = _keys(partitions)
         self._on_loop(self._release(tps, 0))  # another member owns them: commit nothing
-        log.warning("partitions lost", extra={"partitions": _names(tps)})
+        log.warning("partitions lost", extra=self._rebalance_fields(tps))
+
+    def _rebalance_fields(self, tps: list[TopicPartitionKey]) -> dict[str, Any]:
+        """What an assigned/revoked/lost line says: group, partitions, time since subscribe."""
+        since = round(time.monotonic() - self._subscribed_at, 2)
+        return {"group": self.group, "partitions": _names(tps), "since_subscribe_s": since}
+
+    def _on_error(self, error: KafkaError) -> None:
+        """librdkafka's client-level errors (Kafka thread, inside ``consume()``)."""
+        if error.code() == KafkaError._ALL_BROKERS_DOWN:
+            self._reach.unreachable(error.str())
+        elif error.fatal():
+            self._fatal_error = error  # the loop raises it
+        elif error.code() not in _UNREACHABLE_ERRORS:  # those: librdkafka's own lines
+            self._warn_once(error.str())
 
     def _on_loop(self, work: Coroutine[Any, Any, T]) -> T:
         """Run ``work`` on the event loop and wait for it (Kafka thread only)."""
@@ -320,6 +365,8 @@ class ConsumerLoop:
                     await asyncio.sleep(_ROOM_WAIT)  # let deliveries make room: no tiny polls
                 else:
                     await self._poll()
+                if self._fatal_error is not None:
+                    raise KafkaException(self._fatal_error)
                 if self._resubscribe is not None:
                     self._topics, self._resubscribe = self._resubscribe, None
                     await self._call(self._subscribe)
@@ -370,6 +417,8 @@ class ConsumerLoop:
         if error is not None:
             if error.fatal():
                 raise KafkaException(error)
+            if error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART and not self.joined:
+                self._missing_topic = error.str()  # no join until a subscribed topic exists
             self._warn_once(error.str())
             return
         topic, partition, offset = message.topic(), message.partition(), message.offset()
@@ -439,7 +488,36 @@ class ConsumerLoop:
             on_revoke=self._on_revoke,
             on_lost=self._on_lost,
         )
+        self._subscribed_at = time.monotonic()
         log.info("subscribed", extra={"group": self.group, "topics": self._topics})
+        if not self.joined:
+            self._note_join(self._subscribed_at)
+
+    def _note_join(self, now: float) -> None:
+        """Say why nothing happens yet: the group join (unless no broker answers at all,
+        which :class:`Reachability` has said)."""
+        self._join_noted = now
+        if self._reach.since is not None:
+            return
+        timeout, waited = self._session_timeout_ms, now - self._subscribed_at
+        text = (
+            f"waiting to join consumer group {self.group}"
+            if waited < 1
+            else f"still waiting to join consumer group {self.group} after {waited:.0f} s"
+        )
+        text += (
+            ": the first assignment can take about half of session.timeout.ms"
+            f" ({timeout} ms here, so ~{timeout / 2000:.0f} s)"
+        )
+        if self._missing_topic is not None:
+            text += f"; and no subscribed topic is there yet ({self._missing_topic})"
+        elif timeout > _LOCAL_SESSION_TIMEOUT_MS:
+            text += (
+                "; for local development set kafka.properties"
+                f" session.timeout.ms: {_LOCAL_SESSION_TIMEOUT_MS}"
+            )
+        fields = {"group": self.group, "session_timeout_ms": timeout}
+        log.info(text, extra={**fields, "waited_s": round(waited, 1)})
 
     async def _undefer(self) -> None:
         now = time.time()
@@ -455,6 +533,8 @@ class ConsumerLoop:
             stats = json.loads(raw)
         except ValueError:
             return
+        if any(b.get("state") == "UP" for b in stats.get("brokers", {}).values()):
+            self._reach.reachable()
         owned = self._owned
         for topic, tstats in stats.get("topics", {}).items():
             for partition, pstats in tstats.get("partitions", {}).items():
@@ -490,6 +570,8 @@ class ConsumerLoop:
         if now - self._observed < _OBSERVE_EVERY:
             return
         self._observed = now
+        if not self.joined and now - self._join_noted >= _JOIN_NOTE_EVERY:
+            self._note_join(now)
         for (topic, partition), age in self._tracker.oldest_unfinished(now).items():
             METRICS.oldest_unfinished.labels(self.group, topic, str(partition)).set(age)
         attempts, busy = self._pipeline.activity()

@@ -20,6 +20,7 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from kafkahooks.config import KafkaConfig
 from kafkahooks.event import Headers
+from kafkahooks.kafka.kafkalog import with_logger
 
 __all__ = ["AckedProducer", "ProduceError", "producer_properties"]
 
@@ -49,12 +50,13 @@ _CONSUMER_ONLY_PREFIXES = (
 def producer_properties(kafka: KafkaConfig, *, dead_letters: bool = False) -> dict[str, Any]:
     """A producer's librdkafka properties: the bootstrap servers and ``kafka.properties``
     less the consumer-only ones; for the dead letters, ``kafka.dead_letter_properties``
-    on top (they may name another cluster)."""
+    on top (they may name another cluster).  librdkafka's lines go through kafkahooks'
+    logger (``kafka/kafkalog.py``)."""
     shared = {"bootstrap.servers": kafka.bootstrap_servers, **kafka.properties}
     props = {k: v for k, v in shared.items() if not k.startswith(_CONSUMER_ONLY_PREFIXES)}
     if dead_letters:
         props.update(kafka.dead_letter_properties)
-    return props
+    return with_logger(props)
 
 
 def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
@@ -75,7 +77,7 @@ class AckedProducer:
             "client.id": client_id,
         }
         conf.update(properties)
-        self._producer: Producer | None = Producer(conf)
+        self._producer: Producer | None = Producer(with_logger(conf))
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, name=client_id, daemon=True)
         self._thread.start()

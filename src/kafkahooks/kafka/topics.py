@@ -16,6 +16,8 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
+from kafkahooks.kafka.kafkalog import with_logger
+
 __all__ = ["create_topics", "ensure_topics"]
 
 log = logging.getLogger("kafkahooks.topics")
@@ -30,7 +32,7 @@ def ensure_topics(
     if not topics:
         return
     deadline = time.monotonic() + timeout
-    admin = AdminClient(properties)
+    admin = AdminClient(with_logger(properties))
     futures = admin.create_topics(
         [NewTopic(t, partitions) for t in topics], request_timeout=timeout
     )
@@ -45,6 +47,7 @@ def ensure_topics(
             if isinstance(error, KafkaError) and error.code() == KafkaError.TOPIC_ALREADY_EXISTS:
                 continue
             log.warning("could not create topic", extra={"topic": topic, "error": str(exc)})
+    admin.poll(0)  # librdkafka's lines reach the logger only from poll()
 
 
 async def create_topics(

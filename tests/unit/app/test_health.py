@@ -27,6 +27,7 @@ class FakeMember:
     joined: bool = False
     last_poll: float = field(default_factory=time.monotonic)
     progress_at: float = field(default_factory=time.monotonic)
+    unreachable_since: float | None = None
 
     def stalled_for(self, now: float) -> float:
         return max(now - self.progress_at, now - self.last_poll)
@@ -104,6 +105,21 @@ def test_readyz_is_503_until_every_member_has_joined() -> None:
             assert (await get("/readyz"))[0::2] == (503, {"status": "joining", "members": 1})
             members[1].joined = True  # e.g. a surge pod that got no partitions: still ready
             assert (await get("/readyz"))[0::2] == (200, {"status": "ready"})
+
+    _run(scenario)
+
+
+def test_readyz_says_kafka_is_unreachable_rather_than_joining() -> None:
+    """Not ready for a reason the operator can act on: no broker answers, since when."""
+    members = [FakeMember(joined=False, unreachable_since=1_700_000_000.0)]
+
+    async def scenario() -> None:
+        async with _serving(members) as get:
+            status, _, body = await get("/readyz")
+            assert (status, body["status"]) == (503, "kafka unreachable")
+            assert body["since"] == "2023-11-14T22:13:20+00:00"
+            members[0].unreachable_since = None  # a broker answers: back to the group join
+            assert (await get("/readyz"))[0::2] == (503, {"status": "joining", "members": 1})
 
     _run(scenario)
 

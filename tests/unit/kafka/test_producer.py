@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from kafkahooks.config.models import KafkaConfig
+from kafkahooks.kafka import KAFKA_LOGGER
 from kafkahooks.kafka.producer import producer_properties
 
 KAFKA = KafkaConfig.model_validate(
@@ -27,6 +28,7 @@ def test_a_producer_gets_the_shared_properties_without_the_consumer_only_ones() 
         "bootstrap.servers": "broker-1:9092",
         "security.protocol": "SASL_SSL",
         "sasl.password": "pw-1",
+        "logger": KAFKA_LOGGER,  # librdkafka's lines through kafkahooks' logger
     }
 
 
@@ -35,4 +37,5 @@ def test_the_dead_letter_producer_gets_its_own_properties_on_top() -> None:
         "bootstrap.servers": "dlq:9092",
         "security.protocol": "SASL_SSL",
         "sasl.password": "pw-2",
+        "logger": KAFKA_LOGGER,
     }
