@@ -15,31 +15,23 @@ operator's terminal.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import base64
 import re
 import secrets
 import sys
 import time
 import unicodedata
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from pydantic import SecretStr
+from kafkahooks.cli.common import usage_error
 
-from kafkahooks.app import Settings
-from kafkahooks.cli.common import load_or_exit, route_or_exit, usage_error
-from kafkahooks.config import RouteConfig
-from kafkahooks.delivery import (
-    DeliveryError,
-    Http1Sender,
-    OutboundRequest,
-    Response,
-    Route,
-    compile_route,
-    send_authorized,
-)
-from kafkahooks.event import Event
-from kafkahooks.samples import event_from_path, sample_events
+if TYPE_CHECKING:
+    from kafkahooks.config import RouteConfig
+    from kafkahooks.delivery import OutboundRequest, Response, Route
+    from kafkahooks.event import Event
+
+# The routes file, the delivery code and the HTTP client are imported by the commands
+# that use them, not here: ``secret generate`` starts without them.
 
 __all__ = [
     "MASK",
@@ -72,6 +64,8 @@ def _escape_char(match: re.Match[str]) -> str:
 
 def route_secrets(config: RouteConfig) -> list[str]:
     """Every secret value a route holds (to keep them out of any output)."""
+    from pydantic import SecretStr
+
     found: list[SecretStr] = list(config.endpoint.secret_headers.values())
     if config.signing is not None:
         found += config.signing.secrets
@@ -91,6 +85,8 @@ def route_secrets(config: RouteConfig) -> list[str]:
 def pick_event(route: Route, event_type: str | None, event_file: str | None) -> Event:
     """The ``--event`` file, else the first built-in sample of ``--event-type``
     (or, without it, the first sample the route takes)."""
+    from kafkahooks.samples import event_from_path, sample_events
+
     topic = route.config.topics[0]
     if event_file is not None:
         return event_from_path(event_file, topic)
@@ -153,6 +149,10 @@ class _Printer:
 
 def _compiled(args: argparse.Namespace, *, checked: bool) -> Route:
     """``checked``: the transport policy too (``send-test`` sends; ``render`` does not)."""
+    from kafkahooks.app import Settings
+    from kafkahooks.cli.common import load_or_exit, route_or_exit
+    from kafkahooks.delivery import compile_route
+
     allow_local = Settings().allow_local_targets
     config = load_or_exit(args.config, allow_local if checked else None)
     return compile_route(route_or_exit(config, args.route, args.config), allow_local)
@@ -179,6 +179,8 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 async def _send_once(route: Route, request: OutboundRequest) -> tuple[Response, float]:
+    from kafkahooks.delivery import Http1Sender, send_authorized
+
     sender = Http1Sender(max_connections=4)
     started = time.monotonic()
     try:
@@ -189,6 +191,10 @@ async def _send_once(route: Route, request: OutboundRequest) -> tuple[Response, 
 
 
 def cmd_send_test(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from kafkahooks.delivery import DeliveryError
+
     route, request, printer = _prepare(args, checked=True, filtered_note="; sending anyway")
     try:
         response, elapsed = asyncio.run(_send_once(route, request))
