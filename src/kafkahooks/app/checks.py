@@ -183,7 +183,7 @@ def _route_sample_warnings(config: RouteConfig) -> list[str]:
     return warnings
 
 
-def sample_warnings(config: RoutesFile) -> list[str]:
-    """``value.`` placeholders that a route's built-in sample events lack (routes whose
-    topics have no sample that the route takes are not judged)."""
-    return [w for route in config.routes for w in _route_sample_warnings(route)]
+def sample_warnings(routes: Iterable[RouteConfig]) -> list[str]:
+    """``value.`` placeholders that a route's built-in sample events lack (a route that
+    takes none of the samples is not judged)."""
+    return [w for route in routes for w in _route_sample_warnings(route)]

@@ -95,10 +95,25 @@ def pick_event(route: Route, event_type: str | None, event_file: str | None) -> 
         taken, etype = route.match(event)
         if (event_type is None and taken) or (event_type is not None and etype == event_type):
             return event
-    known = sorted({str(route.match(e)[1]) for _, e in samples})
+    usage_error(_no_sample(route, event_type, [route.match(e)[1] for _, e in samples]))
+
+
+def _no_sample(route: Route, event_type: str | None, types: list[Any]) -> str:
+    """Why no built-in sample fits, what there is instead, and how to pass an event."""
     wanted = f"of type {event_type!r}" if event_type else "that this route takes"
-    usage_error(f"no built-in sample event {wanted} (sample types for route {route.name}: "
-                f"{', '.join(known)}); give one with --event FILE.json")
+    known = sorted({str(t) for t in types if t is not None})
+    if known:
+        there = f"the built-in samples have types {', '.join(known)} (--event-type TYPE)"
+    else:
+        there = (
+            f"no built-in sample has a type at this route's event_type path "
+            f"({route.config.event_type})"
+        )
+    return (
+        f"route {route.name}: no built-in sample event {wanted}; {there}. "
+        f"Give an event of your own with --event FILE.json (the value, or an envelope "
+        f'{{"value": ..., "key": ..., "headers": {{...}}}}).'
+    )
 
 
 def _build(route: Route, event: Event) -> tuple[bool, OutboundRequest]:
@@ -171,7 +186,10 @@ def _prepare(
 
 
 def cmd_render(args: argparse.Namespace) -> int:
+    from kafkahooks.cli.common import warn_samples
+
     route, request, printer = _prepare(args, checked=False, filtered_note="")
+    warn_samples([route.config], args.config)
     if route.auth is not None:
         request.headers["authorization"] = MASK  # added per attempt when sending
     printer.request(request, request.body)

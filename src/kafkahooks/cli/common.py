@@ -11,6 +11,8 @@ import sys
 from typing import TYPE_CHECKING, NoReturn
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from kafkahooks.config import RouteConfig, RoutesFile
 
 # The routes-file code is imported when a file is loaded, not here: ``usage_error``
@@ -39,12 +41,12 @@ def load_or_exit(path: str, allow_local: bool | None = None) -> RoutesFile:
         usage_error(f"invalid config:\n{exc}")
 
 
-def warn_samples(config: RoutesFile, source: str) -> None:
+def warn_samples(routes: Iterable[RouteConfig], source: str) -> None:
     """Print, to stderr, every placeholder path that no built-in sample event of its
     route has (a likely typo); advice only: the exit status does not change."""
     from kafkahooks.app import sample_warnings
 
-    for warning in sample_warnings(config):
+    for warning in sample_warnings(routes):
         print(f"warning: {source}: {warning}", file=sys.stderr)
 
 

@@ -52,7 +52,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             f"  route {route.name}{state}: {', '.join(route.topics)} → "
             f"{route.endpoint.method} {route.endpoint.shown_url}"
         )
-    warn_samples(config, args.config)
+    warn_samples(config.routes, args.config)
     return 0
 
 

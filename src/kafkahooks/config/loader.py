@@ -116,6 +116,18 @@ def _mark_url(raw: Any, index: int, route: RouteConfig, env: Mapping[str, str]) 
         route.endpoint._url_from_vars = marks
 
 
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """One readable line: where, what, and in what (PyYAML's own text spans several
+    lines, quotes a ``<unicode string>`` and repeats the document)."""
+    if not isinstance(exc, yaml.MarkedYAMLError):
+        return f"not valid YAML: {' '.join(str(exc).split())}"
+    mark = exc.problem_mark or exc.context_mark
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    what = exc.problem or "cannot be parsed"
+    context = f" ({exc.context})" if exc.context else ""
+    return f"not valid YAML{where}: {what}{context}"
+
+
 def parse_config(
     text: str, source: str, env: Mapping[str, str] | None = None, base_dir: Path | None = None
 ) -> RoutesFile:
@@ -123,7 +135,7 @@ def parse_config(
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(source, [f"not valid YAML: {exc}"]) from None
+        raise ConfigError(source, [_yaml_problem(exc)]) from None
     if not isinstance(raw, dict):
         raise ConfigError(source, ["expected a mapping with 'kafka' and 'routes'"])
     env = os.environ if env is None else env
