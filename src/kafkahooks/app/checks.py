@@ -29,7 +29,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from kafkahooks.config import ConfigError, RouteConfig, RoutesFile, load_config
+from kafkahooks.config import ConfigError, RouteConfig, RoutesFile, SourceConfig, load_config
 from kafkahooks.decode import schema_problem
 from kafkahooks.delivery import compile_route, route_problems
 from kafkahooks.samples import sample_events
@@ -85,9 +85,9 @@ def _template_problems(routes: Iterable[RouteConfig]) -> list[str]:
     return problems
 
 
-def _source_schema_problems(config: RoutesFile) -> list[str]:
+def _source_schema_problems(sources: Mapping[str, SourceConfig]) -> list[str]:
     problems = []
-    for topic, src in config.sources.items():
+    for topic, src in sources.items():
         for part, fmt in (("value", src.value), ("key", src.key)):
             if (problem := schema_problem(fmt)) is not None:
                 problems.append(f"sources.{topic}.{part}: {problem}")
@@ -114,7 +114,7 @@ def _route_problems(routes: list[RouteConfig], allow_local: bool | None) -> list
 
 def config_problems(config: RoutesFile) -> list[str]:
     """What the templates and schema files of a loaded config get wrong."""
-    return _source_schema_problems(config) + _route_problems(config.routes, None)
+    return _source_schema_problems(config.sources) + _route_problems(config.routes, None)
 
 
 def check_config(config: RoutesFile, source: str, allow_local: bool | None = None) -> RoutesFile:
@@ -123,7 +123,7 @@ def check_config(config: RoutesFile, source: str, allow_local: bool | None = Non
     Templates and schemas, and, when ``allow_local`` is given, the transport policy of
     every active route (``KAFKAHOOKS_ALLOW_LOCAL_TARGETS`` is that switch): all of them.
     """
-    problems = _source_schema_problems(config) + _route_problems(config.routes, allow_local)
+    problems = _source_schema_problems(config.sources) + _route_problems(config.routes, allow_local)
     if problems:
         raise ConfigError(source, problems)
     return config
@@ -137,7 +137,7 @@ def load_checked(
     try:
         config = load_config(path, env)
     except ConfigError as exc:
-        more = _route_problems(exc.routes, allow_local)
+        more = _source_schema_problems(exc.sources) + _route_problems(exc.routes, allow_local)
         raise ConfigError(exc.source, exc.problems + more) from None
     return check_config(config, str(path), allow_local)
 

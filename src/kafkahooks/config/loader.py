@@ -28,21 +28,28 @@ from pydantic import ValidationError
 
 from kafkahooks.config.interpolate import InterpolationError, interpolate, interpolate_marked
 from kafkahooks.config.models import RouteConfig, RoutesFile
+from kafkahooks.config.sources import SourceConfig
 from kafkahooks.errors import KafkahooksError
 
 __all__ = ["ConfigError", "load_config", "parse_config"]
 
 
 class ConfigError(KafkahooksError):
-    """``problems``: one line each, without the file name; ``routes``: the routes that are
-    valid on their own although the file is not (for the checks that go further)."""
+    """``problems``: one line each, without the file name; ``routes`` and ``sources``: the
+    parts that are valid on their own although the file is not (for the checks that go
+    further: templates, schema files, targets)."""
 
     def __init__(
-        self, source: str, problems: list[str], routes: list[RouteConfig] | None = None
+        self,
+        source: str,
+        problems: list[str],
+        routes: list[RouteConfig] | None = None,
+        sources: dict[str, SourceConfig] | None = None,
     ) -> None:
         self.source = source
         self.problems = problems
         self.routes = routes or []
+        self.sources = sources or {}
         super().__init__("\n".join(f"{source}: {p}" for p in problems))
 
 
@@ -65,16 +72,26 @@ def _where(raw: Any, loc: tuple[str | int, ...]) -> str:
 Loc = tuple[str | int, ...]
 
 
+_EMPTY_HINT = "(is its environment variable set?)"  # the models' word for an empty secret
+
+
+def _follows_unset(loc: Loc, message: str, unset: list[Loc]) -> bool:
+    """Whether an error is only the echo of an unset variable: at or under its field, or
+    an "empty secret" of the same route (the field may be named by an alias there)."""
+    if any(loc[: len(path)] == path for path in unset):
+        return True
+    return message.endswith(_EMPTY_HINT) and any(loc[:2] == path[:2] for path in unset)
+
+
 def _validation_problems(raw: Any, exc: ValidationError, unset: list[Loc]) -> list[str]:
-    """One line per error, leaving out those at or under a field whose variable is unset."""
+    """One line per error, leaving out the echoes of unset variables."""
     problems = []
     for err in exc.errors(include_url=False, include_input=False):
         loc = tuple(err["loc"])
-        if any(loc[: len(path)] == path for path in unset):
-            continue
         # model validators that raise ValueError report "Value error, ..."
         message = str(err["msg"]).removeprefix("Value error, ")
-        problems.append(f"{_where(raw, loc)}: {message}")
+        if not _follows_unset(loc, message, unset):
+            problems.append(f"{_where(raw, loc)}: {message}")
     return problems
 
 
@@ -128,6 +145,22 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
     return f"not valid YAML{where}: {what}{context}"
 
 
+def _sound_sources(resolved: Any, bad: set[str], base_dir: Path | None) -> dict[str, SourceConfig]:
+    """The ``sources`` entries without a problem of their own, each validated alone."""
+    entries = resolved.get("sources") if isinstance(resolved, dict) else None
+    if not isinstance(entries, dict):
+        return {}
+    sound = {}
+    for topic, entry in entries.items():
+        if str(topic) in bad:
+            continue
+        try:
+            sound[str(topic)] = SourceConfig.model_validate(entry, context={"base_dir": base_dir})
+        except ValidationError:
+            continue
+    return sound
+
+
 def parse_config(
     text: str, source: str, env: Mapping[str, str] | None = None, base_dir: Path | None = None
 ) -> RoutesFile:
@@ -142,16 +175,18 @@ def parse_config(
     unset: list[InterpolationError] = []
     resolved = interpolate(raw, env, unset=unset)
     problems = [f"{_where(raw, exc.path)}: {exc}" for exc in unset]
-    bad: set[int | None] = {_route_index(exc.path) for exc in unset}
+    locs: list[Loc] = [exc.path for exc in unset]
     try:
         config = RoutesFile.model_validate(resolved, context={"base_dir": base_dir})
     except ValidationError as exc:
         problems += _validation_problems(raw, exc, [e.path for e in unset])
-        bad |= {_route_index(tuple(err["loc"])) for err in exc.errors()}
+        locs += [tuple(err["loc"]) for err in exc.errors()]
         config = None
     if problems or config is None:
-        routes = _sound_routes(raw, resolved, bad, env, base_dir)
-        raise ConfigError(source, problems, routes)
+        bad_routes = {_route_index(loc) for loc in locs}
+        bad_sources = {str(loc[1]) for loc in locs if len(loc) >= 2 and loc[0] == "sources"}
+        routes = _sound_routes(raw, resolved, bad_routes, env, base_dir)
+        raise ConfigError(source, problems, routes, _sound_sources(resolved, bad_sources, base_dir))
     for index, route in enumerate(config.routes):
         _mark_url(raw, index, route, env)
     return config
