@@ -31,14 +31,16 @@ from typing import Any
 
 from kafkahooks.config import ConfigError, RouteConfig, RoutesFile, SourceConfig, load_config
 from kafkahooks.decode import schema_problem
-from kafkahooks.delivery import compile_route, route_problems
+from kafkahooks.delivery import route_problems
 from kafkahooks.samples import sample_events
 from kafkahooks.templating import (
     MISSING,
     RenderContext,
     TemplateSyntaxError,
+    compile_filter,
     compile_path,
     compile_template,
+    compile_templates,
 )
 
 __all__ = [
@@ -157,15 +159,31 @@ def _value_paths(spec: Any) -> Iterator[str]:
             yield from _value_paths(item)
 
 
+def _taken_samples(config: RouteConfig) -> list[RenderContext]:
+    """The built-in sample events that ``config`` takes, as render contexts: its
+    ``event_type`` path, ``events`` list, templates and filter decide, as
+    ``Route.match`` does (built here from the templating parts alone, so that ``check``
+    does not import the HTTP client, auth and metrics that a compiled route holds)."""
+    event_type = compile_path(config.event_type)[0]
+    events = None if "*" in config.events else frozenset(config.events)
+    templates = compile_templates(config)
+    keep = compile_filter(config.filter)
+    taken = []
+    for _, event in sample_events(config.topics[0]):
+        ctx = RenderContext(event, "", config.name, config.payload_version)
+        etype = event_type(ctx)
+        ctx.event_type = etype = None if etype is MISSING else etype
+        if events is not None and not (isinstance(etype, str) and etype in events):
+            continue
+        if templates.covers(etype) and (keep is None or keep(ctx)):
+            taken.append(ctx)
+    return taken
+
+
 def _route_sample_warnings(config: RouteConfig) -> list[str]:
     """A path counts as known when any sample the route takes has it (a field that only
     some event types carry is not a typo)."""
-    route = compile_route(config, allow_local=True)  # compiled only to match and read
-    contexts: list[RenderContext] = []
-    for _, event in sample_events(config.topics[0]):
-        taken, etype = route.match(event)
-        if taken:
-            contexts.append(RenderContext(event, "", config.name, config.payload_version, etype))
+    contexts = _taken_samples(config)
     if not contexts:
         return []
     specs = [("template", config.template)]
