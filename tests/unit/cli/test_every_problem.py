@@ -287,3 +287,20 @@ def test_check_does_not_import_the_bridge_or_kafka(sampled: Path) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert done.stdout.splitlines()[-1] == "[]"
+
+
+def test_run_refuses_the_file_with_all_of_them_too(
+    four: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib
+
+    import kafkahooks.telemetry
+
+    main_module = importlib.import_module("kafkahooks.cli.main")
+
+    monkeypatch.setattr(kafkahooks.telemetry, "setup_logging", lambda *_: None)
+    monkeypatch.setattr(main_module, "_catch_early_signals", lambda: None)  # pytest's own
+    with pytest.raises(SystemExit) as caught:
+        main(["run", "--config", str(four)])
+    assert caught.value.code == 2
+    _lines_start(capsys.readouterr().err, _problems(four))
