@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from kafkahooks.app.bridge import Bridge, run_bridge
-    from kafkahooks.app.checks import load_checked, sample_warnings
+    from kafkahooks.app.checks import AllowLocal, load_checked, sample_warnings
     from kafkahooks.app.replay import Replayer
     from kafkahooks.app.settings import Settings
 
 __all__ = [
+    "AllowLocal",
     "Bridge",
     "Replayer",
     "Settings",
@@ -27,6 +28,7 @@ __all__ = [
 ]
 
 _HOMES = {
+    "AllowLocal": "checks",
     "Bridge": "bridge",
     "Replayer": "replay",
     "Settings": "settings",

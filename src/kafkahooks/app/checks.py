@@ -44,6 +44,7 @@ from kafkahooks.templating import (
 )
 
 __all__ = [
+    "AllowLocal",
     "check_config",
     "config_problems",
     "load_checked",
@@ -105,13 +106,33 @@ def _route_schema_problems(routes: Iterable[RouteConfig]) -> list[str]:
     return problems
 
 
-def _route_problems(routes: list[RouteConfig], allow_local: bool | None) -> list[str]:
+# The process's KAFKAHOOKS_ALLOW_LOCAL_TARGETS switch, or a function that reads it: asked
+# only when a target would be refused without it (reading the process settings imports
+# pydantic-settings, a tenth of ``kafkahooks check``'s start-up).
+AllowLocal = bool | Callable[[], bool] | None
+
+
+def _transport_problems(routes: list[RouteConfig], allow_local: AllowLocal) -> list[str]:
+    if allow_local is None:
+        return []
+    active = [r for r in routes if r.active]
+    # the switch only ever allows more: what passes without it passes with it
+    strict = [p for r in active for p in route_problems(r, False)]
+    if not strict or allow_local is False:
+        return strict
+    if (allow_local() if callable(allow_local) else allow_local) is False:
+        return strict
+    return [p for r in active for p in route_problems(r, True)]
+
+
+def _route_problems(routes: list[RouteConfig], allow_local: AllowLocal) -> list[str]:
     """Templates, schema files and (when ``allow_local`` is given) the transport policy
     of ``routes``: everything that can be wrong with a route on its own."""
-    problems = _template_problems(routes) + _route_schema_problems(routes)
-    if allow_local is not None:
-        problems += [p for r in routes if r.active for p in route_problems(r, allow_local)]
-    return problems
+    return (
+        _template_problems(routes)
+        + _route_schema_problems(routes)
+        + _transport_problems(routes, allow_local)
+    )
 
 
 def config_problems(config: RoutesFile) -> list[str]:
@@ -119,7 +140,7 @@ def config_problems(config: RoutesFile) -> list[str]:
     return _source_schema_problems(config.sources) + _route_problems(config.routes, None)
 
 
-def check_config(config: RoutesFile, source: str, allow_local: bool | None = None) -> RoutesFile:
+def check_config(config: RoutesFile, source: str, allow_local: AllowLocal = None) -> RoutesFile:
     """``config`` once it passed the checks; :class:`ConfigError` naming ``source`` if not.
 
     Templates and schemas, and, when ``allow_local`` is given, the transport policy of
@@ -132,7 +153,7 @@ def check_config(config: RoutesFile, source: str, allow_local: bool | None = Non
 
 
 def load_checked(
-    path: str | Path, env: Mapping[str, str] | None = None, allow_local: bool | None = None
+    path: str | Path, env: Mapping[str, str] | None = None, allow_local: AllowLocal = None
 ) -> RoutesFile:
     """:func:`~kafkahooks.config.loader.load_config`, then :func:`check_config`; when the
     file does not load, its problems together with those of the routes that did."""

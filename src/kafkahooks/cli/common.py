@@ -13,12 +13,13 @@ from typing import TYPE_CHECKING, NoReturn
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+    from kafkahooks.app import AllowLocal
     from kafkahooks.config import RouteConfig, RoutesFile
 
 # The routes-file code is imported when a file is loaded, not here: ``usage_error``
 # alone (``secret generate``) starts without it.
 
-__all__ = ["load_or_exit", "route_or_exit", "usage_error", "warn_samples"]
+__all__ = ["allow_local_switch", "load_or_exit", "route_or_exit", "usage_error", "warn_samples"]
 
 
 def usage_error(message: str) -> NoReturn:
@@ -27,7 +28,14 @@ def usage_error(message: str) -> NoReturn:
     raise SystemExit(2)
 
 
-def load_or_exit(path: str, allow_local: bool | None = None) -> RoutesFile:
+def allow_local_switch() -> bool:
+    """The process's ``KAFKAHOOKS_ALLOW_LOCAL_TARGETS`` (read when first needed)."""
+    from kafkahooks.app import Settings
+
+    return Settings().allow_local_targets
+
+
+def load_or_exit(path: str, allow_local: AllowLocal = None) -> RoutesFile:
     """The checked routes file at ``path``; exit 2 with its problems.  ``allow_local``
     (the process's ``KAFKAHOOKS_ALLOW_LOCAL_TARGETS``): check the transport policy of
     every active route too, for the commands that send (``run``, ``send-test``) and

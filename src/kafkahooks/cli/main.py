@@ -41,10 +41,9 @@ COMMAND_MODULES: list[tuple[tuple[str, ...], str, str]] = [
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from kafkahooks.app import Settings
-    from kafkahooks.cli.common import load_or_exit, warn_samples
+    from kafkahooks.cli.common import allow_local_switch, load_or_exit, warn_samples
 
-    config = load_or_exit(args.config, Settings().allow_local_targets)
+    config = load_or_exit(args.config, allow_local_switch)
     print(f"{args.config}: OK")
     for route in config.routes:
         state = "" if route.active else " (inactive)"
