@@ -163,12 +163,13 @@ class _Printer:
 
 
 def _compiled(args: argparse.Namespace, *, checked: bool) -> Route:
-    """``checked``: the transport policy too (``send-test`` sends; ``render`` does not)."""
-    from kafkahooks.app import Settings
-    from kafkahooks.cli.common import load_or_exit, route_or_exit
+    """``checked``: the transport policy too (``send-test`` sends; ``render`` does not, so
+    its route is compiled without reading the process settings: the policy a route holds
+    is consulted only when connecting)."""
+    from kafkahooks.cli.common import allow_local_switch, load_or_exit, route_or_exit
     from kafkahooks.delivery import compile_route
 
-    allow_local = Settings().allow_local_targets
+    allow_local = allow_local_switch() if checked else False
     config = load_or_exit(args.config, allow_local if checked else None)
     return compile_route(route_or_exit(config, args.route, args.config), allow_local)
 
