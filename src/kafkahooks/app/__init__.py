@@ -1,17 +1,49 @@
 """Wiring one bridge process: members, signals, hot reload, /metrics and health, process settings,
 replay.
+
+A lazy door (PEP 562): a name is imported from its module on first use, so that a
+command that only checks a routes file (``kafkahooks check``) does not pay for the
+bridge's imports.  ``__all__`` lists every name; ``_HOMES`` says where each lives.
 """
 
-from kafkahooks.app.bridge import Bridge, run_bridge
-from kafkahooks.app.checks import load_checked
-from kafkahooks.app.replay import DeadRecord, Replayer
-from kafkahooks.app.settings import Settings
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kafkahooks.app.bridge import Bridge, run_bridge
+    from kafkahooks.app.checks import AllowLocal, load_checked, sample_warnings
+    from kafkahooks.app.replay import DeadRecord, Replayer
+    from kafkahooks.app.settings import Settings
 
 __all__ = [
+    "AllowLocal",
     "Bridge",
     "DeadRecord",
     "Replayer",
     "Settings",
     "load_checked",
     "run_bridge",
+    "sample_warnings",
 ]
+
+_HOMES = {
+    "AllowLocal": "checks",
+    "Bridge": "bridge",
+    "DeadRecord": "replay",
+    "Replayer": "replay",
+    "Settings": "settings",
+    "load_checked": "checks",
+    "run_bridge": "bridge",
+    "sample_warnings": "checks",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value

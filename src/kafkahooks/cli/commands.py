@@ -15,31 +15,23 @@ operator's terminal.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import base64
 import re
 import secrets
 import sys
 import time
 import unicodedata
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from pydantic import SecretStr
+from kafkahooks.cli.common import usage_error
 
-from kafkahooks.app import Settings
-from kafkahooks.cli.common import load_or_exit, route_or_exit, usage_error
-from kafkahooks.config import RouteConfig
-from kafkahooks.delivery import (
-    DeliveryError,
-    Http1Sender,
-    OutboundRequest,
-    Response,
-    Route,
-    compile_route,
-    send_authorized,
-)
-from kafkahooks.event import Event
-from kafkahooks.samples import event_from_path, sample_events
+if TYPE_CHECKING:
+    from kafkahooks.config import RouteConfig
+    from kafkahooks.delivery import OutboundRequest, Response, Route
+    from kafkahooks.event import Event
+
+# The routes file, the delivery code and the HTTP client are imported by the commands
+# that use them, not here: ``secret generate`` starts without them.
 
 __all__ = [
     "MASK",
@@ -72,6 +64,8 @@ def _escape_char(match: re.Match[str]) -> str:
 
 def route_secrets(config: RouteConfig) -> list[str]:
     """Every secret value a route holds (to keep them out of any output)."""
+    from pydantic import SecretStr
+
     found: list[SecretStr] = list(config.endpoint.secret_headers.values())
     if config.signing is not None:
         found += config.signing.secrets
@@ -91,6 +85,8 @@ def route_secrets(config: RouteConfig) -> list[str]:
 def pick_event(route: Route, event_type: str | None, event_file: str | None) -> Event:
     """The ``--event`` file, else the first built-in sample of ``--event-type``
     (or, without it, the first sample the route takes)."""
+    from kafkahooks.samples import event_from_path, sample_events
+
     topic = route.config.topics[0]
     if event_file is not None:
         return event_from_path(event_file, topic)
@@ -99,10 +95,25 @@ def pick_event(route: Route, event_type: str | None, event_file: str | None) -> 
         taken, etype = route.match(event)
         if (event_type is None and taken) or (event_type is not None and etype == event_type):
             return event
-    known = sorted({str(route.match(e)[1]) for _, e in samples})
+    usage_error(_no_sample(route, event_type, [route.match(e)[1] for _, e in samples]))
+
+
+def _no_sample(route: Route, event_type: str | None, types: list[Any]) -> str:
+    """Why no built-in sample fits, what there is instead, and how to pass an event."""
     wanted = f"of type {event_type!r}" if event_type else "that this route takes"
-    usage_error(f"no built-in sample event {wanted} (sample types for route {route.name}: "
-                f"{', '.join(known)}); give one with --event FILE.json")
+    known = sorted({str(t) for t in types if t is not None})
+    if known:
+        there = f"the built-in samples have types {', '.join(known)} (--event-type TYPE)"
+    else:
+        there = (
+            f"no built-in sample has a type at this route's event_type path "
+            f"({route.config.event_type})"
+        )
+    return (
+        f"route {route.name}: no built-in sample event {wanted}; {there}. "
+        f"Give an event of your own with --event FILE.json (the value, or an envelope "
+        f'{{"value": ..., "key": ..., "headers": {{...}}}}).'
+    )
 
 
 def _build(route: Route, event: Event) -> tuple[bool, OutboundRequest]:
@@ -152,8 +163,13 @@ class _Printer:
 
 
 def _compiled(args: argparse.Namespace, *, checked: bool) -> Route:
-    """``checked``: the transport policy too (``send-test`` sends; ``render`` does not)."""
-    allow_local = Settings().allow_local_targets
+    """``checked``: the transport policy too (``send-test`` sends; ``render`` does not, so
+    its route is compiled without reading the process settings: the policy a route holds
+    is consulted only when connecting)."""
+    from kafkahooks.cli.common import allow_local_switch, load_or_exit, route_or_exit
+    from kafkahooks.delivery import compile_route
+
+    allow_local = allow_local_switch() if checked else False
     config = load_or_exit(args.config, allow_local if checked else None)
     return compile_route(route_or_exit(config, args.route, args.config), allow_local)
 
@@ -171,7 +187,10 @@ def _prepare(
 
 
 def cmd_render(args: argparse.Namespace) -> int:
+    from kafkahooks.cli.common import warn_samples
+
     route, request, printer = _prepare(args, checked=False, filtered_note="")
+    warn_samples([route.config], args.config)
     if route.auth is not None:
         request.headers["authorization"] = MASK  # added per attempt when sending
     printer.request(request, request.body)
@@ -179,6 +198,8 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 async def _send_once(route: Route, request: OutboundRequest) -> tuple[Response, float]:
+    from kafkahooks.delivery import Http1Sender, send_authorized
+
     sender = Http1Sender(max_connections=4)
     started = time.monotonic()
     try:
@@ -189,6 +210,10 @@ async def _send_once(route: Route, request: OutboundRequest) -> tuple[Response, 
 
 
 def cmd_send_test(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from kafkahooks.delivery import DeliveryError
+
     route, request, printer = _prepare(args, checked=True, filtered_note="; sending anyway")
     try:
         response, elapsed = asyncio.run(_send_once(route, request))

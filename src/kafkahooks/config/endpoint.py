@@ -121,6 +121,9 @@ SIGNING_PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+SIGNING_SCHEMES = ("hmac-sha256", "timestamped", "standard-webhooks", "t-v1")
+
+
 def _whsec_valid(secret: str) -> bool:
     try:
         return bool(base64.b64decode(secret.removeprefix("whsec_"), validate=True))
@@ -161,6 +164,12 @@ class SigningConfig(_Strict):
                 raise ValueError("give either 'secret' or 'secrets', not both")
             data["secrets"] = [data.pop("secret")]
         preset = SIGNING_PRESETS.get(str(data.get("scheme", "")).lower())
+        if preset is None and "scheme" in data and data["scheme"] not in SIGNING_SCHEMES:
+            raise ValueError(
+                f"scheme {data['scheme']!r} is neither a signing scheme "
+                f"({', '.join(SIGNING_SCHEMES)}) "
+                f"nor a preset ({', '.join(sorted(SIGNING_PRESETS))})"
+            )
         if preset is not None:
             data = {**preset, **{k: v for k, v in data.items() if k != "scheme"},
                     "preset": str(data["scheme"]).lower()}

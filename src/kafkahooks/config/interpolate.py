@@ -25,9 +25,13 @@ class InterpolationError(ValueError):
 
 
 def _pieces(
-    text: str, env: Mapping[str, str], path: tuple[str | int, ...]
+    text: str,
+    env: Mapping[str, str],
+    path: tuple[str | int, ...],
+    unset: list[InterpolationError] | None = None,
 ) -> list[tuple[str, bool]]:
-    """``text`` cut into ``(piece, came from a variable)``."""
+    """``text`` cut into ``(piece, came from a variable)``.  An unset variable raises,
+    or, when ``unset`` is given, is noted there and stands as an empty string."""
     pieces: list[tuple[str, bool]] = []
     at = 0
     for match in _VAR.finditer(text):
@@ -41,14 +45,22 @@ def _pieces(
             pieces.append((env[name], True))
         elif default is not None:
             pieces.append((default, True))
-        else:
+        elif unset is None:
             raise InterpolationError(path, name)
+        else:
+            unset.append(InterpolationError(path, name))
+            pieces.append(("", True))
     pieces.append((text[at:], False))
     return pieces
 
 
-def _substitute(text: str, env: Mapping[str, str], path: tuple[str | int, ...]) -> str:
-    return "".join(piece for piece, _ in _pieces(text, env, path))
+def _substitute(
+    text: str,
+    env: Mapping[str, str],
+    path: tuple[str | int, ...],
+    unset: list[InterpolationError] | None,
+) -> str:
+    return "".join(piece for piece, _ in _pieces(text, env, path, unset))
 
 
 def interpolate_marked(text: str, env: Mapping[str, str]) -> tuple[str, tuple[bool, ...]]:
@@ -59,12 +71,22 @@ def interpolate_marked(text: str, env: Mapping[str, str]) -> tuple[str, tuple[bo
     return "".join(piece for piece, _ in pieces), marks
 
 
-def interpolate(node: Any, env: Mapping[str, str], path: tuple[str | int, ...] = ()) -> Any:
-    """Return a copy of ``node`` with every string scalar interpolated."""
+def interpolate(
+    node: Any,
+    env: Mapping[str, str],
+    path: tuple[str | int, ...] = (),
+    unset: list[InterpolationError] | None = None,
+) -> Any:
+    """Return a copy of ``node`` with every string scalar interpolated.
+
+    An unset variable without a default raises :class:`InterpolationError`; when
+    ``unset`` is given, every one is collected there instead (and reads as ``""``),
+    so that a file's other problems can be reported in the same pass.
+    """
     if isinstance(node, str):
-        return _substitute(node, env, path) if "$" in node else node
+        return _substitute(node, env, path, unset) if "$" in node else node
     if isinstance(node, dict):
-        return {k: interpolate(v, env, (*path, str(k))) for k, v in node.items()}
+        return {k: interpolate(v, env, (*path, str(k)), unset) for k, v in node.items()}
     if isinstance(node, list):
-        return [interpolate(v, env, (*path, i)) for i, v in enumerate(node)]
+        return [interpolate(v, env, (*path, i), unset) for i, v in enumerate(node)]
     return node

@@ -41,7 +41,6 @@ from kafkahooks.decode.errors import (
     WireFormatError,
 )
 from kafkahooks.decode.json_codec import decode_json
-from kafkahooks.decode.registry import RegistryAvroDecoder, registry_client
 from kafkahooks.event import Event
 
 __all__ = [
@@ -204,6 +203,10 @@ class Decoders:
             reader = load_avsc(fmt.reader_schema) if fmt.reader_schema else None
             return AvroDecoder(writer, reader)
         if isinstance(fmt, RegistryAvroFormat):
+            # imported here: the registry client (confluent_kafka.schema_registry, httpx,
+            # authlib) costs 0.2 s to import, and only this format needs it
+            from kafkahooks.decode.registry import RegistryAvroDecoder, registry_client
+
             if self._registry is None:
                 raise ValueError("format avro-registry needs a schema_registry section")
             reader = load_avsc(fmt.reader_schema) if fmt.reader_schema else None

@@ -1,22 +1,33 @@
 """Compiled routes, the deliverer, endpoint gates, retry, error classification, signing,
-auth, body encoding, the transport guard and the one HTTP client (`http1`)."""
+auth, body encoding, the transport guard and the one HTTP client (`http1`).
 
-from kafkahooks.delivery.auth import send_authorized
-from kafkahooks.delivery.deliverer import Deliverer
-from kafkahooks.delivery.errors import (
-    DeadLetterWriteError,
-    DeliveryError,
-    RetryableDeliveryError,
-    RouteDisabledError,
-)
-from kafkahooks.delivery.failures import FailedAttempts, endpoint_of, response_excerpt
-from kafkahooks.delivery.gates import Gates
-from kafkahooks.delivery.guard import transport_problems
-from kafkahooks.delivery.http1 import Http1Sender
-from kafkahooks.delivery.request import OutboundRequest
-from kafkahooks.delivery.retry import DeliveryReport
-from kafkahooks.delivery.route import Route, RouteStates, RouteTable, compile_route
-from kafkahooks.delivery.sender import Response, Sender
+A lazy door (PEP 562): a name is imported from its module on first use, so that
+``kafkahooks check`` and ``render`` do not import the HTTP client and the deliverer.
+``__all__`` lists every name; ``_HOMES`` says where each lives.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kafkahooks.delivery.auth import send_authorized
+    from kafkahooks.delivery.deliverer import Deliverer
+    from kafkahooks.delivery.errors import (
+        DeadLetterWriteError,
+        DeliveryError,
+        RetryableDeliveryError,
+        RouteDisabledError,
+    )
+    from kafkahooks.delivery.failures import FailedAttempts, endpoint_of, response_excerpt
+    from kafkahooks.delivery.gates import Gates
+    from kafkahooks.delivery.guard import route_problems, transport_problems
+    from kafkahooks.delivery.http1 import Http1Sender
+    from kafkahooks.delivery.request import OutboundRequest
+    from kafkahooks.delivery.retry import DeliveryReport
+    from kafkahooks.delivery.route import Route, RouteStates, RouteTable, compile_route
+    from kafkahooks.delivery.sender import Response, Sender
 
 __all__ = [
     "DeadLetterWriteError",
@@ -37,6 +48,40 @@ __all__ = [
     "compile_route",
     "endpoint_of",
     "response_excerpt",
+    "route_problems",
     "send_authorized",
     "transport_problems",
 ]
+
+_HOMES = {
+    "DeadLetterWriteError": "errors",
+    "Deliverer": "deliverer",
+    "FailedAttempts": "failures",
+    "endpoint_of": "failures",
+    "response_excerpt": "failures",
+    "DeliveryError": "errors",
+    "DeliveryReport": "retry",
+    "Gates": "gates",
+    "Http1Sender": "http1",
+    "OutboundRequest": "request",
+    "Response": "sender",
+    "RetryableDeliveryError": "errors",
+    "Route": "route",
+    "RouteDisabledError": "errors",
+    "RouteStates": "route",
+    "RouteTable": "route",
+    "Sender": "sender",
+    "compile_route": "route",
+    "route_problems": "guard",
+    "send_authorized": "auth",
+    "transport_problems": "guard",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value

@@ -14,7 +14,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
@@ -26,7 +26,7 @@ from kafkahooks.demo.broker import EmbeddedBroker
 from kafkahooks.demo.receiver import VerifyingReceiver
 from kafkahooks.telemetry import setup_logging
 
-__all__ = ["project_file", "run_demo"]
+__all__ = ["Progress", "project_file", "run_demo"]
 
 TOPIC = "calls.status"
 PARTITIONS = 4
@@ -90,22 +90,59 @@ def order_violations(by_key: dict[str, list[Any]]) -> int:
     return bad
 
 
+class Progress:
+    """Progress lines that say what is happening: the group join first (nothing can be
+    delivered before the partitions are assigned: about half the session timeout on
+    the test broker), then the count whenever it moved (at most every 0.25 s), and
+    always the final count; never the same line twice."""
+
+    def __init__(self, expected: int, out: TextIO = sys.stdout, every: float = 0.25) -> None:
+        self.expected = expected
+        self.out = out
+        self.every = every
+        self.shown: tuple[str, int] | None = None
+        self.printed_at = 0.0
+        self.joined_at: float | None = None
+
+    def update(self, now: float, joined: bool, delivered: int, *, final: bool = False) -> None:
+        if not joined:
+            self._line(("joining", 0), "  waiting for the consumer group to assign partitions "
+                       "(the first join takes a few seconds)")
+            return
+        if self.joined_at is None:
+            self.joined_at = now
+            self._line(("joined", 0), "  partitions assigned; delivering")
+        if final or (delivered != self._count() and now - self.printed_at >= self.every):
+            self.printed_at = now
+            self._line(("delivered", delivered),
+                       f"  delivered {delivered:>7} / {self.expected}"
+                       f"  ({now - self.joined_at:.1f} s since the assignment)")
+
+    def _count(self) -> int:
+        return self.shown[1] if self.shown is not None and self.shown[0] == "delivered" else -1
+
+    def _line(self, key: tuple[str, int], text: str) -> None:
+        if key != self.shown:
+            self.shown = key
+            print(text, file=self.out, flush=True)
+
+
 async def _run(bridge: Bridge, receiver: VerifyingReceiver, expected: int, timeout: float) -> float:
     task = asyncio.create_task(bridge.run())
     started = time.monotonic()
     first: float | None = None
-    last_print = 0.0
+    progress = Progress(expected)
     while time.monotonic() - started < timeout and not task.done():
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.05)
         done = receiver.state.verified + bridge.stats.dead_lettered
         if first is None and done:
             first = time.monotonic()
-        if time.monotonic() - last_print >= 1:
-            last_print = time.monotonic()
-            print(f"  delivered {receiver.state.verified:>7} / {expected}", flush=True)
+        joined = all(m.loop.joined for m in bridge.members)
+        progress.update(time.monotonic(), joined or done > 0, receiver.state.verified)
         if len(receiver.state.ids) + bridge.stats.dead_lettered >= expected:
             break
     elapsed = time.monotonic() - (first or started)
+    progress.update(time.monotonic(), True, receiver.state.verified, final=True)
     bridge.stop()
     await task
     return elapsed

@@ -128,7 +128,7 @@ def test_render_uses_built_in_samples_by_event_type(
     assert "x-audian-timestamp: " in out
     with pytest.raises(SystemExit):
         main(["render", "--config", config, "--route", "audian-calls", "--event-type", "nope"])
-    assert "sample types for route audian-calls: ended, in-progress, queued, ringing" in (
+    assert "the built-in samples have types ended, in-progress, queued, ringing" in (
         capsys.readouterr().err)
 
 
