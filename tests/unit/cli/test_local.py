@@ -48,7 +48,7 @@ def _routes(tmp_path: Path, signing: str = "scheme: github\n      secret: s3cret
     [
         (["listen"], "give --secret S"),
         (["listen", "--config", "r.yaml"], "--config needs --route NAME"),
-        (["listen", "--secret", "x", "--scheme", "nope"], "is neither a signing scheme (hmac-sha256"),
+        (["listen", "--secret", "x", "--scheme", "nope"], "is neither a signing scheme ("),
         (
             [
                 "produce",
