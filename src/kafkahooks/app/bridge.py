@@ -319,7 +319,7 @@ async def run_bridge(
     tune_gc()
     if path is None:
         return await bridge.run()
-    reloader = Reloader(bridge, path)
+    reloader = Reloader(bridge, path, allow_local=settings.allow_local_targets)
     asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reloader.request)
     watcher = asyncio.create_task(reloader.watch())
     try:

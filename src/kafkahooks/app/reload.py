@@ -23,7 +23,7 @@ import logging
 from pathlib import Path
 from typing import Protocol
 
-from kafkahooks.app.checks import load_checked
+from kafkahooks.app.checks import AllowLocal, load_checked
 from kafkahooks.config import ConfigError, RoutesFile
 
 __all__ = ["ReloadError", "Reloadable", "Reloader"]
@@ -47,9 +47,18 @@ def _mtime(path: Path) -> float | None:
 
 
 class Reloader:
-    def __init__(self, target: Reloadable, path: str | Path, interval: float = 2.0) -> None:
+    def __init__(
+        self,
+        target: Reloadable,
+        path: str | Path,
+        interval: float = 2.0,
+        allow_local: AllowLocal = None,
+    ) -> None:
         self.target = target
         self.path = Path(path)
+        # given (the bridge passes its setting): refused targets are listed with every other
+        # problem of the file; None leaves the transport policy to ``target.apply``
+        self.allow_local = allow_local
         self.interval = interval
         self.applied = 0
         self.rejected = 0
@@ -74,7 +83,7 @@ class Reloader:
 
     async def reload(self) -> bool:
         try:
-            config = load_checked(self.path)  # the transport policy: target.apply
+            config = load_checked(self.path, allow_local=self.allow_local)
             await self.target.apply(config)
         except (ConfigError, ReloadError) as exc:
             self.rejected += 1

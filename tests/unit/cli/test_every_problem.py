@@ -133,6 +133,22 @@ def test_a_hot_reload_logs_them_all(four: Path, caplog: pytest.LogCaptureFixture
     _lines_start(problems, _problems(four)[:3] + _problems(four)[4:])
 
 
+def test_a_hot_reload_of_the_bridge_lists_refused_targets_too(
+    four: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The bridge's reloader knows the process's local-target switch, so a refused target
+    is listed with the file's other problems, not only once they are fixed."""
+
+    class Target:
+        async def apply(self, config: RoutesFile) -> None:
+            raise AssertionError("a broken file must not be applied")
+
+    with caplog.at_level(logging.ERROR, logger="kafkahooks.reload"):
+        assert asyncio.run(Reloader(Target(), four, allow_local=False).reload()) is False
+    problems = "\n".join(caplog.records[0].__dict__["problems"])
+    _lines_start(problems, _problems(four))
+
+
 def test_a_broken_yaml_reload_is_logged_as_one_readable_line(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
