@@ -37,8 +37,8 @@ from kafkahooks.templating import (
     MISSING,
     RenderContext,
     TemplateSyntaxError,
-    compile_filter,
     compile_path,
+    compile_taker,
     compile_template,
     compile_templates,
 )
@@ -181,22 +181,14 @@ def _value_paths(spec: Any) -> Iterator[str]:
 
 
 def _taken_samples(config: RouteConfig) -> list[RenderContext]:
-    """The built-in sample events that ``config`` takes, as render contexts: its
-    ``event_type`` path, ``events`` list, templates and filter decide, as
-    ``Route.match`` does (built here from the templating parts alone, so that ``check``
-    does not import the HTTP client, auth and metrics that a compiled route holds)."""
-    event_type = compile_path(config.event_type)[0]
-    events = None if "*" in config.events else frozenset(config.events)
-    templates = compile_templates(config)
-    keep = compile_filter(config.filter)
+    """The built-in sample events that ``config`` takes, as render contexts, by the rule
+    delivery uses (``compile_taker``; built from the templating parts alone, so that
+    ``check`` does not import the HTTP client, auth and metrics a compiled route holds)."""
+    takes = compile_taker(config, compile_templates(config))
     taken = []
     for _, event in sample_events(config.topics[0]):
         ctx = RenderContext(event, "", config.name, config.payload_version)
-        etype = event_type(ctx)
-        ctx.event_type = etype = None if etype is MISSING else etype
-        if events is not None and not (isinstance(etype, str) and etype in events):
-            continue
-        if templates.covers(etype) and (keep is None or keep(ctx)):
+        if takes(ctx):
             taken.append(ctx)
     return taken
 

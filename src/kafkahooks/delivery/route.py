@@ -22,13 +22,10 @@ from kafkahooks.delivery.tls import ssl_context
 from kafkahooks.event import Event, event_id
 from kafkahooks.telemetry import METRICS
 from kafkahooks.templating import (
-    MISSING,
     EventFilter,
-    Getter,
     RenderContext,
     TemplateSet,
-    compile_filter,
-    compile_path,
+    compile_taker,
     compile_templates,
 )
 
@@ -80,10 +77,8 @@ class Route:
     config: RouteConfig
     template: TemplateSet
     signer: Signer | None
-    event_type: Getter
-    events: frozenset[str] | None  # None: every event type
     base_headers: dict[str, str]
-    filter: EventFilter | None = None
+    takes: EventFilter  # the event type is listed, a template covers it, the filter holds
     encode: Encoder = encode_json
     query: bool = False  # GET: the encoded payload is the query string
     event_headers: HeaderSource | None = None
@@ -104,25 +99,16 @@ class Route:
     def match(self, event: Event) -> tuple[bool, Any]:
         """Whether this route takes the event, and the event's type."""
         probe = RenderContext(event, "", self.name, self.config.payload_version)
-        return self._takes(probe), probe.event_type
+        return self.takes(probe), probe.event_type
 
     def take(self, event: Event) -> RenderContext | None:
         """``match`` and ``context`` in one (the pipeline's path): the event's context
         when this route takes it."""
         ctx = RenderContext(event, "", self.name, self.config.payload_version)
-        if not self._takes(ctx):
+        if not self.takes(ctx):
             return None
         ctx.event_id = self._event_id(event)
         return ctx
-
-    def _takes(self, probe: RenderContext) -> bool:
-        etype = self.event_type(probe)
-        etype = probe.event_type = None if etype is MISSING else etype
-        if self.events is not None and not (isinstance(etype, str) and etype in self.events):
-            return False
-        if not self.template.covers(etype):
-            return False
-        return self.filter is None or self.filter(probe)
 
     def context(self, event: Event, event_type: Any) -> RenderContext:
         eid = self._event_id(event)
@@ -168,18 +154,16 @@ def compile_route(
         headers["content-type"] = ctype
     headers.update(endpoint.headers)
     headers.update({k: v.get_secret_value() for k, v in endpoint.secret_headers.items()})
-    events = None if "*" in config.events else frozenset(config.events)
+    templates = compile_templates(config)
     policy = TargetPolicy(
         endpoint.allow_insecure or allow_local, endpoint.allow_private or allow_local
     )
     return Route(
         config=config,
-        template=compile_templates(config),
+        template=templates,
         signer=signer_for(config.signing) if config.signing else None,
-        event_type=compile_path(config.event_type)[0],
-        events=events,
         base_headers=headers,
-        filter=compile_filter(config.filter),
+        takes=compile_taker(config, templates),
         encode=encoder_for(fmt, endpoint.xml_root),
         query=query,
         event_headers=header_source(endpoint),

@@ -1,6 +1,6 @@
 """Placeholder paths, the template compiler and code generator, template sets and route filters."""
 
-from kafkahooks.templating.filters import EventFilter, compile_filter
+from kafkahooks.templating.filters import EventFilter, compile_filter, compile_taker
 from kafkahooks.templating.sets import TemplateSet, compile_templates
 from kafkahooks.templating.templates import (
     MISSING,
@@ -22,6 +22,7 @@ __all__ = [
     "TemplateSyntaxError",
     "compile_filter",
     "compile_path",
+    "compile_taker",
     "compile_template",
     "compile_templates",
 ]

@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from kafkahooks.config import Predicate
+from kafkahooks.config import Predicate, RouteConfig
+from kafkahooks.templating.sets import TemplateSet
 from kafkahooks.templating.templates import MISSING, RenderContext, compile_path
 
-__all__ = ["EventFilter", "compile_filter"]
+__all__ = ["EventFilter", "compile_filter", "compile_taker"]
 
 Check = Callable[[RenderContext], bool]
 EventFilter = Callable[[RenderContext], bool]
@@ -58,3 +59,26 @@ def compile_filter(predicates: Iterable[Predicate]) -> EventFilter | None:
     if len(checks) == 1:
         return checks[0]
     return lambda ctx: all(check(ctx) for check in checks)
+
+
+def compile_taker(config: RouteConfig, templates: TemplateSet) -> Check:
+    """Whether the route takes an event, as one function: the type read at its
+    ``event_type`` path (left on ``ctx.event_type``) is in ``events``, one of its
+    ``templates`` covers that type, and its ``filter`` holds.  The one rule, used by
+    delivery (per event: locals, no attribute lookups) and by ``check``'s sample warnings.
+    """
+    event_type = compile_path(config.event_type)[0]
+    events = None if "*" in config.events else frozenset(config.events)
+    covers = templates.covers
+    keep = compile_filter(config.filter)
+
+    def takes(ctx: RenderContext) -> bool:
+        etype = event_type(ctx)
+        etype = ctx.event_type = None if etype is MISSING else etype
+        if events is not None and not (isinstance(etype, str) and etype in events):
+            return False
+        if not covers(etype):
+            return False
+        return keep is None or keep(ctx)
+
+    return takes
