@@ -3,13 +3,15 @@ replay.
 
 A lazy door (PEP 562): a name is imported from its module on first use, so that a
 command that only checks a routes file (``kafkahooks check``) does not pay for the
-bridge's imports.  ``__all__`` lists every name; ``_HOMES`` says where each lives.
+bridge's imports.  ``__all__`` lists every name; ``_HOMES`` says where each lives
+(``kafkahooks/lazy.py``).
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from kafkahooks.lazy import lazy_door
 
 if TYPE_CHECKING:
     from kafkahooks.app.bridge import Bridge, run_bridge
@@ -40,10 +42,4 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_door(__name__, globals(), _HOMES)

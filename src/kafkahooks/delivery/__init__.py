@@ -3,13 +3,14 @@ auth, body encoding, the transport guard and the one HTTP client (`http1`).
 
 A lazy door (PEP 562): a name is imported from its module on first use, so that
 ``kafkahooks check`` and ``render`` do not import the HTTP client and the deliverer.
-``__all__`` lists every name; ``_HOMES`` says where each lives.
+``__all__`` lists every name; ``_HOMES`` says where each lives (``kafkahooks/lazy.py``).
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from kafkahooks.lazy import lazy_door
 
 if TYPE_CHECKING:
     from kafkahooks.delivery.auth import send_authorized
@@ -78,10 +79,4 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_door(__name__, globals(), _HOMES)
