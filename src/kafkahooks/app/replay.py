@@ -66,7 +66,6 @@ from kafkahooks.kafka import (
     TopicPartitionKey,
     TransactionalCommits,
     TransactionStopped,
-    confirm_applied,
     consumer_config,
     producer_properties,
 )
@@ -413,7 +412,7 @@ class Replayer:
             self.error = str(exc)
             return
         if offsets:
-            await asyncio.to_thread(confirm_applied, self.consumer, offsets)
+            await asyncio.to_thread(self.transactions.confirm_applied, self.consumer, offsets)
         self.tracker.mark_committed(positions)
 
     async def _close(self) -> None:

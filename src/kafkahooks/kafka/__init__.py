@@ -2,7 +2,7 @@
 the acknowledged producer, topic admin, the delivery-attempt log.
 """
 
-from kafkahooks.kafka.commits import TransactionalCommits, TransactionStopped, confirm_applied
+from kafkahooks.kafka.commits import TransactionalCommits, TransactionStopped
 from kafkahooks.kafka.consumer import ConsumerLoop, consumer_config
 from kafkahooks.kafka.deliverylog import DeliveryLog
 from kafkahooks.kafka.kafkalog import KAFKA_LOGGER, Reachability, with_logger
@@ -25,7 +25,6 @@ __all__ = [
     "TopicReadError",
     "TransactionStopped",
     "TransactionalCommits",
-    "confirm_applied",
     "consumer_config",
     "create_topics",
     "ensure_topics",

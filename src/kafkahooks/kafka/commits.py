@@ -32,7 +32,6 @@ __all__ = [
     "Committer",
     "TransactionStopped",
     "TransactionalCommits",
-    "confirm_applied",
 ]
 
 log = logging.getLogger("kafkahooks.commits")
@@ -219,6 +218,7 @@ class TransactionalCommits:
         }
         self._producer = Producer(conf)
         self._lock = asyncio.Lock()
+        self._direct_commits = 0  # see confirm_applied
 
     def _stopped(self, exc: KafkaException | BufferError, doing: str) -> TransactionStopped:
         err = exc.args[0] if exc.args else None
@@ -269,25 +269,21 @@ class TransactionalCommits:
     def close(self) -> None:
         self._producer.flush(0)
 
-
-_direct_commits = 0
-
-
-def confirm_applied(consumer: Any, offsets: list[TopicPartition]) -> None:
-    """Kafka applies a transaction's offsets when it commits.  The test broker (Tansu)
-    drops them from a transaction that wrote no record (all but the first): read them
-    back and commit what is missing directly.  On Kafka nothing is ever missing."""
-    global _direct_commits
-    try:
-        fetched = consumer.committed([TopicPartition(o.topic, o.partition) for o in offsets], 10)
-        missing = [o for o, f in zip(offsets, fetched, strict=True) if f.offset < o.offset]
-        if missing:
-            if not _direct_commits:
-                log.warning(
-                    "the broker did not apply the offsets of a committed transaction; "
-                    "committing them directly as well"
-                )
-            _direct_commits += 1
-            consumer.commit(offsets=missing, asynchronous=False)
-    except KafkaException as exc:  # the next commit tries again
-        log.warning("transaction offsets not confirmed", extra={"error": str(exc)})
+    def confirm_applied(self, consumer: Any, offsets: list[TopicPartition]) -> None:
+        """Kafka applies a transaction's offsets when it commits.  The test broker (Tansu)
+        drops them from a transaction that wrote no record (all but the first): read them
+        back and commit what is missing directly.  On Kafka nothing is ever missing."""
+        try:
+            asked = [TopicPartition(o.topic, o.partition) for o in offsets]
+            fetched = consumer.committed(asked, 10)
+            missing = [o for o, f in zip(offsets, fetched, strict=True) if f.offset < o.offset]
+            if missing:
+                if not self._direct_commits:
+                    log.warning(
+                        "the broker did not apply the offsets of a committed transaction; "
+                        "committing them directly as well"
+                    )
+                self._direct_commits += 1
+                consumer.commit(offsets=missing, asynchronous=False)
+        except KafkaException as exc:  # the next commit tries again
+            log.warning("transaction offsets not confirmed", extra={"error": str(exc)})
