@@ -1,0 +1,9 @@
+"""Customer endpoints: records, their encryption at rest, and the index by tenant.
+
+Pure data and logic: nothing here talks to Kafka (``kafka/`` reads and writes the
+store topic as bytes) or sends a request (``delivery/`` does).
+"""
+
+from kafkahooks.endpoints.endpoint import Endpoint, EndpointDirectory, SigningSecret, origin_of
+
+__all__ = ["Endpoint", "EndpointDirectory", "SigningSecret", "origin_of"]

@@ -1,0 +1,101 @@
+"""A customer's endpoint as the engine uses it: decrypted, immutable, never printed.
+
+This is the in-memory form of one store record (``endpoints/records.py`` holds the
+wire form and its encryption).  Every field is plain data; the engine matches events
+against it (:meth:`Endpoint.wants`) and the deliverer builds each attempt from the
+version the directory holds *at that attempt*.  Invariant: ``repr()`` and ``str()``
+show the id, the tenant and the URL's origin only — never a path, query, header
+value or secret.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+from urllib.parse import urlsplit
+
+from pydantic import SecretStr
+
+from kafkahooks.config import Predicate
+
+__all__ = ["Endpoint", "EndpointDirectory", "SigningSecret", "origin_of"]
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of a URL: all a log line, metric or header may show."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    port = f":{parts.port}" if parts.port is not None else ""
+    return f"{parts.scheme}://{host}{port}"
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class SigningSecret:
+    """One signing secret; ``expires`` (Unix seconds) is ``None`` for the current one."""
+
+    value: SecretStr
+    expires: float | None = None
+
+    def __repr__(self) -> str:
+        return f"SigningSecret(expires={self.expires!r})"
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class Endpoint:
+    """One version of a customer's endpoint.  ``offset`` is the store offset of the
+    record this version came from (the ``revision`` a writer replacing it must give)."""
+
+    id: str
+    tenant: str
+    url: str  # the whole URL, decrypted: path and query may hold credentials
+    secrets: tuple[SigningSecret, ...]  # the current one first, then previous ones
+    description: str = ""
+    event_types: tuple[str, ...] = ("*",)
+    routes: tuple[str, ...] | None = None  # None: every route with ``endpoints:``
+    filters: tuple[Predicate, ...] = ()
+    active: bool = True
+    payload_version: str | None = None  # None: the route's
+    headers: Mapping[str, str] = field(default_factory=dict)
+    secret_headers: Mapping[str, SecretStr] = field(default_factory=dict)
+    rate_limit: float | None = None  # requests per second; None: the route's limits
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    created: float = 0.0
+    updated: float = 0.0
+    offset: int = -1
+
+    @property
+    def origin(self) -> str:
+        return origin_of(self.url)
+
+    def __repr__(self) -> str:
+        return f"Endpoint({self.id!r}, tenant={self.tenant!r}, {self.origin})"
+
+    __str__ = __repr__
+
+    def signing_secrets(self, now: float) -> list[SecretStr]:
+        """The secrets to sign with at ``now``: the current one, then every previous
+        one not yet expired (an expired one is ignored, and dropped at the next write)."""
+        return [s.value for s in self.secrets if s.expires is None or s.expires > now]
+
+    def wants(self, route: str, event_type: object) -> bool:
+        """Whether this endpoint subscribes to ``route`` and ``event_type`` (its filter
+        predicates are checked by the engine, which holds the event)."""
+        if not self.active:
+            return False
+        if self.routes is not None and route not in self.routes:
+            return False
+        return "*" in self.event_types or str(event_type) in self.event_types
+
+
+class EndpointDirectory(Protocol):
+    """What the engine and the deliverer read: the replica's current view of the store.
+
+    Both calls are safe from any thread while one store-reader thread applies
+    records: a tenant's endpoints are replaced as a whole tuple, never mutated."""
+
+    def for_tenant(self, tenant: str) -> Sequence[Endpoint]: ...
+
+    def get(self, endpoint_id: str) -> Endpoint | None: ...
