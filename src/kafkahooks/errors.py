@@ -10,6 +10,10 @@
     │                                                    or dead-lettered
     ├── ParkedRecordError             engine/parking.py  a parked record that can no longer
     │                                                    be retried: dead-lettered
+    ├── StoreError                    kafka/storelog.py  the store topic cannot be used
+    │   ├── StoreTopicError                                missing, partitioned or not compacted
+    │   ├── StoreUnavailableError                          not read to its end in time
+    │   └── StoreWriteError                                a write not acknowledged
     └── HaltError                     stop, skip nothing (exit 1)
         ├── RegistryUnavailableError  decode/errors.py   the schema registry cannot be asked
         ├── DeadLetterWriteError      delivery/errors.py the broker did not take a dead letter

@@ -1,5 +1,5 @@
 """Everything that talks to librdkafka: the consumer loop, the offsets tracker, the one committer,
-the acknowledged producer, topic admin, the delivery-attempt log.
+the acknowledged producer, topic admin, the delivery-attempt log, the store topic.
 """
 
 from kafkahooks.kafka.commits import TransactionalCommits, TransactionStopped
@@ -9,10 +9,22 @@ from kafkahooks.kafka.kafkalog import KAFKA_LOGGER, Reachability, with_logger
 from kafkahooks.kafka.offsets import OffsetTracker, TopicPartitionKey
 from kafkahooks.kafka.producer import AckedProducer, ProduceError, producer_properties
 from kafkahooks.kafka.reader import ReadResult, TopicMissingError, TopicReadError, read_topic
+from kafkahooks.kafka.storelog import (
+    MARKER_PREFIX,
+    StoreError,
+    StoreLoad,
+    StoreLog,
+    StoreTopicError,
+    StoreUnavailableError,
+    StoreWriteError,
+    check_store_topic,
+    ensure_store_topic,
+)
 from kafkahooks.kafka.topics import create_topics, ensure_topics
 
 __all__ = [
     "KAFKA_LOGGER",
+    "MARKER_PREFIX",
     "AckedProducer",
     "ConsumerLoop",
     "DeliveryLog",
@@ -20,13 +32,21 @@ __all__ = [
     "ProduceError",
     "Reachability",
     "ReadResult",
+    "StoreError",
+    "StoreLoad",
+    "StoreLog",
+    "StoreTopicError",
+    "StoreUnavailableError",
+    "StoreWriteError",
     "TopicMissingError",
     "TopicPartitionKey",
     "TopicReadError",
     "TransactionStopped",
     "TransactionalCommits",
+    "check_store_topic",
     "consumer_config",
     "create_topics",
+    "ensure_store_topic",
     "ensure_topics",
     "producer_properties",
     "read_topic",

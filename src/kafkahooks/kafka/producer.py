@@ -22,7 +22,7 @@ from kafkahooks.config import KafkaConfig
 from kafkahooks.event import Headers
 from kafkahooks.kafka.kafkalog import with_logger
 
-__all__ = ["AckedProducer", "ProduceError", "producer_properties"]
+__all__ = ["AckedProducer", "ProduceError", "producer_properties", "without_consumer_only"]
 
 log = logging.getLogger("kafkahooks.producer")
 
@@ -47,13 +47,19 @@ _CONSUMER_ONLY_PREFIXES = (
 )
 
 
+def without_consumer_only(properties: dict[str, Any]) -> dict[str, Any]:
+    """``properties`` less the ones only a consumer takes (librdkafka warns about each)."""
+    return {k: v for k, v in properties.items() if not k.startswith(_CONSUMER_ONLY_PREFIXES)}
+
+
 def producer_properties(kafka: KafkaConfig, *, dead_letters: bool = False) -> dict[str, Any]:
     """A producer's librdkafka properties: the bootstrap servers and ``kafka.properties``
     less the consumer-only ones; for the dead letters, ``kafka.dead_letter_properties``
     on top (they may name another cluster).  librdkafka's lines go through kafkahooks'
     logger (``kafka/kafkalog.py``)."""
-    shared = {"bootstrap.servers": kafka.bootstrap_servers, **kafka.properties}
-    props = {k: v for k, v in shared.items() if not k.startswith(_CONSUMER_ONLY_PREFIXES)}
+    props = without_consumer_only(
+        {"bootstrap.servers": kafka.bootstrap_servers, **kafka.properties}
+    )
     if dead_letters:
         props.update(kafka.dead_letter_properties)
     return with_logger(props)
