@@ -71,7 +71,13 @@ log = logging.getLogger("kafkahooks.store")
 MARKER_PREFIX = "marker/"  # keys of the records that mark "now"; never applied
 _FIX = "a store topic needs exactly 1 partition and cleanup.policy=compact"
 _POLL = 0.2  # seconds one poll waits: how soon close() and a deadline are noticed
+_BATCH = 500  # records taken from the client per poll
 _WRITER = {"enable.idempotence": True, "acks": "all"}  # forced: a store write is never doubled
+_READER_DEFAULTS = {
+    # the longest a fetch waits for new records: the test broker always waits this long
+    # (Apache Kafka answers as soon as a record comes), and a follower sees a write that late
+    "fetch.wait.max.ms": 100,
+}
 _READER = {
     "enable.auto.commit": False,  # never commits: every process reads from the beginning
     "enable.auto.offset.store": False,
@@ -224,6 +230,20 @@ def _create(admin: AdminClient, properties: dict[str, Any], topic: str, timeout:
     return True
 
 
+class _Ack:
+    """One write's delivery report (set on whichever thread polls the producer)."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.error: KafkaError | None = None
+        self.offset = -1
+
+    def __call__(self, err: KafkaError | None, msg: Message) -> None:
+        self.error = err
+        self.offset = int(msg.offset() or 0)
+        self.done.set()
+
+
 # --- the log --------------------------------------------------------------------------------
 
 
@@ -258,6 +278,7 @@ class StoreLog:
         self._consumer = Consumer(
             with_logger(
                 {
+                    **_READER_DEFAULTS,
                     **properties,
                     **_READER,
                     "group.id": f"kafkahooks.store.{uuid.uuid4().hex}",  # never commits
@@ -347,7 +368,15 @@ class StoreLog:
     def _mark_and_read(self, timeout: float) -> int:
         deadline = time.monotonic() + timeout
         key = f"{MARKER_PREFIX}{uuid.uuid4()}"
-        offset = self.write(key, b"", timeout)
+        ack = _Ack()
+        self._send(key, b"", ack)
+        # read meanwhile: an idempotent producer's first acknowledgement takes 0.5-1 s here
+        while not ack.done.is_set() and (left := deadline - time.monotonic()) > 0:
+            if self._thread is None:
+                self._poll(min(left, 0.05))
+            else:
+                self._producer.poll(min(left, 0.05))
+        offset = self._acknowledged(ack, timeout)
         reached = self.wait_applied(offset, max(deadline - time.monotonic(), 0.0))
         self._send(key, None, self._on_tombstoned)  # compaction removes the marker
         if not reached:
@@ -369,7 +398,7 @@ class StoreLog:
 
     def _poll(self, wait: float) -> None:
         with self._polling:
-            messages = self._consumer.consume(500, wait)
+            messages = self._take_batch(wait)
             highest = -1
             for message in messages:
                 error = message.error()
@@ -383,6 +412,12 @@ class StoreLog:
             with self._changed:
                 self._applied = highest
                 self._changed.notify_all()
+
+    def _take_batch(self, wait: float) -> list[Message]:
+        """What arrived: waits up to ``wait`` for the first record only (``consume(n, t)``
+        would wait the whole ``t`` unless ``n`` records came), then takes what is queued."""
+        first = self._consumer.poll(wait)
+        return [] if first is None else [first, *self._consumer.consume(_BATCH - 1, 0)]
 
     def _take(self, message: Message) -> None:
         self._records += 1
@@ -414,28 +449,25 @@ class StoreLog:
         """Write one record (``None``: a tombstone) and return its acknowledged offset.
         Raises :class:`StoreWriteError` when the broker refuses it or does not acknowledge
         it within ``timeout`` (then it may still be written later)."""
-        done = threading.Event()
-        outcome: list[KafkaError | int] = []
-
-        def on_delivery(err: KafkaError | None, msg: Message) -> None:
-            outcome.append(err if err is not None else int(msg.offset() or 0))
-            done.set()
-
-        self._send(key, value, on_delivery)
+        ack = _Ack()
+        self._send(key, value, ack)
         deadline = time.monotonic() + timeout
-        while not done.is_set() and (left := deadline - time.monotonic()) > 0:
+        while not ack.done.is_set() and (left := deadline - time.monotonic()) > 0:
             self._producer.poll(min(left, 0.05))
-        if not outcome:
+        return self._acknowledged(ack, timeout)
+
+    def _acknowledged(self, ack: _Ack, timeout: float) -> int:
+        if not ack.done.is_set():
             raise StoreWriteError(
                 f"write to store topic {self.topic!r} at {self._bootstrap} was not "
                 f"acknowledged within {timeout:g}s (it may still be written)"
             )
-        if isinstance(outcome[0], KafkaError):
+        if ack.error is not None:
             raise StoreWriteError(
                 f"store topic {self.topic!r} at {self._bootstrap} refused a write: "
-                f"{outcome[0].str()}"
+                f"{ack.error.str()}"
             )
-        return outcome[0]
+        return ack.offset
 
     def _send(self, key: str, value: bytes | None, on_delivery: Any) -> None:
         try:
