@@ -15,7 +15,7 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, ResourceType
 
-from kafkahooks.demo.broker import free_port
+from kafkahooks.demo.broker import EmbeddedBroker, free_port
 from kafkahooks.kafka import (
     MARKER_PREFIX,
     StoreLog,
@@ -201,6 +201,34 @@ def test_markers_of_earlier_loads_are_never_applied(store_topic: str, open_store
     assert loaded.records == 6
 
 
+def test_records_without_a_usable_key_are_skipped_and_counted(
+    bootstrap: str, store_topic: str, open_store: Any
+) -> None:
+    producer = Producer({"bootstrap.servers": bootstrap})
+    for key in (None, b"\xff\xfe", b"ep_ok"):
+        producer.produce(store_topic, key=key, value=b"v", partition=0)
+    assert producer.flush(10) == 0
+
+    applied = Applied()
+    store = open_store(store_topic, applied)
+    store.load(15)
+
+    assert applied.records == [("ep_ok", b"v", 2)]
+    assert store.not_applied == 2
+
+
+def test_load_and_write_refuse_a_missing_topic_instead_of_creating_it(
+    bootstrap: str, props: dict[str, Any], open_store: Any
+) -> None:
+    topic = unique("store")
+    store = open_store(topic, Applied())
+    with pytest.raises(StoreTopicError, match="does not exist"):
+        store.load(10)
+    with pytest.raises(StoreTopicError, match="does not exist"):
+        store.write("ep_a", b"a", 10)
+    assert topic not in _topics(bootstrap)  # a plain write would have auto-created it here
+
+
 def test_writes_return_increasing_acknowledged_offsets(store_topic: str, open_store: Any) -> None:
     store = open_store(store_topic, Applied())
     offsets = [store.write(f"ep_{i}", b"x", 10) for i in range(5)]
@@ -277,12 +305,26 @@ def test_an_unreachable_broker_fails_writes_and_load_naming_it() -> None:
     address = f"127.0.0.1:{free_port()}"  # nothing listens there
     store = StoreLog({"bootstrap.servers": address}, "kafkahooks.endpoints", Applied())
     try:
-        with pytest.raises(StoreWriteError, match="not acknowledged within 1s"):
-            store.write("ep_a", b"a", 1)
         with pytest.raises(StoreUnavailableError, match=rf"kafkahooks.endpoints.*{address}"):
             store.load(1)
         assert not store.loaded
+        with pytest.raises(StoreUnavailableError, match=rf"kafkahooks.endpoints.*{address}"):
+            store.write("ep_a", b"a", 1)
     finally:
         store.close(1)
-    with pytest.raises(StoreUnavailableError, match=address):
-        check_store_topic({"bootstrap.servers": address}, "kafkahooks.endpoints", 1)
+
+
+def test_a_write_the_broker_does_not_acknowledge_raises() -> None:
+    with EmbeddedBroker() as own:  # this test stops its broker
+        props = {"bootstrap.servers": own.bootstrap}
+        ensure_store_topic(props, "kafkahooks.endpoints", 15)
+        store = StoreLog(props, "kafkahooks.endpoints", Applied())
+        try:
+            store.load(15)
+            store.follow()
+            own.kill()
+            with pytest.raises(StoreWriteError, match=r"not acknowledged within 2s.*may still"):
+                store.write("ep_a", b"a", 2)
+            assert store.following  # the follower outlives the broker
+        finally:
+            store.close(2)

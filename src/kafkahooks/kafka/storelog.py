@@ -262,6 +262,7 @@ class StoreLog:
         self.topic = topic
         self.name = name
         self._apply = apply
+        self._properties = properties
         self._bootstrap = _bootstrap(properties)
         self._producer = Producer(
             with_logger(
@@ -292,6 +293,7 @@ class StoreLog:
         self._applied = -1
         self._records = 0
         self._assigned = False
+        self._checked = False  # the topic passed check_store_topic
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._closed = False
@@ -312,22 +314,22 @@ class StoreLog:
         return self._thread is not None and self._thread.is_alive()
 
     def load(self, timeout: float) -> StoreLoad:
-        """Apply every record up to now on this thread: write a marker, read from the
-        beginning up to its offset.  Raises :class:`StoreUnavailableError` if that does not
-        finish within ``timeout``."""
+        """Apply every record up to now on this thread: check the topic, write a marker,
+        read from the beginning up to its offset.  Raises :class:`StoreTopicError` (see
+        :func:`check_store_topic`), or :class:`StoreUnavailableError` if it does not finish
+        within ``timeout``."""
         if self.loaded:
             raise RuntimeError(f"store {self.name!r} is already loaded")
         started = time.monotonic()
+        self._check_topic(timeout)
         with self._polling:
             if not self._assigned:
                 self._consumer.assign([TopicPartition(self.topic, 0, OFFSET_BEGINNING)])
                 self._assigned = True
         try:
-            offset = self._mark_and_read(timeout)
-        except StoreError as exc:
-            raise StoreUnavailableError(
-                f"cannot load store topic {self.topic!r} from {self._bootstrap}: {exc}"
-            ) from None
+            offset = self._mark_and_read(max(started + timeout - time.monotonic(), 0.0))
+        except (StoreWriteError, StoreUnavailableError) as exc:
+            raise StoreUnavailableError(f"cannot load the store: {exc}") from None
         self.loaded = True
         seconds = time.monotonic() - started
         log.info(
@@ -425,7 +427,8 @@ class StoreLog:
         try:
             key = (message.key() or b"").decode()
         except UnicodeDecodeError:
-            key = ""
+            self._not_applied(offset, "key not UTF-8")
+            return
         if key.startswith(MARKER_PREFIX):
             return
         if not key:
@@ -448,13 +451,23 @@ class StoreLog:
     def write(self, key: str, value: bytes | None, timeout: float) -> int:
         """Write one record (``None``: a tombstone) and return its acknowledged offset.
         Raises :class:`StoreWriteError` when the broker refuses it or does not acknowledge
-        it within ``timeout`` (then it may still be written later)."""
+        it within ``timeout`` (then it may still be written later); the first call on a
+        store not loaded checks the topic (:class:`StoreTopicError`)."""
+        self._check_topic(timeout)
         ack = _Ack()
         self._send(key, value, ack)
         deadline = time.monotonic() + timeout
         while not ack.done.is_set() and (left := deadline - time.monotonic()) > 0:
             self._producer.poll(min(left, 0.05))
         return self._acknowledged(ack, timeout)
+
+    def _check_topic(self, timeout: float) -> None:
+        """Once per store, before its first write: a write to a missing topic auto-creates
+        it on brokers that allow it, with their default shape (the test broker: 4
+        partitions, no policy)."""
+        if not self._checked:
+            check_store_topic(self._properties, self.topic, timeout)
+            self._checked = True
 
     def _acknowledged(self, ack: _Ack, timeout: float) -> int:
         if not ack.done.is_set():
@@ -470,6 +483,8 @@ class StoreLog:
         return ack.offset
 
     def _send(self, key: str, value: bytes | None, on_delivery: Any) -> None:
+        if self._closed:
+            raise StoreWriteError(f"store {self.name!r} is closed")
         try:
             self._producer.produce(
                 self.topic, value=value, key=key.encode(), partition=0, on_delivery=on_delivery
