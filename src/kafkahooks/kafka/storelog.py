@@ -320,7 +320,7 @@ class StoreLog:
         within ``timeout``."""
         if self.loaded:
             raise RuntimeError(f"store {self.name!r} is already loaded")
-        started = time.monotonic()
+        started = time.monotonic()  # a failed load may be retried: it goes on where it was
         self._check_topic(timeout)
         with self._polling:
             if not self._assigned:
@@ -400,20 +400,19 @@ class StoreLog:
 
     def _poll(self, wait: float) -> None:
         with self._polling:
-            messages = self._take_batch(wait)
             highest = -1
-            for message in messages:
+            for message in self._take_batch(wait):
                 error = message.error()
                 if error is not None:
                     self._on_error(error)
                     continue
                 self._take(message)
-                highest = max(highest, message.offset() or 0)
+                highest = max(highest, int(message.offset() or 0))
+            if highest > self._applied:
+                with self._changed:
+                    self._applied = highest
+                    self._changed.notify_all()
         self._producer.poll(0)  # delivery reports and log lines of marker tombstones
-        if highest > self._applied:
-            with self._changed:
-                self._applied = highest
-                self._changed.notify_all()
 
     def _take_batch(self, wait: float) -> list[Message]:
         """What arrived: waits up to ``wait`` for the first record only (``consume(n, t)``
@@ -453,10 +452,10 @@ class StoreLog:
         Raises :class:`StoreWriteError` when the broker refuses it or does not acknowledge
         it within ``timeout`` (then it may still be written later); the first call on a
         store not loaded checks the topic (:class:`StoreTopicError`)."""
+        deadline = time.monotonic() + timeout
         self._check_topic(timeout)
         ack = _Ack()
         self._send(key, value, ack)
-        deadline = time.monotonic() + timeout
         while not ack.done.is_set() and (left := deadline - time.monotonic()) > 0:
             self._producer.poll(min(left, 0.05))
         return self._acknowledged(ack, timeout)
