@@ -160,11 +160,11 @@ def ensure_store_topic(properties: dict[str, Any], topic: str, timeout: float) -
             created = _create(admin, properties, topic, deadline - time.monotonic())
     finally:
         admin.poll(0)
-    while True:  # a topic just created may take a moment to show in the metadata
+    while True:  # a topic just created may take a moment to show (with a leader)
         try:
             check_store_topic(properties, topic, max(deadline - time.monotonic(), 0.1))
             return created
-        except StoreTopicError:
+        except (StoreTopicError, StoreUnavailableError):
             if not created or time.monotonic() >= deadline:
                 raise
             time.sleep(_POLL)
