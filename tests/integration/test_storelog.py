@@ -254,6 +254,7 @@ def test_a_following_store_applies_another_ones_write(store_topic: str, open_sto
     assert follower.wait_applied(offset, 10)
     assert follower.applied >= offset
     assert ("ep_new", b"hello", offset) in follower_applied.records
+    assert follower.last_error is None
 
 
 def test_a_writer_reads_up_to_its_own_offset_without_a_follower(
@@ -326,5 +327,6 @@ def test_a_write_the_broker_does_not_acknowledge_raises() -> None:
             with pytest.raises(StoreWriteError, match=r"not acknowledged within 2s.*may still"):
                 store.write("ep_a", b"a", 2)
             assert store.following  # the follower outlives the broker
+            assert "ALL_BROKERS_DOWN" in (store.last_error or "")  # for the health output
         finally:
             store.close(2)

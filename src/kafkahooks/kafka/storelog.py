@@ -299,7 +299,8 @@ class StoreLog:
         self._closed = False
         self.loaded = False  # load() finished: every record up to its marker is applied
         self.not_applied = 0  # records skipped: no/undecodable key, or ``apply`` raised
-        self.last_error: str | None = None  # the last client error seen, for health output
+        # the last client error since the store last read back a marker (health output)
+        self.last_error: str | None = None
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -387,6 +388,7 @@ class StoreLog:
                 f"{self._applied}, not to its marker at {offset}, within {timeout:g}s"
                 + (f" (last error: {self.last_error})" if self.last_error else "")
             )
+        self.last_error = None  # written and read back: whatever it was is over
         return offset
 
     def _follow(self) -> None:
@@ -498,7 +500,13 @@ class StoreLog:
             log.warning("store marker not tombstoned", extra={"store": self.name})
 
     def _on_error(self, err: KafkaError) -> None:
-        self.last_error = f"{err.name()}: {err.str()}"
+        """librdkafka's client-level errors and a read's error events (polling thread)."""
+        if err.code() == KafkaError._TRANSPORT:
+            return  # one connection dropped (the test broker closes idle ones): it reconnects
+        text = f"{err.name()}: {err.str()}"
+        if text != self.last_error:  # librdkafka's own lines show the repeats
+            log.warning("store client error", extra={"store": self.name, "error": text})
+        self.last_error = text
 
     # -- the end -----------------------------------------------------------------------------
 
