@@ -255,6 +255,9 @@ def test_a_following_store_applies_another_ones_write(store_topic: str, open_sto
     assert follower.applied >= offset
     assert ("ep_new", b"hello", offset) in follower_applied.records
     assert follower.last_error is None
+    assert follower.sync(10) > offset  # read-your-writes through the follower thread
+    with pytest.raises(ValueError, match="markers"):
+        writer.write(f"{MARKER_PREFIX}mine", b"", 10)
 
 
 def test_a_writer_reads_up_to_its_own_offset_without_a_follower(

@@ -454,6 +454,8 @@ class StoreLog:
         Raises :class:`StoreWriteError` when the broker refuses it or does not acknowledge
         it within ``timeout`` (then it may still be written later); the first call on a
         store not loaded checks the topic (:class:`StoreTopicError`)."""
+        if key.startswith(MARKER_PREFIX):
+            raise ValueError(f"store keys starting with {MARKER_PREFIX!r} are markers")
         deadline = time.monotonic() + timeout
         self._check_topic(timeout)
         ack = _Ack()
