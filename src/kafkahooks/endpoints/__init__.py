@@ -14,6 +14,7 @@ from kafkahooks.endpoints.records import (
     RECORD_VERSION,
     decode_endpoint,
     encode_endpoint,
+    record_json_schema,
 )
 from kafkahooks.endpoints.spec import (
     LIMITS,
@@ -52,6 +53,7 @@ __all__ = [
     "new_endpoint_id",
     "new_signing_secret",
     "origin_of",
+    "record_json_schema",
     "rotate_secret",
     "set_active",
     "spec_of",

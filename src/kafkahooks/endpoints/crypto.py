@@ -30,7 +30,6 @@ from kafkahooks.endpoints.errors import MissingKeyError, StoreRecordError
 __all__ = ["Keyring", "Sealed", "generate_key_spec"]
 
 
-
 @with_config(ConfigDict(extra="ignore"))
 class Sealed(TypedDict):
     """One encrypted value as stored: key id, nonce and ciphertext+tag (base64)."""

@@ -51,7 +51,7 @@ def new_endpoint_id() -> str:
 
 def is_endpoint_id(value: str) -> bool:
     """Whether ``value`` has the shape of an endpoint id (``ep_`` + 26 Crockford chars)."""
-    body = value[len(ENDPOINT_ID_PREFIX):]
+    body = value[len(ENDPOINT_ID_PREFIX) :]
     return (
         value.startswith(ENDPOINT_ID_PREFIX)
         and len(body) == 26

@@ -40,6 +40,7 @@ __all__ = [
     "encode_endpoint",
     "open_record",
     "parse_record",
+    "record_json_schema",
     "record_kids",
     "split_url",
 ]
@@ -83,6 +84,21 @@ class EndpointRecord(TypedDict):
 RECORD_ADAPTER: TypeAdapter[EndpointRecord] = TypeAdapter(EndpointRecord)
 
 
+def record_json_schema() -> dict[str, Any]:
+    """The JSON Schema of a record (``schemas/endpoint-record.schema.json`` is this)."""
+    schema = RECORD_ADAPTER.json_schema()
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "description": (
+            "One customer endpoint in the kafkahooks store topic (key: the id, ep_<ULID>). "
+            "Sealed values are AES-256-GCM under the key id they name, with associated "
+            "data binding the id and the field. Fields not listed are ignored within "
+            "major version 1."
+        ),
+        **schema,
+    }
+
+
 def split_url(url: str) -> tuple[str, str]:
     """``(origin as written, rest)``: ``origin + rest == url``."""
     parts = urlsplit(url)
@@ -110,8 +126,9 @@ def encode_endpoint(ep: Endpoint, keyring: Keyring, revision: int, now: float) -
         "description": ep.description,
         "event_types": list(ep.event_types),
         "routes": None if ep.routes is None else list(ep.routes),
-        "filters": [p.model_dump(mode="json", by_alias=True, exclude_unset=True)
-                    for p in ep.filters],
+        "filters": [
+            p.model_dump(mode="json", by_alias=True, exclude_unset=True) for p in ep.filters
+        ],
         "active": ep.active,
         "payload_version": ep.payload_version,
         "headers": dict(ep.headers),

@@ -20,7 +20,7 @@ import ipaddress
 import os
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
@@ -37,11 +37,13 @@ from pydantic import (
 )
 
 from kafkahooks.config import (
+    MASK,
     RESERVED_HEADERS,
     SIGNATURE_HEADERS,
     Predicate,
     check_static_headers,
     check_target_url,
+    shown_url,
 )
 from kafkahooks.endpoints.endpoint import Endpoint, SigningSecret
 from kafkahooks.endpoints.errors import EndpointLimitError
@@ -104,8 +106,9 @@ def check_endpoint_url(url: str, allow_local: bool) -> str:
     except ValueError:
         return url  # a name: checked on every address it resolves to, at connect
     if not address.is_global:
-        raise ValueError("names a non-public address (allowed only with "
-                         "KAFKAHOOKS_ALLOW_LOCAL_TARGETS)")
+        raise ValueError(
+            "names a non-public address (allowed only with KAFKAHOOKS_ALLOW_LOCAL_TARGETS)"
+        )
     return url
 
 
@@ -128,6 +131,15 @@ class EndpointSpec(BaseModel):
     secret_headers: dict[str, SecretStr] = Field(default_factory=dict)
     rate_limit: float | None = Field(default=None, gt=0)
     metadata: dict[str, str] = Field(default_factory=dict)
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        """URL path and query masked, header values hidden: a spec may be logged."""
+        for name, value in super().__repr_args__():
+            if name == "url":
+                value = shown_url(value)
+            elif name == "headers":
+                value = dict.fromkeys(value, MASK)
+            yield name, value
 
     @classmethod
     def parse(cls, data: Mapping[str, Any], *, allow_local: bool = False) -> EndpointSpec:
@@ -201,10 +213,10 @@ class EndpointSpec(BaseModel):
     def _headers(self) -> EndpointSpec:
         count = len(self.headers) + len(self.secret_headers)
         if count > LIMITS["headers"]:
-            raise _limit("the number of headers (headers + secret_headers)", count,
-                         LIMITS["headers"])
-        both = {**self.headers,
-                **{k: v.get_secret_value() for k, v in self.secret_headers.items()}}
+            raise _limit(
+                "the number of headers (headers + secret_headers)", count, LIMITS["headers"]
+            )
+        both = {**self.headers, **{k: v.get_secret_value() for k, v in self.secret_headers.items()}}
         if len(both) != count:
             raise ValueError("a header is in both headers and secret_headers")
         check_static_headers(both, ENDPOINT_HEADERS_REFUSED)
@@ -218,8 +230,10 @@ def new_signing_secret() -> str:
 
 def _check_secret(secret: str) -> str:
     if not secret or len(secret) > _SECRET_MAX or _CONTROL.search(secret):
-        raise ValueError(f"a signing secret must be 1-{_SECRET_MAX} characters without "
-                         "line breaks or control characters")
+        raise ValueError(
+            f"a signing secret must be 1-{_SECRET_MAX} characters without "
+            "line breaks or control characters"
+        )
     if secret.startswith("whsec_"):
         try:
             if not base64.b64decode(secret[6:], validate=True):
@@ -305,8 +319,9 @@ def _merge(current: dict[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
         elif name in ("headers", "secret_headers") and isinstance(value, Mapping):
             merged[name] = _merge_headers(merged.get(name) or {}, value)
         elif name == "metadata" and isinstance(value, Mapping):
-            merged[name] = {k: v for k, v in {**(merged.get(name) or {}), **value}.items()
-                            if v is not None}
+            merged[name] = {
+                k: v for k, v in {**(merged.get(name) or {}), **value}.items() if v is not None
+            }
         else:
             merged[name] = value
     return merged
@@ -320,8 +335,10 @@ def update_endpoint(
     is checked again.  The id, tenant, secrets and creation time never change here."""
     fixed = sorted(set(changes).intersection(_UNCHANGEABLE))
     if fixed:
-        raise ValueError(f"{fixed} cannot be changed by an update (the tenant and id never "
-                         "change; secrets change with rotate-secret)")
+        raise ValueError(
+            f"{fixed} cannot be changed by an update (the tenant and id never "
+            "change; secrets change with rotate-secret)"
+        )
     spec = EndpointSpec.parse(_merge(spec_of(ep), changes), allow_local=allow_local)
     return replace(_from_spec(spec, ep), updated=now)
 

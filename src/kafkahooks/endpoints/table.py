@@ -135,8 +135,13 @@ class EndpointTable:
             missing = tuple(k for k in kids if k not in self._keyring)
             self._unreadable[key] = _Unreadable(offset, record["tenant"], missing)
             self._set_kids(key, kids)
-            log.error("store record %s at offset %d is encrypted under key id(s) %s, which "
-                      "the configured keys lack", key, offset, ", ".join(missing))
+            log.error(
+                "store record %s at offset %d is encrypted under key id(s) %s, which "
+                "the configured keys lack",
+                key,
+                offset,
+                ", ".join(missing),
+            )
             return False
         except StoreRecordError as exc:
             return self._reject(key, offset, exc.reason)
@@ -155,8 +160,12 @@ class EndpointTable:
     def _reject(self, key: str, offset: int, reason: str) -> bool:
         self.rejected[reason] += 1
         METRICS.store_rejected.labels(reason).inc()
-        log.warning("store record %s at offset %d refused (%s); its last good version "
-                    "stays in force", key, offset, reason)
+        log.warning(
+            "store record %s at offset %d refused (%s); its last good version stays in force",
+            key,
+            offset,
+            reason,
+        )
         return False
 
     def _put(self, ep: Endpoint) -> None:
