@@ -216,6 +216,7 @@ def open_record(record: EndpointRecord, offset: int, keyring: Keyring) -> Endpoi
     headers = record.get("headers")
     metadata = record.get("metadata")
     routes = record.get("routes")
+    created = record["created"]
     return Endpoint(
         id=rid,
         tenant=sys.intern(record["tenant"]),
@@ -231,8 +232,8 @@ def open_record(record: EndpointRecord, offset: int, keyring: Keyring) -> Endpoi
         secret_headers=secret_headers,
         rate_limit=record.get("rate_limit"),
         metadata=metadata if metadata else _EMPTY,
-        created=record["created"],
-        updated=record["updated"],
+        created=created,
+        updated=created if record["updated"] == created else record["updated"],  # one float
         offset=offset,
     )
 

@@ -56,7 +56,10 @@ class EndpointTable:
         self._by_id: dict[str, Endpoint] = {}
         self._by_tenant: dict[str, tuple[Endpoint, ...]] = {}
         self._unreadable: dict[str, _Unreadable] = {}
-        self._kids: dict[str, tuple[str, ...]] = {}  # key -> key ids its held record uses
+        # key -> the key ids its held record uses, kept only when not just the first key's
+        # (the usual case costs no entry: memory is per endpoint, 100,000 of them)
+        self._kids: dict[str, tuple[str, ...]] = {}
+        self._usual = (keyring.primary,)
         self._kid_tuples: dict[tuple[str, ...], tuple[str, ...]] = {}  # one copy of each
         self._kid_counts: Counter[str] = Counter()
         self._gauges: dict[str, Any] = {}  # kid -> its gauge child (labels() costs a lock)
@@ -94,7 +97,12 @@ class EndpointTable:
     def keys_of(self, key: str) -> tuple[str, ...]:
         """The key ids the record held for ``key`` is encrypted under (``reencrypt``
         rewrites a record whose ids are not exactly the keyring's first)."""
-        return self._kids.get(key, ())
+        if key in self._kids:
+            return self._kids[key]
+        return self._usual if self._holds(key) else ()
+
+    def _holds(self, key: str) -> bool:
+        return key in self._by_id or key in self._unreadable
 
     @property
     def records_by_key(self) -> dict[str, int]:
@@ -129,12 +137,16 @@ class EndpointTable:
         if held_tenant is not None and held_tenant != record["tenant"]:
             return self._reject(key, offset, "tenant-change")
         kids = record_kids(record)
+        held = self._by_id.get(key)
+        # one copy of the id string per endpoint (100,000 of them): the key's for a create,
+        # the held version's (already the dicts' key) for an update
+        record["id"] = key if held is None else held.id
         try:
             ep = open_record(record, offset, self._keyring)
         except MissingKeyError:
             missing = tuple(k for k in kids if k not in self._keyring)
-            self._unreadable[key] = _Unreadable(offset, record["tenant"], missing)
-            self._set_kids(key, kids)
+            self._set_kids(record["id"], kids)
+            self._unreadable[record["id"]] = _Unreadable(offset, record["tenant"], missing)
             log.error(
                 "store record %s at offset %d is encrypted under key id(s) %s, which "
                 "the configured keys lack",
@@ -145,8 +157,8 @@ class EndpointTable:
             return False
         except StoreRecordError as exc:
             return self._reject(key, offset, exc.reason)
+        self._set_kids(ep.id, kids)
         self._unreadable.pop(key, None)
-        self._set_kids(key, kids)
         self._put(ep)
         return True
 
@@ -190,8 +202,11 @@ class EndpointTable:
         return ep is not None or unreadable is not None
 
     def _set_kids(self, key: str, kids: tuple[str, ...]) -> None:
-        old = self._kids.pop(key, ())
-        if kids:
+        """Record the key ids of ``key``'s new held record (``()``: none); call before
+        the record itself is stored or removed."""
+        old = self.keys_of(key)
+        self._kids.pop(key, None)
+        if kids and kids != self._usual:
             self._kids[key] = self._kid_tuples.setdefault(kids, kids)
         if old == kids:
             return
