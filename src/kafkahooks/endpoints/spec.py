@@ -56,6 +56,7 @@ __all__ = [
     "EndpointSpec",
     "check_endpoint_url",
     "create_endpoint",
+    "describe_endpoint",
     "new_signing_secret",
     "rotate_secret",
     "set_active",
@@ -279,6 +280,35 @@ def create_endpoint(
         updated=now,
     )
     return _from_spec(spec, base)
+
+
+def describe_endpoint(ep: Endpoint, now: float) -> dict[str, Any]:
+    """``ep`` as ``list``/``get`` may print it: the URL with its path and query masked,
+    secret header names without values, secrets as their count and expiries only."""
+    return {
+        "id": ep.id,
+        "tenant": ep.tenant,
+        "url": shown_url(ep.url),
+        "origin": ep.origin,
+        "description": ep.description,
+        "event_types": list(ep.event_types),
+        "routes": None if ep.routes is None else list(ep.routes),
+        "filters": [
+            p.model_dump(mode="json", by_alias=True, exclude_unset=True) for p in ep.filters
+        ],
+        "active": ep.active,
+        "payload_version": ep.payload_version,
+        "headers": sorted(ep.headers),
+        "secret_headers": sorted(ep.secret_headers),
+        "secrets": [
+            {"expires": s.expires} for s in ep.secrets if s.expires is None or s.expires > now
+        ],
+        "rate_limit": ep.rate_limit,
+        "metadata": dict(ep.metadata),
+        "created": ep.created,
+        "updated": ep.updated,
+        "offset": ep.offset,  # the revision an update of this version must name
+    }
 
 
 def spec_of(ep: Endpoint) -> dict[str, Any]:

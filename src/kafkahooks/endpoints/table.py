@@ -107,13 +107,13 @@ class EndpointTable:
     @property
     def records_by_key(self) -> dict[str, int]:
         """Held records per key id (a key can be removed from the spec at zero)."""
-        return {kid: n for kid, n in self._kid_counts.items() if n}
+        return {kid: n for kid, n in tuple(self._kid_counts.items()) if n}  # tuple(): atomic
 
     @property
     def missing_keys(self) -> dict[str, int]:
         """Key ids held records use that the keyring lacks, with their record counts."""
         counts: Counter[str] = Counter()
-        for unreadable in self._unreadable.values():
+        for unreadable in tuple(self._unreadable.values()):  # a snapshot: the applier runs on
             counts.update(unreadable.missing)
         return dict(counts)
 

@@ -165,3 +165,25 @@ def test_the_schema_names_every_field_the_encoder_writes(
 ) -> None:
     record = _record(endpoint, keyring, now)
     assert set(record) == set(record_json_schema()["properties"])
+
+
+def test_filters_routes_and_limits_round_trip(
+    make_spec: Callable[..., EndpointSpec], keyring: Keyring, now: float
+) -> None:
+    from kafkahooks.endpoints import create_endpoint
+
+    spec = make_spec(
+        filters=[
+            {"field": "value.team", "in": ["blue", "red"]},
+            {"field": "headers.region", "exists": True},
+            {"field": "value.kind", "equals": None},
+        ],
+        routes=["calls"],
+        rate_limit=2.5,
+        payload_version="2024-01",
+        active=False,
+    )
+    ep = create_endpoint(spec, "t", now=now)
+    decoded, _ = decode_endpoint(ep.id, encode_endpoint(ep, keyring, -1, now), 9, keyring)
+    assert decoded == replace(ep, offset=9)
+    assert [p.test for p in decoded.filters] == ["in_", "exists", "equals"]

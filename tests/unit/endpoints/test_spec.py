@@ -210,3 +210,19 @@ def test_repr_and_str_never_show_secrets_paths_or_header_values(
         assert hidden not in shown
     assert "hooks.example.com" in repr(rotated)
     assert URL not in shown
+
+
+def test_describe_shows_no_secret_path_query_or_header_value(
+    endpoint: Endpoint, now: float
+) -> None:
+    from kafkahooks.endpoints import describe_endpoint
+
+    rotated, new = rotate_secret(endpoint, now)
+    shown = describe_endpoint(rotated, now)
+    text = repr(shown)
+    for hidden in (SECRET, new, HEADER_SECRET, "SECRETPATH123", "QUERYSECRET456", "acme"):
+        assert hidden not in text
+    assert shown["url"].startswith("https://hooks.example.com/")
+    assert shown["secret_headers"] == ["Authorization"] and shown["headers"] == ["X-Customer"]
+    assert shown["secrets"] == [{"expires": None}, {"expires": now + 86400.0}]
+    assert shown["id"] == endpoint.id and shown["tenant"] == "tenant-1"
