@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Iterator
+from functools import partial
 from typing import Any, NamedTuple
 
 from kafkahooks.endpoints.crypto import Keyring
@@ -62,7 +63,7 @@ class EndpointTable:
         self._usual = (keyring.primary,)
         self._kid_tuples: dict[tuple[str, ...], tuple[str, ...]] = {}  # one copy of each
         self._kid_counts: Counter[str] = Counter()
-        self._gauges: dict[str, Any] = {}  # kid -> its gauge child (labels() costs a lock)
+        self._gauges: dict[str, Any] = {}  # kid -> its gauge child, reading _kid_counts
         self.records_read = 0  # every record seen, applied or not, superseded included
         self.conflicts_ignored = 0
         self.rejected: Counter[str] = Counter()
@@ -214,8 +215,7 @@ class EndpointTable:
             self._kid_counts[kid] -= 1
         for kid in kids:
             self._kid_counts[kid] += 1
-        for kid in {*old, *kids}:
-            gauge = self._gauges.get(kid)
-            if gauge is None:
+        for kid in kids:
+            if kid not in self._gauges:  # read at scrape time: no gauge call per record
                 gauge = self._gauges[kid] = METRICS.store_records_by_key.labels(kid)
-            gauge.set(self._kid_counts[kid])
+                gauge.set_function(partial(self._kid_counts.__getitem__, kid))
