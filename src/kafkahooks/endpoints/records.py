@@ -4,8 +4,9 @@ Plain: the id, tenant, the URL's origin (``scheme://host[:port]``), event types,
 routes, filters, headers, limits, metadata, times and ``revision`` (the store offset
 of the record this one replaces; -1 for a create).  Sealed (``endpoints/crypto.py``):
 the rest of the URL (path and query), every signing secret and every secret header
-value, each bound to the record id and its field name (``target``, ``secret``,
-``secret_headers.<name in lower case>``).
+value, each bound to the record id, its field name (``target``, ``secret``,
+``secret_headers.<name in lower case>``) and the tenant, and the URL's rest also to
+the origin: editing a plain tenant or origin makes the record fail to decrypt.
 
 Versioning: ``version`` is ``"1.<minor>"``; fields this code does not know are
 ignored within major version 1, another major version is refused (``version``).
@@ -106,8 +107,20 @@ def split_url(url: str) -> tuple[str, str]:
     return url[:cut], url[cut:]
 
 
-def _secret_header_field(name: str) -> str:
-    return f"secret_headers.{name.lower()}"
+# The field name each sealed value is bound to (with the record id, by the keyring).
+# Each also binds the tenant, and the URL's rest binds the origin: a writer without a
+# key cannot point a record's sealed path, credentials or secrets at another host or
+# another tenant by editing the plain fields (the record then fails with "decrypt").
+def _target_field(tenant: str, origin: str) -> str:
+    return f"target\x00{tenant}\x00{origin}"
+
+
+def _secret_field(tenant: str) -> str:
+    return f"secret\x00{tenant}"
+
+
+def _secret_header_field(tenant: str, name: str) -> str:
+    return f"secret_headers.{name.lower()}\x00{tenant}"
 
 
 def encode_endpoint(ep: Endpoint, keyring: Keyring, revision: int, now: float) -> bytes:
@@ -115,14 +128,14 @@ def encode_endpoint(ep: Endpoint, keyring: Keyring, revision: int, now: float) -
     a create).  Previous secrets expired at ``now`` are dropped.  A record over
     :data:`MAX_RECORD_BYTES` is refused with :class:`EndpointLimitError`."""
     origin, rest = split_url(ep.url)
-    seal = keyring.seal
+    seal, secret_field = keyring.seal, _secret_field(ep.tenant)
     record: dict[str, Any] = {
         "kind": "endpoint",
         "version": RECORD_VERSION,
         "id": ep.id,
         "tenant": ep.tenant,
         "origin": origin,
-        "target": seal(ep.id, "target", rest),
+        "target": seal(ep.id, _target_field(ep.tenant, origin), rest),
         "description": ep.description,
         "event_types": list(ep.event_types),
         "routes": None if ep.routes is None else list(ep.routes),
@@ -133,11 +146,11 @@ def encode_endpoint(ep: Endpoint, keyring: Keyring, revision: int, now: float) -
         "payload_version": ep.payload_version,
         "headers": dict(ep.headers),
         "secret_headers": {
-            name: seal(ep.id, _secret_header_field(name), value.get_secret_value())
+            name: seal(ep.id, _secret_header_field(ep.tenant, name), value.get_secret_value())
             for name, value in ep.secret_headers.items()
         },
         "secrets": [
-            {"value": seal(ep.id, "secret", s.value.get_secret_value()), "expires": s.expires}
+            {"value": seal(ep.id, secret_field, s.value.get_secret_value()), "expires": s.expires}
             for s in ep.secrets
             if s.expires is None or s.expires > now
         ],
@@ -199,15 +212,17 @@ def open_record(record: EndpointRecord, offset: int, keyring: Keyring) -> Endpoi
     ``MissingKeyError`` or ``StoreRecordError("decrypt")`` when a field will not open."""
     rid = record["id"]
     open_ = keyring.open
-    url = record["origin"] + open_(rid, "target", record["target"])
+    tenant, origin = record["tenant"], record["origin"]
+    url = origin + open_(rid, _target_field(tenant, origin), record["target"])
+    secret_field = _secret_field(tenant)
     secrets = tuple(
-        SigningSecret(SecretStr(open_(rid, "secret", s["value"])), s["expires"])
+        SigningSecret(SecretStr(open_(rid, secret_field, s["value"])), s["expires"])
         for s in record["secrets"]
     )
     sealed_headers = record.get("secret_headers")
     secret_headers: Mapping[str, SecretStr] = (
         {
-            sys.intern(name): SecretStr(open_(rid, _secret_header_field(name), value))
+            sys.intern(name): SecretStr(open_(rid, _secret_header_field(tenant, name), value))
             for name, value in sealed_headers.items()
         }
         if sealed_headers
@@ -219,7 +234,7 @@ def open_record(record: EndpointRecord, offset: int, keyring: Keyring) -> Endpoi
     created = record["created"]
     return Endpoint(
         id=rid,
-        tenant=sys.intern(record["tenant"]),
+        tenant=sys.intern(tenant),
         url=url,
         secrets=secrets,
         description=record.get("description", ""),

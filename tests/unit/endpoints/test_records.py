@@ -187,3 +187,19 @@ def test_filters_routes_and_limits_round_trip(
     decoded, _ = decode_endpoint(ep.id, encode_endpoint(ep, keyring, -1, now), 9, keyring)
     assert decoded == replace(ep, offset=9)
     assert [p.test for p in decoded.filters] == ["in_", "exists", "equals"]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"origin": "https://attacker.example.net"},  # would send path, credentials there
+        {"tenant": "tenant-other"},  # would deliver another tenant's events to it
+    ],
+)
+def test_a_writer_without_the_key_cannot_redirect_sealed_fields_by_editing_plain_ones(
+    endpoint: Endpoint, keyring: Keyring, now: float, change: dict[str, str]
+) -> None:
+    record = {**_record(endpoint, keyring, now), **change}
+    with pytest.raises(StoreRecordError) as refused:
+        decode_endpoint(endpoint.id, orjson.dumps(record), 0, keyring)
+    assert refused.value.reason == "decrypt"
