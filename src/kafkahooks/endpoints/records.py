@@ -63,7 +63,7 @@ class EndpointRecord(TypedDict):
     kind: Literal["endpoint"]
     version: Annotated[str, Field(pattern=r"^1\.[0-9]+$")]
     id: str
-    tenant: Annotated[str, Field(min_length=1)]
+    tenant: Annotated[str, Field(min_length=1, pattern=r"^[^\x00-\x1f\x7f]+$")]
     origin: str  # scheme://host[:port], as written in the URL
     target: Sealed  # the rest of the URL: path and query
     secrets: Annotated[list[SecretRecord], Field(min_length=1)]

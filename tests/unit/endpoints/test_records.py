@@ -121,6 +121,7 @@ def test_unknown_fields_are_ignored_within_major_version_1(
         ({"secrets": []}, "schema"),
         ({"revision": "x"}, "schema"),
         ({"tenant": ""}, "schema"),
+        ({"tenant": "t1\x00https:"}, "schema"),
         ({"id": "ep_OTHER"}, "key-mismatch"),
     ],
 )
