@@ -201,10 +201,20 @@ def record_kids(record: EndpointRecord) -> tuple[str, ...]:
     return tuple(sorted(set(kids)))
 
 
+# Event-type and route lists repeat across endpoints: one shared tuple per distinct list
+# (bounded, so that many distinct lists cannot grow it without end).
+_SHARED: dict[tuple[str, ...], tuple[str, ...]] = {("*",): _ANY_TYPE}
+_SHARED_MAX = 10_000
+
+
 def _tuple(values: list[str]) -> tuple[str, ...]:
-    if values == ["*"]:
-        return _ANY_TYPE
-    return tuple(sys.intern(v) for v in values)
+    key = tuple(values)
+    shared = _SHARED.get(key)
+    if shared is None:
+        shared = tuple(sys.intern(v) for v in values)
+        if len(_SHARED) < _SHARED_MAX:
+            _SHARED[shared] = shared
+    return shared
 
 
 def open_record(record: EndpointRecord, offset: int, keyring: Keyring) -> Endpoint:
