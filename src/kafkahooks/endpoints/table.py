@@ -98,9 +98,17 @@ class EndpointTable:
     def keys_of(self, key: str) -> tuple[str, ...]:
         """The key ids the record held for ``key`` is encrypted under (``reencrypt``
         rewrites a record whose ids are not exactly the keyring's first)."""
-        if key in self._kids:
-            return self._kids[key]
+        unusual = self._kids.get(key)
+        if unusual is not None:
+            return unusual
         return self._usual if self._holds(key) else ()
+
+    def ids_to_reencrypt(self) -> tuple[str, ...]:
+        """Endpoints whose record is not wholly under the keyring's first key and that
+        this replica can read (what ``reencrypt`` rewrites)."""
+        return tuple(
+            key for key in tuple(self._kids) if key in self._by_id and key not in self._unreadable
+        )
 
     def _holds(self, key: str) -> bool:
         return key in self._by_id or key in self._unreadable

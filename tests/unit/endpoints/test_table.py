@@ -195,16 +195,19 @@ def test_key_rotation_first_key_encrypts_old_still_decrypts_missing_is_counted(
     table = _replay(log, both)  # the old key still decrypts
     assert len(table) == 2 and table.records_by_key == {"old": 2}
     assert table.keys_of(a.id) == ("old",)
+    assert set(table.ids_to_reencrypt()) == {a.id, b.id}
     _write(log, update_endpoint(a, {}, now), both, at_a, now)  # reencrypt: under the first key
     table = _replay(log, both)
     assert table.records_by_key == {"old": 1, "new": 1}
     assert table.keys_of(a.id) == ("new",)
+    assert table.ids_to_reencrypt() == (b.id,)
     assert METRICS.registry.get_sample_value("kafkahooks_store_records_by_key", {"kid": "new"}) == 1
     # a replica without the old key names it and how many records use it
     new_only = _replay(log, Keyring.parse(new_spec))
     assert new_only.missing_keys == {"old": 1}
     assert new_only.get(b.id) is None and new_only.get(a.id) is not None
     assert new_only.records_by_key == {"old": 1, "new": 1}
+    assert new_only.ids_to_reencrypt() == ()  # b cannot be read here, so not rewritten
 
 
 def test_a_record_under_a_missing_key_keeps_the_previous_version_and_holds_its_offset(
@@ -245,3 +248,37 @@ def test_a_tenants_tuple_is_replaced_never_mutated(
 
 def set_description(ep: Endpoint, text: str, now: float) -> Endpoint:
     return update_endpoint(ep, {"description": text}, now)
+
+
+def test_readers_on_other_threads_never_fail_while_records_are_applied(
+    make_spec: Callable[..., EndpointSpec], keyring: Keyring, now: float
+) -> None:
+    import threading
+
+    eps = [create_endpoint(make_spec(), f"t{i % 5}", now=now) for i in range(300)]
+    log: Log = [(ep.id, encode_endpoint(ep, keyring, -1, now)) for ep in eps]
+    log += [(ep.id, None) for ep in eps[::2]]
+    table = EndpointTable(keyring)
+    done = threading.Event()
+    failures: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            while not done.is_set():
+                for tenant in ("t0", "t1", "t2", "t3", "t4"):
+                    for ep in table.for_tenant(tenant):
+                        assert ep.tenant == tenant
+                        table.get(ep.id)
+                list(table.endpoints())
+                table.records_by_key, table.missing_keys, table.ids_to_reencrypt()
+        except BaseException as exc:  # reported by the main thread
+            failures.append(exc)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    for offset, (key, value) in enumerate(log):
+        table.apply(key, value, offset)
+    done.set()
+    reader.join()
+    assert failures == []
+    assert len(table) == 150 and sum(table.count_for(f"t{i}") for i in range(5)) == 150
