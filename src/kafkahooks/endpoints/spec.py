@@ -64,8 +64,10 @@ __all__ = [
     "update_endpoint",
 ]
 
-# The store's per-endpoint limits (the per-tenant count is the caller's: a setting).
+# The store's limits.  The endpoints per tenant are the writer's to count (a setting;
+# this is its default); the others are checked here, the record size by the encoder.
 LIMITS: Mapping[str, int] = {
+    "endpoints_per_tenant": 50,
     "description_bytes": 1024,
     "metadata_bytes": 4096,
     "metadata_keys": 50,
