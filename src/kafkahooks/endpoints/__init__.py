@@ -4,7 +4,7 @@ Pure data and logic: nothing here talks to Kafka (``kafka/`` reads and writes th
 store topic as bytes) or sends a request (``delivery/`` does).
 """
 
-from kafkahooks.endpoints.crypto import Keyring, generate_key_spec
+from kafkahooks.endpoints.crypto import Keyring, Sealed, generate_key_spec
 from kafkahooks.endpoints.endpoint import Endpoint, EndpointDirectory, SigningSecret, origin_of
 from kafkahooks.endpoints.errors import EndpointLimitError, MissingKeyError, StoreRecordError
 from kafkahooks.endpoints.ids import ENDPOINT_ID_PREFIX, is_endpoint_id, new_endpoint_id
@@ -43,6 +43,7 @@ __all__ = [
     "EndpointTable",
     "Keyring",
     "MissingKeyError",
+    "Sealed",
     "SigningSecret",
     "StoreRecordError",
     "check_endpoint_url",
