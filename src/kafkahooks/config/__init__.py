@@ -1,6 +1,13 @@
 """The routes file: loading, interpolation, models and validation errors."""
 
-from kafkahooks.config.endpoint import AuthConfig, OAuth2Auth, TlsConfig
+from kafkahooks.config.endpoint import (
+    RESERVED_HEADERS,
+    SIGNATURE_HEADERS,
+    AuthConfig,
+    OAuth2Auth,
+    TlsConfig,
+    check_static_headers,
+)
 from kafkahooks.config.filters import Predicate
 from kafkahooks.config.loader import ConfigError, load_config, parse_config
 from kafkahooks.config.models import (
@@ -24,10 +31,12 @@ from kafkahooks.config.sources import (
     ValueFormat,
 )
 from kafkahooks.config.throughput import CircuitBreakerConfig, EndpointLimits
-from kafkahooks.config.urls import MASK, shown_url
+from kafkahooks.config.urls import MASK, check_target_url, shown_url
 
 __all__ = [
     "MASK",
+    "RESERVED_HEADERS",
+    "SIGNATURE_HEADERS",
     "AuthConfig",
     "AvroFormat",
     "CircuitBreakerConfig",
@@ -50,6 +59,8 @@ __all__ = [
     "StringFormat",
     "TlsConfig",
     "ValueFormat",
+    "check_static_headers",
+    "check_target_url",
     "load_config",
     "parse_config",
     "pick_route",

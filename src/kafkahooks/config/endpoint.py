@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -33,6 +33,8 @@ from pydantic import (
 from kafkahooks.config.urls import MASK, check_target_url, shown_url
 
 __all__ = [
+    "RESERVED_HEADERS",
+    "SIGNATURE_HEADERS",
     "SIGNING_PRESETS",
     "AuthConfig",
     "BasicAuth",
@@ -43,6 +45,7 @@ __all__ = [
     "OAuth2Auth",
     "SigningConfig",
     "TlsConfig",
+    "check_static_headers",
 ]
 
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # full matches only
@@ -429,3 +432,33 @@ class EndpointConfig(_Strict):
         if self.forward_headers is not None:
             names |= {k.lower() for k in self.forward_headers.allow}
         return names
+
+
+# -- header rules for callers outside the routes file (a tenant endpoint's headers) --------
+
+
+def _signature_headers() -> frozenset[str]:
+    names: set[str] = set()
+    for scheme in (*SIGNING_SCHEMES, *SIGNING_PRESETS):
+        config = {"scheme": scheme, "secret": "whsec_eA=="}  # any valid secret
+        names |= SigningConfig.model_validate(config).header_names()
+    return frozenset(names)
+
+
+# every header a signing scheme or preset sets with its default names, lower case
+SIGNATURE_HEADERS = _signature_headers()
+
+
+def check_static_headers(values: Mapping[str, str], refused: Collection[str]) -> None:
+    """The rules of a route's static headers, for any set of them: each name an RFC 9110
+    token, named once (case-insensitively), none in ``refused`` (lower case); no value
+    holding a line break, NUL or another control character.  The ``ValueError`` names
+    the header, never its value."""
+    _check_header_names(values)
+    lowered = [name.lower() for name in values]
+    if len(set(lowered)) != len(lowered):
+        raise ValueError("a header is named twice (names compare case-insensitively)")
+    taken = sorted(set(lowered).intersection(refused))
+    if taken:
+        raise ValueError(f"{taken} are set by kafkahooks, the signature or the HTTP transport")
+    _check_header_values(dict(values))

@@ -4,6 +4,61 @@ Pure data and logic: nothing here talks to Kafka (``kafka/`` reads and writes th
 store topic as bytes) or sends a request (``delivery/`` does).
 """
 
+from kafkahooks.endpoints.crypto import Keyring, Sealed, generate_key_spec
 from kafkahooks.endpoints.endpoint import Endpoint, EndpointDirectory, SigningSecret, origin_of
+from kafkahooks.endpoints.errors import EndpointLimitError, MissingKeyError, StoreRecordError
+from kafkahooks.endpoints.ids import ENDPOINT_ID_PREFIX, is_endpoint_id, new_endpoint_id
+from kafkahooks.endpoints.records import (
+    MAX_RECORD_BYTES,
+    RECORD_ADAPTER,
+    RECORD_VERSION,
+    decode_endpoint,
+    encode_endpoint,
+    record_json_schema,
+)
+from kafkahooks.endpoints.spec import (
+    LIMITS,
+    EndpointSpec,
+    check_endpoint_url,
+    create_endpoint,
+    describe_endpoint,
+    new_signing_secret,
+    rotate_secret,
+    set_active,
+    spec_of,
+    update_endpoint,
+)
+from kafkahooks.endpoints.table import EndpointTable
 
-__all__ = ["Endpoint", "EndpointDirectory", "SigningSecret", "origin_of"]
+__all__ = [
+    "ENDPOINT_ID_PREFIX",
+    "LIMITS",
+    "MAX_RECORD_BYTES",
+    "RECORD_ADAPTER",
+    "RECORD_VERSION",
+    "Endpoint",
+    "EndpointDirectory",
+    "EndpointLimitError",
+    "EndpointSpec",
+    "EndpointTable",
+    "Keyring",
+    "MissingKeyError",
+    "Sealed",
+    "SigningSecret",
+    "StoreRecordError",
+    "check_endpoint_url",
+    "create_endpoint",
+    "decode_endpoint",
+    "describe_endpoint",
+    "encode_endpoint",
+    "generate_key_spec",
+    "is_endpoint_id",
+    "new_endpoint_id",
+    "new_signing_secret",
+    "origin_of",
+    "record_json_schema",
+    "rotate_secret",
+    "set_active",
+    "spec_of",
+    "update_endpoint",
+]

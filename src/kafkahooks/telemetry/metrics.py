@@ -98,6 +98,19 @@ class Metrics:
             ["group", "topic", "partition"],
             registry=r,
         )
+        # the endpoint store (endpoints/table.py): no label carries an id, tenant or URL
+        self.store_rejected = Counter(
+            "kafkahooks_store_rejected",
+            "Store records refused (the key's last good version stays in force), by reason",
+            ["reason"],
+            registry=r,
+        )
+        self.store_records_by_key = Gauge(
+            "kafkahooks_store_records_by_key",
+            "Store records encrypted under each key id (a key is removed only at zero)",
+            ["kid"],
+            registry=r,
+        )
 
 
 METRICS = Metrics()
