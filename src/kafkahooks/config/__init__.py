@@ -5,11 +5,13 @@ from kafkahooks.config.filters import Predicate
 from kafkahooks.config.loader import ConfigError, load_config, parse_config
 from kafkahooks.config.models import (
     EndpointConfig,
+    EndpointStoreConfig,
     KafkaConfig,
     RetryConfig,
     RouteConfig,
     RoutesFile,
     SigningConfig,
+    TenantEndpoints,
     pick_route,
 )
 from kafkahooks.config.sources import (
@@ -35,6 +37,7 @@ __all__ = [
     "DeadLetterLimitConfig",
     "EndpointConfig",
     "EndpointLimits",
+    "EndpointStoreConfig",
     "JsonFormat",
     "KafkaConfig",
     "KeyFormat",
@@ -48,6 +51,7 @@ __all__ = [
     "SigningConfig",
     "SourceConfig",
     "StringFormat",
+    "TenantEndpoints",
     "TlsConfig",
     "ValueFormat",
     "load_config",

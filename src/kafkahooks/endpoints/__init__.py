@@ -5,5 +5,14 @@ store topic as bytes) or sends a request (``delivery/`` does).
 """
 
 from kafkahooks.endpoints.endpoint import Endpoint, EndpointDirectory, SigningSecret, origin_of
+from kafkahooks.endpoints.memory import MemoryDirectory, endpoint_from_json, load_endpoints_file
 
-__all__ = ["Endpoint", "EndpointDirectory", "SigningSecret", "origin_of"]
+__all__ = [
+    "Endpoint",
+    "EndpointDirectory",
+    "MemoryDirectory",
+    "SigningSecret",
+    "endpoint_from_json",
+    "load_endpoints_file",
+    "origin_of",
+]
