@@ -109,7 +109,7 @@ def _groups(config: RoutesFile) -> list[tuple[str, list[RouteConfig]]]:
     return groups
 
 
-_RESTART_SECTIONS = ("kafka", "sources", "schema_registry", "dead_letter_limit")
+_RESTART_SECTIONS = ("kafka", "sources", "schema_registry", "dead_letter_limit", "endpoint_store")
 
 # What a route's lanes are made of: changing it while events are in flight would put
 # two events of one key in flight (old lanes and new), so it needs a restart.
