@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -135,3 +138,71 @@ def test_a_tenant_route_without_an_endpoint_directory_is_refused_at_start(
     bridge = start_bridge(config)
     assert bridge.wait(30) == 2
     assert "no endpoint directory" in bridge.output()
+
+
+def _replay(config: Path, endpoints_file: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "KAFKAHOOKS_ALLOW_LOCAL_TARGETS": "true",
+        "KAFKAHOOKS_LOG_LEVEL": "WARNING",
+        "KAFKAHOOKS_TEST_ENDPOINTS_FILE": str(endpoints_file),
+    }
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "kafkahooks.cli",
+            "dlq",
+            "replay",
+            "--config",
+            str(config),
+            "--route",
+            "calls",
+            *extra,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_replay_sends_a_dead_letter_to_its_endpoint_only(
+    bootstrap: str,
+    receivers: tuple[Receiver, Receiver, Receiver],
+    tmp_path: Path,
+    start_bridge: Callable[..., BridgeProcess],
+) -> None:
+    ok, refusing, _ = receivers
+    endpoints = [
+        {"id": "ep_ok", "tenant": "acme", "url": ok.url, "secrets": [CURRENT]},
+        {"id": "ep_400", "tenant": "acme", "url": refusing.url, "secrets": [CURRENT]},
+    ]
+    endpoints_file = tmp_path / "endpoints.json"
+    endpoints_file.write_text(json.dumps(endpoints))
+    topic, group = create_topic(bootstrap, unique("calls")), unique("g")
+    produce(
+        bootstrap,
+        topic,
+        [
+            ("a", {"event": "call.ended", "id": 1, "account": "acme"}),
+            ("b", {"event": "call.ended", "id": 2}),
+        ],
+    )  # no tenant
+    config = _config(tmp_path / "r.yaml", bootstrap, group, topic)
+    bridge = start_bridge(config, {"KAFKAHOOKS_TEST_ENDPOINTS_FILE": str(endpoints_file)})
+    read_topic(bootstrap, f"{topic}.dlq", 2, timeout=30)
+    wait_until(lambda: committed(bootstrap, group, topic) == [1 + 1], timeout=20)
+    assert bridge.terminate() == 0, bridge.output()
+    first_id = refusing.requests[0].headers["webhook-id"]
+
+    refusing.behaviour = lambda _: Reply(200)  # the customer fixed their endpoint
+    done = _replay(config, endpoints_file, "--endpoint", "ep_400")
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "delivered 1" in done.stdout and "other events 1" in done.stdout
+    assert len(ok.requests) == 1  # the endpoint that took it is not sent it again
+    assert [r.headers["webhook-id"] for r in refusing.requests] == [first_id, first_id]
+    standardwebhooks.Webhook(CURRENT).verify(
+        refusing.requests[1].body, refusing.requests[1].headers
+    )
