@@ -192,9 +192,14 @@ def cmd_dlq_replay(args: argparse.Namespace) -> int:
     if replayer.error is not None:
         print(f"replay stopped: {replayer.error}", file=sys.stderr)
         return 1
-    if args.event_id is not None and not replayer.summary.replayed + replayer.summary.no_body:
+    if replayer.selective and not replayer.summary.replayed + replayer.summary.no_body:
+        wanted = [
+            f"{what} {value!r}"
+            for what, value in (("event id", args.event_id), ("endpoint id", args.endpoint))
+            if value is not None
+        ]
         print(
-            f"no dead letter of route {args.route!r} has event id {args.event_id!r}",
+            f"no dead letter of route {args.route!r} has {' and '.join(wanted)}",
             file=sys.stderr,
         )
         return 1
