@@ -224,3 +224,48 @@ def test_no_metric_label_carries_an_endpoint_id_tenant_or_url() -> None:
         for value in sample.labels.values()
     ]
     assert not [v for v in labels if "ep_zz" in v or "acme" in v]
+
+
+def test_a_parked_delivery_whose_endpoint_was_deleted_finishes_as_endpoint_deleted() -> None:
+    eps = [endpoint("ep_1")]
+    harness = TenantHarness(
+        [tenant_route(retry_topics={"delays": [0.01]})], eps, ByUrl(default=503), parks=True
+    )
+    asyncio.run(_run(harness, event(_value())))
+    assert harness.producer is not None
+    [(topic, value, key, headers)] = harness.producer.sent
+    harness.directory.delete("ep_1")
+    harness.sender.sent.clear()
+
+    async def retry() -> None:
+        harness.tracker.assign([(topic, 0)])
+        await asyncio.sleep(0.02)
+        assert harness.pipeline.accept(Event(topic, 0, 0, 0, key, value, headers)) is None
+        await until(lambda: harness.finished(topic) == 1)
+
+    asyncio.run(retry())
+    assert harness.sender.sent == [] and harness.dead.written == []
+    assert harness.pipeline.stats.by_route["calls"]["endpoint_deleted"] == 1
+
+
+def test_an_endpoint_disabled_while_its_event_waits_is_dead_lettered_once() -> None:
+    eps = [endpoint("ep_1")]
+
+    class DisableAfterFirst(ByUrl):
+        async def send(self, request: Any) -> Any:
+            answer = await super().send(request)
+            harness.directory.put(endpoint("ep_1", active=False, offset=2))
+            return answer
+
+    harness = TenantHarness(
+        [tenant_route(retry={"max_attempts": 3, "initial_backoff": 0.001, "jitter": 0})],
+        eps,
+        DisableAfterFirst(default=503),
+    )
+    asyncio.run(_run(harness, event(_value())))
+    assert len(harness.sender.sent) == 1
+    [dead] = harness.dead.written
+    assert (dead.error_message, dead.endpoint_id) == ("endpoint-disabled", "ep_1")
+    # later events do not match the disabled endpoint: filtered
+    asyncio.run(_run(harness, event(_value(), offset=1)))
+    assert len(harness.dead.written) == 1 and harness.pipeline.stats.filtered == 1
