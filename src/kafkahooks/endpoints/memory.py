@@ -39,12 +39,10 @@ class MemoryDirectory:
 
     def put(self, endpoint: Endpoint) -> None:
         """Add an endpoint, or replace the version held (its tenant never changes)."""
-        old = self._by_id.get(endpoint.id)
+        if endpoint.id in self._by_id:
+            self.delete(endpoint.id)
         self._by_id[endpoint.id] = endpoint
-        kept = self._by_tenant.get(endpoint.tenant, ())
-        if old is not None:
-            kept = tuple(e for e in kept if e.id != endpoint.id)
-        self._by_tenant[endpoint.tenant] = (*kept, endpoint)
+        self._by_tenant[endpoint.tenant] = (*self._by_tenant.get(endpoint.tenant, ()), endpoint)
 
     def delete(self, endpoint_id: str) -> None:
         old = self._by_id.pop(endpoint_id, None)

@@ -173,7 +173,7 @@ class Settle:
     def _endpoint_deleted(self, route: Route, ctx: RenderContext) -> None:
         self._stats.count(route.name, "endpoint_deleted")
         METRICS.deliveries.labels(route.name, "endpoint_deleted").inc()
-        log.info(
+        log.debug(  # one per event: a deleted endpoint's backlog must not flood the log
             "endpoint deleted: its delivery is finished without sending",
             extra={"route": route.name, "event_id": ctx.event_id, **_endpoint(ctx)},
         )
