@@ -16,6 +16,7 @@ from kafkahooks.delivery.errors import (
     EndpointDisabledError,
     PermanentDeliveryError,
 )
+from kafkahooks.delivery.http1 import Http1Sender
 from kafkahooks.delivery.request import OutboundRequest
 from kafkahooks.delivery.retry import DeliveryReport
 from kafkahooks.delivery.route import Route, RouteTable
@@ -213,3 +214,16 @@ def test_a_tenant_route_without_a_directory_is_a_clear_error() -> None:
         assert "route 'calls'" in str(exc) and "endpoint directory" in str(exc)
     else:
         raise AssertionError("compiled without a directory")
+
+
+def test_the_client_guard_refuses_a_customer_url_the_process_does_not_allow() -> None:
+    plain = endpoint("ep_1", url="http://127.0.0.1:9/hook")  # plain http, loopback
+    route = RouteTable([tenant_route()], directory=MemoryDirectory([plain])).routes[0]
+    deliverer = Deliverer(Http1Sender(max_connections=2), 10)
+    view = event(b'{"id": 1, "event": "x", "account": "acme"}')
+    view.value = {"id": 1}
+    ctx = route.context(view, "x")
+    ctx.endpoint_id = "ep_1"
+    report = asyncio.run(deliverer.deliver(route, ctx))
+    assert not report.delivered
+    assert report.error is not None and "plain http:// target refused" in report.error.reason
