@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from kafkahooks.lazy import lazy_door
 
 if TYPE_CHECKING:
-    from kafkahooks.app.bridge import Bridge, run_bridge
+    from kafkahooks.app.bridge import Bridge, endpoint_directory, run_bridge
     from kafkahooks.app.checks import AllowLocal, load_checked, sample_warnings
     from kafkahooks.app.replay import DeadRecord, Replayer
     from kafkahooks.app.settings import Settings
@@ -25,6 +25,7 @@ __all__ = [
     "DeadRecord",
     "Replayer",
     "Settings",
+    "endpoint_directory",
     "load_checked",
     "run_bridge",
     "sample_warnings",
@@ -36,6 +37,7 @@ _HOMES = {
     "DeadRecord": "replay",
     "Replayer": "replay",
     "Settings": "settings",
+    "endpoint_directory": "bridge",
     "load_checked": "checks",
     "run_bridge": "bridge",
     "sample_warnings": "checks",

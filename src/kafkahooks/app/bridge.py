@@ -1,4 +1,10 @@
-"""Wire config and settings into a running bridge; signals; exit codes."""
+"""Wire config and settings into a running bridge; signals; exit codes.
+
+Routes with ``endpoints:`` need the replica's endpoint directory: it is the
+``directory`` argument of :class:`Bridge` (handed to every member's routes table,
+on start and on reload), and :func:`endpoint_directory` is where the process's
+one is made.  Without one, such a config is refused at start, naming the route.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +21,7 @@ from kafkahooks.app.settings import Settings
 from kafkahooks.config import RouteConfig, RoutesFile
 from kafkahooks.decode import Decoders
 from kafkahooks.delivery import Deliverer, Gates, Http1Sender, RouteStates, RouteTable, Sender
+from kafkahooks.endpoints import EndpointDirectory, load_endpoints_file
 from kafkahooks.engine import DeadLetterLimit, DeadLetterWriter, Pipeline, Stats
 from kafkahooks.kafka import (
     AckedProducer,
@@ -28,7 +35,7 @@ from kafkahooks.kafka import (
     producer_properties,
 )
 
-__all__ = ["Bridge", "Member", "RunResult", "run_bridge"]
+__all__ = ["Bridge", "Member", "RunResult", "endpoint_directory", "run_bridge"]
 
 log = logging.getLogger("kafkahooks.service")
 
@@ -62,10 +69,11 @@ class Member:
         states: RouteStates | None = None,
         gates: Gates | None = None,
         reach: Reachability | None = None,
+        directory: EndpointDirectory | None = None,
     ) -> None:
         kafka = config.kafka
         self.group_id = group_id
-        self.routes = RouteTable(routes, settings.allow_local_targets, states)
+        self.routes = RouteTable(routes, settings.allow_local_targets, states, directory)
         self.tracker = OffsetTracker()
         self.deliverer = Deliverer(sender, settings.max_in_flight, delivery_log, gates)
         self.pipeline = Pipeline(
@@ -101,7 +109,7 @@ def _groups(config: RoutesFile) -> list[tuple[str, list[RouteConfig]]]:
     return groups
 
 
-_RESTART_SECTIONS = ("kafka", "sources", "schema_registry", "dead_letter_limit")
+_RESTART_SECTIONS = ("kafka", "sources", "schema_registry", "dead_letter_limit", "endpoint_store")
 
 # What a route's lanes are made of: changing it while events are in flight would put
 # two events of one key in flight (old lanes and new), so it needs a restart.
@@ -122,11 +130,19 @@ def _lane_change(name: str, before: LaneShape, after: LaneShape) -> str:
 
 
 class Bridge:
-    """One process: its group members, one HTTP sender, one dead-letter producer."""
+    """One process: its group members, one HTTP sender, one dead-letter producer.
+    ``directory``: the customer endpoints, for routes with ``endpoints:``."""
 
-    def __init__(self, config: RoutesFile, settings: Settings, sender: Sender | None = None):
+    def __init__(
+        self,
+        config: RoutesFile,
+        settings: Settings,
+        sender: Sender | None = None,
+        directory: EndpointDirectory | None = None,
+    ):
         self.config = config
         self.settings = settings
+        self.directory = directory
         groups = _groups(config)
         if not groups:
             raise ValueError("no active route: nothing to consume")
@@ -163,6 +179,7 @@ class Bridge:
                 states=self.route_states,
                 gates=self.gates,
                 reach=self.reach,
+                directory=directory,
             )
             for group, routes in groups
         ]
@@ -195,7 +212,10 @@ class Bridge:
         groups = self._refuse_restart_changes(config)
         allow_local = self.settings.allow_local_targets
         try:
-            tables = [RouteTable(routes, allow_local, self.route_states) for _, routes in groups]
+            tables = [
+                RouteTable(routes, allow_local, self.route_states, self.directory)
+                for _, routes in groups
+            ]
             ready = [
                 m.pipeline.prepare_routes(t) for m, t in zip(self.members, tables, strict=True)
             ]
@@ -278,6 +298,18 @@ class Bridge:
         return RunResult(1 if error else 0, self.stats, commits, error)
 
 
+def endpoint_directory(config: RoutesFile, settings: Settings) -> EndpointDirectory | None:
+    """The process's customer endpoints, when a route has ``endpoints:``.
+
+    The endpoint store is wired here; until then only ``KAFKAHOOKS_TEST_ENDPOINTS_FILE``
+    (tests) gives one, and without it such a config is refused at start."""
+    if not any(r.endpoints is not None for r in config.routes):
+        return None
+    if settings.test_endpoints_file:
+        return load_endpoints_file(settings.test_endpoints_file)
+    return None
+
+
 def make_sender(settings: Settings, max_connections: int) -> Sender:
     """The one delivery client (``delivery/http1.py``); ``max_connections`` caps its sockets."""
     return Http1Sender(max_connections=max_connections)
@@ -311,7 +343,10 @@ async def run_bridge(
     path: str | None = None,
     early_signals: list[int] | None = None,
 ) -> RunResult:
-    bridge = Bridge(config, settings)
+    try:
+        bridge = Bridge(config, settings, directory=endpoint_directory(config, settings))
+    except ValueError as exc:  # e.g. routes with endpoints: and no endpoint directory
+        return RunResult(2, Stats(), 0, str(exc))
     install_signal_handlers(bridge)
     if early_signals:  # asked to stop while starting: stop before taking anything
         log.info("stopping: a signal arrived during start-up")

@@ -68,7 +68,11 @@ def route_expressions(route: RouteConfig) -> list[tuple[str, Thunk]]:
     out.append(("event_type", lambda: compile_path(route.event_type)))
     for i, predicate in enumerate(route.filter):
         out.append((f"filter[{i}].field", partial(compile_path, predicate.field)))
+    if route.endpoints is not None:
+        out.append(("endpoints.tenant", partial(compile_path, route.endpoints.tenant)))
     endpoint = route.endpoint
+    if endpoint is None:
+        return out
     for name, spec in endpoint.dynamic_headers.items():
         out.append((f"endpoint.dynamic_headers.{name}", partial(compile_template, spec)))
     forward = endpoint.forward_headers

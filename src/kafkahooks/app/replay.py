@@ -34,7 +34,15 @@ source topic.  An oversize record has no body to replay and is reported.
 
 ``--event-id ID`` replays one event: read from the beginning (unless ``--from``),
 every other record passed over, and no position committed (the others stay to be
-replayed; a later full replay sends this one again: at least once).  A dry run sends
+replayed; a later full replay sends this one again: at least once).  ``--endpoint
+ID`` does the same for the dead letters of one customer endpoint.
+
+A dead letter of a customer endpoint's delivery (``kafkahooks.endpoint_id``) is
+replayed to that endpoint only, as it is now (deleted since: finished as
+``endpoint-deleted``, not dead-lettered again), with its original event id.  One of
+a route with ``endpoints:`` that names no endpoint (``no-tenant``, undecodable) is
+fanned out to its tenant's endpoints as the bridge would.  What a delivery's report
+comes to is decided by the bridge's one function, ``outcome()``.  A dry run sends
 and commits nothing and its summary says "would replay N", never "replayed N".
 """
 
@@ -58,8 +66,23 @@ from kafkahooks.app.bridge import make_sender
 from kafkahooks.app.settings import Settings
 from kafkahooks.config import RoutesFile
 from kafkahooks.decode import Decoders, RegistryUnavailableError, SourcePlan
-from kafkahooks.delivery import DeadLetterWriteError, Deliverer, DeliveryReport, Route
-from kafkahooks.engine import HEADER_PREFIX, Ordering, Scheduler, dead_letter
+from kafkahooks.delivery import (
+    DeadLetterWriteError,
+    Deliverer,
+    DeliveryReport,
+    NoTenantError,
+    Route,
+)
+from kafkahooks.engine import (
+    HEADER_PREFIX,
+    NO_TENANT,
+    FanOut,
+    Ordering,
+    Outcome,
+    Scheduler,
+    dead_letter,
+    outcome,
+)
 from kafkahooks.event import Event, Headers, header_text
 from kafkahooks.kafka import (
     OffsetTracker,
@@ -93,16 +116,21 @@ class ReplaySummary:
     filtered: int = 0  # no longer taken by the route (event type, filter, tombstone)
     no_body: int = 0  # oversize when dead-lettered: nothing to send
     other_routes: int = 0
-    other_events: int = 0  # ``--event-id``: this route's, another event's
+    other_events: int = 0  # ``--event-id``/``--endpoint``: this route's, another one's
+    endpoint_deleted: int = 0  # its customer endpoint is gone: finished, not dead-lettered
     dry_run: bool = False  # a dry run says what it would do, never that it did it
 
     def line(self) -> str:
         verb = "would replay" if self.dry_run else "replayed"
         again = "would fail again" if self.dry_run else "failed again"
         others = f", other events {self.other_events}" if self.other_events else ""
+        deleted = (
+            f", endpoint deleted {self.endpoint_deleted}" if self.endpoint_deleted else ""
+        )
         return (f"read {self.read}, {verb} {self.replayed}, delivered {self.delivered}, "
                 f"{again} {self.failed_again}, filtered {self.filtered}, "
-                f"without body {self.no_body}, other routes {self.other_routes}{others}")
+                f"without body {self.no_body}, other routes {self.other_routes}{others}"
+                f"{deleted}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,13 +183,17 @@ class DeadRecord:
 class Replayer:
     def __init__(
         self, config: RoutesFile, route: Route, settings: Settings, *, dry_run: bool = False,
-        out: Any = None, event_id: str | None = None,
+        out: Any = None, event_id: str | None = None, endpoint_id: str | None = None,
     ) -> None:
         self.config = config
         self.route = route
         self.dry_run = dry_run
-        # one event: read from the beginning, commit no position (the others stay to replay)
+        # one event, or one customer endpoint's: read from the beginning, commit no
+        # position (the others stay to replay)
         self.event_id = event_id
+        self.endpoint_id = endpoint_id
+        self.selective = event_id is not None or endpoint_id is not None
+        self.fan_out = FanOut()
         self.out = out or sys.stdout
         self.summary = ReplaySummary(dry_run=dry_run)
         self.error: str | None = None
@@ -212,8 +244,8 @@ class Replayer:
                 self.floor[key] = max(committed.get(key, -1), -1)
                 low, _ = self.consumer.get_watermark_offsets(tp, timeout=10)
                 first = start if start is not None else self.floor[key]
-                if start is None and self.event_id is not None:
-                    first = 0  # one event, wherever it is
+                if start is None and self.selective:
+                    first = 0  # one event (or endpoint), wherever it is
                 found[key] = max(first, low, 0)
         return found
 
@@ -327,7 +359,11 @@ class Replayer:
         return record.own.get("source.topic", record.topic) in self.plans
 
     def _other_event(self, record: DeadRecord) -> bool:
-        return self.event_id is not None and record.own.get("event_id") != self.event_id
+        """Passed over: another event's (``--event-id``) or endpoint's (``--endpoint``)."""
+        own = record.own
+        if self.event_id is not None and own.get("event_id") != self.event_id:
+            return True
+        return self.endpoint_id is not None and own.get("endpoint_id") != self.endpoint_id
 
     async def _replay(self, record: DeadRecord) -> None:
         self.summary.read += 1
@@ -353,29 +389,54 @@ class Replayer:
             return
         ctx = self.route.context(view, etype)
         ctx.event_id = own.get("event_id") or ctx.event_id  # the id it was first sent with
-        await self._send(ctx, attempts)
+        ctx.endpoint_id = own.get("endpoint_id") or None  # to that endpoint only
+        if self.route.tenant is None or ctx.endpoint_id is not None:
+            await self._send(ctx, attempts)
+            return
+        fanned = self.fan_out.contexts(self.route, ctx)  # no endpoint named: as the bridge
+        if fanned is NO_TENANT:
+            await self._fail(event, None, NoTenantError(), attempts, ctx.event_id)
+            return
+        if not fanned:
+            self.summary.filtered += 1
+        for each in fanned if isinstance(fanned, list) else ():
+            await self._send(each, attempts)
+
+    def _target(self, ctx: RenderContext) -> str:
+        """Where ``ctx`` goes, as a dry run prints it (no secret, no customer URL path)."""
+        if ctx.endpoint_id is not None:
+            return f"POST endpoint {ctx.endpoint_id}"
+        endpoint = self.route.config.target
+        return f"{endpoint.method} {endpoint.shown_url}"
 
     async def _send(self, ctx: RenderContext, attempts: int) -> None:
         if self.dry_run:
             try:
                 body = self.route.render_body(ctx)
             except (TemplateError, ValueError) as exc:
-                await self._fail(ctx.event, None, exc, attempts, ctx.event_id)
+                await self._fail(ctx.event, None, exc, attempts, ctx.event_id, ctx.endpoint_id)
                 return
-            endpoint = self.route.config.endpoint
             print(f"  would send {ctx.event_id} ({ctx.event.topic}/{ctx.event.partition}"
-                  f"@{ctx.event.offset}) → {endpoint.method} {endpoint.shown_url}, "
+                  f"@{ctx.event.offset}) → {self._target(ctx)}, "
                   f"{len(body)} bytes",
                   file=self.out)
             return
         report = await self.deliverer.deliver(self.route, ctx)
-        if report.delivered:
+        decided = outcome(self.route, report, 0, 1, parks=False)
+        if decided is Outcome.DELIVERED:
             self.summary.delivered += 1
             return
-        await self._fail(ctx.event, report, report.error, attempts, ctx.event_id)
+        if decided is Outcome.ENDPOINT_DELETED:
+            self.summary.endpoint_deleted += 1
+            print(f"  endpoint {ctx.endpoint_id} was deleted: {ctx.event_id} is finished "
+                  f"without sending", file=self.out)
+            return
+        await self._fail(
+            ctx.event, report, report.error, attempts, ctx.event_id, ctx.endpoint_id
+        )
 
     async def _fail(self, event: Event, report: DeliveryReport | None, error: Exception | None,
-                    attempts: int, event_id: str | None) -> None:
+                    attempts: int, event_id: str | None, endpoint_id: str | None = None) -> None:
         self.summary.failed_again += 1
         assert error is not None
         if self.transactions is None:  # dry run
@@ -390,6 +451,7 @@ class Replayer:
             event_id=event_id or self.route.context(event, None).event_id,
             report=report,
             attempts=attempts + max(1, report.attempts if report else 0),  # a replay is one
+            endpoint_id=endpoint_id,
         )
         await self.transactions.write(
             record.topic, record.value, record.event.key, record.headers()
@@ -403,7 +465,7 @@ class Replayer:
         if self.transactions is None or self.error is not None:
             return
         positions = {tp: position for tp, position in self.tracker.positions(force=True).items()
-                     if position > self.floor.get(tp, -1) and self.event_id is None}
+                     if position > self.floor.get(tp, -1) and not self.selective}
         offsets = [TopicPartition(t, p, o) for (t, p), o in positions.items()]
         try:
             await self.transactions.commit(

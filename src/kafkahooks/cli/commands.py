@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from kafkahooks.config import RouteConfig
     from kafkahooks.delivery import OutboundRequest, Response, Route
     from kafkahooks.event import Event
+    from kafkahooks.templating import RenderContext
 
 # The routes file, the delivery code and the HTTP client are imported by the commands
 # that use them, not here: ``secret generate`` starts without them.
@@ -66,9 +67,12 @@ def route_secrets(config: RouteConfig) -> list[str]:
     """Every secret value a route holds (to keep them out of any output)."""
     from pydantic import SecretStr
 
-    found: list[SecretStr] = list(config.endpoint.secret_headers.values())
+    found: list[SecretStr] = []
     if config.signing is not None:
         found += config.signing.secrets
+    if config.endpoint is None:  # customer endpoints: their secrets are not in the file
+        return [s.get_secret_value() for s in found if s.get_secret_value()]
+    found += config.endpoint.secret_headers.values()
     auth = config.endpoint.auth
     for name in ("password", "token", "client_secret"):
         value = getattr(auth, name, None)
@@ -116,13 +120,40 @@ def _no_sample(route: Route, event_type: str | None, types: list[Any]) -> str:
     )
 
 
+# ``render`` of a route with ``endpoints:``: the request as it would go to a customer
+# endpoint, shown with this stand-in (no real endpoint, no real secret)
+PLACEHOLDER_URL = "https://tenant-endpoint.invalid/webhook"
+PLACEHOLDER_SECRET = "whsec_" + base64.b64encode(b"placeholder-secret-not-a-real-one").decode()
+
+
 def _build(route: Route, event: Event) -> tuple[bool, OutboundRequest]:
     taken, etype = route.match(event)
     ctx = route.context(event, etype)
     ctx.sent_at = time.time()
     if route.template.pick(etype) is None:
         usage_error(f"route {route.name} has no template for event type {etype!r}")
+    if route.targets is not None:
+        return taken, _placeholder_request(route, ctx)
     return taken, route.build(ctx, route.render_body(ctx), ctx.sent_at)
+
+
+def _placeholder_request(route: Route, ctx: RenderContext) -> OutboundRequest:
+    """A tenant route's request to a placeholder endpoint (it has no fixed one)."""
+    from pydantic import SecretStr
+
+    from kafkahooks.endpoints import Endpoint, SigningSecret
+
+    assert route.targets is not None
+    endpoint = Endpoint(
+        id="ep_placeholder",
+        tenant="placeholder",
+        url=PLACEHOLDER_URL,
+        secrets=(SigningSecret(SecretStr(PLACEHOLDER_SECRET)),),
+    )
+    ctx.endpoint_id = endpoint.id
+    target = route.targets.target(endpoint, ctx.sent_at)
+    ctx.payload_version = target.payload_version
+    return target.build(ctx, route.render_body(ctx), ctx.sent_at)
 
 
 class _Printer:
@@ -132,12 +163,13 @@ class _Printer:
         config = route.config
         self.out = out
         self.endpoint = config.endpoint
-        self.secret_names = {k.lower() for k in config.endpoint.secret_headers}
+        secret = config.endpoint.secret_headers if config.endpoint is not None else {}
+        self.secret_names = {k.lower() for k in secret}
         self.secret_names |= {"authorization", "proxy-authorization"}
         values = route_secrets(config)
         # Basic credentials appear base64-encoded in a header; hide that form too.
-        auth = config.endpoint.auth
-        if auth.type == "basic":
+        auth = config.endpoint.auth if config.endpoint is not None else None
+        if auth is not None and auth.type == "basic":
             pair = f"{auth.username}:{auth.password.get_secret_value()}"
             values.append(base64.b64encode(pair.encode()).decode())
         # (1-3 character "secrets" would mask half the text and protect nothing)
@@ -149,7 +181,12 @@ class _Printer:
         print(escape_terminal(text), file=self.out)
 
     def request(self, request: OutboundRequest, shown_body: bytes) -> None:
-        self.line(f"{request.method} {self.endpoint.shown(request.url)}")
+        if self.endpoint is None:
+            self.line("# route with endpoints: shown for a placeholder endpoint and secret; "
+                      "each tenant's endpoint gets its own URL, headers and signature")
+            self.line(f"{request.method} {request.url}")
+        else:
+            self.line(f"{request.method} {self.endpoint.shown(request.url)}")
         for name, value in request.headers.items():
             self.line(f"{name}: {MASK if name.lower() in self.secret_names else value}")
         self.line()
@@ -168,10 +205,18 @@ def _compiled(args: argparse.Namespace, *, checked: bool) -> Route:
     is consulted only when connecting)."""
     from kafkahooks.cli.common import allow_local_switch, load_or_exit, route_or_exit
     from kafkahooks.delivery import compile_route
+    from kafkahooks.endpoints import MemoryDirectory
 
     allow_local = allow_local_switch() if checked else False
     config = load_or_exit(args.config, allow_local if checked else None)
-    return compile_route(route_or_exit(config, args.route, args.config), allow_local)
+    route = route_or_exit(config, args.route, args.config)
+    if checked and route.endpoints is not None:
+        usage_error(
+            f"route {route.name} has no fixed endpoint: it delivers to each tenant's "
+            "endpoints (endpoints:); test a customer endpoint with the endpoint commands"
+        )
+    # render shows a tenant route's request for a placeholder endpoint (``_build``)
+    return compile_route(route, allow_local, directory=MemoryDirectory())
 
 
 def _prepare(

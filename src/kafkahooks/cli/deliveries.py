@@ -4,6 +4,9 @@ The topic is read by ``kafka.read_topic`` (``assign()``, no group join, never co
 so an answer takes seconds.  Exit status: 0 the whole log (since ``--since``) was read;
 1 it could not be read, or not to its end within ``--timeout`` (what was read is
 printed, then what was not); 2 bad usage.
+
+An attempt to a customer endpoint (routes with ``endpoints:``) ends its line with
+``endpoint <id>``; ``--endpoint ID`` keeps that endpoint's attempts only.
 """
 
 from __future__ import annotations
@@ -100,8 +103,13 @@ def _row(r: dict[str, Any]) -> str:
     return (
         f"{at}  {r.get('event_id', ''):<36}  {r.get('route', ''):<20}  "
         f"{r.get('attempt', 0):>3}  {status!s:>4}  {r.get('latency_ms', 0):>8.1f}ms  "
-        f"{r.get('error') or ''}{_excerpt(r)}"
+        f"{r.get('error') or ''}{_excerpt(r)}{_endpoint(r)}"
     )
+
+
+def _endpoint(r: dict[str, Any]) -> str:
+    endpoint = r.get("endpoint_id")
+    return f"  endpoint {endpoint}" if endpoint else ""
 
 
 def _excerpt(r: dict[str, Any]) -> str:
@@ -132,6 +140,7 @@ def cmd_deliveries(args: argparse.Namespace) -> int:
         for r in result.records
         if (args.route is None or r.get("route") == args.route)
         and (args.event_id is None or r.get("event_id") == args.event_id)
+        and (args.endpoint is None or r.get("endpoint_id") == args.endpoint)
         and (since is None or r.get("at", 0) >= since)
     ]
     print(f"{'time':<25}  {'event id':<36}  {'route':<20}  try  code   latency  error")
@@ -147,6 +156,7 @@ def add_deliveries_command(sub: Any) -> None:
     parser.add_argument("--config", required=True)
     parser.add_argument("--route")
     parser.add_argument("--event-id")
+    parser.add_argument("--endpoint", metavar="ID", help="only this customer endpoint's attempts")
     parser.add_argument("--since", help="10m, 2h, 1d, or an ISO-8601 time")
     parser.add_argument(
         "--timeout",

@@ -21,7 +21,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from kafkahooks.app import DeadRecord, Replayer, Settings
+from kafkahooks.app import DeadRecord, Replayer, Settings, endpoint_directory
 from kafkahooks.cli.common import load_or_exit, route_or_exit, usage_error
 from kafkahooks.cli.deliveries import parse_since, read_or_explain, unread
 from kafkahooks.config import RoutesFile
@@ -136,6 +136,7 @@ def _details(record: DeadRecord) -> list[str]:
         f"  reason:     {_reason(own)}",
         f"  status:     {own.get('http.status') or '-'}",
         f"  endpoint:   {own.get('endpoint') or '-'}",
+        f"  endpoint id: {own.get('endpoint_id') or '-'}",
         f"  response:   {own.get('http.response_excerpt', '')!r}",
         f"  attempts:   {own.get('attempts') or '0'}",
         f"  failed at:  {_time(own.get('failed_at') or record.timestamp)}",
@@ -161,7 +162,8 @@ def _replay_route(config: RoutesFile, args: argparse.Namespace, settings: Settin
     if not chosen.active:
         usage_error(f"route {args.route!r} is inactive: activate it to replay into it")
     try:  # the transport policy of this one route
-        return RouteTable([chosen], settings.allow_local_targets).routes[0]
+        directory = endpoint_directory(config, settings)
+        return RouteTable([chosen], settings.allow_local_targets, directory=directory).routes[0]
     except ValueError as exc:
         usage_error(str(exc))
 
@@ -178,14 +180,26 @@ def cmd_dlq_replay(args: argparse.Namespace) -> int:
     setup_logging(settings.log_level, settings.log_format)
     config = load_or_exit(args.config)
     route = _replay_route(config, args, settings)
-    replayer = Replayer(config, route, settings, dry_run=args.dry_run, event_id=args.event_id)
+    replayer = Replayer(
+        config,
+        route,
+        settings,
+        dry_run=args.dry_run,
+        event_id=args.event_id,
+        endpoint_id=args.endpoint,
+    )
     asyncio.run(_replay_main(replayer, args.from_offset, args.limit))
     if replayer.error is not None:
         print(f"replay stopped: {replayer.error}", file=sys.stderr)
         return 1
-    if args.event_id is not None and not replayer.summary.replayed + replayer.summary.no_body:
+    if replayer.selective and not replayer.summary.replayed + replayer.summary.no_body:
+        wanted = [
+            f"{what} {value!r}"
+            for what, value in (("event id", args.event_id), ("endpoint id", args.endpoint))
+            if value is not None
+        ]
         print(
-            f"no dead letter of route {args.route!r} has event id {args.event_id!r}",
+            f"no dead letter of route {args.route!r} has {' and '.join(wanted)}",
             file=sys.stderr,
         )
         return 1
@@ -246,6 +260,13 @@ def add_dlq_command(sub: Any) -> None:
         metavar="ID",
         help="replay only this event (read from the beginning; no position is committed, "
         "so a later full replay sends it again)",
+    )
+    replay.add_argument(
+        "--endpoint",
+        default=None,
+        metavar="ID",
+        help="replay only the dead letters of this customer endpoint (as --event-id: read "
+        "from the beginning, no position committed)",
     )
     replay.set_defaults(func=cmd_dlq_replay)
     listing = verbs.add_parser(

@@ -48,10 +48,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(f"{args.config}: OK")
     for route in config.routes:
         state = "" if route.active else " (inactive)"
-        print(
-            f"  route {route.name}{state}: {', '.join(route.topics)} → "
+        target = (
             f"{route.endpoint.method} {route.endpoint.shown_url}"
+            if route.endpoint is not None
+            else f"POST each tenant's endpoints (tenant: {route.tenant_path})"
         )
+        print(f"  route {route.name}{state}: {', '.join(route.topics)} → {target}")
     warn_samples(config.routes, args.config)
     return 0
 

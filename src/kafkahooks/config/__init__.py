@@ -12,11 +12,13 @@ from kafkahooks.config.filters import Predicate
 from kafkahooks.config.loader import ConfigError, load_config, parse_config
 from kafkahooks.config.models import (
     EndpointConfig,
+    EndpointStoreConfig,
     KafkaConfig,
     RetryConfig,
     RouteConfig,
     RoutesFile,
     SigningConfig,
+    TenantEndpoints,
     pick_route,
 )
 from kafkahooks.config.sources import (
@@ -44,6 +46,7 @@ __all__ = [
     "DeadLetterLimitConfig",
     "EndpointConfig",
     "EndpointLimits",
+    "EndpointStoreConfig",
     "JsonFormat",
     "KafkaConfig",
     "KeyFormat",
@@ -57,6 +60,7 @@ __all__ = [
     "SigningConfig",
     "SourceConfig",
     "StringFormat",
+    "TenantEndpoints",
     "TlsConfig",
     "ValueFormat",
     "check_static_headers",

@@ -149,7 +149,9 @@ class SigningConfig(_Strict):
 
     scheme: Literal["hmac-sha256", "timestamped", "standard-webhooks", "t-v1"] = "hmac-sha256"
     preset: str | None = None
-    secrets: list[SecretStr] = Field(min_length=1)
+    # required on a route with a fixed endpoint, absent with ``endpoints:`` (each customer
+    # endpoint has its own secrets): the route checks which (config/models.py)
+    secrets: list[SecretStr] = Field(default_factory=list)
     header: str | None = None
     timestamp_header: str | None = None
     rotation_header: str | None = None
@@ -183,6 +185,8 @@ class SigningConfig(_Strict):
     def _non_empty(cls, value: list[SecretStr]) -> list[SecretStr]:
         # An empty *older* secret is dropped, so ``${WEBHOOK_SECRET_PREVIOUS:-}`` can
         # stay in a routes file between rotations; the primary must be set.
+        if not value:
+            raise ValueError("the secrets list is empty: give at least one secret")
         if not value[0].get_secret_value():
             raise ValueError("the signing secret is empty (is its environment variable set?)")
         return [s for s in value if s.get_secret_value()]

@@ -129,7 +129,7 @@ def _mark_url(raw: Any, index: int, route: RouteConfig, env: Mapping[str, str]) 
     if not isinstance(text, str):
         return
     resolved, marks = interpolate_marked(text, env)
-    if resolved == route.endpoint.url:
+    if route.endpoint is not None and resolved == route.endpoint.url:
         route.endpoint._url_from_vars = marks
 
 

@@ -29,6 +29,7 @@ from kafkahooks.config.sources import (
     ValueFormat,
     needs_registry,
 )
+from kafkahooks.config.tenants import EndpointStoreConfig, TenantEndpoints
 from kafkahooks.config.throughput import (
     BatchConfig,
     CircuitBreakerConfig,
@@ -38,11 +39,13 @@ from kafkahooks.config.throughput import (
 
 __all__ = [
     "EndpointConfig",
+    "EndpointStoreConfig",
     "KafkaConfig",
     "RetryConfig",
     "RouteConfig",
     "RoutesFile",
     "SigningConfig",
+    "TenantEndpoints",
     "pick_route",
 ]
 
@@ -137,7 +140,9 @@ class RouteConfig(_Strict):
     filter: list[Predicate] = Field(default_factory=list)
     on_missing: Literal["null", "omit", "fail"] = "null"
     payload_version: str = "v1"
-    endpoint: EndpointConfig
+    # exactly one: a fixed endpoint, or the endpoints of each event's tenant (config/tenants.py)
+    endpoint: EndpointConfig | None = None
+    endpoints: TenantEndpoints | None = None
     signing: SigningConfig | None = None
     retry: RetryConfig = Field(default_factory=RetryConfig)
     ordering: Literal["key", "partition", "none"] = "key"
@@ -153,10 +158,51 @@ class RouteConfig(_Strict):
     key_format: KeyFormat | None = None
 
     @model_validator(mode="after")
+    def _one_target(self) -> RouteConfig:
+        """A fixed ``endpoint`` or tenant ``endpoints``; with the latter, the signing
+        secrets are each endpoint's own, and a batch could mix endpoints."""
+        if (self.endpoint is None) == (self.endpoints is None):
+            raise ValueError(
+                "give exactly one of 'endpoint' (a fixed target) and 'endpoints' "
+                "(each event's tenant's endpoints)"
+            )
+        signing = self.signing
+        if self.endpoints is None:
+            if signing is not None and not signing.secrets:
+                raise ValueError("signing needs a secret ('secret' or 'secrets')")
+            return self
+        if signing is not None and "secrets" in signing.model_fields_set:
+            raise ValueError(
+                "with 'endpoints', signing gives the scheme and header names only: every "
+                "endpoint has its own secrets (remove 'secret'/'secrets')"
+            )
+        if self.batch is not None:
+            raise ValueError(
+                "batching with 'endpoints' (one endpoint per batch) is not "
+                "supported yet: remove 'batch'"
+            )
+        return self
+
+    @property
+    def tenant_path(self) -> str | None:
+        """The placeholder path of the tenant (``endpoints.tenant``), or ``None``."""
+        return self.endpoints.tenant if self.endpoints is not None else None
+
+    @property
+    def target(self) -> EndpointConfig:
+        """The fixed endpoint; a ``LookupError`` for a route with ``endpoints``."""
+        if self.endpoint is None:
+            raise LookupError(f"route {self.name!r} has no fixed endpoint (it has 'endpoints')")
+        return self.endpoint
+
+    @model_validator(mode="after")
     def _template_present(self) -> RouteConfig:
         if self.template is None and not self.templates:
             raise ValueError("a route needs a payload template (an object or list of fields)")
-        shaped = self.endpoint.format != "json" or self.endpoint.method == "GET"
+        endpoint = self.endpoint
+        if endpoint is None:  # tenant endpoints: POST, JSON
+            return self
+        shaped = endpoint.format != "json" or endpoint.method == "GET"
         specs = [self.template, *self.templates.values()]
         if shaped and any(s is not None and not isinstance(s, dict) for s in specs):
             raise ValueError("form, xml and GET query payloads need a template that is a mapping")
@@ -172,6 +218,8 @@ class RouteConfig(_Strict):
             return self
         signed = self.signing.header_names()
         endpoint = self.endpoint
+        if endpoint is None:  # tenant endpoints: their headers are checked at write time
+            return self
         static = endpoint.static_names()
         for where, names in (("per event", endpoint.per_event_names()), ("statically", static)):
             clash = signed & names
@@ -198,6 +246,18 @@ class RoutesFile(_Strict):
     sources: dict[str, SourceConfig] = Field(default_factory=dict)
     schema_registry: SchemaRegistryConfig | None = None
     dead_letter_limit: DeadLetterLimitConfig = Field(default_factory=DeadLetterLimitConfig)
+    # where customer endpoints are kept: required when a route has ``endpoints``
+    endpoint_store: EndpointStoreConfig | None = None
+
+    @model_validator(mode="after")
+    def _store_present(self) -> RoutesFile:
+        tenant = [r.name for r in self.routes if r.endpoints is not None]
+        if tenant and self.endpoint_store is None:
+            raise ValueError(
+                f"routes {tenant} deliver to customer endpoints: add an endpoint_store "
+                "section (topic, encryption_keys)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _registry_present(self) -> RoutesFile:

@@ -18,6 +18,10 @@ if TYPE_CHECKING:
     from kafkahooks.delivery.errors import (
         DeadLetterWriteError,
         DeliveryError,
+        EndpointDeletedError,
+        EndpointDisabledError,
+        EndpointGoneError,
+        NoTenantError,
         RetryableDeliveryError,
         RouteDisabledError,
     )
@@ -29,15 +33,22 @@ if TYPE_CHECKING:
     from kafkahooks.delivery.retry import DeliveryReport
     from kafkahooks.delivery.route import Route, RouteStates, RouteTable, compile_route
     from kafkahooks.delivery.sender import Response, Sender
+    from kafkahooks.delivery.targets import EndpointTarget, EndpointTargets
 
 __all__ = [
     "DeadLetterWriteError",
     "Deliverer",
     "DeliveryError",
     "DeliveryReport",
+    "EndpointDeletedError",
+    "EndpointDisabledError",
+    "EndpointGoneError",
+    "EndpointTarget",
+    "EndpointTargets",
     "FailedAttempts",
     "Gates",
     "Http1Sender",
+    "NoTenantError",
     "OutboundRequest",
     "Response",
     "RetryableDeliveryError",
@@ -61,6 +72,12 @@ _HOMES = {
     "endpoint_of": "failures",
     "response_excerpt": "failures",
     "DeliveryError": "errors",
+    "EndpointDeletedError": "errors",
+    "EndpointDisabledError": "errors",
+    "EndpointGoneError": "errors",
+    "EndpointTarget": "targets",
+    "EndpointTargets": "targets",
+    "NoTenantError": "errors",
     "DeliveryReport": "retry",
     "Gates": "gates",
     "Http1Sender": "http1",

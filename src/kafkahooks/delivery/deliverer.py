@@ -6,6 +6,13 @@ that sleeps in backoff holds nothing but its lane: the global in-flight
 slot and the endpoint slot are taken per request, and an OAuth2 token is
 fetched before either is taken (a slow token endpoint holds no slot).
 
+A delivery to a customer endpoint (``ctx.endpoint_id`` set, on a route with
+``endpoints:``) reads the endpoint from the directory at every attempt: its
+current URL, headers, secrets and payload version (``delivery/targets.py``), and
+its own gate.  Deleted by then: ``EndpointDeletedError``; disabled:
+``EndpointDisabledError``; neither sends anything, and an attempt already sent
+finishes as it started.
+
 Every call ends in a :class:`DeliveryReport`, never an exception (only
 cancellation propagates): a body or header the event cannot fill is a
 permanent ``template: ...`` error, and anything unexpected is an
@@ -21,11 +28,14 @@ import logging
 import time
 import traceback
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import NoReturn, Protocol
 
 from kafkahooks.delivery.auth import send_authorized
 from kafkahooks.delivery.errors import (
     DeliveryError,
+    EndpointDeletedError,
+    EndpointDisabledError,
+    EndpointGoneError,
     InternalError,
     PermanentDeliveryError,
     RetryableDeliveryError,
@@ -37,6 +47,7 @@ from kafkahooks.delivery.request import OutboundRequest, encode_json
 from kafkahooks.delivery.retry import DeliveryReport, deliver_with_retries
 from kafkahooks.delivery.route import Route
 from kafkahooks.delivery.sender import Response, Sender
+from kafkahooks.delivery.targets import EndpointTarget
 from kafkahooks.telemetry import METRICS, route_metrics
 from kafkahooks.templating import RenderContext, TemplateError
 
@@ -72,12 +83,15 @@ def _built(route: Route, ctx: RenderContext, body: bytes, now: float) -> Outboun
 
 
 def _settled(report: DeliveryReport) -> DeliveryReport:
-    """``attempts`` counts requests sent: an attempt that could not render sent none."""
+    """``attempts`` counts requests sent: an attempt that could not render sent none,
+    nor one that found its endpoint gone."""
     error = report.error
     if isinstance(error, _Unrendered):
         return DeliveryReport(
             report.attempts - 1, report.status, PermanentDeliveryError(error.reason)
         )
+    if isinstance(error, EndpointGoneError):
+        return DeliveryReport(report.attempts - 1, report.status, error)
     return report
 
 
@@ -119,6 +133,7 @@ class AttemptLog(Protocol):
         latency: float,
         error: str | None,
         excerpt: str | None = None,
+        endpoint_id: str | None = None,
     ) -> None: ...
 
 
@@ -168,7 +183,12 @@ class Deliverer:
         return await send_authorized(exchange, request, route.auth)
 
     async def _exchange(
-        self, route: Route, gate: EndpointGate, request: OutboundRequest, attempt: int
+        self,
+        route: Route,
+        gate: EndpointGate,
+        request: OutboundRequest,
+        attempt: int,
+        target: EndpointTarget | None = None,
     ) -> Response:
         metrics = route_metrics(route.name)
         async with gate.slot() as probe, self._in_flight:
@@ -191,10 +211,23 @@ class Deliverer:
                 status = response.status if response is not None else None
                 metrics.attempt(status)
                 if failure is not None:  # only a failed attempt pays for the excerpt and log
-                    self._attempt_failed(route, request, attempt, response, elapsed, failure)
+                    self._attempt_failed(
+                        route, request, attempt, response, elapsed, failure, target
+                    )
                 elif self.log is not None:
                     event_id = request.headers.get("webhook-id", "")
-                    self.log.record(event_id, route.name, attempt, status, elapsed, None)
+                    if target is None:
+                        self.log.record(event_id, route.name, attempt, status, elapsed, None)
+                    else:
+                        self.log.record(
+                            event_id,
+                            route.name,
+                            attempt,
+                            status,
+                            elapsed,
+                            None,
+                            endpoint_id=target.endpoint_id,
+                        )
             gate.record(not isinstance(failure, RetryableDeliveryError), probe)
             return response
 
@@ -206,17 +239,36 @@ class Deliverer:
         response: Response | None,
         elapsed: float,
         failure: DeliveryError,
+        target: EndpointTarget | None = None,
     ) -> None:
         """Log the failed attempt now (rate-limited per endpoint) and record it, with its
         error and the response's excerpt, in the delivery log."""
         status = response.status if response is not None else None
         excerpt = response_excerpt(response.body) if response is not None else None
-        self.failures.failed(route, attempt, status, elapsed, failure)
+        origin = target.origin if target is not None else None
+        endpoint_id = target.endpoint_id if target is not None else None
+        self.failures.failed(route, attempt, status, elapsed, failure, origin, endpoint_id)
         if self.log is not None:
             event_id = request.headers.get("webhook-id", "")
-            self.log.record(event_id, route.name, attempt, status, elapsed, failure.reason, excerpt)
+            if endpoint_id is None:  # a fixed endpoint: the record as it always was
+                self.log.record(
+                    event_id, route.name, attempt, status, elapsed, failure.reason, excerpt
+                )
+            else:
+                self.log.record(
+                    event_id,
+                    route.name,
+                    attempt,
+                    status,
+                    elapsed,
+                    failure.reason,
+                    excerpt,
+                    endpoint_id=endpoint_id,
+                )
 
     async def deliver(self, route: Route, ctx: RenderContext) -> DeliveryReport:
+        if ctx.endpoint_id is not None:
+            return await self._deliver_to_endpoint(route, ctx, ctx.endpoint_id)
         if (gone := route.state.short_circuit()) is not None:
             return gone
 
@@ -240,6 +292,62 @@ class Deliverer:
             return last.excerpted(await deliver_with_retries(attempt, route.config.retry))
 
         return await _guarded(route.name, run)
+
+    async def _deliver_to_endpoint(
+        self, route: Route, ctx: RenderContext, endpoint_id: str
+    ) -> DeliveryReport:
+        """One event to one customer endpoint, read anew at every attempt (module doc)."""
+        directory, targets = route.directory, route.targets
+        assert directory is not None and targets is not None, "a route with endpoints:"
+
+        async def run() -> DeliveryReport:
+            bodies: dict[str, bytes] = {}  # per payload version, unless rendered per attempt
+            last = _LastResponse()
+
+            async def attempt(number: int) -> tuple[OutboundRequest, Response]:
+                ctx.attempt = number
+                ctx.sent_at = now = time.time()
+                last.response = None
+                endpoint = directory.get(endpoint_id)
+                if endpoint is None or not endpoint.active:
+                    self._gone(route, ctx, endpoint_id, number, endpoint is None)
+                target = targets.target(endpoint, now)
+                ctx.payload_version = target.payload_version
+                data = bodies.get(target.payload_version)
+                if data is None:
+                    data = _rendered(lambda: route.render_body(ctx))
+                    if not route.template.per_attempt:
+                        bodies[target.payload_version] = data
+                request = target.build(ctx, data, now)
+                gate = self.gates.for_endpoint(route, endpoint)
+                last.response = await self._exchange(route, gate, request, number, target)
+                return request, last.response
+
+            return last.excerpted(await deliver_with_retries(attempt, route.config.retry))
+
+        return await _guarded(route.name, run)
+
+    def _gone(
+        self, route: Route, ctx: RenderContext, endpoint_id: str, attempt: int, deleted: bool
+    ) -> NoReturn:
+        """The endpoint was deleted or disabled before this attempt: nothing is sent; the
+        delivery log records why.  Raises the error that ends the delivery."""
+        error: EndpointGoneError = EndpointDeletedError() if deleted else EndpointDisabledError()
+        if deleted:
+            self.gates.endpoint_gone(endpoint_id)
+            assert route.targets is not None
+            route.targets.forget(endpoint_id)
+        if self.log is not None:
+            self.log.record(
+                ctx.event_id,
+                route.name,
+                attempt,
+                None,
+                0.0,
+                error.reason,
+                endpoint_id=endpoint_id,
+            )
+        raise error
 
     async def deliver_batch(self, route: Route, ctxs: list[RenderContext]) -> DeliveryReport:
         """One signed JSON array ``[{"id": <event id>, "data": <payload>}, ...]``."""

@@ -6,6 +6,9 @@
     ├── RetryableDeliveryError   408, 429, 5xx, connection errors, timeouts
     └── PermanentDeliveryError   other 4xx, 3xx, events that cannot be rendered
         ├── RouteDisabledError   the endpoint answered 410 Gone earlier
+        ├── EndpointDeletedError a customer endpoint was deleted (finished, not dead-lettered)
+        ├── EndpointDisabledError a customer endpoint was disabled (dead-lettered once)
+        ├── NoTenantError        a tenant route's event names no tenant
         └── InternalError        an unexpected exception inside an attempt (a bug)
 
 Retry logic keys off the two branches only.  ``InternalError`` is how a bug
@@ -22,7 +25,11 @@ from __future__ import annotations
 __all__ = [
     "DeadLetterWriteError",
     "DeliveryError",
+    "EndpointDeletedError",
+    "EndpointDisabledError",
+    "EndpointGoneError",
     "InternalError",
+    "NoTenantError",
     "PermanentDeliveryError",
     "RetryableDeliveryError",
     "RouteDisabledError",
@@ -71,6 +78,36 @@ class RouteDisabledError(PermanentDeliveryError):
 
     def __init__(self) -> None:
         super().__init__("route-disabled")
+
+
+class EndpointGoneError(PermanentDeliveryError):
+    """The customer endpoint a delivery is for cannot take it any more, found before an
+    attempt was sent (each attempt reads the endpoint as it is then)."""
+
+
+class EndpointDeletedError(EndpointGoneError):
+    """The endpoint was deleted: the delivery is finished as ``endpoint-deleted``
+    (counted and in the delivery log), never dead-lettered."""
+
+    def __init__(self) -> None:
+        super().__init__("endpoint-deleted")
+
+
+class EndpointDisabledError(EndpointGoneError):
+    """The endpoint was disabled (``active: false``): its waiting event is dead-lettered
+    once with this reason; later events do not match it."""
+
+    def __init__(self) -> None:
+        super().__init__("endpoint-disabled")
+
+
+class NoTenantError(PermanentDeliveryError):
+    """The event's tenant path gave no tenant (missing, null, empty, or neither a
+    string nor an integer): the platform's data is wrong, and the dead letter counts
+    toward the dead-letter limit."""
+
+    def __init__(self) -> None:
+        super().__init__("no-tenant")
 
 
 class InternalError(PermanentDeliveryError):

@@ -44,13 +44,15 @@ def _escaped(char: str) -> str:
     return char.encode("unicode_escape").decode("ascii")
 
 
-def endpoint_of(route: Route) -> str:
-    """``scheme://host[:port]/path`` of the route's target, secret path segments masked."""
-    return route.config.endpoint.shown_url.partition("?")[0]
+def endpoint_of(route: Route) -> str | None:
+    """``scheme://host[:port]/path`` of the route's target, secret path segments masked;
+    ``None`` for a route with ``endpoints:`` (no fixed target)."""
+    endpoint = route.config.endpoint
+    return None if endpoint is None else endpoint.shown_url.partition("?")[0]
 
 
 def _origin(route: Route) -> str:
-    parts = urlsplit(route.config.endpoint.url)
+    parts = urlsplit(route.config.target.url)
     return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
 
 
@@ -70,8 +72,12 @@ class FailedAttempts:
         status: int | None,
         latency: float,
         error: DeliveryError,
+        origin: str | None = None,
+        endpoint_id: str | None = None,
     ) -> None:
-        origin = _origin(route)
+        """``origin`` and ``endpoint_id``: a customer endpoint's (``endpoints:`` routes)."""
+        if origin is None:
+            origin = _origin(route)
         now = self._clock()
         last = self._last.get(origin)
         if last is not None and now - last < self.every:
@@ -94,5 +100,6 @@ class FailedAttempts:
                 "max_attempts": of,
                 "error_class": type(error).__name__,
                 "suppressed": suppressed,
+                **({"endpoint_id": endpoint_id} if endpoint_id is not None else {}),
             },
         )

@@ -8,6 +8,12 @@ and the first active route of the routes file naming an origin sets its
 limits.  A hot reload that changes an origin's limits gives it a new gate:
 requests from then on take its slots, those in flight finish under the old
 ones, and an open breaker stays open (its state moves to the new gate).
+
+A customer endpoint (``endpoints:`` routes) has a gate of its own, keyed by its id
+(many tenants share origins: one tenant's failures must not open another's
+circuit): its ``rate_limit`` if it sets one, else the route's limits.  Such a gate
+sets no metric (no label may carry an endpoint id) and is dropped when its
+endpoint is gone.
 """
 
 from __future__ import annotations
@@ -26,12 +32,15 @@ from kafkahooks.telemetry import CIRCUIT_STATES, METRICS
 if TYPE_CHECKING:
     from kafkahooks.config import RouteConfig
     from kafkahooks.delivery.route import Route
+    from kafkahooks.endpoints import Endpoint
 
 __all__ = ["CircuitBreaker", "EndpointGate", "Gates", "RateLimiter", "origin_of"]
 
 log = logging.getLogger("kafkahooks.endpoints")
 
 State = Literal["closed", "open", "half-open"]
+# what a customer endpoint's gate limits come from: its rate limit, the route's limits
+_EndpointWanted = tuple[float | None, EndpointLimits, CircuitBreakerConfig]
 
 
 def origin_of(url: str) -> str:
@@ -53,8 +62,12 @@ def origin_of(url: str) -> str:
 
 
 class CircuitBreaker:
-    def __init__(self, origin: str, config: CircuitBreakerConfig) -> None:
+    """``origin`` names it in logs; ``label`` in the circuit metric (``None``: no metric,
+    as for a customer endpoint's)."""
+
+    def __init__(self, origin: str, config: CircuitBreakerConfig, label: str | None = None) -> None:
         self.origin = origin
+        self.label = label
         self.config = config
         self.state: State = "closed"
         self.failures = 0
@@ -72,7 +85,7 @@ class CircuitBreaker:
             if not self._probing and now >= due:
                 self._probing = True
                 self.state = "half-open"
-                METRICS.circuit.labels(self.origin).set(CIRCUIT_STATES["half-open"])
+                self._show()
                 return True
             # while a probe is out, look again after a probe interval (it may fail)
             wait = self.config.probe_after if self._probing else max(0.01, due - now)
@@ -86,7 +99,7 @@ class CircuitBreaker:
             if self.state != "closed":
                 log.info("circuit closed", extra={"endpoint": self.origin})
                 self.state = "closed"
-                METRICS.circuit.labels(self.origin).set(CIRCUIT_STATES["closed"])
+                self._show()
                 self._probing = False
                 self._closed.set()
             return
@@ -94,12 +107,16 @@ class CircuitBreaker:
         if probe or (self.state == "closed" and self.failures >= self.config.failures):
             self._open()
 
+    def _show(self) -> None:
+        if self.label is not None:
+            METRICS.circuit.labels(self.label).set(CIRCUIT_STATES[self.state])
+
     def _open(self) -> None:
         if self.state == "closed":
             self.opened += 1
             log.warning("circuit open", extra={"endpoint": self.origin, "failures": self.failures})
         self.state = "open"
-        METRICS.circuit.labels(self.origin).set(CIRCUIT_STATES["open"])
+        self._show()
         self._probing = False
         self._opened_at = time.monotonic()
         self._closed.clear()
@@ -121,11 +138,21 @@ class RateLimiter:
 
 
 class EndpointGate:
-    def __init__(self, origin: str, limits: EndpointLimits, breaker: CircuitBreakerConfig):
+    """``metric``: whether its breaker shows in the circuit metric (labelled by origin)."""
+
+    def __init__(
+        self,
+        origin: str,
+        limits: EndpointLimits,
+        breaker: CircuitBreakerConfig,
+        metric: bool = True,
+    ):
         self.origin = origin
         self.limits = limits
         self.breaker_config = breaker
-        self.breaker = CircuitBreaker(origin, breaker) if breaker.enabled else None
+        self.metric = metric
+        label = origin if metric else None
+        self.breaker = CircuitBreaker(origin, breaker, label) if breaker.enabled else None
         self._rate = RateLimiter(limits.rate_per_second) if limits.rate_per_second else None
         self._slots = asyncio.Semaphore(limits.concurrency) if limits.concurrency else None
 
@@ -144,7 +171,7 @@ class EndpointGate:
 
     def reconfigured(self, limits: EndpointLimits, breaker: CircuitBreakerConfig) -> EndpointGate:
         """A gate with new limits that keeps this one's breaker state (hot reload)."""
-        gate = EndpointGate(self.origin, limits, breaker)
+        gate = EndpointGate(self.origin, limits, breaker, self.metric)
         if gate.breaker is not None and self.breaker is not None:
             self.breaker.config = breaker
             gate.breaker = self.breaker
@@ -162,9 +189,36 @@ class Gates:
         self._gates: dict[str, EndpointGate] = {}
         self._by_url: dict[str, EndpointGate] = {}  # saves parsing the URL per event
         self._wanted: dict[str, tuple[EndpointLimits, CircuitBreakerConfig]] = {}
+        # customer endpoints: endpoint id → (its gate, what its limits were made from)
+        self._endpoints: dict[str, tuple[EndpointGate, _EndpointWanted]] = {}
+
+    def for_endpoint(self, route: Route, endpoint: Endpoint) -> EndpointGate:
+        """The gate of one customer endpoint: its own (see the module doc), with the
+        limits of its current version; a change gives a new gate keeping the breaker."""
+        cfg = route.config
+        wanted = (endpoint.rate_limit, cfg.limits, cfg.circuit_breaker)
+        found = self._endpoints.get(endpoint.id)
+        if found is not None and found[1] == wanted:
+            return found[0]
+        limits = cfg.limits
+        if endpoint.rate_limit is not None:
+            limits = EndpointLimits(
+                concurrency=limits.concurrency, rate_per_second=endpoint.rate_limit
+            )
+        if found is None:
+            name = f"{endpoint.origin} ({endpoint.id})"
+            gate = EndpointGate(name, limits, cfg.circuit_breaker, metric=False)
+        else:
+            gate = found[0].reconfigured(limits, cfg.circuit_breaker)
+        self._endpoints[endpoint.id] = (gate, wanted)
+        return gate
+
+    def endpoint_gone(self, endpoint_id: str) -> None:
+        """Forget a deleted endpoint's gate."""
+        self._endpoints.pop(endpoint_id, None)
 
     def for_route(self, route: Route) -> EndpointGate:
-        url = route.config.endpoint.url
+        url = route.config.target.url
         gate = self._by_url.get(url)
         if gate is None:
             origin = origin_of(url)
@@ -180,7 +234,7 @@ class Gates:
         """The limits per origin from now on; a gate whose limits changed is replaced."""
         wanted: dict[str, tuple[EndpointLimits, CircuitBreakerConfig]] = {}
         for cfg in routes:
-            if cfg.active:
+            if cfg.active and cfg.endpoint is not None:  # tenant endpoints: gates of their own
                 wanted.setdefault(origin_of(cfg.endpoint.url), (cfg.limits, cfg.circuit_breaker))
         for origin, gate in list(self._gates.items()):
             if origin not in wanted:  # no route names it any more

@@ -367,8 +367,12 @@ def _check_url(url: str, policy: TargetPolicy) -> None:
 
 
 def route_problems(route: RouteConfig, allow_local: bool) -> list[str]:
-    """Config-time refusals for one route (plain http, unusable hosts, non-public IPs)."""
+    """Config-time refusals for one route (plain http, unusable hosts, non-public IPs).
+    A route with ``endpoints:`` has none here: its endpoints' URLs are checked when
+    written to the store, and at every connect."""
     endpoint = route.endpoint
+    if endpoint is None:
+        return []
     policy = TargetPolicy(
         endpoint.allow_insecure or allow_local, endpoint.allow_private or allow_local
     )

@@ -1,4 +1,10 @@
-"""A route compiled for the hot path: filter, templates, body shape, signer, headers, auth."""
+"""A route compiled for the hot path: filter, templates, body shape, signer, headers, auth.
+
+A route with ``endpoints:`` (customer endpoints) compiles to the same :class:`Route`
+with a ``tenant`` getter, the process's endpoint ``directory`` and its per-endpoint
+``targets`` (``delivery/targets.py``) instead of a fixed target: POST, JSON, signed
+per endpoint.  Compiling one without a directory is an error naming the route.
+"""
 
 from __future__ import annotations
 
@@ -18,13 +24,17 @@ from kafkahooks.delivery.request import OutboundRequest, encode_json
 from kafkahooks.delivery.retry import DeliveryReport
 from kafkahooks.delivery.sender import USER_AGENT
 from kafkahooks.delivery.signing import Signer, signer_for
+from kafkahooks.delivery.targets import EndpointTargets
 from kafkahooks.delivery.tls import ssl_context
+from kafkahooks.endpoints import EndpointDirectory
 from kafkahooks.event import Event, event_id
 from kafkahooks.telemetry import METRICS
 from kafkahooks.templating import (
     EventFilter,
+    Getter,
     RenderContext,
     TemplateSet,
+    compile_path,
     compile_taker,
     compile_templates,
 )
@@ -86,6 +96,10 @@ class Route:
     policy: TargetPolicy = field(default_factory=TargetPolicy)
     ssl: SSLContext | None = None
     state: RouteState = field(default_factory=RouteState)
+    # ``endpoints:`` routes: the tenant's path, where endpoints are found, their targets
+    tenant: Getter | None = None
+    directory: EndpointDirectory | None = None
+    targets: EndpointTargets | None = None
     name: str = field(init=False)  # read per event: a plain attribute, not config.name
 
     def __post_init__(self) -> None:
@@ -94,6 +108,8 @@ class Route:
     def __repr__(self) -> str:
         # base_headers hold secret header values: a repr names the route, never them
         endpoint = self.config.endpoint
+        if endpoint is None:
+            return f"Route({self.name!r}, POST <endpoints of tenant {self.config.tenant_path}>)"
         return f"Route({self.name!r}, {endpoint.method} {endpoint.shown_url})"
 
     def match(self, event: Event) -> tuple[bool, Any]:
@@ -129,6 +145,7 @@ class Route:
         if self.signer is not None:
             headers.update(self.signer.headers(body, int(now), ctx.event_id))
         endpoint = self.config.endpoint
+        assert endpoint is not None, "a tenant route's requests are built by its targets"
         url = endpoint.url
         if self.query:
             if body:
@@ -141,11 +158,17 @@ class Route:
 
 
 def compile_route(
-    config: RouteConfig, allow_local: bool = False, state: RouteState | None = None
+    config: RouteConfig,
+    allow_local: bool = False,
+    state: RouteState | None = None,
+    directory: EndpointDirectory | None = None,
 ) -> Route:
     """``allow_local``: the process-wide KAFKAHOOKS_ALLOW_LOCAL_TARGETS switch; ``state``:
-    what the route learned so far (a new one when ``None``)."""
-    endpoint = config.endpoint
+    what the route learned so far (a new one when ``None``); ``directory``: where a
+    route with ``endpoints:`` finds them (required for one)."""
+    if config.endpoints is not None:
+        return _tenant_route(config, allow_local, state, directory)
+    endpoint = config.target
     query = endpoint.method == "GET"
     fmt: BodyFormat = "query" if query else endpoint.format
     headers = {"user-agent": USER_AGENT, "webhook-payload-version": config.payload_version}
@@ -174,22 +197,64 @@ def compile_route(
     )
 
 
+def _tenant_route(
+    config: RouteConfig,
+    allow_local: bool,
+    state: RouteState | None,
+    directory: EndpointDirectory | None,
+) -> Route:
+    """A route with ``endpoints:``: POST JSON to each endpoint, signed with its secrets."""
+    tenants = config.endpoints
+    assert tenants is not None
+    if directory is None:
+        raise ValueError(
+            f"route {config.name!r} delivers to customer endpoints (endpoints:), but this "
+            "process has no endpoint directory (the endpoint store is not loaded)"
+        )
+    headers = {
+        "user-agent": USER_AGENT,
+        "webhook-payload-version": config.payload_version,
+        "content-type": "application/json",
+    }
+    templates = compile_templates(config)
+    # the process-wide switch, as for every target; the HTTP client's guard checks each connect
+    policy = TargetPolicy(allow_local, allow_local)
+    return Route(
+        config=config,
+        template=templates,
+        signer=None,
+        base_headers=headers,
+        takes=compile_taker(config, templates),
+        policy=policy,
+        state=state if state is not None else RouteState(),
+        tenant=compile_path(tenants.tenant)[0],
+        directory=directory,
+        targets=EndpointTargets(
+            config.signing, headers, config.payload_version, tenants.timeout, policy
+        ),
+    )
+
+
 class RouteTable:
     """Active routes indexed by source topic.  ``states``: the process's route states, so
-    a route compiled again on reload keeps what it learned (a 410 Gone)."""
+    a route compiled again on reload keeps what it learned (a 410 Gone); ``directory``:
+    the customer endpoints, for routes with ``endpoints:``."""
 
     def __init__(
         self,
         configs: Iterable[RouteConfig],
         allow_local: bool = False,
         states: RouteStates | None = None,
+        directory: EndpointDirectory | None = None,
     ) -> None:
         active = [c for c in configs if c.active]
         refused = [p for c in active for p in route_problems(c, allow_local)]
         if refused:
             raise ValueError("; ".join(refused))
+        self.directory = directory
         self.routes = [
-            compile_route(c, allow_local, states.of(c.name) if states else None) for c in active
+            compile_route(c, allow_local, states.of(c.name) if states else None, directory)
+            for c in active
         ]
         self.by_topic: dict[str, list[Route]] = {}
         for route in self.routes:

@@ -8,6 +8,7 @@ from kafkahooks.endpoints.crypto import Keyring, Sealed, generate_key_spec
 from kafkahooks.endpoints.endpoint import Endpoint, EndpointDirectory, SigningSecret, origin_of
 from kafkahooks.endpoints.errors import EndpointLimitError, MissingKeyError, StoreRecordError
 from kafkahooks.endpoints.ids import ENDPOINT_ID_PREFIX, is_endpoint_id, new_endpoint_id
+from kafkahooks.endpoints.memory import MemoryDirectory, endpoint_from_json, load_endpoints_file
 from kafkahooks.endpoints.records import (
     MAX_RECORD_BYTES,
     RECORD_ADAPTER,
@@ -42,6 +43,7 @@ __all__ = [
     "EndpointSpec",
     "EndpointTable",
     "Keyring",
+    "MemoryDirectory",
     "MissingKeyError",
     "Sealed",
     "SigningSecret",
@@ -51,8 +53,10 @@ __all__ = [
     "decode_endpoint",
     "describe_endpoint",
     "encode_endpoint",
+    "endpoint_from_json",
     "generate_key_spec",
     "is_endpoint_id",
+    "load_endpoints_file",
     "new_endpoint_id",
     "new_signing_secret",
     "origin_of",

@@ -3,6 +3,8 @@ and the step that writes one past the dead-letter limit.
 
 Every dead letter (after delivery, undecodable, a parked event that can no
 longer be retried, a replay that failed again) is built by :func:`dead_letter`.
+One of a customer endpoint's delivery carries ``kafkahooks.endpoint_id`` and, for
+the endpoint, its origin only (its URL's path and query may hold credentials).
 A dead-letter outcome counts only once the broker acknowledged the write; a
 failed write (:class:`DeadLetterWriteError`) or a dead letter the limit refuses
 (:class:`DeadLetterLimitExceeded`) halts the bridge instead (``engine/halt.py``):
@@ -21,6 +23,7 @@ from kafkahooks.delivery import (
     DeadLetterWriteError,
     DeliveryError,
     DeliveryReport,
+    EndpointDisabledError,
     Route,
     RouteDisabledError,
     endpoint_of,
@@ -61,6 +64,7 @@ class DeadLetter:
     attempts: int = 0
     excerpt: str | None = None  # of the last response body, escaped (delivery/failures.py)
     endpoint: str | None = None  # scheme://host[:port]/path, secrets masked, no query
+    endpoint_id: str | None = None  # a customer endpoint's delivery (its origin in endpoint)
     # False for an oversize value: only headers and coordinates, so the write cannot fail on size
     with_body: bool = True
 
@@ -86,6 +90,8 @@ class DeadLetter:
             own["http.response_excerpt"] = self.excerpt
         if self.endpoint is not None:
             own["endpoint"] = self.endpoint
+        if self.endpoint_id is not None:
+            own["endpoint_id"] = self.endpoint_id
         if not self.with_body:
             own["value.omitted"] = str(len(self.event.raw_value or b""))
         kept = [(k, v) for k, v in self.event.headers if not k.startswith(HEADER_PREFIX)]
@@ -108,18 +114,24 @@ def dead_letter(
     event_id: str | None = None,
     report: DeliveryReport | None = None,
     attempts: int | None = None,
+    endpoint_id: str | None = None,
 ) -> DeadLetter:
     """The dead letter of ``event`` that ended with ``error`` (the one place one is built).
 
     ``route`` picks the topic (``None``: ``<source>.dlq``) and names the route unless
     ``route_name`` does (a parked event whose route is gone).  ``report`` gives the HTTP
     status and the attempts unless ``attempts`` is given.  An oversize value is left
-    out, so the write cannot fail on size.
+    out, so the write cannot fail on size.  ``endpoint_id``: the customer endpoint the
+    delivery was for (shown by its origin, if the directory still has it).
     """
     if route_name is None and route is not None:
         route_name = route.name
     if attempts is None:
         attempts = report.attempts if report is not None else 0
+    shown = endpoint_of(route) if route is not None else None
+    if endpoint_id is not None and route is not None and route.directory is not None:
+        found = route.directory.get(endpoint_id)
+        shown = found.origin if found is not None else None
     return DeadLetter(
         topic=dead_letter_topic(route, event.topic),
         event=event,
@@ -131,7 +143,8 @@ def dead_letter(
         attempts=attempts,
         with_body=not isinstance(error, ValueTooLargeError),
         excerpt=report.excerpt if report is not None else None,
-        endpoint=endpoint_of(route) if route is not None else None,
+        endpoint=shown,
+        endpoint_id=endpoint_id,
     )
 
 
@@ -158,7 +171,13 @@ class DeadLetterWriter:
 # Dead letters that are not delivery failures: the dead-letter limit does not count them.
 _NOT_COUNTED = frozenset(
     c.__name__
-    for c in (RouteDisabledError, ParkedMalformedError, ParkedUndecodableError, RouteRemovedError)
+    for c in (
+        RouteDisabledError,
+        EndpointDisabledError,
+        ParkedMalformedError,
+        ParkedUndecodableError,
+        RouteRemovedError,
+    )
 )
 
 

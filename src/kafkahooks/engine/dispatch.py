@@ -5,11 +5,15 @@ and hands the report to settle.
 A job is one closure per delivery (or batch), run as the scheduler runs it; this step
 adds no object or task of its own.  A parked event's next try leaves its key's lane:
 it is retried in any order, and settling it finishes its retry-topic record.
+
+A delivery to a customer endpoint has lanes of that endpoint (route, endpoint,
+partition, key): one endpoint's retries never hold back another's.  A delivery
+that failed before it began (``fail``: no tenant) is settled like any other.
 """
 
 from __future__ import annotations
 
-from kafkahooks.delivery import Deliverer, Route
+from kafkahooks.delivery import Deliverer, DeliveryError, DeliveryReport, Route
 from kafkahooks.engine.batching import Batcher, batch_lane
 from kafkahooks.engine.scheduler import Job, Scheduler
 from kafkahooks.engine.settle import Settle
@@ -34,7 +38,18 @@ class Dispatch:
             return
         event = ctx.event
         job = self._job(route, ctx)
-        self.scheduler.submit(tp, route.name, route.config.ordering, event.key, job)
+        lane = route.name if ctx.endpoint_id is None else f"{route.name}\x00{ctx.endpoint_id}"
+        self.scheduler.submit(tp, lane, route.config.ordering, event.key, job)
+
+    def fail(
+        self, tp: TopicPartitionKey, route: Route, ctx: RenderContext, error: DeliveryError
+    ) -> None:
+        """Settle ``ctx`` on ``route`` as failed with ``error``, without a delivery."""
+
+        async def run() -> None:
+            await self.settle.settle(route, [ctx], DeliveryReport(0, error.status, error))
+
+        self.scheduler.submit(tp, route.name, "none", None, run)
 
     def retry(self, record: Event, route: Route, ctx: RenderContext, tier: int) -> None:
         """Try a parked event again (``record``: its retry-topic record, on ``tier``)."""

@@ -4,12 +4,15 @@
 record is begun in the offset tracker, decoded with its topic's plan, and
 matched against the topic's routes (fan-out).  Each route that takes it is
 handed to dispatch; a decoding failure, and a record no route takes, to
-settle.  An event with several outcomes to wait for tells the finish step
-how many.
+settle.  A route with ``endpoints:`` fans out once more, to each endpoint of
+the event's tenant that takes it (``engine/fanout.py``): one delivery each, none
+(filtered), or a ``no-tenant`` dead letter.  An event with several outcomes to
+wait for tells the finish step how many.
 
 A record of a retry topic is a parked event (``engine/parking.py``): once it
-is due it is decoded again and handed to dispatch for its route's next try;
-when that is no longer possible it is dead-lettered.
+is due it is decoded again and handed to dispatch for its route's next try
+(to its one customer endpoint, when it names one); when that is no longer
+possible it is dead-lettered.
 
 A hot reload swaps the routes between two records (``replace_routes``).  A
 record of a topic the new routes no longer read is not taken: the consumer
@@ -23,9 +26,10 @@ import time
 from dataclasses import dataclass
 
 from kafkahooks.decode import Decoders, RegistryUnavailableError, SourcePlan
-from kafkahooks.delivery import Route, RouteTable
+from kafkahooks.delivery import NoTenantError, Route, RouteTable
 from kafkahooks.engine.deadletter import dead_letter
 from kafkahooks.engine.dispatch import Dispatch
+from kafkahooks.engine.fanout import FanOut
 from kafkahooks.engine.finish import Finish
 from kafkahooks.engine.halt import Halt
 from kafkahooks.engine.parking import (
@@ -84,6 +88,7 @@ class Intake:
         self._settle = settle
         self._finish = finish
         self._halt = halt
+        self._fan_out = FanOut()
         self.replace_routes(routes)
 
     def prepare_routes(self, routes: RouteTable) -> RouteSet:
@@ -138,19 +143,31 @@ class Intake:
             self._finish.event(event)
             return
         matched: list[tuple[Route, RenderContext]] = []
+        no_tenant: list[tuple[Route, RenderContext]] | None = None
         for view, routes in reading.views:
             for route in routes:
                 ctx = route.take(view)
-                if ctx is not None:
+                if ctx is None:
+                    continue
+                if route.tenant is None:
                     matched.append((route, ctx))
-        if not matched and not reading.failures:
+                    continue
+                fanned = self._fan_out.contexts(route, ctx)
+                if isinstance(fanned, list):
+                    matched += [(route, each) for each in fanned]
+                else:
+                    no_tenant = [*(no_tenant or ()), (route, ctx)]
+        failures = len(reading.failures) + (len(no_tenant) if no_tenant else 0)
+        if not matched and not failures:
             self._settle.filtered(event)
             return
-        outcomes = len(matched) + len(reading.failures)
+        outcomes = len(matched) + failures
         if outcomes > 1:  # one outcome (the common case) finishes the event by itself
             self._finish.expect(event, outcomes)
         for error, failed_route in reading.failures:
             self._settle.undecodable(tp, event, error, failed_route)
+        for route, ctx in no_tenant or ():
+            self._dispatch.fail(tp, route, ctx, NoTenantError())
         for route, ctx in matched:
             self._dispatch.submit(tp, route, ctx)
 
@@ -174,7 +191,9 @@ class Intake:
             self._drop_parked(record, parked, found)
             return None
         route, view, etype = found
-        self._dispatch.retry(record, route, route.context(view, etype), parked.tier)
+        ctx = route.context(view, etype)
+        ctx.endpoint_id = parked.endpoint_id  # retried to that endpoint only
+        self._dispatch.retry(record, route, ctx, parked.tier)
         return None
 
     def _parked_view(self, parked: Parked) -> tuple[Route, Event, object] | ParkedRecordError:
@@ -187,6 +206,9 @@ class Intake:
         plan = self._plans.get(original.topic)
         if plan is None or original.topic not in route.config.topics:
             return RouteRemovedError(f"route {parked.route!r} no longer reads {original.topic!r}")
+        if (parked.endpoint_id is None) != (route.tenant is None):
+            now = "customer endpoints" if route.tenant is not None else "a fixed endpoint"
+            return RouteRemovedError(f"route {parked.route!r} now delivers to {now}")
         reading = plan.read(original)
         for view, routes in reading.views:
             if any(r is route for r in routes):

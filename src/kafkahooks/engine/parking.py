@@ -3,7 +3,9 @@
 A parked record carries the original key, value and headers, plus
 ``kafkahooks.retry.*`` headers naming the route, the tier, when it may be
 tried again, and the source coordinates, so the event keeps its event id and
-its templates see the original topic, partition and offset.
+its templates see the original topic, partition and offset.  A delivery to a
+customer endpoint is parked with ``kafkahooks.endpoint_id`` too, and is retried
+to that endpoint only.
 
 A parked record is never finished without an outcome.  When it cannot be
 retried any more (its headers are malformed, its original no longer decodes,
@@ -31,6 +33,7 @@ __all__ = [
 ]
 
 PREFIX = "kafkahooks.retry."
+ENDPOINT_HEADER = "kafkahooks.endpoint_id"
 
 
 class ParkedRecordError(KafkahooksError):
@@ -72,10 +75,17 @@ class Parked:
     not_before: float  # unix seconds
     attempts: int
     original: Event
+    endpoint_id: str | None = None  # a customer endpoint's delivery
 
 
 def park_headers(
-    event: Event, route: str, tier: int, delay: float, attempts: int, reason: str
+    event: Event,
+    route: str,
+    tier: int,
+    delay: float,
+    attempts: int,
+    reason: str,
+    endpoint_id: str | None = None,
 ) -> Headers:
     own = {
         "route": route,
@@ -88,8 +98,10 @@ def park_headers(
         "source.offset": str(event.offset),
         "source.timestamp": str(event.timestamp),
     }
-    kept = [(k, v) for k, v in event.headers if not k.startswith(PREFIX)]
+    kept = [(k, v) for k, v in event.headers if not k.startswith(PREFIX) and k != ENDPOINT_HEADER]
     mine: Headers = [(PREFIX + k, v.encode()) for k, v in own.items()]
+    if endpoint_id is not None:
+        mine.append((ENDPOINT_HEADER, endpoint_id.encode()))
     return kept + mine
 
 
@@ -97,9 +109,12 @@ def read_parked(record: Event) -> Parked:
     """The parked event inside a retry-topic record; ``ValueError`` if headers are missing."""
     own: dict[str, str] = {}
     kept: Headers = []
+    endpoint_id: str | None = None
     for k, v in record.headers:
         if k.startswith(PREFIX):
             own[k[len(PREFIX) :]] = v.decode() if isinstance(v, bytes) else str(v)
+        elif k == ENDPOINT_HEADER:
+            endpoint_id = (v.decode() if isinstance(v, bytes) else v) or None
         else:
             kept.append((k, v))
     try:
@@ -113,7 +128,12 @@ def read_parked(record: Event) -> Parked:
             headers=kept,
         )
         return Parked(
-            own["route"], int(own["tier"]), float(own["not_before"]), int(own["attempts"]), original
+            own["route"],
+            int(own["tier"]),
+            float(own["not_before"]),
+            int(own["attempts"]),
+            original,
+            endpoint_id,
         )
     except (KeyError, ValueError) as exc:
         raise ValueError(f"not a parked record: {exc}") from None

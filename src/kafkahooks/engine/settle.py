@@ -6,7 +6,12 @@
 * ``DELIVERED``: the endpoint took it;
 * ``PARKED``: a retryable failure of a single event with a retry tier left: it
   goes to the route's next retry topic (``engine/parking.py``);
+* ``ENDPOINT_DELETED``: the customer endpoint it was for is gone: finished,
+  counted and in the delivery log, never dead-lettered;
 * ``DEAD_LETTERED``: anything else: it goes to the route's dead-letter topic.
+
+A customer endpoint's delivery is one outcome of its event; its park or dead
+letter names the endpoint (``kafkahooks.endpoint_id``).
 
 :class:`Settle` carries it out, and also settles the records that never reach
 a delivery: filtered (no route took it), undecodable, and a parked record that
@@ -28,6 +33,7 @@ from kafkahooks.decode import DecodeError
 from kafkahooks.delivery import (
     DeadLetterWriteError,
     DeliveryReport,
+    EndpointDeletedError,
     RetryableDeliveryError,
     Route,
     RouteDisabledError,
@@ -51,6 +57,7 @@ log = logging.getLogger("kafkahooks.pipeline")
 class Outcome(Enum):
     DELIVERED = "delivered"
     PARKED = "parked"
+    ENDPOINT_DELETED = "endpoint_deleted"
     DEAD_LETTERED = "dead_lettered"
 
 
@@ -59,6 +66,8 @@ def outcome(route: Route, report: DeliveryReport, tier: int, size: int, parks: b
     the source) comes to.  ``parks``: this member can write retry topics."""
     if report.delivered:
         return Outcome.DELIVERED
+    if isinstance(report.error, EndpointDeletedError):
+        return Outcome.ENDPOINT_DELETED
     schedule = route.config.retry_topics
     if (
         schedule is not None
@@ -69,6 +78,11 @@ def outcome(route: Route, report: DeliveryReport, tier: int, size: int, parks: b
     ):
         return Outcome.PARKED
     return Outcome.DEAD_LETTERED
+
+
+def _endpoint(ctx: RenderContext) -> dict[str, str]:
+    """A log line's ``endpoint_id`` field, for a customer endpoint's delivery."""
+    return {} if ctx.endpoint_id is None else {"endpoint_id": ctx.endpoint_id}
 
 
 class Settle:
@@ -99,7 +113,8 @@ class Settle:
     ) -> None:
         """Carry out the outcome of delivering ``ctxs`` (one event, or a batch), then finish
         each event's share, or the retry-topic record ``retried`` of a parked event."""
-        route.state.observe(route.name, report)  # 410 Gone disables the route
+        if ctxs[0].endpoint_id is None:  # one customer's 410 must not disable the route
+            route.state.observe(route.name, report)  # 410 Gone disables the route
         decided = outcome(route, report, tier, len(ctxs), self._producer is not None)
         if decided is Outcome.DELIVERED:
             first = ctxs[0].event
@@ -109,6 +124,8 @@ class Settle:
             route_metrics(route.name).delivered.inc(len(ctxs))
         elif decided is Outcome.PARKED:
             await self._park(route, ctxs[0], report, tier + 1)
+        elif decided is Outcome.ENDPOINT_DELETED:
+            self._endpoint_deleted(route, ctxs[0])
         else:
             for ctx in ctxs:
                 await self._dead_letter(route, ctx, report)
@@ -126,7 +143,13 @@ class Settle:
         topic = schedule.topic(route.name, tier)
         event = ctx.event
         headers = park_headers(
-            event, route.name, tier, schedule.delays[tier - 1], report.attempts, report.error.reason
+            event,
+            route.name,
+            tier,
+            schedule.delays[tier - 1],
+            report.attempts,
+            report.error.reason,
+            ctx.endpoint_id,
         )
         try:
             await self._producer.send(topic, event.raw_value, event.key, headers)
@@ -143,13 +166,29 @@ class Settle:
                 "tier": tier,
                 "topic": topic,
                 "reason": report.error.reason,
+                **_endpoint(ctx),
             },
+        )
+
+    def _endpoint_deleted(self, route: Route, ctx: RenderContext) -> None:
+        self._stats.count(route.name, "endpoint_deleted")
+        METRICS.deliveries.labels(route.name, "endpoint_deleted").inc()
+        log.debug(  # one per event: a deleted endpoint's backlog must not flood the log
+            "endpoint deleted: its delivery is finished without sending",
+            extra={"route": route.name, "event_id": ctx.event_id, **_endpoint(ctx)},
         )
 
     async def _dead_letter(self, route: Route, ctx: RenderContext, report: DeliveryReport) -> None:
         error = report.error
         assert error is not None
-        record = dead_letter(ctx.event, error, route, event_id=ctx.event_id, report=report)
+        record = dead_letter(
+            ctx.event,
+            error,
+            route,
+            event_id=ctx.event_id,
+            report=report,
+            endpoint_id=ctx.endpoint_id,
+        )
         await self._dead_letters.write(record)
         self._stats.dead_lettered += 1
         self._stats.count(route.name, "dead_lettered")
@@ -166,6 +205,7 @@ class Settle:
                 "offset": ctx.event.offset,
                 "reason": error.reason,
                 "attempts": report.attempts,
+                **_endpoint(ctx),
             },
         )
 

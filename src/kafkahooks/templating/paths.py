@@ -82,6 +82,7 @@ class RenderContext:
     event_type: Any = None
     attempt: int = 1
     sent_at: float = 0.0
+    endpoint_id: str | None = None  # a customer endpoint's delivery (``endpoints:`` routes)
 
 
 Getter = Callable[[RenderContext], Any]

@@ -8,7 +8,17 @@ import time
 from kafkahooks.event import Headers
 from kafkahooks.kafka.deliverylog import AttemptRecord, DeliveryLog
 
-FIELDS = {"event_id", "route", "attempt", "status", "latency_ms", "error", "at", "excerpt"}
+FIELDS = {
+    "event_id",
+    "route",
+    "attempt",
+    "status",
+    "latency_ms",
+    "error",
+    "at",
+    "excerpt",
+    "endpoint_id",
+}
 
 
 def test_a_record_encodes_every_field_as_compact_json() -> None:
@@ -24,6 +34,7 @@ def test_a_record_encodes_every_field_as_compact_json() -> None:
         "error": "HTTP 503",
         "at": 1_718_000_000.5,
         "excerpt": None,
+        "endpoint_id": None,  # a fixed endpoint's attempt (issue 15: customer endpoints)
     }
 
 

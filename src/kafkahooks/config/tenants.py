@@ -1,0 +1,46 @@
+"""Options for routes that deliver to their customers' endpoints, and for the endpoint store.
+
+A route with ``endpoints: {tenant: <path>}`` has no fixed target: each event goes to
+the endpoints its tenant registered (``endpoints/``).  The route still gives the
+event stream's shape (templates, signing scheme and header names, retry, ordering);
+every endpoint has its own URL, headers and signing secrets, so the route's
+``signing`` names the scheme only.  Requests are POST, JSON.
+
+``endpoint_store`` says where the endpoints live (a compacted Kafka topic) and
+holds the encryption keys for their secrets: ``SecretStr`` from the moment they
+are parsed, never printed.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+__all__ = ["EndpointStoreConfig", "TenantEndpoints"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TenantEndpoints(_Strict):
+    """``tenant``: the placeholder path of the event's tenant (``value.accountId``,
+    ``headers.tenant``, ``key``); ``timeout``: one request, connect to answer."""
+
+    tenant: str = Field(min_length=1)
+    timeout: float = Field(default=15.0, gt=0, le=600)
+
+
+class EndpointStoreConfig(_Strict):
+    """The compacted topic holding customer endpoints, and the keys encrypting them
+    (``${VAR}``: the first key encrypts, all of them decrypt)."""
+
+    topic: str = Field(min_length=1)
+    encryption_keys: SecretStr
+    max_endpoints_per_tenant: int = Field(default=50, ge=1, le=100_000)
+
+    @field_validator("encryption_keys")
+    @classmethod
+    def _set(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().strip():
+            raise ValueError("no encryption key (is its environment variable set?)")
+        return value

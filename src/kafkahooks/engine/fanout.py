@@ -1,0 +1,113 @@
+"""Fan-out to customer endpoints: an event a route with ``endpoints:`` takes goes to each
+endpoint of its tenant that wants it.
+
+The tenant is read at the route's ``endpoints.tenant`` path: a non-empty string, or
+an integer compared as its decimal string (a boolean is not an integer here).
+Anything else (missing, null, empty, another type) is :data:`NO_TENANT`: the
+event is dead-lettered as ``no-tenant``.  The tenant's endpoints come from the
+directory (``for_tenant``: the cost depends on that tenant's endpoints only);
+an endpoint takes the event when it ``wants`` the route and event type and its
+filter predicates hold.  Predicates are compiled once per endpoint version
+(id, store offset) and kept while that version is in use.
+
+Invariant: every delivery of one event carries the route's event id (the same
+``webhook-id`` for every endpoint, on every attempt, parked or replayed) and its
+own endpoint id; nothing here touches a route without ``endpoints:``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from typing import Any, Final
+
+from kafkahooks.delivery import Route
+from kafkahooks.endpoints import Endpoint
+from kafkahooks.templating import EventFilter, RenderContext, TemplateSyntaxError, compile_filter
+
+__all__ = ["NO_TENANT", "FanOut", "tenant_of"]
+
+log = logging.getLogger("kafkahooks.endpoints")
+
+
+class _NoTenant:
+    def __repr__(self) -> str:
+        return "NO_TENANT"
+
+
+NO_TENANT: Final = _NoTenant()
+
+# compiled filters kept (least recently used dropped first)
+MAX_FILTERS = 4096
+
+
+def tenant_of(value: Any) -> str | None:
+    """The tenant a value at the tenant path names, or ``None``."""
+    kind = type(value)
+    if kind is str:
+        return value if value else None
+    if kind is int:  # not bool: type() is exact
+        return str(value)
+    return None
+
+
+class FanOut:
+    """Which endpoints of the event's tenant take it; their deliveries' contexts."""
+
+    def __init__(self, size: int = MAX_FILTERS) -> None:
+        self._filters: OrderedDict[tuple[str, int], EventFilter | None] = OrderedDict()
+        self._size = size
+
+    def contexts(self, route: Route, ctx: RenderContext) -> list[RenderContext] | _NoTenant:
+        """One context per endpoint that takes the event (none: it is filtered out), or
+        :data:`NO_TENANT`.  ``ctx`` is the route's context of the event."""
+        assert route.tenant is not None and route.directory is not None
+        tenant = tenant_of(route.tenant(ctx))
+        if tenant is None:
+            return NO_TENANT
+        name, etype = route.name, ctx.event_type
+        out: list[RenderContext] = []
+        for endpoint in route.directory.for_tenant(tenant):
+            if not endpoint.wants(name, etype):
+                continue
+            if endpoint.filters and not self._holds(endpoint, ctx):
+                continue
+            out.append(
+                RenderContext(
+                    ctx.event,
+                    ctx.event_id,
+                    name,
+                    ctx.payload_version,
+                    etype,
+                    endpoint_id=endpoint.id,
+                )
+            )
+        return out
+
+    def _holds(self, endpoint: Endpoint, ctx: RenderContext) -> bool:
+        key = (endpoint.id, endpoint.offset)
+        try:
+            keep = self._filters[key]
+            self._filters.move_to_end(key)
+        except KeyError:
+            keep = self._filters[key] = _compiled(endpoint)
+            if len(self._filters) > self._size:
+                self._filters.popitem(last=False)
+        return keep is None or keep(ctx)
+
+
+def _never(ctx: RenderContext) -> bool:
+    return False
+
+
+def _compiled(endpoint: Endpoint) -> EventFilter | None:
+    """The endpoint's predicates as one filter; one that cannot compile (the store
+    refuses them at write time) takes nothing, and is logged once per version."""
+    try:
+        return compile_filter(endpoint.filters)
+    except TemplateSyntaxError as exc:
+        log.warning(
+            "an endpoint's filter does not compile; it takes no event",
+            extra={"endpoint_id": endpoint.id, "error": str(exc)},
+        )
+        return _never

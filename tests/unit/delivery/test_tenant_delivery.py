@@ -1,0 +1,229 @@
+"""Delivery to a customer endpoint: every attempt reads the endpoint as it is then."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+from collections.abc import Callable
+
+import standardwebhooks
+from pydantic import SecretStr
+
+from kafkahooks.delivery.deliverer import Deliverer
+from kafkahooks.delivery.errors import (
+    EndpointDeletedError,
+    EndpointDisabledError,
+    PermanentDeliveryError,
+)
+from kafkahooks.delivery.http1 import Http1Sender
+from kafkahooks.delivery.request import OutboundRequest
+from kafkahooks.delivery.retry import DeliveryReport
+from kafkahooks.delivery.route import Route, RouteTable
+from kafkahooks.delivery.sender import Response
+from kafkahooks.endpoints import Endpoint, MemoryDirectory, SigningSecret
+from kafkahooks.engine.settle import Outcome, outcome
+from tests.support.tenants import (
+    OLD_SECRET,
+    SECRET,
+    AttemptLogs,
+    endpoint,
+    event,
+    tenant_route,
+)
+
+RETRYING = {"retry": {"max_attempts": 3, "initial_backoff": 0.001, "jitter": 0}}
+
+
+class Scripted:
+    """Answers with ``statuses`` in turn; ``between`` runs after each answer (the store
+    changing while the event waits for its next attempt)."""
+
+    def __init__(self, *statuses: int, between: Callable[[int], None] | None = None) -> None:
+        self.statuses = list(statuses)
+        self.between = between
+        self.sent: list[OutboundRequest] = []
+
+    async def send(self, request: OutboundRequest) -> Response:
+        self.sent.append(request)
+        status = self.statuses.pop(0) if self.statuses else 200
+        if self.between is not None:
+            self.between(len(self.sent))
+        return Response(status)
+
+    async def aclose(self) -> None:
+        pass
+
+
+def _deliver(
+    directory: MemoryDirectory,
+    sender: Scripted,
+    endpoint_id: str = "ep_1",
+    log: AttemptLogs | None = None,
+    **options: object,
+) -> tuple[Route, DeliveryReport, Deliverer]:
+    route = RouteTable([tenant_route(**options)], directory=directory).routes[0]
+    deliverer = Deliverer(sender, 10, log)  # type: ignore[arg-type]
+    view = event(b'{"id": 1, "event": "call.ended", "account": "acme"}')
+    view.value = json.loads(view.raw_value or b"")
+    ctx = route.context(view, "call.ended")
+    ctx.endpoint_id = endpoint_id
+    return route, asyncio.run(deliverer.deliver(route, ctx)), deliverer
+
+
+def test_a_url_changed_between_attempts_gets_the_retry() -> None:
+    directory = MemoryDirectory([endpoint("ep_1", url="https://old.example.test/a", offset=1)])
+    moved = endpoint("ep_1", url="https://new.example.test/b", offset=2)
+    sender = Scripted(503, 200, between=lambda n: directory.put(moved) if n == 1 else None)
+
+    _, report, _ = _deliver(directory, sender, **RETRYING)
+
+    assert report.delivered and report.attempts == 2
+    assert [r.url for r in sender.sent] == [
+        "https://old.example.test/a",
+        "https://new.example.test/b",
+    ]
+    assert len({r.headers["webhook-id"] for r in sender.sent}) == 1
+
+
+def test_a_deleted_endpoint_ends_as_endpoint_deleted_not_a_dead_letter() -> None:
+    directory = MemoryDirectory([endpoint("ep_1")])
+    log = AttemptLogs()
+    sender = Scripted(503, between=lambda n: directory.delete("ep_1"))
+
+    route, report, _ = _deliver(directory, sender, log=log, **RETRYING)
+
+    assert isinstance(report.error, EndpointDeletedError)
+    assert report.attempts == 1  # the attempt that found it gone sent nothing
+    assert len(sender.sent) == 1
+    assert outcome(route, report, 0, 1, parks=True) is Outcome.ENDPOINT_DELETED
+    assert [r["error"] for r in log.records] == ["HTTP 503", "endpoint-deleted"]
+    assert {r["endpoint_id"] for r in log.records} == {"ep_1"}
+
+
+def test_a_disabled_endpoint_is_dead_lettered_as_endpoint_disabled() -> None:
+    directory = MemoryDirectory([endpoint("ep_1")])
+    off = endpoint("ep_1", active=False, offset=9)
+    sender = Scripted(503, between=lambda n: directory.put(off))
+
+    route, report, _ = _deliver(directory, sender, **RETRYING)
+
+    assert isinstance(report.error, EndpointDisabledError)
+    assert report.error.reason == "endpoint-disabled"
+    assert outcome(route, report, 0, 1, parks=True) is Outcome.DEAD_LETTERED
+
+
+def test_an_endpoint_gone_before_the_first_attempt_sends_nothing() -> None:
+    sender = Scripted()
+    _, report, _ = _deliver(MemoryDirectory(), sender)
+    assert isinstance(report.error, EndpointDeletedError)
+    assert (report.attempts, sender.sent) == (0, [])
+
+
+def test_both_secrets_of_a_rotation_sign_and_the_receiver_verifies_either() -> None:
+    rotating = Endpoint(
+        id="ep_1",
+        tenant="acme",
+        url="https://acme.example.test/hook",
+        secrets=(
+            SigningSecret(SecretStr(SECRET)),
+            SigningSecret(SecretStr(OLD_SECRET), expires=4_000_000_000.0),
+        ),
+    )
+    sender = Scripted(200)
+    _, report, _ = _deliver(MemoryDirectory([rotating]), sender)
+    assert report.delivered
+    [request] = sender.sent
+    assert request.headers["webhook-signature"].count("v1,") == 2
+    headers = {k: v for k, v in request.headers.items()}
+    for secret in (SECRET, OLD_SECRET):  # a receiver on either secret accepts it
+        standardwebhooks.Webhook(secret).verify(request.body, headers)
+
+
+def test_an_expired_previous_secret_no_longer_signs() -> None:
+    expired = endpoint("ep_1")
+    expired = dataclasses.replace(
+        expired,
+        secrets=(*expired.secrets, SigningSecret(SecretStr(OLD_SECRET), expires=1.0)),
+    )
+    sender = Scripted(200)
+    _deliver(MemoryDirectory([expired]), sender)
+    assert sender.sent[0].headers["webhook-signature"].count("v1,") == 1
+
+
+def test_an_unchanged_endpoint_is_not_compiled_again() -> None:
+    directory = MemoryDirectory([endpoint("ep_1", offset=5)])
+    route = RouteTable([tenant_route()], directory=directory).routes[0]
+    deliverer = Deliverer(Scripted(), 10)  # type: ignore[arg-type]
+
+    async def three() -> None:
+        for i in range(3):
+            view = event(b'{"id": 1, "event": "x", "account": "acme"}', offset=i)
+            view.value = {"id": 1}
+            ctx = route.context(view, "x")
+            ctx.endpoint_id = "ep_1"
+            await deliverer.deliver(route, ctx)
+
+    asyncio.run(three())
+    assert route.targets is not None and route.targets.built == 1
+    directory.put(endpoint("ep_1", offset=6, url="https://acme.example.test/v2"))
+    asyncio.run(three())
+    assert route.targets.built == 2
+
+
+def test_endpoint_headers_secret_headers_and_payload_version_apply() -> None:
+    ep = endpoint(
+        "ep_1",
+        headers={"x-team": "sales"},
+        secret_headers={"x-api-key": SecretStr("k3y-value")},
+        payload_version="2024-06-01",
+    )
+    sender = Scripted(200)
+    _deliver(MemoryDirectory([ep]), sender, template={"v": "{{ payload_version }}"})
+    [request] = sender.sent
+    assert request.headers["x-team"] == "sales" and request.headers["x-api-key"] == "k3y-value"
+    assert request.headers["webhook-payload-version"] == "2024-06-01"
+    assert json.loads(request.body) == {"v": "2024-06-01"}
+    assert "k3y-value" not in repr(request)
+    assert "hooks/ep_1" not in repr(ep) and "t0ps3cret" not in repr(ep)
+
+
+def test_each_endpoint_has_its_own_gate_and_no_metric_label() -> None:
+    directory = MemoryDirectory([endpoint("ep_1"), endpoint("ep_2")])
+    route = RouteTable([tenant_route()], directory=directory).routes[0]
+    deliverer = Deliverer(Scripted(), 10)  # type: ignore[arg-type]
+    one = deliverer.gates.for_endpoint(route, endpoint("ep_1"))
+    two = deliverer.gates.for_endpoint(route, endpoint("ep_2"))
+    assert one is not two  # same origin, separate circuits
+    assert one is deliverer.gates.for_endpoint(route, endpoint("ep_1"))
+    limited = deliverer.gates.for_endpoint(route, endpoint("ep_1", rate_limit=5.0))
+    assert limited.limits.rate_per_second == 5.0
+    assert one.breaker is not None and one.breaker.label is None
+
+
+def test_a_signing_route_refuses_an_endpoint_without_a_secret() -> None:
+    sender = Scripted()
+    _, report, _ = _deliver(MemoryDirectory([endpoint("ep_1", secrets=())]), sender)
+    assert isinstance(report.error, PermanentDeliveryError) and sender.sent == []
+
+
+def test_a_tenant_route_without_a_directory_is_a_clear_error() -> None:
+    try:
+        RouteTable([tenant_route()])
+    except ValueError as exc:
+        assert "route 'calls'" in str(exc) and "endpoint directory" in str(exc)
+    else:
+        raise AssertionError("compiled without a directory")
+
+
+def test_the_client_guard_refuses_a_customer_url_the_process_does_not_allow() -> None:
+    plain = endpoint("ep_1", url="http://127.0.0.1:9/hook")  # plain http, loopback
+    route = RouteTable([tenant_route()], directory=MemoryDirectory([plain])).routes[0]
+    deliverer = Deliverer(Http1Sender(max_connections=2), 10)
+    view = event(b'{"id": 1, "event": "x", "account": "acme"}')
+    view.value = {"id": 1}
+    ctx = route.context(view, "x")
+    ctx.endpoint_id = "ep_1"
+    report = asyncio.run(deliverer.deliver(route, ctx))
+    assert not report.delivered
+    assert report.error is not None and "plain http:// target refused" in report.error.reason
