@@ -19,7 +19,6 @@ RFC 6749 error code: the token endpoint's words never reach a dead letter.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import logging
@@ -39,7 +38,6 @@ from kafkahooks.delivery.errors import (
     classify_status,
 )
 from kafkahooks.delivery.guard import TargetPolicy
-from kafkahooks.delivery.http1 import Http1Sender
 from kafkahooks.delivery.request import OutboundRequest
 from kafkahooks.delivery.sender import Response, Sender
 
@@ -102,6 +100,10 @@ def _basic(user: str, password: str) -> str:
 
 
 def _http1() -> Sender:
+    # imported when a token is first fetched: compiling a route (``render``) does not
+    # import the HTTP client
+    from kafkahooks.delivery.http1 import Http1Sender
+
     return Http1Sender(max_connections=1)  # one fetch an hour or so: no pool kept
 
 
@@ -134,6 +136,8 @@ class OAuth2ClientCredentials:
         self._sender = sender
         self._token: str | None = None
         self._expires_at = 0.0
+        import asyncio  # here: compiling a route without OAuth2 (``render``) needs no asyncio
+
         self._lock = asyncio.Lock()
         self._round = 0  # fetches tried: a waiter sees whether one ran while it waited
         self._failure: DeliveryError | None = None

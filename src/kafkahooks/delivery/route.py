@@ -20,7 +20,6 @@ from kafkahooks.delivery.sender import USER_AGENT
 from kafkahooks.delivery.signing import Signer, signer_for
 from kafkahooks.delivery.tls import ssl_context
 from kafkahooks.event import Event, event_id
-from kafkahooks.telemetry import METRICS
 from kafkahooks.templating import (
     EventFilter,
     RenderContext,
@@ -49,6 +48,10 @@ class RouteState:
 
     def observe(self, route: str, report: DeliveryReport) -> None:
         if report.status == 410 and not self.disabled:
+            # the metrics (prometheus_client) are imported here, not at module level:
+            # compiling a route (``render``) does not need them
+            from kafkahooks.telemetry import METRICS
+
             self.disabled = True
             METRICS.route_disabled.labels(route).set(1)
             log.warning("route disabled: its endpoint answered 410 Gone; later events are "
