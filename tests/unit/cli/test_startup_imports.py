@@ -104,3 +104,29 @@ def test_check_and_render_did_their_work() -> None:
     _, _, rendered = _imported_after(["render", "--config", DEMO, "--route", "call-status"])
     assert "POST https://receiver.example/" in rendered
     assert "webhook-signature" in rendered.lower() or "x-signature" in rendered.lower()
+
+
+def test_listen_starts_without_kafka_or_the_demo_bridge() -> None:
+    """``listen`` is a receiver: it is ready (its first line printed) with none of them."""
+    argv = ["listen", "--port", "0", "--secret", "startup-test-secret-0123456789abcdef"]
+    code = (
+        "import io, json, os, sys\n"
+        f"heavy = {HEAVY!r}\n"
+        "class ReadyLine(io.TextIOBase):\n"
+        "    def write(self, text):\n"
+        "        if text.startswith('listening on'):\n"
+        "            loaded = sorted(m for m in heavy if m in sys.modules)\n"
+        "            sys.__stdout__.write(json.dumps([text, loaded]) + '\\n')\n"
+        "            sys.__stdout__.flush()\n"
+        "            os._exit(0)\n"
+        "        return len(text)\n"
+        "sys.stdout = ReadyLine()\n"
+        "from kafkahooks.cli.main import main\n"
+        f"main({argv!r})\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    line, loaded = json.loads(done.stdout.splitlines()[-1])
+    assert line.startswith("listening on http://127.0.0.1:")
+    assert loaded == [], done.stdout + done.stderr
