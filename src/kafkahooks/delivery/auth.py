@@ -128,6 +128,8 @@ class OAuth2ClientCredentials:
         """``policy``: the route's transport policy (the token URL is guarded as its
         endpoint is); ``sender`` makes the client of one fetch (tests give a stub
         resolver)."""
+        import asyncio  # here: compiling a route without OAuth2 (``render``) needs no asyncio
+
         self.config = config
         self.route = route
         self.policy = policy or TargetPolicy()
@@ -136,8 +138,6 @@ class OAuth2ClientCredentials:
         self._sender = sender
         self._token: str | None = None
         self._expires_at = 0.0
-        import asyncio  # here: compiling a route without OAuth2 (``render``) needs no asyncio
-
         self._lock = asyncio.Lock()
         self._round = 0  # fetches tried: a waiter sees whether one ran while it waited
         self._failure: DeliveryError | None = None
