@@ -29,8 +29,17 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from kafkahooks.config import ConfigError, RouteConfig, RoutesFile, SourceConfig, load_config
-from kafkahooks.decode import schema_problem
+from kafkahooks.config import (
+    AvroFormat,
+    ConfigError,
+    KeyFormat,
+    RegistryAvroFormat,
+    RouteConfig,
+    RoutesFile,
+    SourceConfig,
+    ValueFormat,
+    load_config,
+)
 from kafkahooks.delivery import route_problems
 from kafkahooks.samples import sample_events
 from kafkahooks.templating import (
@@ -92,11 +101,21 @@ def _template_problems(routes: Iterable[RouteConfig]) -> list[str]:
     return problems
 
 
+def _schema_problem(fmt: ValueFormat | KeyFormat | None) -> str | None:
+    """Why a format's schema files cannot be used; only an Avro format has any (the Avro
+    code, fastavro among it, is imported for such a format only)."""
+    if not isinstance(fmt, AvroFormat | RegistryAvroFormat):
+        return None
+    from kafkahooks.decode import schema_problem
+
+    return schema_problem(fmt)
+
+
 def _source_schema_problems(sources: Mapping[str, SourceConfig]) -> list[str]:
     problems = []
     for topic, src in sources.items():
         for part, fmt in (("value", src.value), ("key", src.key)):
-            if (problem := schema_problem(fmt)) is not None:
+            if (problem := _schema_problem(fmt)) is not None:
                 problems.append(f"sources.{topic}.{part}: {problem}")
     return problems
 
@@ -105,7 +124,7 @@ def _route_schema_problems(routes: Iterable[RouteConfig]) -> list[str]:
     problems = []
     for route in routes:
         for part, over in (("value_format", route.value_format), ("key_format", route.key_format)):
-            if (problem := schema_problem(over)) is not None:
+            if (problem := _schema_problem(over)) is not None:
                 problems.append(f"route {route.name!r} → {part}: {problem}")
     return problems
 

@@ -18,18 +18,17 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
-
-from confluent_kafka import Message
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from kafkahooks.cli.common import load_or_exit
-from kafkahooks.kafka import (
-    ReadResult,
-    TopicMissingError,
-    TopicReadError,
-    consumer_config,
-    read_topic,
-)
+
+if TYPE_CHECKING:
+    from confluent_kafka import Message
+
+    from kafkahooks.kafka import ReadResult
+
+# The Kafka client (confluent-kafka, ``kafkahooks.kafka``) is imported when the command
+# reads, not here: ``kafkahooks deliveries --help`` starts without it.
 
 __all__ = ["add_deliveries_command", "parse_since", "read_or_explain", "unread"]
 
@@ -72,6 +71,8 @@ def read_or_explain(
     """``topic`` read by ``read_topic``; ``None`` after saying on stderr why it could not be
     read at all.  A partial read is returned: the caller prints it, then :func:`unread`.
     ``missing_ok``: a topic the broker does not have holds nothing (an empty result)."""
+    from kafkahooks.kafka import ReadResult, TopicMissingError, TopicReadError, read_topic
+
     try:
         return read_topic(conf, topic, decode, timeout=timeout, since=since, purpose=purpose)
     except TopicMissingError:
@@ -118,6 +119,8 @@ def _excerpt(r: dict[str, Any]) -> str:
 
 
 def cmd_deliveries(args: argparse.Namespace) -> int:
+    from kafkahooks.kafka import consumer_config
+
     config = load_or_exit(args.config)
     topic = config.kafka.delivery_log_topic
     if not topic:

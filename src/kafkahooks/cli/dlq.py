@@ -15,19 +15,21 @@ a target the transport policy refuses).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import signal
 import sys
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kafkahooks.app import DeadRecord, Replayer, Settings, endpoint_directory
 from kafkahooks.cli.common import load_or_exit, route_or_exit, usage_error
 from kafkahooks.cli.deliveries import parse_since, read_or_explain, unread
-from kafkahooks.config import RoutesFile
-from kafkahooks.delivery import Route, RouteTable
-from kafkahooks.kafka import consumer_config
-from kafkahooks.telemetry import setup_logging
+
+if TYPE_CHECKING:
+    from kafkahooks.app import DeadRecord, Replayer, Settings
+    from kafkahooks.config import RoutesFile
+    from kafkahooks.delivery import Route
+
+# The replayer, the Kafka client and the delivery code are imported by the command that
+# runs, not here: ``kafkahooks dlq --help`` starts without them.
 
 __all__ = ["add_dlq_command", "cmd_dlq_list", "cmd_dlq_replay", "cmd_dlq_show"]
 
@@ -76,6 +78,9 @@ def _read_dead_letters(
     args: argparse.Namespace,
 ) -> tuple[list[DeadRecord], int]:
     """Every wanted dead letter, oldest first, and the exit status of the read."""
+    from kafkahooks.app import DeadRecord
+    from kafkahooks.kafka import consumer_config
+
     config = load_or_exit(args.config)
     if args.route is not None:
         route_or_exit(config, args.route, args.config)
@@ -158,6 +163,9 @@ def cmd_dlq_show(args: argparse.Namespace) -> int:
 
 def _replay_route(config: RoutesFile, args: argparse.Namespace, settings: Settings) -> Route:
     """The route to replay into, compiled; exit 2 when it cannot be."""
+    from kafkahooks.app import endpoint_directory
+    from kafkahooks.delivery import RouteTable
+
     chosen = route_or_exit(config, args.route, args.config)
     if not chosen.active:
         usage_error(f"route {args.route!r} is inactive: activate it to replay into it")
@@ -169,6 +177,8 @@ def _replay_route(config: RoutesFile, args: argparse.Namespace, settings: Settin
 
 
 async def _replay_main(replayer: Replayer, start: int | None, limit: int | None) -> None:
+    import asyncio
+
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):  # stop reading, finish in-flight, commit
         loop.add_signal_handler(sig, lambda: setattr(replayer, "stopping", True))
@@ -176,6 +186,11 @@ async def _replay_main(replayer: Replayer, start: int | None, limit: int | None)
 
 
 def cmd_dlq_replay(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from kafkahooks.app import Replayer, Settings
+    from kafkahooks.telemetry import setup_logging
+
     settings = Settings()
     setup_logging(settings.log_level, settings.log_format)
     config = load_or_exit(args.config)

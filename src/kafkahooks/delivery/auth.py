@@ -19,7 +19,6 @@ RFC 6749 error code: the token endpoint's words never reach a dead letter.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import logging
@@ -39,7 +38,6 @@ from kafkahooks.delivery.errors import (
     classify_status,
 )
 from kafkahooks.delivery.guard import TargetPolicy
-from kafkahooks.delivery.http1 import Http1Sender
 from kafkahooks.delivery.request import OutboundRequest
 from kafkahooks.delivery.sender import Response, Sender
 
@@ -102,6 +100,10 @@ def _basic(user: str, password: str) -> str:
 
 
 def _http1() -> Sender:
+    # imported when a token is first fetched: compiling a route (``render``) does not
+    # import the HTTP client
+    from kafkahooks.delivery.http1 import Http1Sender
+
     return Http1Sender(max_connections=1)  # one fetch an hour or so: no pool kept
 
 
@@ -126,6 +128,8 @@ class OAuth2ClientCredentials:
         """``policy``: the route's transport policy (the token URL is guarded as its
         endpoint is); ``sender`` makes the client of one fetch (tests give a stub
         resolver)."""
+        import asyncio  # here: compiling a route without OAuth2 (``render``) needs no asyncio
+
         self.config = config
         self.route = route
         self.policy = policy or TargetPolicy()

@@ -13,17 +13,10 @@ a delivery.
 
 from __future__ import annotations
 
-import asyncio
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception_type,
-    stop_after_attempt,
-)
+from typing import TYPE_CHECKING
 
 from kafkahooks.config import RetryConfig
 from kafkahooks.delivery.errors import (
@@ -34,6 +27,9 @@ from kafkahooks.delivery.errors import (
 )
 from kafkahooks.delivery.request import OutboundRequest
 from kafkahooks.delivery.sender import Response
+
+if TYPE_CHECKING:
+    from tenacity import RetryCallState
 
 __all__ = ["Attempt", "DeliveryReport", "backoff_wait", "deliver_with_retries"]
 
@@ -89,7 +85,7 @@ async def _once(attempt: Attempt, number: int) -> int:
 
 
 async def deliver_with_retries(
-    attempt: Attempt, policy: RetryConfig, sleep: Sleep = asyncio.sleep
+    attempt: Attempt, policy: RetryConfig, sleep: Sleep | None = None
 ) -> DeliveryReport:
     """Run ``attempt(n)`` until success, a permanent error or the last attempt.
 
@@ -104,6 +100,10 @@ async def deliver_with_retries(
         first = exc
     except DeliveryError as exc:
         return DeliveryReport(attempts=1, status=exc.status, error=exc)
+    if sleep is None:  # asyncio's (imported here: ``render`` compiles routes without it)
+        import asyncio
+
+        sleep = asyncio.sleep
     wait = backoff_wait(policy, first_attempt=2)
     await sleep(wait.delay(1, first))
     return await _retry(attempt, policy, wait, sleep, first)
@@ -116,6 +116,10 @@ async def _retry(
     sleep: Sleep,
     first: RetryableDeliveryError,
 ) -> DeliveryReport:
+    # imported at the first retry: a command that only compiles a route (``render``)
+    # starts without tenacity
+    from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
+
     number, last_status = 1, first.status
     retrying = AsyncRetrying(
         stop=stop_after_attempt(policy.max_attempts - 1),

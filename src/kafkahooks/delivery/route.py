@@ -28,7 +28,6 @@ from kafkahooks.delivery.targets import EndpointTargets
 from kafkahooks.delivery.tls import ssl_context
 from kafkahooks.endpoints import EndpointDirectory
 from kafkahooks.event import Event, event_id
-from kafkahooks.telemetry import METRICS
 from kafkahooks.templating import (
     EventFilter,
     Getter,
@@ -59,6 +58,10 @@ class RouteState:
 
     def observe(self, route: str, report: DeliveryReport) -> None:
         if report.status == 410 and not self.disabled:
+            # the metrics (prometheus_client) are imported here, not at module level:
+            # compiling a route (``render``) does not need them
+            from kafkahooks.telemetry import METRICS
+
             self.disabled = True
             METRICS.route_disabled.labels(route).set(1)
             log.warning("route disabled: its endpoint answered 410 Gone; later events are "

@@ -24,6 +24,7 @@ from kafkahooks.config import load_config
 from kafkahooks.decode import avro_bytes, load_avsc
 from kafkahooks.demo.broker import EmbeddedBroker
 from kafkahooks.demo.receiver import VerifyingReceiver
+from kafkahooks.kafka import with_logger
 from kafkahooks.telemetry import setup_logging
 
 __all__ = ["Progress", "project_file", "run_demo"]
@@ -60,11 +61,13 @@ def avro_encoder() -> Callable[[dict[str, Any]], bytes]:
 def produce(
     bootstrap: str, events: int, calls: int, encode: Callable[[dict[str, Any]], bytes] = json_bytes
 ) -> int:
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    # with_logger: librdkafka's lines go through kafkahooks' logger (structured,
+    # rate-limited), not raw to stderr over the demo's progress lines
+    admin = AdminClient(with_logger({"bootstrap.servers": bootstrap}))
     for future in admin.create_topics([NewTopic(TOPIC, PARTITIONS, 1)]).values():
         future.result(10)
     samples = sample_events()
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+    producer = Producer(with_logger({"bootstrap.servers": bootstrap, "linger.ms": 5}))
     produced = 0
     for step in range(len(samples)):
         for call in range(calls):

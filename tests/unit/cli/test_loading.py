@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
+import kafkahooks.telemetry
 from kafkahooks.app.reload import Reloader
-from kafkahooks.cli import dlq
 from kafkahooks.cli.main import main
 from kafkahooks.config import RoutesFile
 
@@ -61,8 +61,9 @@ def bad(tmp_path: Path) -> Path:
 
 @pytest.fixture(autouse=True)
 def _no_logging_setup(monkeypatch: pytest.MonkeyPatch) -> None:
-    # dlq replay configures the root logger; pytest's capture must keep it
-    monkeypatch.setattr(dlq, "setup_logging", lambda *_: None)
+    # dlq replay configures the root logger (it imports setup_logging when it runs);
+    # pytest's capture must keep it
+    monkeypatch.setattr(kafkahooks.telemetry, "setup_logging", lambda *_: None)
 
 
 @pytest.mark.parametrize(("words", "rest"), COMMANDS, ids=[" ".join(w) for w, _ in COMMANDS])
