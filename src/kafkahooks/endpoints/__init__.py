@@ -2,34 +2,67 @@
 
 Pure data and logic: nothing here talks to Kafka (``kafka/`` reads and writes the
 store topic as bytes) or sends a request (``delivery/`` does).
+
+A lazy door (``kafkahooks/lazy.py``): ``render`` and ``check`` do not import the
+store's metrics or its cipher.
 """
 
-from kafkahooks.endpoints.crypto import Keyring, Sealed, generate_key_spec
-from kafkahooks.endpoints.endpoint import Endpoint, EndpointDirectory, SigningSecret, origin_of
-from kafkahooks.endpoints.errors import EndpointLimitError, MissingKeyError, StoreRecordError
-from kafkahooks.endpoints.ids import ENDPOINT_ID_PREFIX, is_endpoint_id, new_endpoint_id
-from kafkahooks.endpoints.memory import MemoryDirectory, endpoint_from_json, load_endpoints_file
-from kafkahooks.endpoints.records import (
-    MAX_RECORD_BYTES,
-    RECORD_ADAPTER,
-    RECORD_VERSION,
-    decode_endpoint,
-    encode_endpoint,
-    record_json_schema,
-)
-from kafkahooks.endpoints.spec import (
-    LIMITS,
-    EndpointSpec,
-    check_endpoint_url,
-    create_endpoint,
-    describe_endpoint,
-    new_signing_secret,
-    rotate_secret,
-    set_active,
-    spec_of,
-    update_endpoint,
-)
-from kafkahooks.endpoints.table import EndpointTable
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from kafkahooks.lazy import lazy_door
+
+if TYPE_CHECKING:
+    from kafkahooks.endpoints.crypto import (
+        Keyring,
+        Sealed,
+        generate_key_spec,
+    )
+    from kafkahooks.endpoints.endpoint import (
+        Endpoint,
+        EndpointDirectory,
+        SigningSecret,
+        origin_of,
+    )
+    from kafkahooks.endpoints.errors import (
+        EndpointLimitError,
+        MissingKeyError,
+        StoreRecordError,
+    )
+    from kafkahooks.endpoints.ids import (
+        ENDPOINT_ID_PREFIX,
+        is_endpoint_id,
+        new_endpoint_id,
+    )
+    from kafkahooks.endpoints.memory import (
+        MemoryDirectory,
+        endpoint_from_json,
+        load_endpoints_file,
+    )
+    from kafkahooks.endpoints.records import (
+        MAX_RECORD_BYTES,
+        RECORD_ADAPTER,
+        RECORD_VERSION,
+        decode_endpoint,
+        encode_endpoint,
+        record_json_schema,
+    )
+    from kafkahooks.endpoints.spec import (
+        LIMITS,
+        EndpointSpec,
+        check_endpoint_url,
+        create_endpoint,
+        describe_endpoint,
+        new_signing_secret,
+        rotate_secret,
+        set_active,
+        spec_of,
+        update_endpoint,
+    )
+    from kafkahooks.endpoints.table import (
+        EndpointTable,
+    )
 
 __all__ = [
     "ENDPOINT_ID_PREFIX",
@@ -66,3 +99,40 @@ __all__ = [
     "spec_of",
     "update_endpoint",
 ]
+
+_HOMES = {
+    "ENDPOINT_ID_PREFIX": "ids",
+    "Endpoint": "endpoint",
+    "EndpointDirectory": "endpoint",
+    "EndpointLimitError": "errors",
+    "EndpointSpec": "spec",
+    "EndpointTable": "table",
+    "Keyring": "crypto",
+    "LIMITS": "spec",
+    "MAX_RECORD_BYTES": "records",
+    "MemoryDirectory": "memory",
+    "MissingKeyError": "errors",
+    "RECORD_ADAPTER": "records",
+    "RECORD_VERSION": "records",
+    "Sealed": "crypto",
+    "SigningSecret": "endpoint",
+    "StoreRecordError": "errors",
+    "check_endpoint_url": "spec",
+    "create_endpoint": "spec",
+    "decode_endpoint": "records",
+    "describe_endpoint": "spec",
+    "encode_endpoint": "records",
+    "endpoint_from_json": "memory",
+    "generate_key_spec": "crypto",
+    "is_endpoint_id": "ids",
+    "load_endpoints_file": "memory",
+    "new_endpoint_id": "ids",
+    "new_signing_secret": "spec",
+    "origin_of": "endpoint",
+    "record_json_schema": "records",
+    "rotate_secret": "spec",
+    "set_active": "spec",
+    "spec_of": "spec",
+    "update_endpoint": "spec",
+}
+__getattr__ = lazy_door(__name__, globals(), _HOMES)
