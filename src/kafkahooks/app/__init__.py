@@ -18,17 +18,31 @@ if TYPE_CHECKING:
     from kafkahooks.app.checks import AllowLocal, load_checked, sample_warnings
     from kafkahooks.app.replay import DeadRecord, Replayer
     from kafkahooks.app.settings import Settings
+    from kafkahooks.app.store import (
+        STORE_TIMEOUT,
+        keyring_of,
+        open_store,
+        store_of,
+        store_properties,
+        store_section,
+    )
 
 __all__ = [
+    "STORE_TIMEOUT",
     "AllowLocal",
     "Bridge",
     "DeadRecord",
     "Replayer",
     "Settings",
     "endpoint_directory",
+    "keyring_of",
     "load_checked",
+    "open_store",
     "run_bridge",
     "sample_warnings",
+    "store_of",
+    "store_properties",
+    "store_section",
 ]
 
 _HOMES = {
@@ -41,6 +55,12 @@ _HOMES = {
     "load_checked": "checks",
     "run_bridge": "bridge",
     "sample_warnings": "checks",
+    "STORE_TIMEOUT": "store",
+    "keyring_of": "store",
+    "open_store": "store",
+    "store_of": "store",
+    "store_properties": "store",
+    "store_section": "store",
 }
 
 

@@ -38,6 +38,7 @@ COMMAND_MODULES: list[tuple[tuple[str, ...], str, str]] = [
     (("dlq",), "kafkahooks.cli.dlq", "add_dlq_command"),
     (("deliveries",), "kafkahooks.cli.deliveries", "add_deliveries_command"),
     (("broker", "listen", "produce"), "kafkahooks.cli.local", "add_local_commands"),
+    (("endpoints",), "kafkahooks.cli.endpoints", "add_endpoints_command"),
 ]
 
 

@@ -27,7 +27,13 @@ if TYPE_CHECKING:
     )
     from kafkahooks.delivery.failures import FailedAttempts, endpoint_of, response_excerpt
     from kafkahooks.delivery.gates import Gates
-    from kafkahooks.delivery.guard import route_problems, transport_problems
+    from kafkahooks.delivery.guard import (
+        TargetPolicy,
+        TargetRefused,
+        check_url,
+        route_problems,
+        transport_problems,
+    )
     from kafkahooks.delivery.http1 import Http1Sender
     from kafkahooks.delivery.request import OutboundRequest
     from kafkahooks.delivery.retry import DeliveryReport
@@ -57,6 +63,9 @@ __all__ = [
     "RouteStates",
     "RouteTable",
     "Sender",
+    "TargetPolicy",
+    "TargetRefused",
+    "check_url",
     "compile_route",
     "endpoint_of",
     "response_excerpt",
@@ -93,6 +102,9 @@ _HOMES = {
     "route_problems": "guard",
     "send_authorized": "auth",
     "transport_problems": "guard",
+    "TargetPolicy": "guard",
+    "TargetRefused": "guard",
+    "check_url": "guard",
 }
 
 

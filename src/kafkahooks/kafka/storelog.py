@@ -30,7 +30,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -463,6 +463,60 @@ class StoreLog:
         while not ack.done.is_set() and (left := deadline - time.monotonic()) > 0:
             self._producer.poll(min(left, 0.05))
         return self._acknowledged(ack, timeout)
+
+    def write_many(
+        self, records: Iterable[tuple[str, bytes | None]], timeout: float
+    ) -> list[int | StoreWriteError]:
+        """Write ``records`` pipelined (all produced, then every acknowledgement awaited:
+        2,000 records take one round trip's wait, not 2,000) and return, per record in
+        order, its acknowledged offset or the :class:`StoreWriteError` saying why not.
+        Records are sent in order on the one partition, so their offsets keep that order."""
+        if self._closed:
+            raise StoreWriteError(f"store {self.name!r} is closed")
+        deadline = time.monotonic() + timeout
+        self._check_topic(timeout)
+        acks: list[_Ack | StoreWriteError] = []
+        for key, value in records:
+            if key.startswith(MARKER_PREFIX):
+                raise ValueError(f"store keys starting with {MARKER_PREFIX!r} are markers")
+            acks.append(self._send_waiting(key, value, deadline))
+        for ack in acks:
+            while isinstance(ack, _Ack) and not ack.done.is_set():
+                if (left := deadline - time.monotonic()) <= 0:
+                    break
+                self._producer.poll(min(left, 0.05))
+        results: list[int | StoreWriteError] = []
+        for ack in acks:
+            if isinstance(ack, StoreWriteError):
+                results.append(ack)
+                continue
+            try:
+                results.append(self._acknowledged(ack, timeout))
+            except StoreWriteError as exc:
+                results.append(exc)
+        return results
+
+    def _send_waiting(
+        self, key: str, value: bytes | None, deadline: float
+    ) -> _Ack | StoreWriteError:
+        """Produce one record of a pipelined batch; a full local queue is drained first."""
+        ack = _Ack()
+        while True:
+            try:
+                self._producer.produce(
+                    self.topic, value=value, key=key.encode(), partition=0, on_delivery=ack
+                )
+                return ack
+            except BufferError:
+                if time.monotonic() >= deadline:
+                    return StoreWriteError(
+                        f"store {self.name!r}: the local write queue stayed full"
+                    )
+                self._producer.poll(0.05)
+            except KafkaException as exc:
+                return StoreWriteError(
+                    f"cannot write to store topic {self.topic!r} at {self._bootstrap}: {exc}"
+                )
 
     def _check_topic(self, timeout: float) -> None:
         """Once per store, before its first write: a write to a missing topic auto-creates

@@ -1,0 +1,939 @@
+"""``kafkahooks endpoints …``: the operator's commands on the endpoint store.
+
+Every command reads the store directly (its topic, from the routes file's
+``endpoint_store`` section): it loads the store up to now, then acts.  A write is
+**conditional**: it names, as its ``revision``, the offset of the record it read for
+that endpoint (-1 for a create); the command then reads the store up to its own
+record and checks that its record is the one in force (``offset_of(id)`` equals the
+offset it wrote).  Otherwise another writer came first: every reader ignores the
+losing record, and the command says "conflict" and exits 1.  ``import`` and
+``reencrypt`` write pipelined (all records produced, then every acknowledgement
+awaited, then one read up to the last one) and check every record the same way.
+
+Exit status: 0 done; 1 a conflict, a store that cannot be read or written in time,
+or lines of an import that failed; 2 bad usage or configuration (an invalid spec, a
+URL the transport guard refuses, a limit, an unknown id, a missing or misshapen store
+topic, a key id missing from ``encryption_keys`` in ``check``).
+
+Invariants: a signing secret is printed only by ``create`` and ``rotate-secret``, once,
+to stdout, labelled (and not at all when it came from stdin); ``list``, ``get`` and
+every other output show the describe form (URL path and query masked, header names
+only).  Nothing here logs a secret, a URL path or a header value.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from kafkahooks.cli.common import usage_error
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+    from kafkahooks.app import Settings
+    from kafkahooks.config import RoutesFile
+    from kafkahooks.endpoints import Endpoint, EndpointSpec, EndpointTable, Keyring
+    from kafkahooks.kafka import StoreLog, StoreWriteError
+
+# The routes file, the store's Kafka clients, the cipher and the HTTP client are imported
+# by the commands that use them: ``endpoints --help`` starts without them.
+
+__all__ = [
+    "CONFLICT",
+    "add_endpoints_command",
+    "expiry_seconds",
+    "header_pairs",
+    "metadata_pairs",
+    "spec_fields",
+]
+
+CONFLICT = "conflict: the endpoint was changed by someone else; nothing was changed"
+DEFAULT_TIMEOUT = 60.0
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd]?)")
+_UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print ``message`` to stderr and exit with ``code``."""
+    print(message, file=sys.stderr)
+    raise SystemExit(code)
+
+
+# -- parsing options (pure: unit-tested) ----------------------------------------------------
+
+
+def header_pairs(values: list[str] | None, option: str) -> dict[str, str]:
+    """``['Name: value', ...]`` as a dict; exit 2 naming the option on a bad one."""
+    headers: dict[str, str] = {}
+    for value in values or ():
+        name, sep, rest = value.partition(":")
+        if not sep or not name.strip():
+            usage_error(f"{option}: give 'Name: value' (got no ':' or no name)")
+        headers[name.strip()] = rest.strip()
+    return headers
+
+
+def metadata_pairs(values: list[str] | None) -> dict[str, str]:
+    """``['k=v', ...]`` as a dict; exit 2 on a value without ``=``."""
+    pairs: dict[str, str] = {}
+    for value in values or ():
+        key, sep, rest = value.partition("=")
+        if not sep or not key:
+            usage_error(f"--metadata: give key=value (got {key[:40]!r} without '=')")
+        pairs[key] = rest
+    return pairs
+
+
+def expiry_seconds(text: str) -> float:
+    """``--expire-previous``: ``now`` (0), ``24h``, ``30m``, ``7d``, ``90s`` or seconds."""
+    if text.strip().lower() == "now":
+        return 0.0
+    match = _DURATION.fullmatch(text.strip().lower())
+    if match is None:
+        raise argparse.ArgumentTypeError(f"{text!r}: give now, SECONDS, or N followed by s|m|h|d")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def _read_json(source: str) -> dict[str, Any]:
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+        data = json.loads(text)
+    except OSError as exc:
+        usage_error(f"--json {source}: {exc.strerror or exc}")
+    except ValueError as exc:
+        usage_error(f"--json {source}: not JSON ({exc})")
+    if not isinstance(data, dict):
+        usage_error(f"--json {source}: give one JSON object")
+    return data
+
+
+def spec_fields(args: argparse.Namespace) -> dict[str, Any]:
+    """The spec fields the options say (``--json`` first, options on top): the whole spec
+    of a create, or the merge patch of an update."""
+    data: dict[str, Any] = _read_json(args.json) if args.json is not None else {}
+    simple = {"url": args.url, "description": args.description, "rate_limit": args.rate_limit}
+    data.update({name: value for name, value in simple.items() if value is not None})
+    if args.event_type:
+        data["event_types"] = list(args.event_type)
+    if args.route:
+        data["routes"] = list(args.route)
+    for option, name in (("header", "headers"), ("secret_header", "secret_headers")):
+        given = header_pairs(getattr(args, option), "--" + option.replace("_", "-"))
+        if given:
+            data[name] = {**(data.get(name) or {}), **given}
+    if args.metadata:
+        data["metadata"] = {**(data.get("metadata") or {}), **metadata_pairs(args.metadata)}
+    if args.inactive:
+        data["active"] = False
+    return data
+
+
+def validation_message(exc: ValidationError) -> str:
+    """A spec's problems, one per line, located (input values are never shown)."""
+    lines = []
+    for error in exc.errors(include_input=False):
+        where = ".".join(str(p) for p in error["loc"]) or "spec"
+        lines.append(f"  {where}: {error['msg']}")
+    return "\n".join(lines)
+
+
+def _stdin_secret() -> str:
+    secret = sys.stdin.readline().rstrip("\r\n")
+    if not secret:
+        usage_error("--secret-from-stdin: stdin gave no secret (one line expected)")
+    return secret
+
+
+def _when(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# -- the store, for one command --------------------------------------------------------------
+
+
+@dataclass
+class Session:
+    """One command's view of the store: the routes file, the loaded table, the keyring."""
+
+    source: str
+    config: RoutesFile
+    settings: Settings
+    log: StoreLog
+    table: EndpointTable
+    keyring: Keyring
+    timeout: float
+    load_seconds: float = 0.0
+    closed: bool = field(default=False)
+
+    @property
+    def allow_local(self) -> bool:
+        return self.settings.allow_local_targets
+
+    @property
+    def per_tenant(self) -> int:
+        """``endpoint_store.max_endpoints_per_tenant``."""
+        assert self.config.endpoint_store is not None  # _config() checked it
+        return self.config.endpoint_store.max_endpoints_per_tenant
+
+    @property
+    def topic(self) -> str:
+        return self.log.topic
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.log.close()
+
+
+def _settings() -> Settings:
+    from kafkahooks.app import Settings
+
+    return Settings()
+
+
+def _config(path: str) -> RoutesFile:
+    from kafkahooks.cli.common import load_or_exit
+
+    config = load_or_exit(path)
+    if config.endpoint_store is None:
+        usage_error(
+            f"{path}: no endpoint_store section (topic, encryption_keys): the endpoint "
+            "commands read and write the store it names"
+        )
+    return config
+
+
+def open_session(args: argparse.Namespace, *, create: bool = False) -> Session:
+    """The store loaded up to now; exit 2 for a configuration problem (no section, a bad
+    key spec, a missing or misshapen topic), 1 when it cannot be read in time.
+    ``create``: create a missing store topic (1 partition, compacted) first."""
+    from kafkahooks.app import keyring_of, store_of, store_properties
+    from kafkahooks.kafka import StoreError, StoreTopicError, ensure_store_topic
+
+    config = _config(args.config)
+    settings = _settings()
+    try:
+        keyring = keyring_of(config)
+    except ValueError as exc:
+        usage_error(f"{args.config}: endpoint_store.encryption_keys: {exc}")
+    log, table = store_of(config, settings, name="endpoints-cli")
+    try:
+        if create:
+            ensure_store_topic(store_properties(config), log.topic, args.timeout)
+        loaded = log.load(args.timeout)
+    except StoreTopicError as exc:
+        log.close()
+        usage_error(str(exc))
+    except StoreError as exc:
+        log.close()
+        fail(str(exc))
+    session = Session(
+        args.config, config, settings, log, table, keyring, args.timeout, loaded.seconds
+    )
+    for kid, count in sorted(table.missing_keys.items()):
+        print(
+            f"warning: {count} record(s) are encrypted under key id {kid!r}, which "
+            "endpoint_store.encryption_keys lacks (kafkahooks endpoints check)",
+            file=sys.stderr,
+        )
+    return session
+
+
+def endpoint_or_exit(session: Session, endpoint_id: str) -> Endpoint:
+    """The endpoint ``endpoint_id`` as the store holds it now; exit 2 if there is none
+    (or its current record cannot be decrypted here)."""
+    table = session.table
+    ep = table.get(endpoint_id)
+    if ep is not None and table.offset_of(endpoint_id) == ep.offset:
+        return ep
+    if table.offset_of(endpoint_id) != -1:
+        missing = [k for k in table.keys_of(endpoint_id) if k not in session.keyring]
+        fail(
+            f"endpoint {endpoint_id}: its current record is encrypted under key id(s) "
+            f"{', '.join(missing) or '?'}, which endpoint_store.encryption_keys lacks",
+            2,
+        )
+    fail(f"no endpoint {endpoint_id} in store topic {session.topic!r}", 2)
+
+
+def url_refusal(url: str, allow_local: bool) -> str | None:
+    """Why the transport guard refuses ``url`` at write time (https, no non-public
+    address literal in any spelling, unless KAFKAHOOKS_ALLOW_LOCAL_TARGETS), or ``None``."""
+    from kafkahooks.delivery import TargetPolicy, TargetRefused, check_url
+
+    try:
+        check_url(url, TargetPolicy(allow_local, allow_local))
+    except TargetRefused as exc:
+        return f"url refused by the transport guard: {exc}"
+    return None
+
+
+def guard_url(url: str, allow_local: bool) -> None:
+    """:func:`url_refusal`, or exit 2 saying it."""
+    refusal = url_refusal(url, allow_local)
+    if refusal is not None:
+        usage_error(refusal)
+
+
+def parse_spec(data: dict[str, Any], allow_local: bool) -> EndpointSpec:
+    """The checked spec; exit 2 listing its problems."""
+    from pydantic import ValidationError
+
+    from kafkahooks.endpoints import EndpointSpec
+
+    try:
+        spec = EndpointSpec.parse(data, allow_local=allow_local)
+    except ValidationError as exc:
+        usage_error(f"invalid endpoint:\n{validation_message(exc)}")
+    guard_url(spec.url, allow_local)
+    return spec
+
+
+def encode_or_exit(session: Session, ep: Endpoint, revision: int) -> bytes:
+    from kafkahooks.endpoints import EndpointLimitError, encode_endpoint
+
+    try:
+        return encode_endpoint(ep, session.keyring, revision, time.time())
+    except EndpointLimitError as exc:
+        usage_error(str(exc))
+
+
+def read_back(session: Session, offset: int) -> None:
+    """Read the store up to ``offset`` (this command's own write); exit 1 if it cannot."""
+    if not session.log.wait_applied(offset, session.timeout):
+        fail(
+            f"wrote offset {offset} to store topic {session.topic!r} but could not read it "
+            f"back within {session.timeout:g}s: run `kafkahooks endpoints get` to see which "
+            "version is in force"
+        )
+
+
+def write_checked(session: Session, ep: Endpoint, revision: int) -> Endpoint:
+    """Write ``ep`` replacing the record at ``revision``; the version now in force, or
+    exit 1 saying conflict (another writer's record came first)."""
+    from kafkahooks.kafka import StoreWriteError
+
+    value = encode_or_exit(session, ep, revision)
+    try:
+        offset = session.log.write(ep.id, value, session.timeout)
+    except StoreWriteError as exc:
+        fail(str(exc))
+    read_back(session, offset)
+    held = session.table.get(ep.id)
+    if session.table.offset_of(ep.id) != offset or held is None:
+        fail(f"{ep.id}: {CONFLICT}")
+    return held
+
+
+# -- printing ---------------------------------------------------------------------------------
+
+
+def _out(text: str) -> None:
+    from kafkahooks.cli.commands import escape_terminal
+
+    print(escape_terminal(text))
+
+
+def print_endpoint(ep: Endpoint) -> None:
+    """The describe form (never a secret, a URL path or a header value), as JSON."""
+    from kafkahooks.endpoints import describe_endpoint
+
+    _out(json.dumps(describe_endpoint(ep, time.time()), indent=2, ensure_ascii=False))
+
+
+def print_table(endpoints: list[Endpoint]) -> None:
+    from kafkahooks.config import shown_url
+
+    rows = [("ID", "TENANT", "ACTIVE", "URL", "EVENT TYPES", "DESCRIPTION")]
+    for ep in endpoints:
+        types = ",".join(ep.event_types)
+        rows.append(
+            (ep.id, ep.tenant, "yes" if ep.active else "no", shown_url(ep.url),
+             types if len(types) <= 40 else types[:37] + "...",
+             ep.description if len(ep.description) <= 40 else ep.description[:37] + "...")
+        )  # fmt: skip
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        _out("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + row[-1])
+
+
+# -- the commands -----------------------------------------------------------------------------
+
+
+def cmd_create(args: argparse.Namespace) -> int:
+    from kafkahooks.endpoints import create_endpoint
+
+    data = spec_fields(args)
+    tenant = args.tenant if args.tenant is not None else data.get("tenant")
+    data.pop("tenant", None)
+    if tenant is None or tenant == "":
+        usage_error('create: give --tenant (or "tenant" in --json)')
+    secret = _stdin_secret() if args.secret_from_stdin else None
+    settings = _settings()
+    spec = parse_spec(data, settings.allow_local_targets)
+    session = open_session(args, create=True)
+    try:
+        limit = session.per_tenant
+        have = session.table.count_for(str(tenant))
+        if have >= limit:
+            usage_error(
+                f"tenant {str(tenant)!r} has {have} endpoints; the limit is {limit} "
+                "(endpoint_store.max_endpoints_per_tenant)"
+            )
+        try:
+            ep = create_endpoint(spec, str(tenant), secret=secret, now=time.time())
+        except ValueError as exc:
+            usage_error(f"create: {exc}")
+        held = write_checked(session, ep, -1)
+    finally:
+        session.close()
+    print_endpoint(held)
+    if secret is None:
+        print(f"signing secret (shown once, not stored in clear anywhere): "
+              f"{ep.secrets[0].value.get_secret_value()}")  # fmt: skip
+    else:
+        print("signing secret: the one read from stdin (not shown)")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from kafkahooks.endpoints import describe_endpoint
+
+    session = open_session(args)
+    session.close()
+    table = session.table
+    endpoints = list(table.for_tenant(args.tenant) if args.tenant else table.endpoints())
+    endpoints.sort(key=lambda ep: ep.id)  # ids are time-ordered: oldest first
+    if args.json_output:
+        now = time.time()
+        _out(json.dumps([describe_endpoint(ep, now) for ep in endpoints], indent=2,
+                        ensure_ascii=False))  # fmt: skip
+    elif endpoints:
+        print_table(endpoints)
+    else:
+        which = f" for tenant {args.tenant!r}" if args.tenant else ""
+        print(f"no endpoints{which} in store topic {session.topic!r}", file=sys.stderr)
+    return 0
+
+
+def cmd_get(args: argparse.Namespace) -> int:
+    session = open_session(args)
+    session.close()
+    print_endpoint(endpoint_or_exit(session, args.id))
+    return 0
+
+
+def cmd_update(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from kafkahooks.endpoints import update_endpoint
+
+    patch = spec_fields(args)
+    if not patch:
+        usage_error("update: nothing to change (give options or --json PATCH)")
+    session = open_session(args)
+    try:
+        ep = endpoint_or_exit(session, args.id)
+        try:
+            new = update_endpoint(ep, patch, time.time(), allow_local=session.allow_local)
+        except ValidationError as exc:
+            usage_error(f"invalid update of {ep.id}:\n{validation_message(exc)}")
+        except ValueError as exc:
+            usage_error(f"update {ep.id}: {exc}")
+        if new.url != ep.url:
+            guard_url(new.url, session.allow_local)
+        held = write_checked(session, new, ep.offset)
+    finally:
+        session.close()
+    print_endpoint(held)
+    return 0
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    from kafkahooks.kafka import StoreWriteError
+
+    session = open_session(args)
+    try:
+        ep = endpoint_or_exit(session, args.id)
+        try:
+            offset = session.log.write(ep.id, None, session.timeout)
+        except StoreWriteError as exc:
+            fail(str(exc))
+        read_back(session, offset)
+    finally:
+        session.close()
+    print(f"deleted {ep.id} (tenant {ep.tenant!r})")
+    return 0
+
+
+def cmd_rotate(args: argparse.Namespace) -> int:
+    from kafkahooks.endpoints import EndpointLimitError, rotate_secret
+
+    secret = _stdin_secret() if args.secret_from_stdin else None
+    session = open_session(args)
+    try:
+        ep = endpoint_or_exit(session, args.id)
+        now = time.time()
+        try:
+            new, value = rotate_secret(
+                ep, now, new_secret=secret, previous_valid_for=args.expire_previous
+            )
+        except (EndpointLimitError, ValueError) as exc:
+            usage_error(f"rotate-secret {ep.id}: {exc}")
+        write_checked(session, new, ep.offset)
+    finally:
+        session.close()
+    if secret is None:
+        print(f"new signing secret for {ep.id} (shown once): {value}")
+    else:
+        print(f"new signing secret for {ep.id}: the one read from stdin (not shown)")
+    if args.expire_previous > 0:
+        print(f"the previous secret stays valid until {_when(now + args.expire_previous)} "
+              "(both sign until then)")  # fmt: skip
+    else:
+        print("the previous secrets expired now: only the new one signs")
+    return 0
+
+
+def _set_active(args: argparse.Namespace, active: bool) -> int:
+    from kafkahooks.endpoints import set_active
+
+    session = open_session(args)
+    try:
+        ep = endpoint_or_exit(session, args.id)
+        write_checked(session, set_active(ep, active, time.time()), ep.offset)
+    finally:
+        session.close()
+    print(f"{ep.id}: {'enabled' if active else 'disabled'}")
+    return 0
+
+
+def cmd_enable(args: argparse.Namespace) -> int:
+    return _set_active(args, True)
+
+
+def cmd_disable(args: argparse.Namespace) -> int:
+    return _set_active(args, False)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    session = open_session(args)
+    session.close()
+    table = session.table
+    tenants = {ep.tenant for ep in table.endpoints()}
+    print(f"store topic {session.topic!r}: loaded in {session.load_seconds:.2f} s")
+    print(f"  records read: {table.records_read:,} (superseded versions included)")
+    print(f"  endpoints: {len(table):,} for {len(tenants):,} tenants")
+    by_key = ", ".join(f"{k}: {n:,}" for k, n in sorted(table.records_by_key.items()))
+    print(f"  records per key id: {by_key or 'none'}")
+    rejected = ", ".join(f"{r}: {n:,}" for r, n in sorted(table.rejected.items()))
+    print(f"  rejected records: {rejected or 'none'}")
+    print(f"  conflicting writes ignored: {table.conflicts_ignored:,}")
+    missing = table.missing_keys
+    if missing:
+        names = ", ".join(f"{k} ({n:,} records)" for k, n in sorted(missing.items()))
+        fail(f"missing key ids: {names}: add them to endpoint_store.encryption_keys", 2)
+    return 0
+
+
+# -- pipelined writes: import and reencrypt ----------------------------------------------------
+
+
+@dataclass
+class Planned:
+    """One record a pipelined command means to write, and what it is for."""
+
+    ep: Endpoint
+    value: bytes
+    kind: str  # created / updated / reencrypted
+    line: int = 0
+    secret: str | None = None  # a new secret nobody has seen (import --secrets-out)
+
+
+def write_pipelined(session: Session, plan: list[Planned]) -> list[str | None]:
+    """Write every planned record, read up to the last, and say per record ``None`` (it
+    is in force) or why not."""
+    results: list[int | StoreWriteError] = session.log.write_many(
+        [(p.ep.id, p.value) for p in plan], session.timeout
+    )
+    offsets = [r for r in results if isinstance(r, int)]
+    if offsets:
+        read_back(session, max(offsets))
+    table = session.table
+    return [
+        str(r) if not isinstance(r, int) else None if table.offset_of(p.ep.id) == r else CONFLICT
+        for p, r in zip(plan, results, strict=True)
+    ]
+
+
+@dataclass
+class ImportLine:
+    tenant: str
+    client_key: str
+    fields: dict[str, Any]
+    secret: str | None
+
+
+def parse_import_line(text: str) -> ImportLine:
+    """One line of an import file; ``ValueError`` saying what is wrong."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise ValueError("not JSON") from None
+    if not isinstance(data, dict):
+        raise ValueError("not a JSON object")
+    tenant, key, secret = data.pop("tenant", None), data.pop("client_key", None), None
+    if isinstance(tenant, bool) or not isinstance(tenant, str | int) or tenant == "":
+        raise ValueError("tenant: give a non-empty string or an integer")
+    if not isinstance(key, str) or not key:
+        raise ValueError("client_key: give a non-empty string")
+    if "secret" in data:
+        secret = data.pop("secret")
+        if not isinstance(secret, str):
+            raise ValueError("secret: give a string")
+    metadata = data.get("metadata") or {}
+    if not isinstance(metadata, dict):
+        raise ValueError("metadata: give an object")
+    data["metadata"] = {**metadata, "client_key": key}
+    return ImportLine(str(tenant), key, data, secret)
+
+
+@dataclass
+class Importer:
+    """Plans an import against the loaded table: what to create, update or leave."""
+
+    session: Session
+    now: float = field(default_factory=time.time)
+    plan: list[Planned] = field(default_factory=list)
+    failed: list[tuple[int, str]] = field(default_factory=list)
+    unchanged: int = 0
+    by_key: dict[tuple[str, str], Endpoint] = field(default_factory=dict)
+    lines_of: dict[tuple[str, str], int] = field(default_factory=dict)
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def __post_init__(self) -> None:
+        for ep in self.session.table.endpoints():
+            key = ep.metadata.get("client_key")
+            if key is not None:
+                self.by_key[(ep.tenant, key)] = ep
+            self.counts[ep.tenant] += 1
+
+    def take(self, number: int, text: str) -> None:
+        from pydantic import ValidationError
+
+        from kafkahooks.endpoints import EndpointLimitError
+
+        try:
+            self._take(number, parse_import_line(text))
+        except ValidationError as exc:
+            self.failed.append((number, "invalid endpoint: " + validation_message(exc).strip()))
+        except (EndpointLimitError, ValueError) as exc:
+            self.failed.append((number, str(exc)))
+
+    def _take(self, number: int, line: ImportLine) -> None:
+        from dataclasses import replace
+
+        from kafkahooks.endpoints import EndpointSpec, create_endpoint, encode_endpoint, spec_of
+
+        key = (line.tenant, line.client_key)
+        if key in self.lines_of:
+            raise ValueError(f"client key {line.client_key!r} of this tenant is on line "
+                             f"{self.lines_of[key]} already")  # fmt: skip
+        self.lines_of[key] = number
+        allow_local = self.session.allow_local
+        spec = EndpointSpec.parse(line.fields, allow_local=allow_local)
+        fresh = create_endpoint(spec, line.tenant, secret=line.secret, now=self.now)
+        held = self.by_key.get(key)
+        if held is not None:  # the line is the endpoint's whole spec; its secrets stay
+            if spec_of(fresh) == spec_of(held):
+                self.unchanged += 1
+                return
+            ep, kind, revision, secret = (
+                replace(fresh, id=held.id, secrets=held.secrets, created=held.created),
+                "updated", held.offset, None,
+            )  # fmt: skip
+        else:
+            limit = self.session.per_tenant
+            if self.counts[line.tenant] >= limit:
+                raise ValueError(f"tenant {line.tenant!r} would have more than {limit} "
+                                 "endpoints (endpoint_store.max_endpoints_per_tenant)")  # fmt: skip
+            self.counts[line.tenant] += 1
+            secret = fresh.secrets[0].value.get_secret_value() if line.secret is None else None
+            ep, kind, revision = fresh, "created", -1
+        refusal = url_refusal(ep.url, allow_local)
+        if refusal is not None:
+            raise ValueError(refusal)
+        value = encode_endpoint(ep, self.session.keyring, revision, self.now)
+        self.plan.append(Planned(ep, value, kind, number, secret))
+
+
+def _import_lines(path: str) -> list[str]:
+    try:
+        if path == "-":
+            return sys.stdin.read().splitlines()
+        with open(path, encoding="utf-8") as f:
+            return f.read().splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        usage_error(f"import {path}: {getattr(exc, 'strerror', None) or exc}")
+
+
+def _write_secrets(path: str, done: list[Planned]) -> None:
+    """The new secrets of created endpoints, one JSON line each, in a file only its owner
+    may read (created with mode 0600, never overwritten)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        for p in done:
+            line = {"tenant": p.ep.tenant, "client_key": p.ep.metadata.get("client_key"),
+                    "id": p.ep.id, "secret": p.secret}  # fmt: skip
+            f.write(json.dumps(line) + "\n")
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    lines = _import_lines(args.file)
+    if args.secrets_out is not None and os.path.exists(args.secrets_out):
+        usage_error(f"--secrets-out {args.secrets_out}: exists already (it is never overwritten)")
+    started = time.monotonic()
+    session = open_session(args, create=True)
+    try:
+        importer = Importer(session)
+        for number, text in enumerate(lines, 1):
+            if text.strip():
+                importer.take(number, text)
+        outcomes = write_pipelined(session, importer.plan) if importer.plan else []
+    finally:
+        session.close()
+    done: Counter[str] = Counter()
+    shown: list[Planned] = []
+    for planned, why in zip(importer.plan, outcomes, strict=True):
+        if why is None:
+            done[planned.kind] += 1
+            if planned.secret is not None:
+                shown.append(planned)
+        else:
+            importer.failed.append((planned.line, why))
+    for number, why in sorted(importer.failed):
+        print(f"{args.file}:{number}: {why}", file=sys.stderr)
+    if shown and args.secrets_out is not None:
+        _write_secrets(args.secrets_out, shown)
+    elif shown:
+        print(f"note: {len(shown)} created endpoint(s) got a new signing secret that is not "
+              "shown (give one per line as \"secret\", or --secrets-out FILE; "
+              "rotate-secret gives a new one)", file=sys.stderr)  # fmt: skip
+    print(f"imported {args.file}: {done['created']} created, {done['updated']} updated, "
+          f"{importer.unchanged} unchanged, {len(importer.failed)} failed "
+          f"in {time.monotonic() - started:.2f} s (store loaded in "
+          f"{session.load_seconds:.2f} s)")  # fmt: skip
+    return 1 if importer.failed else 0
+
+
+def cmd_reencrypt(args: argparse.Namespace) -> int:
+    from kafkahooks.endpoints import encode_endpoint
+
+    session = open_session(args)
+    try:
+        table, now = session.table, time.time()
+        before = table.records_by_key
+        plan = []
+        for ep_id in table.ids_to_reencrypt():
+            ep = table.get(ep_id)
+            if ep is not None:
+                value = encode_endpoint(ep, session.keyring, table.offset_of(ep_id), now)
+                plan.append(Planned(ep, value, "reencrypted"))
+        outcomes = write_pipelined(session, plan) if plan else []
+        after = table.records_by_key
+    finally:
+        session.close()
+    failed = [(p.ep.id, why) for p, why in zip(plan, outcomes, strict=True) if why is not None]
+    for ep_id, why in failed:
+        print(f"{ep_id}: {why}", file=sys.stderr)
+    print(f"re-encrypted {len(plan) - len(failed)} of {len(plan)} record(s) under key id "
+          f"{session.keyring.primary!r}")  # fmt: skip
+    for kid in sorted(set(before) | set(after)):
+        print(f"  key id {kid}: {before.get(kid, 0):,} -> {after.get(kid, 0):,} records")
+    missing = table.missing_keys
+    if missing:
+        print(f"  not readable here (missing key ids): {', '.join(sorted(missing))}",
+              file=sys.stderr)  # fmt: skip
+    return 1 if failed or missing else 0
+
+
+# -- test: one signed sample delivery ------------------------------------------------------------
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from kafkahooks.config import shown_url
+    from kafkahooks.delivery import DeliveryError, response_excerpt
+
+    session = open_session(args)
+    session.close()
+    ep = endpoint_or_exit(session, args.id)
+    request, route_name, event_type = _test_request(session, ep, args)
+    guard_url(ep.url, session.allow_local)
+    _out(f"POST {shown_url(ep.url)} (endpoint {ep.id}, route {route_name}, "
+         f"event type {event_type})")  # fmt: skip
+    try:
+        status, body, elapsed = asyncio.run(_send(request))
+    except DeliveryError as exc:
+        _out(f"← not delivered: {exc.reason}")
+        return 1
+    _out(f"← HTTP {status} in {elapsed * 1000:.0f} ms")
+    if body:
+        _out(response_excerpt(body))
+    return 0 if 200 <= status < 300 else 1
+
+
+def _test_request(session: Session, ep: Endpoint, args: argparse.Namespace) -> tuple[Any, str, Any]:
+    """The signed request a route with ``endpoints:`` would send ``ep`` for a sample event."""
+    from kafkahooks.cli.commands import pick_event
+    from kafkahooks.delivery import compile_route
+    from kafkahooks.endpoints import MemoryDirectory
+
+    routes = [
+        r for r in session.config.routes
+        if r.endpoints is not None and (ep.routes is None or r.name in ep.routes)
+        and (args.route is None or r.name == args.route)
+    ]  # fmt: skip
+    if not routes:
+        usage_error(f"{ep.id}: no route with endpoints: delivers to it"
+                    + (f" named {args.route!r}" if args.route else ""))  # fmt: skip
+    route = compile_route(routes[0], session.allow_local, directory=MemoryDirectory([ep]))
+    event_type = args.event_type
+    if event_type is None and "*" not in ep.event_types:
+        event_type = ep.event_types[0]
+    event = pick_event(route, event_type, args.event)
+    _, etype = route.match(event)
+    now = time.time()
+    ctx = route.context(event, etype)
+    ctx.sent_at = now
+    ctx.endpoint_id = ep.id
+    assert route.targets is not None
+    target = route.targets.target(ep, now)
+    ctx.payload_version = target.payload_version
+    return target.build(ctx, route.render_body(ctx), now), route.name, etype
+
+
+async def _send(request: Any) -> tuple[int, bytes, float]:
+    from kafkahooks.delivery import Http1Sender
+
+    sender = Http1Sender(max_connections=2)
+    started = time.monotonic()
+    try:
+        response = await sender.send(request)
+    finally:
+        await sender.aclose()
+    return response.status, response.body, time.monotonic() - started
+
+
+# -- the parser -----------------------------------------------------------------------------------
+
+
+def _spec_options(parser: argparse.ArgumentParser, *, create: bool) -> None:
+    parser.add_argument("--url", required=False, help="https:// target (the guard checks it)")
+    parser.add_argument("--description")
+    parser.add_argument(
+        "--event-type",
+        action="append",
+        metavar="TYPE",
+        help="an event type it takes (repeat; default every type: *)",
+    )
+    parser.add_argument(
+        "--route",
+        action="append",
+        metavar="ROUTE",
+        help="a route it takes events of (repeat; default every route)",
+    )
+    parser.add_argument("--header", action="append", metavar="'NAME: VALUE'")
+    parser.add_argument(
+        "--secret-header",
+        action="append",
+        metavar="'NAME: VALUE'",
+        help="a header whose value is encrypted at rest and never printed",
+    )
+    parser.add_argument("--rate-limit", type=float, metavar="PER_SECOND")
+    parser.add_argument("--metadata", action="append", metavar="KEY=VALUE")
+    parser.add_argument(
+        "--inactive",
+        action="store_true",
+        help="created disabled" if create else "disable it (also: disable ID)",
+    )
+    parser.add_argument("--json", metavar="FILE|-",
+                        help="the spec as a JSON object" if create
+                        else "a JSON merge patch (null resets or removes)")  # fmt: skip
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True, help="the routes file (endpoint_store)")
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
+                        help="seconds to load the store or have a write read back")  # fmt: skip
+
+
+def add_endpoints_command(sub: Any) -> None:
+    """Register ``endpoints`` and its sub-commands on the CLI's sub-parsers."""
+    top = sub.add_parser("endpoints", help="customer endpoints: create, list, rotate, import …")
+    cmds = top.add_subparsers(dest="endpoints_command", required=True)
+
+    def command(name: str, func: Any, text: str, *, with_id: bool = True) -> Any:
+        parser = cmds.add_parser(name, help=text)
+        _common(parser)
+        if with_id:
+            parser.add_argument("id", help="endpoint id (ep_…)")
+        parser.set_defaults(func=func)
+        return parser
+
+    create = command("create", cmd_create, "register an endpoint; prints its secret once",
+                     with_id=False)  # fmt: skip
+    create.add_argument("--tenant")
+    _spec_options(create, create=True)
+    create.add_argument("--secret-from-stdin", action="store_true",
+                        help="use the secret on stdin's first line (not printed)")  # fmt: skip
+
+    listing = command("list", cmd_list, "list endpoints (never secrets)", with_id=False)
+    listing.add_argument("--tenant")
+    listing.add_argument("--json", dest="json_output", action="store_true")
+
+    command("get", cmd_get, "show one endpoint (never secrets)")
+    _spec_options(command("update", cmd_update, "change an endpoint (conditional)"),
+                  create=False)  # fmt: skip
+    command("delete", cmd_delete, "delete an endpoint (a tombstone)")
+
+    rotate = command("rotate-secret", cmd_rotate, "new signing secret; prints it once")
+    rotate.add_argument(
+        "--expire-previous",
+        type=expiry_seconds,
+        default=86400.0,
+        metavar="now|24h|SECONDS",
+        help="how long the previous secret still signs (default 24h)",
+    )
+    rotate.add_argument("--secret-from-stdin", action="store_true")
+    command("enable", cmd_enable, "enable an endpoint")
+    command("disable", cmd_disable, "disable an endpoint")
+
+    test = command("test", cmd_test, "send one signed sample event to an endpoint")
+    test.add_argument("--route", help="the route whose template to use (default: the first)")
+    which = test.add_mutually_exclusive_group()
+    which.add_argument("--event-type", help="a built-in sample event of this type")
+    which.add_argument("--event", help="JSON file: the value, or an envelope")
+
+    imp = command("import", cmd_import, "create/update endpoints from JSON lines, "
+                  "idempotent by client key", with_id=False)  # fmt: skip
+    imp.add_argument("file", help="JSON lines: tenant, client_key, spec fields (+ secret)")
+    imp.add_argument(
+        "--secrets-out",
+        metavar="FILE",
+        help="write created endpoints' new secrets here (mode 0600)",
+    )
+    command("reencrypt", cmd_reencrypt, "rewrite records not under the first key",
+            with_id=False)  # fmt: skip
+    command("check", cmd_check, "load the store and report it", with_id=False)
