@@ -364,7 +364,8 @@ def print_table(endpoints: list[Endpoint]) -> None:
         )  # fmt: skip
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
-        _out("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + row[-1])
+        padded = [cell.ljust(w) for cell, w in zip(row, widths, strict=False)]
+        _out("  ".join([*padded, row[-1]]).rstrip())
 
 
 # -- the commands -----------------------------------------------------------------------------
