@@ -50,6 +50,7 @@ HELP = [
     "broker",
     "listen",
     "produce",
+    "endpoints",
 ]
 COMMANDS = [
     *([name, "--help"] for name in HELP),
