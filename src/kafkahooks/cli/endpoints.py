@@ -213,7 +213,7 @@ def _config(path: str) -> RoutesFile:
     return config
 
 
-def open_session(args: argparse.Namespace, *, create: bool = False) -> Session:
+def open_session(args: argparse.Namespace, *, create: bool = False, warn: bool = True) -> Session:
     """The store loaded up to now; exit 2 for a configuration problem (no section, a bad
     key spec, a missing or misshapen topic), 1 when it cannot be read in time.
     ``create``: create a missing store topic (1 partition, compacted) first."""
@@ -240,7 +240,7 @@ def open_session(args: argparse.Namespace, *, create: bool = False) -> Session:
     session = Session(
         args.config, config, settings, log, table, keyring, args.timeout, loaded.seconds
     )
-    for kid, count in sorted(table.missing_keys.items()):
+    for kid, count in sorted(table.missing_keys.items()) if warn else ():
         print(
             f"warning: {count} record(s) are encrypted under key id {kid!r}, which "
             "endpoint_store.encryption_keys lacks (kafkahooks endpoints check)",
@@ -374,6 +374,8 @@ def print_table(endpoints: list[Endpoint]) -> None:
 def cmd_create(args: argparse.Namespace) -> int:
     from kafkahooks.endpoints import create_endpoint
 
+    if args.secret_from_stdin and args.json == "-":
+        usage_error("create: --json - and --secret-from-stdin both read stdin; give one a file")
     data = spec_fields(args)
     tenant = args.tenant if args.tenant is not None else data.get("tenant")
     data.pop("tenant", None)
@@ -465,15 +467,17 @@ def cmd_delete(args: argparse.Namespace) -> int:
 
     session = open_session(args)
     try:
-        ep = endpoint_or_exit(session, args.id)
+        if session.table.offset_of(args.id) == -1:  # (one it cannot decrypt may go)
+            endpoint_or_exit(session, args.id)
+        ep = session.table.get(args.id)
         try:
-            offset = session.log.write(ep.id, None, session.timeout)
+            offset = session.log.write(args.id, None, session.timeout)
         except StoreWriteError as exc:
             fail(str(exc))
         read_back(session, offset)
     finally:
         session.close()
-    print(f"deleted {ep.id} (tenant {ep.tenant!r})")
+    print(f"deleted {args.id}" + (f" (tenant {ep.tenant!r})" if ep is not None else ""))
     return 0
 
 
@@ -528,7 +532,7 @@ def cmd_disable(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    session = open_session(args)
+    session = open_session(args, warn=False)
     session.close()
     table = session.table
     tenants = {ep.tenant for ep in table.endpoints()}
