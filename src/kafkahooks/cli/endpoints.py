@@ -788,6 +788,8 @@ def cmd_test(args: argparse.Namespace) -> int:
     guard_url(ep.url, session.allow_local)
     _out(f"POST {shown_url(ep.url)} (endpoint {ep.id}, route {route_name}, "
          f"event type {event_type})")  # fmt: skip
+    if not ep.active:
+        _out("# note: the endpoint is disabled (no event matches it); sent anyway")
     try:
         status, body, elapsed = asyncio.run(_send(request))
     except DeliveryError as exc:
