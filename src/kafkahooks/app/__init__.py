@@ -14,53 +14,48 @@ from typing import TYPE_CHECKING
 from kafkahooks.lazy import lazy_door
 
 if TYPE_CHECKING:
-    from kafkahooks.app.bridge import Bridge, endpoint_directory, run_bridge
+    from kafkahooks.app.bridge import Bridge, run_bridge
     from kafkahooks.app.checks import AllowLocal, load_checked, sample_warnings
     from kafkahooks.app.replay import DeadRecord, Replayer
     from kafkahooks.app.settings import Settings
     from kafkahooks.app.store import (
-        STORE_TIMEOUT,
-        keyring_of,
+        EndpointDirectories,
+        EndpointStore,
+        StoreKeyError,
         open_store,
-        store_of,
         store_properties,
-        store_section,
     )
 
 __all__ = [
-    "STORE_TIMEOUT",
     "AllowLocal",
     "Bridge",
     "DeadRecord",
+    "EndpointDirectories",
+    "EndpointStore",
     "Replayer",
     "Settings",
-    "endpoint_directory",
-    "keyring_of",
+    "StoreKeyError",
     "load_checked",
     "open_store",
     "run_bridge",
     "sample_warnings",
-    "store_of",
     "store_properties",
-    "store_section",
 ]
 
 _HOMES = {
     "AllowLocal": "checks",
     "Bridge": "bridge",
     "DeadRecord": "replay",
+    "EndpointDirectories": "store",
+    "EndpointStore": "store",
     "Replayer": "replay",
     "Settings": "settings",
-    "endpoint_directory": "bridge",
     "load_checked": "checks",
+    "open_store": "store",
     "run_bridge": "bridge",
     "sample_warnings": "checks",
-    "STORE_TIMEOUT": "store",
-    "keyring_of": "store",
-    "open_store": "store",
-    "store_of": "store",
     "store_properties": "store",
-    "store_section": "store",
+    "StoreKeyError": "store",
 }
 
 

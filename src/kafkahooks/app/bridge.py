@@ -2,8 +2,8 @@
 
 Routes with ``endpoints:`` need the replica's endpoint directory: it is the
 ``directory`` argument of :class:`Bridge` (handed to every member's routes table,
-on start and on reload), and :func:`endpoint_directory` is where the process's
-one is made.  Without one, such a config is refused at start, naming the route.
+on start and on reload), made by ``app/store.py`` (the endpoint store, read to its end
+before any group is joined).  Without one, such a config is refused at start.
 """
 
 from __future__ import annotations
@@ -18,24 +18,27 @@ from kafkahooks.app.gctune import tune_gc
 from kafkahooks.app.health import HealthServer
 from kafkahooks.app.reload import Reloader, ReloadError
 from kafkahooks.app.settings import Settings
+from kafkahooks.app.store import EndpointDirectories
 from kafkahooks.config import RouteConfig, RoutesFile
 from kafkahooks.decode import Decoders
 from kafkahooks.delivery import Deliverer, Gates, Http1Sender, RouteStates, RouteTable, Sender
-from kafkahooks.endpoints import EndpointDirectory, load_endpoints_file
+from kafkahooks.endpoints import EndpointDirectory
 from kafkahooks.engine import DeadLetterLimit, DeadLetterWriter, Pipeline, Stats
+from kafkahooks.errors import KafkahooksError
 from kafkahooks.kafka import (
     AckedProducer,
     ConsumerLoop,
     DeliveryLog,
     OffsetTracker,
     Reachability,
+    StoreUnavailableError,
     consumer_config,
     create_topics,
     ensure_topics,
     producer_properties,
 )
 
-__all__ = ["Bridge", "Member", "RunResult", "endpoint_directory", "run_bridge"]
+__all__ = ["Bridge", "Member", "RunResult", "run_bridge"]
 
 log = logging.getLogger("kafkahooks.service")
 
@@ -298,18 +301,6 @@ class Bridge:
         return RunResult(1 if error else 0, self.stats, commits, error)
 
 
-def endpoint_directory(config: RoutesFile, settings: Settings) -> EndpointDirectory | None:
-    """The process's customer endpoints, when a route has ``endpoints:``.
-
-    The endpoint store is wired here; until then only ``KAFKAHOOKS_TEST_ENDPOINTS_FILE``
-    (tests) gives one, and without it such a config is refused at start."""
-    if not any(r.endpoints is not None for r in config.routes):
-        return None
-    if settings.test_endpoints_file:
-        return load_endpoints_file(settings.test_endpoints_file)
-    return None
-
-
 def make_sender(settings: Settings, max_connections: int) -> Sender:
     """The one delivery client (``delivery/http1.py``); ``max_connections`` caps its sockets."""
     return Http1Sender(max_connections=max_connections)
@@ -343,8 +334,28 @@ async def run_bridge(
     path: str | None = None,
     early_signals: list[int] | None = None,
 ) -> RunResult:
+    directories = EndpointDirectories(config, settings)
+    try:  # the endpoint store is read to its end before any group is joined
+        directory = await asyncio.get_running_loop().run_in_executor(None, directories.open)
+    except StoreUnavailableError as exc:
+        return RunResult(1, Stats(), 0, str(exc))
+    except (KafkahooksError, ValueError) as exc:  # the store's topic or keys are wrong
+        return RunResult(2, Stats(), 0, str(exc))
     try:
-        bridge = Bridge(config, settings, directory=endpoint_directory(config, settings))
+        return await _run(config, settings, directory, path, early_signals)
+    finally:
+        await asyncio.get_running_loop().run_in_executor(None, directories.close)
+
+
+async def _run(
+    config: RoutesFile,
+    settings: Settings,
+    directory: EndpointDirectory | None,
+    path: str | None,
+    early_signals: list[int] | None,
+) -> RunResult:
+    try:
+        bridge = Bridge(config, settings, directory=directory)
     except ValueError as exc:  # e.g. routes with endpoints: and no endpoint directory
         return RunResult(2, Stats(), 0, str(exc))
     install_signal_handlers(bridge)

@@ -1,95 +1,146 @@
-"""Open the endpoint store of a routes file: its keyring, its topic, a table loaded from it.
+"""The replica's endpoint store: read to its end before anything is consumed, then followed.
 
-Job: the one way a process (the bridge, an ``endpoints`` command) turns the routes file's
-``endpoint_store`` section into a :class:`~kafkahooks.kafka.StoreLog` whose records are
-applied to an :class:`~kafkahooks.endpoints.EndpointTable`.
+A process whose routes have ``endpoints:`` (or a command that manages them) opens the
+store topic named by ``endpoint_store``: it creates the topic if it is missing (one
+partition, compacted), refuses any other shape, reads every record up to a marker of
+its own (``kafka/storelog.py``) into an :class:`~kafkahooks.endpoints.EndpointTable`,
+and then follows the topic on one thread, so a change applies to every event matched
+after this replica applied it.
 
-Invariants: the encryption keys are read from their ``SecretStr`` here only, into the
-keyring, and never reach a message (a malformed spec is named by position, never shown);
-the store's Kafka client uses the routes file's ``kafka`` section (bootstrap servers and
-security properties), as every other client of the process does.
+Invariant: :func:`open_store` returns only a store that was read to its end with every
+record decryptable; a record under a key id the configuration lacks is a
+:class:`StoreKeyError` that names the key ids and how many records use each, and the
+bridge does not start (it would deliver with stale endpoints).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import logging
+from dataclasses import dataclass
+from typing import Any
 
-if TYPE_CHECKING:
-    from kafkahooks.app.settings import Settings
-    from kafkahooks.config import EndpointStoreConfig, RoutesFile
-    from kafkahooks.endpoints import EndpointTable, Keyring
-    from kafkahooks.kafka import StoreLog
+from kafkahooks.app.settings import Settings
+from kafkahooks.config import RoutesFile
+from kafkahooks.endpoints import EndpointDirectory, EndpointTable, Keyring, load_endpoints_file
+from kafkahooks.errors import KafkahooksError
+from kafkahooks.kafka import StoreLoad, StoreLog, check_store_topic, ensure_store_topic
 
 __all__ = [
-    "STORE_TIMEOUT",
-    "keyring_of",
+    "EndpointDirectories",
+    "EndpointStore",
+    "StoreKeyError",
     "open_store",
-    "store_of",
     "store_properties",
-    "store_section",
 ]
 
-# how long loading the store (write a marker, read up to it) may take before a command
-# or a replica gives up: 100,000 endpoints load in about 4 s here (docs/endpoints.md)
-STORE_TIMEOUT = 60.0
+log = logging.getLogger("kafkahooks.store")
+
+LOAD_TIMEOUT = 120.0  # seconds: 100,000 endpoints load in a few (bench/results.md)
+TOPIC_TIMEOUT = 30.0
 
 
-def store_section(config: RoutesFile) -> EndpointStoreConfig:
-    """The ``endpoint_store`` section; ``ValueError`` when the file has none."""
-    if config.endpoint_store is None:
-        raise ValueError(
-            "the routes file has no endpoint_store section (topic, encryption_keys): "
-            "customer endpoints need one"
-        )
-    return config.endpoint_store
+class StoreKeyError(KafkahooksError):
+    """Store records are encrypted under key ids that ``encryption_keys`` lacks."""
 
 
-def keyring_of(config: RoutesFile) -> Keyring:
-    """The store's keyring (the first key encrypts); ``ValueError`` naming what is wrong
-    with the key spec, never a key."""
-    from kafkahooks.endpoints import Keyring
+@dataclass
+class EndpointStore:
+    """An open store: its table (the endpoint directory) and the log that feeds it."""
 
-    return Keyring.parse(store_section(config).encryption_keys.get_secret_value())
+    table: EndpointTable
+    log: StoreLog
+    loaded: StoreLoad
+    keyring: Keyring
+    max_per_tenant: int
+
+    def close(self) -> None:
+        self.log.close()
 
 
 def store_properties(config: RoutesFile) -> dict[str, Any]:
     """librdkafka properties for the store's clients: the routes file's cluster."""
-    return {"bootstrap.servers": config.kafka.bootstrap_servers, **config.kafka.properties}
+    kafka = config.kafka
+    return {"bootstrap.servers": kafka.bootstrap_servers, **kafka.properties}
 
 
-def store_of(
-    config: RoutesFile, settings: Settings | None = None, *, name: str = "store"
-) -> tuple[StoreLog, EndpointTable]:
-    """The store's log and a table it applies to, not loaded yet (call ``load``).
-    ``settings`` is accepted for the callers' symmetry; nothing in it changes the store."""
-    from kafkahooks.endpoints import EndpointTable
-    from kafkahooks.kafka import StoreLog
-
-    section = store_section(config)
-    table = EndpointTable(keyring_of(config))
-    log = StoreLog(store_properties(config), section.topic, table.apply, name=name)
-    return log, table
+def _missing(table: EndpointTable) -> str:
+    named = ", ".join(f"{kid!r} ({n} records)" for kid, n in sorted(table.missing_keys.items()))
+    return (
+        f"endpoint store records are encrypted under key ids missing from "
+        f"endpoint_store.encryption_keys: {named}; add those keys (the first one still "
+        f"encrypts) and start again"
+    )
 
 
 def open_store(
     config: RoutesFile,
-    settings: Settings | None = None,
     *,
-    create: bool = False,
-    timeout: float = STORE_TIMEOUT,
-    name: str = "store",
-) -> tuple[StoreLog, EndpointTable]:
-    """The store loaded up to now (its topic created first when ``create``).  Raises
-    ``ValueError`` (no section, bad key spec), ``StoreTopicError`` (missing or misshapen
-    topic) or ``StoreUnavailableError``; the log is closed when loading fails."""
-    from kafkahooks.kafka import ensure_store_topic
-
-    log, table = store_of(config, settings, name=name)
+    follow: bool = True,
+    create: bool = True,
+    timeout: float = LOAD_TIMEOUT,
+    missing_keys_ok: bool = False,
+) -> EndpointStore:
+    """Read the store named by ``config.endpoint_store`` to its end; ``follow``: then keep
+    applying new records on a thread; ``create``: make the topic when it is missing;
+    ``missing_keys_ok``: return a store with records under missing key ids too (the
+    operator's ``endpoints`` commands: ``check`` reports them, the others refuse only the
+    endpoints they cannot read; never a process that delivers).
+    Raises ``StoreTopicError``, ``StoreUnavailableError``, :class:`StoreKeyError`, or a
+    ``ValueError`` for a malformed key spec."""
+    settings = config.endpoint_store
+    if settings is None:
+        raise ValueError("the routes file has no endpoint_store section")
+    keyring = Keyring.parse(settings.encryption_keys.get_secret_value())
+    props = store_properties(config)
+    if create:
+        ensure_store_topic(props, settings.topic, TOPIC_TIMEOUT)
+    else:
+        check_store_topic(props, settings.topic, TOPIC_TIMEOUT)
+    table = EndpointTable(keyring)
+    store_log = StoreLog(props, settings.topic, table.apply, name="endpoints")
     try:
-        if create:
-            ensure_store_topic(store_properties(config), log.topic, timeout)
-        log.load(timeout)
+        loaded = store_log.load(timeout)
+        if table.missing_keys and not missing_keys_ok:
+            raise StoreKeyError(_missing(table))
+        if follow:
+            store_log.follow()
     except BaseException:
-        log.close()
+        store_log.close()
         raise
-    return log, table
+    log.info(
+        "endpoint store loaded",
+        extra={
+            "topic": settings.topic,
+            "endpoints": len(table),
+            "records": loaded.records,  # superseded versions included: nothing compacts here
+            "seconds": round(loaded.seconds, 3),
+        },
+    )
+    return EndpointStore(table, store_log, loaded, keyring, settings.max_endpoints_per_tenant)
+
+
+def needs_store(config: RoutesFile) -> bool:
+    """Whether a route delivers to customer endpoints (``endpoints:``)."""
+    return any(r.endpoints is not None for r in config.routes if r.active)
+
+
+class EndpointDirectories:
+    """The process's endpoint directory, when a route has ``endpoints:``: the store, read to
+    its end and followed (``KAFKAHOOKS_TEST_ENDPOINTS_FILE``, tests only: a JSON list)."""
+
+    def __init__(self, config: RoutesFile, settings: Settings, *, follow: bool = True) -> None:
+        self._config, self._settings, self._follow = config, settings, follow
+        self.store: EndpointStore | None = None
+
+    def open(self) -> EndpointDirectory | None:
+        if not needs_store(self._config):
+            return None
+        if self._settings.test_endpoints_file:
+            return load_endpoints_file(self._settings.test_endpoints_file)
+        self.store = open_store(self._config, follow=self._follow)
+        return self.store.table
+
+    def close(self) -> None:
+        if self.store is not None:
+            self.store.close()
+            self.store = None

@@ -161,16 +161,17 @@ def cmd_dlq_show(args: argparse.Namespace) -> int:
     return status
 
 
-def _replay_route(config: RoutesFile, args: argparse.Namespace, settings: Settings) -> Route:
-    """The route to replay into, compiled; exit 2 when it cannot be."""
-    from kafkahooks.app import endpoint_directory
+def _replay_route(
+    config: RoutesFile, args: argparse.Namespace, settings: Settings, directory: Any
+) -> Route:
+    """The route to replay into, compiled; exit 2 when it cannot be.  ``directory``: the
+    customer endpoints, for a route with ``endpoints:``."""
     from kafkahooks.delivery import RouteTable
 
     chosen = route_or_exit(config, args.route, args.config)
     if not chosen.active:
         usage_error(f"route {args.route!r} is inactive: activate it to replay into it")
     try:  # the transport policy of this one route
-        directory = endpoint_directory(config, settings)
         return RouteTable([chosen], settings.allow_local_targets, directory=directory).routes[0]
     except ValueError as exc:
         usage_error(str(exc))
@@ -186,15 +187,31 @@ async def _replay_main(replayer: Replayer, start: int | None, limit: int | None)
 
 
 def cmd_dlq_replay(args: argparse.Namespace) -> int:
-    import asyncio
 
-    from kafkahooks.app import Replayer, Settings
+    from kafkahooks.app import EndpointDirectories, Settings
+    from kafkahooks.errors import KafkahooksError
     from kafkahooks.telemetry import setup_logging
 
     settings = Settings()
     setup_logging(settings.log_level, settings.log_format)
     config = load_or_exit(args.config)
-    route = _replay_route(config, args, settings)
+    directories = EndpointDirectories(config, settings)
+    try:
+        directory = directories.open()
+    except (KafkahooksError, ValueError) as exc:  # the endpoint store cannot be read
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    try:
+        return _replay(config, args, settings, _replay_route(config, args, settings, directory))
+    finally:
+        directories.close()
+
+
+def _replay(config: RoutesFile, args: argparse.Namespace, settings: Settings, route: Route) -> int:
+    import asyncio
+
+    from kafkahooks.app import Replayer
+
     replayer = Replayer(
         config,
         route,

@@ -217,30 +217,26 @@ def open_session(args: argparse.Namespace, *, create: bool = False, warn: bool =
     """The store loaded up to now; exit 2 for a configuration problem (no section, a bad
     key spec, a missing or misshapen topic), 1 when it cannot be read in time.
     ``create``: create a missing store topic (1 partition, compacted) first."""
-    from kafkahooks.app import keyring_of, store_of, store_properties
-    from kafkahooks.kafka import StoreError, StoreTopicError, ensure_store_topic
+    from kafkahooks.app import open_store
+    from kafkahooks.kafka import StoreError, StoreTopicError
 
     config = _config(args.config)
     settings = _settings()
     try:
-        keyring = keyring_of(config)
-    except ValueError as exc:
+        store = open_store(
+            config, follow=False, create=create, timeout=args.timeout, missing_keys_ok=True
+        )
+    except ValueError as exc:  # the key spec (named by position, never shown)
         usage_error(f"{args.config}: endpoint_store.encryption_keys: {exc}")
-    log, table = store_of(config, settings, name="endpoints-cli")
-    try:
-        if create:
-            ensure_store_topic(store_properties(config), log.topic, args.timeout)
-        loaded = log.load(args.timeout)
     except StoreTopicError as exc:
-        log.close()
         usage_error(str(exc))
     except StoreError as exc:
-        log.close()
         fail(str(exc))
     session = Session(
-        args.config, config, settings, log, table, keyring, args.timeout, loaded.seconds
-    )
-    for kid, count in sorted(table.missing_keys.items()) if warn else ():
+        args.config, config, settings, store.log, store.table, store.keyring, args.timeout,
+        store.loaded.seconds,
+    )  # fmt: skip
+    for kid, count in sorted(store.table.missing_keys.items()) if warn else ():
         print(
             f"warning: {count} record(s) are encrypted under key id {kid!r}, which "
             "endpoint_store.encryption_keys lacks (kafkahooks endpoints check)",

@@ -77,6 +77,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    if args.endpoints:
+        from kafkahooks.demo import run_endpoints_demo
+
+        return run_endpoints_demo(events=args.events)
     from kafkahooks.demo import run_demo
 
     return run_demo(events=args.events, calls=args.calls, value_format=args.format)
@@ -125,6 +129,9 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     demo.add_argument("--calls", type=int, default=0, help="distinct calls (default events/4)")
     demo.add_argument("--format", choices=["json", "avro"], default="json",
                       help="produce the events as JSON, or as schemaless Avro (call-status.avsc)")
+    demo.add_argument("--endpoints", action="store_true",
+                      help="customers' own endpoints: created with `kafkahooks endpoints create`, "
+                      "each receiving its tenant's events")
     demo.set_defaults(func=cmd_demo)
     return parser
 

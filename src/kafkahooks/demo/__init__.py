@@ -15,6 +15,7 @@ from kafkahooks.lazy import lazy_door
 
 if TYPE_CHECKING:
     from kafkahooks.demo.broker import EmbeddedBroker, free_port
+    from kafkahooks.demo.customers import run_endpoints_demo
     from kafkahooks.demo.listen import (
         ListenReceiver,
         SignatureCheck,
@@ -41,6 +42,7 @@ __all__ = [
     "free_port",
     "produce_events",
     "run_demo",
+    "run_endpoints_demo",
     "sample_records",
     "signature_check",
 ]
@@ -58,6 +60,7 @@ _HOMES = {
     "produce_events": "produce",
     "sample_records": "produce",
     "run_demo": "run",
+    "run_endpoints_demo": "customers",
 }
 
 

@@ -12,7 +12,7 @@ import os
 import secrets
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -27,7 +27,7 @@ from kafkahooks.demo.receiver import VerifyingReceiver
 from kafkahooks.kafka import with_logger
 from kafkahooks.telemetry import setup_logging
 
-__all__ = ["Progress", "project_file", "run_demo"]
+__all__ = ["Progress", "produce", "project_file", "run_demo"]
 
 TOPIC = "calls.status"
 PARTITIONS = 4
@@ -59,8 +59,14 @@ def avro_encoder() -> Callable[[dict[str, Any]], bytes]:
 
 
 def produce(
-    bootstrap: str, events: int, calls: int, encode: Callable[[dict[str, Any]], bytes] = json_bytes
+    bootstrap: str,
+    events: int,
+    calls: int,
+    encode: Callable[[dict[str, Any]], bytes] = json_bytes,
+    tenants: Sequence[str] = (),
 ) -> int:
+    """``tenants``: calls go round them (the event's ``companionId``, and the prefix of
+    its call id, so a receiver can tell whose calls reached it)."""
     # with_logger: librdkafka's lines go through kafkahooks' logger (structured,
     # rate-limited), not raw to stderr over the demo's progress lines
     admin = AdminClient(with_logger({"bootstrap.servers": bootstrap}))
@@ -75,6 +81,9 @@ def produce(
                 break
             call_id = f"call-{call:06d}"
             event = copy.deepcopy(samples[step])
+            if tenants:
+                event["companionId"] = tenants[call % len(tenants)]
+                call_id = f"{event['companionId']}/{call_id}"
             event["callId"] = call_id
             event["data"]["phoneNumber"] = f"+61 2 9000 {call % 10000:04d}"
             producer.produce(TOPIC, key=call_id, value=encode(event))
