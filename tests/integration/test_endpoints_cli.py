@@ -22,7 +22,7 @@ import pytest
 import standardwebhooks
 import yaml
 
-import kafkahooks.cli.endpoints as cli_endpoints
+import kafkahooks.cli.storesession as cli_session
 from kafkahooks.cli.main import main
 from kafkahooks.endpoints import generate_key_spec
 from kafkahooks.kafka import StoreLog, ensure_store_topic
@@ -173,7 +173,7 @@ def test_update_url_then_a_conflicting_update_loses(
 
     # Two writers read the same version; the other one writes first (between this
     # process's read and its write): this one must lose, say so and exit 1.
-    encode = cli_endpoints.encode_or_exit
+    encode = cli_session.encode_or_exit
 
     def other_writer_first(session: Any, new: Any, revision: int) -> bytes:
         other = run("update", ep["id"], "--description", "the other writer")
@@ -181,7 +181,7 @@ def test_update_url_then_a_conflicting_update_loses(
         return encode(session, new, revision)
 
     monkeypatch.setenv("KH_TEST_KEYS", K1)
-    monkeypatch.setattr(cli_endpoints, "encode_or_exit", other_writer_first)
+    monkeypatch.setattr(cli_session, "encode_or_exit", other_writer_first)
     with pytest.raises(SystemExit) as exited:
         main(["endpoints", "update", ep["id"], "--description", "mine", "--config", str(config)])
     assert exited.value.code == 1

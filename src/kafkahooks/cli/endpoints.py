@@ -25,31 +25,37 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import sys
 import time
-from collections import Counter
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 from kafkahooks.cli.common import usage_error
+from kafkahooks.cli.storesession import (
+    Session,
+    endpoint_or_exit,
+    fail,
+    guard_url,
+    open_session,
+    out,
+    parse_spec,
+    print_endpoint,
+    print_table,
+    process_settings,
+    read_back,
+    validation_message,
+    write_checked,
+)
 
 if TYPE_CHECKING:
-    from pydantic import ValidationError
-
-    from kafkahooks.app import Settings
-    from kafkahooks.config import RoutesFile
-    from kafkahooks.endpoints import Endpoint, EndpointSpec, EndpointTable, Keyring
-    from kafkahooks.kafka import StoreLog, StoreWriteError
+    from kafkahooks.endpoints import Endpoint
 
 # The routes file, the store's Kafka clients, the cipher and the HTTP client are imported
 # by the commands that use them: ``endpoints --help`` starts without them.
 
 __all__ = [
-    "CONFLICT",
     "add_endpoints_command",
     "expiry_seconds",
     "header_pairs",
@@ -57,16 +63,9 @@ __all__ = [
     "spec_fields",
 ]
 
-CONFLICT = "conflict: the endpoint was changed by someone else; nothing was changed"
 DEFAULT_TIMEOUT = 60.0
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd]?)")
 _UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-
-
-def fail(message: str, code: int = 1) -> NoReturn:
-    """Print ``message`` to stderr and exit with ``code``."""
-    print(message, file=sys.stderr)
-    raise SystemExit(code)
 
 
 # -- parsing options (pure: unit-tested) ----------------------------------------------------
@@ -138,15 +137,6 @@ def spec_fields(args: argparse.Namespace) -> dict[str, Any]:
     return data
 
 
-def validation_message(exc: ValidationError) -> str:
-    """A spec's problems, one per line, located (input values are never shown)."""
-    lines = []
-    for error in exc.errors(include_input=False):
-        where = ".".join(str(p) for p in error["loc"]) or "spec"
-        lines.append(f"  {where}: {error['msg']}")
-    return "\n".join(lines)
-
-
 def _stdin_secret() -> str:
     secret = sys.stdin.readline().rstrip("\r\n")
     if not secret:
@@ -156,212 +146,6 @@ def _stdin_secret() -> str:
 
 def _when(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-# -- the store, for one command --------------------------------------------------------------
-
-
-@dataclass
-class Session:
-    """One command's view of the store: the routes file, the loaded table, the keyring."""
-
-    source: str
-    config: RoutesFile
-    settings: Settings
-    log: StoreLog
-    table: EndpointTable
-    keyring: Keyring
-    timeout: float
-    load_seconds: float = 0.0
-    closed: bool = field(default=False)
-
-    @property
-    def allow_local(self) -> bool:
-        return self.settings.allow_local_targets
-
-    @property
-    def per_tenant(self) -> int:
-        """``endpoint_store.max_endpoints_per_tenant``."""
-        assert self.config.endpoint_store is not None  # _config() checked it
-        return self.config.endpoint_store.max_endpoints_per_tenant
-
-    @property
-    def topic(self) -> str:
-        return self.log.topic
-
-    def close(self) -> None:
-        if not self.closed:
-            self.closed = True
-            self.log.close()
-
-
-def _settings() -> Settings:
-    from kafkahooks.app import Settings
-
-    return Settings()
-
-
-def _config(path: str) -> RoutesFile:
-    from kafkahooks.cli.common import load_or_exit
-
-    config = load_or_exit(path)
-    if config.endpoint_store is None:
-        usage_error(
-            f"{path}: no endpoint_store section (topic, encryption_keys): the endpoint "
-            "commands read and write the store it names"
-        )
-    return config
-
-
-def open_session(args: argparse.Namespace, *, create: bool = False, warn: bool = True) -> Session:
-    """The store loaded up to now; exit 2 for a configuration problem (no section, a bad
-    key spec, a missing or misshapen topic), 1 when it cannot be read in time.
-    ``create``: create a missing store topic (1 partition, compacted) first."""
-    from kafkahooks.app import open_store
-    from kafkahooks.kafka import StoreError, StoreTopicError
-
-    config = _config(args.config)
-    settings = _settings()
-    try:
-        store = open_store(
-            config, follow=False, create=create, timeout=args.timeout, missing_keys_ok=True
-        )
-    except ValueError as exc:  # the key spec (named by position, never shown)
-        usage_error(f"{args.config}: endpoint_store.encryption_keys: {exc}")
-    except StoreTopicError as exc:
-        usage_error(str(exc))
-    except StoreError as exc:
-        fail(str(exc))
-    session = Session(
-        args.config, config, settings, store.log, store.table, store.keyring, args.timeout,
-        store.loaded.seconds,
-    )  # fmt: skip
-    for kid, count in sorted(store.table.missing_keys.items()) if warn else ():
-        print(
-            f"warning: {count} record(s) are encrypted under key id {kid!r}, which "
-            "endpoint_store.encryption_keys lacks (kafkahooks endpoints check)",
-            file=sys.stderr,
-        )
-    return session
-
-
-def endpoint_or_exit(session: Session, endpoint_id: str) -> Endpoint:
-    """The endpoint ``endpoint_id`` as the store holds it now; exit 2 if there is none
-    (or its current record cannot be decrypted here)."""
-    table = session.table
-    ep = table.get(endpoint_id)
-    if ep is not None and table.offset_of(endpoint_id) == ep.offset:
-        return ep
-    if table.offset_of(endpoint_id) != -1:
-        missing = [k for k in table.keys_of(endpoint_id) if k not in session.keyring]
-        fail(
-            f"endpoint {endpoint_id}: its current record is encrypted under key id(s) "
-            f"{', '.join(missing) or '?'}, which endpoint_store.encryption_keys lacks",
-            2,
-        )
-    fail(f"no endpoint {endpoint_id} in store topic {session.topic!r}", 2)
-
-
-def url_refusal(url: str, allow_local: bool) -> str | None:
-    """Why the transport guard refuses ``url`` at write time (https, no non-public
-    address literal in any spelling, unless KAFKAHOOKS_ALLOW_LOCAL_TARGETS), or ``None``."""
-    from kafkahooks.delivery import TargetPolicy, TargetRefused, check_url
-
-    try:
-        check_url(url, TargetPolicy(allow_local, allow_local))
-    except TargetRefused as exc:
-        return f"url refused by the transport guard: {exc}"
-    return None
-
-
-def guard_url(url: str, allow_local: bool) -> None:
-    """:func:`url_refusal`, or exit 2 saying it."""
-    refusal = url_refusal(url, allow_local)
-    if refusal is not None:
-        usage_error(refusal)
-
-
-def parse_spec(data: dict[str, Any], allow_local: bool) -> EndpointSpec:
-    """The checked spec; exit 2 listing its problems."""
-    from pydantic import ValidationError
-
-    from kafkahooks.endpoints import EndpointSpec
-
-    try:
-        spec = EndpointSpec.parse(data, allow_local=allow_local)
-    except ValidationError as exc:
-        usage_error(f"invalid endpoint:\n{validation_message(exc)}")
-    guard_url(spec.url, allow_local)
-    return spec
-
-
-def encode_or_exit(session: Session, ep: Endpoint, revision: int) -> bytes:
-    from kafkahooks.endpoints import EndpointLimitError, encode_endpoint
-
-    try:
-        return encode_endpoint(ep, session.keyring, revision, time.time())
-    except EndpointLimitError as exc:
-        usage_error(str(exc))
-
-
-def read_back(session: Session, offset: int) -> None:
-    """Read the store up to ``offset`` (this command's own write); exit 1 if it cannot."""
-    if not session.log.wait_applied(offset, session.timeout):
-        fail(
-            f"wrote offset {offset} to store topic {session.topic!r} but could not read it "
-            f"back within {session.timeout:g}s: run `kafkahooks endpoints get` to see which "
-            "version is in force"
-        )
-
-
-def write_checked(session: Session, ep: Endpoint, revision: int) -> Endpoint:
-    """Write ``ep`` replacing the record at ``revision``; the version now in force, or
-    exit 1 saying conflict (another writer's record came first)."""
-    from kafkahooks.kafka import StoreWriteError
-
-    value = encode_or_exit(session, ep, revision)
-    try:
-        offset = session.log.write(ep.id, value, session.timeout)
-    except StoreWriteError as exc:
-        fail(str(exc))
-    read_back(session, offset)
-    held = session.table.get(ep.id)
-    if session.table.offset_of(ep.id) != offset or held is None:
-        fail(f"{ep.id}: {CONFLICT}")
-    return held
-
-
-# -- printing ---------------------------------------------------------------------------------
-
-
-def _out(text: str) -> None:
-    from kafkahooks.cli.commands import escape_terminal
-
-    print(escape_terminal(text))
-
-
-def print_endpoint(ep: Endpoint) -> None:
-    """The describe form (never a secret, a URL path or a header value), as JSON."""
-    from kafkahooks.endpoints import describe_endpoint
-
-    _out(json.dumps(describe_endpoint(ep, time.time()), indent=2, ensure_ascii=False))
-
-
-def print_table(endpoints: list[Endpoint]) -> None:
-    from kafkahooks.config import shown_url
-
-    rows = [("ID", "TENANT", "ACTIVE", "URL", "EVENT TYPES", "DESCRIPTION")]
-    for ep in endpoints:
-        types = ",".join(ep.event_types)
-        rows.append(
-            (ep.id, ep.tenant, "yes" if ep.active else "no", shown_url(ep.url),
-             types if len(types) <= 40 else types[:37] + "...",
-             ep.description if len(ep.description) <= 40 else ep.description[:37] + "...")
-        )  # fmt: skip
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    for row in rows:
-        padded = [cell.ljust(w) for cell, w in zip(row, widths, strict=False)]
-        _out("  ".join([*padded, row[-1]]).rstrip())
 
 
 # -- the commands -----------------------------------------------------------------------------
@@ -378,7 +162,7 @@ def cmd_create(args: argparse.Namespace) -> int:
     if tenant is None or tenant == "":
         usage_error('create: give --tenant (or "tenant" in --json)')
     secret = _stdin_secret() if args.secret_from_stdin else None
-    settings = _settings()
+    settings = process_settings()
     spec = parse_spec(data, settings.allow_local_targets)
     session = open_session(args, create=True)
     try:
@@ -415,7 +199,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     endpoints.sort(key=lambda ep: ep.id)  # ids are time-ordered: oldest first
     if args.json_output:
         now = time.time()
-        _out(json.dumps([describe_endpoint(ep, now) for ep in endpoints], indent=2,
+        out(json.dumps([describe_endpoint(ep, now) for ep in endpoints], indent=2,
                         ensure_ascii=False))  # fmt: skip
     elif endpoints:
         print_table(endpoints)
@@ -547,225 +331,16 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
-# -- pipelined writes: import and reencrypt ----------------------------------------------------
-
-
-@dataclass
-class Planned:
-    """One record a pipelined command means to write, and what it is for."""
-
-    ep: Endpoint
-    value: bytes
-    kind: str  # created / updated / reencrypted
-    line: int = 0
-    secret: str | None = None  # a new secret nobody has seen (import --secrets-out)
-
-
-def write_pipelined(session: Session, plan: list[Planned]) -> list[str | None]:
-    """Write every planned record, read up to the last, and say per record ``None`` (it
-    is in force) or why not."""
-    results: list[int | StoreWriteError] = session.log.write_many(
-        [(p.ep.id, p.value) for p in plan], session.timeout
-    )
-    offsets = [r for r in results if isinstance(r, int)]
-    if offsets:
-        read_back(session, max(offsets))
-    table = session.table
-    return [
-        str(r) if not isinstance(r, int) else None if table.offset_of(p.ep.id) == r else CONFLICT
-        for p, r in zip(plan, results, strict=True)
-    ]
-
-
-@dataclass
-class ImportLine:
-    tenant: str
-    client_key: str
-    fields: dict[str, Any]
-    secret: str | None
-
-
-def parse_import_line(text: str) -> ImportLine:
-    """One line of an import file; ``ValueError`` saying what is wrong."""
-    try:
-        data = json.loads(text)
-    except ValueError:
-        raise ValueError("not JSON") from None
-    if not isinstance(data, dict):
-        raise ValueError("not a JSON object")
-    tenant, key, secret = data.pop("tenant", None), data.pop("client_key", None), None
-    if isinstance(tenant, bool) or not isinstance(tenant, str | int) or tenant == "":
-        raise ValueError("tenant: give a non-empty string or an integer")
-    if not isinstance(key, str) or not key:
-        raise ValueError("client_key: give a non-empty string")
-    if "secret" in data:
-        secret = data.pop("secret")
-        if not isinstance(secret, str):
-            raise ValueError("secret: give a string")
-    metadata = data.get("metadata") or {}
-    if not isinstance(metadata, dict):
-        raise ValueError("metadata: give an object")
-    data["metadata"] = {**metadata, "client_key": key}
-    return ImportLine(str(tenant), key, data, secret)
-
-
-@dataclass
-class Importer:
-    """Plans an import against the loaded table: what to create, update or leave."""
-
-    session: Session
-    now: float = field(default_factory=time.time)
-    plan: list[Planned] = field(default_factory=list)
-    failed: list[tuple[int, str]] = field(default_factory=list)
-    unchanged: int = 0
-    by_key: dict[tuple[str, str], Endpoint] = field(default_factory=dict)
-    lines_of: dict[tuple[str, str], int] = field(default_factory=dict)
-    counts: Counter[str] = field(default_factory=Counter)
-
-    def __post_init__(self) -> None:
-        for ep in self.session.table.endpoints():
-            key = ep.metadata.get("client_key")
-            if key is not None:
-                self.by_key[(ep.tenant, key)] = ep
-            self.counts[ep.tenant] += 1
-
-    def take(self, number: int, text: str) -> None:
-        from pydantic import ValidationError
-
-        from kafkahooks.endpoints import EndpointLimitError
-
-        try:
-            self._take(number, parse_import_line(text))
-        except ValidationError as exc:
-            self.failed.append((number, "invalid endpoint: " + validation_message(exc).strip()))
-        except (EndpointLimitError, ValueError) as exc:
-            self.failed.append((number, str(exc)))
-
-    def _take(self, number: int, line: ImportLine) -> None:
-        from dataclasses import replace
-
-        from kafkahooks.endpoints import EndpointSpec, create_endpoint, encode_endpoint, spec_of
-
-        key = (line.tenant, line.client_key)
-        if key in self.lines_of:
-            raise ValueError(f"client key {line.client_key!r} of this tenant is on line "
-                             f"{self.lines_of[key]} already")  # fmt: skip
-        self.lines_of[key] = number
-        allow_local = self.session.allow_local
-        spec = EndpointSpec.parse(line.fields, allow_local=allow_local)
-        fresh = create_endpoint(spec, line.tenant, secret=line.secret, now=self.now)
-        held = self.by_key.get(key)
-        if held is not None:  # the line is the endpoint's whole spec; its secrets stay
-            if spec_of(fresh) == spec_of(held):
-                self.unchanged += 1
-                return
-            ep, kind, revision, secret = (
-                replace(fresh, id=held.id, secrets=held.secrets, created=held.created),
-                "updated", held.offset, None,
-            )  # fmt: skip
-        else:
-            limit = self.session.per_tenant
-            if self.counts[line.tenant] >= limit:
-                raise ValueError(f"tenant {line.tenant!r} would have more than {limit} "
-                                 "endpoints (endpoint_store.max_endpoints_per_tenant)")  # fmt: skip
-            self.counts[line.tenant] += 1
-            secret = fresh.secrets[0].value.get_secret_value() if line.secret is None else None
-            ep, kind, revision = fresh, "created", -1
-        refusal = url_refusal(ep.url, allow_local)
-        if refusal is not None:
-            raise ValueError(refusal)
-        value = encode_endpoint(ep, self.session.keyring, revision, self.now)
-        self.plan.append(Planned(ep, value, kind, number, secret))
-
-
-def _import_lines(path: str) -> list[str]:
-    try:
-        if path == "-":
-            return sys.stdin.read().splitlines()
-        with open(path, encoding="utf-8") as f:
-            return f.read().splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        usage_error(f"import {path}: {getattr(exc, 'strerror', None) or exc}")
-
-
-def _write_secrets(path: str, done: list[Planned]) -> None:
-    """The new secrets of created endpoints, one JSON line each, in a file only its owner
-    may read (created with mode 0600, never overwritten)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        for p in done:
-            line = {"tenant": p.ep.tenant, "client_key": p.ep.metadata.get("client_key"),
-                    "id": p.ep.id, "secret": p.secret}  # fmt: skip
-            f.write(json.dumps(line) + "\n")
-
-
 def cmd_import(args: argparse.Namespace) -> int:
-    lines = _import_lines(args.file)
-    if args.secrets_out is not None and os.path.exists(args.secrets_out):
-        usage_error(f"--secrets-out {args.secrets_out}: exists already (it is never overwritten)")
-    started = time.monotonic()
-    session = open_session(args, create=True)
-    try:
-        importer = Importer(session)
-        for number, text in enumerate(lines, 1):
-            if text.strip():
-                importer.take(number, text)
-        outcomes = write_pipelined(session, importer.plan) if importer.plan else []
-    finally:
-        session.close()
-    done: Counter[str] = Counter()
-    shown: list[Planned] = []
-    for planned, why in zip(importer.plan, outcomes, strict=True):
-        if why is None:
-            done[planned.kind] += 1
-            if planned.secret is not None:
-                shown.append(planned)
-        else:
-            importer.failed.append((planned.line, why))
-    for number, why in sorted(importer.failed):
-        print(f"{args.file}:{number}: {why}", file=sys.stderr)
-    if shown and args.secrets_out is not None:
-        _write_secrets(args.secrets_out, shown)
-    elif shown:
-        print(f"note: {len(shown)} created endpoint(s) got a new signing secret that is not "
-              "shown (give one per line as \"secret\", or --secrets-out FILE; "
-              "rotate-secret gives a new one)", file=sys.stderr)  # fmt: skip
-    print(f"imported {args.file}: {done['created']} created, {done['updated']} updated, "
-          f"{importer.unchanged} unchanged, {len(importer.failed)} failed "
-          f"in {time.monotonic() - started:.2f} s (store loaded in "
-          f"{session.load_seconds:.2f} s)")  # fmt: skip
-    return 1 if importer.failed else 0
+    from kafkahooks.cli.bulk import cmd_import as run
+
+    return run(args)
 
 
 def cmd_reencrypt(args: argparse.Namespace) -> int:
-    from kafkahooks.endpoints import encode_endpoint
+    from kafkahooks.cli.bulk import cmd_reencrypt as run
 
-    session = open_session(args)
-    try:
-        table, now = session.table, time.time()
-        before = table.records_by_key
-        plan = []
-        for ep_id in table.ids_to_reencrypt():
-            ep = table.get(ep_id)
-            if ep is not None:
-                value = encode_endpoint(ep, session.keyring, table.offset_of(ep_id), now)
-                plan.append(Planned(ep, value, "reencrypted"))
-        outcomes = write_pipelined(session, plan) if plan else []
-        after = table.records_by_key
-    finally:
-        session.close()
-    failed = [(p.ep.id, why) for p, why in zip(plan, outcomes, strict=True) if why is not None]
-    for ep_id, why in failed:
-        print(f"{ep_id}: {why}", file=sys.stderr)
-    print(f"re-encrypted {len(plan) - len(failed)} of {len(plan)} record(s) under key id "
-          f"{session.keyring.primary!r}")  # fmt: skip
-    for kid in sorted(set(before) | set(after)):
-        print(f"  key id {kid}: {before.get(kid, 0):,} -> {after.get(kid, 0):,} records")
-    missing = table.missing_keys
-    if missing:
-        print(f"  not readable here (missing key ids): {', '.join(sorted(missing))}",
-              file=sys.stderr)  # fmt: skip
-    return 1 if failed or missing else 0
+    return run(args)
 
 
 # -- test: one signed sample delivery ------------------------------------------------------------
@@ -782,18 +357,18 @@ def cmd_test(args: argparse.Namespace) -> int:
     ep = endpoint_or_exit(session, args.id)
     request, route_name, event_type = _test_request(session, ep, args)
     guard_url(ep.url, session.allow_local)
-    _out(f"POST {shown_url(ep.url)} (endpoint {ep.id}, route {route_name}, "
+    out(f"POST {shown_url(ep.url)} (endpoint {ep.id}, route {route_name}, "
          f"event type {event_type})")  # fmt: skip
     if not ep.active:
-        _out("# note: the endpoint is disabled (no event matches it); sent anyway")
+        out("# note: the endpoint is disabled (no event matches it); sent anyway")
     try:
         status, body, elapsed = asyncio.run(_send(request))
     except DeliveryError as exc:
-        _out(f"← not delivered: {exc.reason}")
+        out(f"← not delivered: {exc.reason}")
         return 1
-    _out(f"← HTTP {status} in {elapsed * 1000:.0f} ms")
+    out(f"← HTTP {status} in {elapsed * 1000:.0f} ms")
     if body:
-        _out(response_excerpt(body))
+        out(response_excerpt(body))
     return 0 if 200 <= status < 300 else 1
 
 

@@ -12,19 +12,10 @@ import pytest
 from pydantic import SecretStr
 
 from kafkahooks.app import Settings
-from kafkahooks.cli.endpoints import (
-    CONFLICT,
-    Importer,
-    Session,
-    expiry_seconds,
-    header_pairs,
-    parse_import_line,
-    print_endpoint,
-    print_table,
-    spec_fields,
-    write_pipelined,
-)
+from kafkahooks.cli.bulk import Importer, parse_import_line, write_pipelined
+from kafkahooks.cli.endpoints import expiry_seconds, header_pairs, spec_fields
 from kafkahooks.cli.main import build_parser
+from kafkahooks.cli.storesession import CONFLICT, Session, print_endpoint, print_table
 from kafkahooks.config import RoutesFile
 from kafkahooks.endpoints import (
     Endpoint,
