@@ -346,3 +346,33 @@ def test_test_sends_one_signed_sample_to_the_endpoint(
     assert refused.returncode == 2
     assert "refused" in refused.stderr
     assert len(verifying_receiver.requests) == 1
+
+
+def test_a_json_merge_patch_and_a_corrupt_record_check_reports(
+    run: Run, bootstrap: str, store_topic: str
+) -> None:
+    ep, _ = _created(
+        run(
+            "create",
+            "--tenant",
+            "acme",
+            "--url",
+            "https://h.example.com/a",
+            "--header",
+            "X-Customer: acme",
+            "--header",
+            "X-Team: blue",
+        )
+    )
+    patch = json.dumps({"headers": {"X-Customer": None}, "rate_limit": 20})
+    patched = run("update", ep["id"], "--json", "-", stdin=patch)
+    assert patched.returncode == 0, patched.stderr
+    shown = json.loads(patched.stdout)
+    assert (shown["headers"], shown["rate_limit"]) == (["X-Team"], 20)
+
+    with StoreLog({"bootstrap.servers": bootstrap}, store_topic, lambda *_: None) as log:
+        log.write(ep["id"], b"{not json", 15)  # a corrupt version of the endpoint
+    checked = run("check")
+    assert checked.returncode == 0, checked.stderr
+    assert "rejected records: json: 1" in checked.stdout
+    assert json.loads(run("get", ep["id"]).stdout)["rate_limit"] == 20  # the last good one
