@@ -26,7 +26,8 @@ import kafkahooks.cli.storesession as cli_session
 from kafkahooks.cli.main import main
 from kafkahooks.endpoints import generate_key_spec
 from kafkahooks.kafka import StoreLog, ensure_store_topic
-from tests.support.kafka import unique
+from tests.support.bridge import BridgeProcess, wait_until
+from tests.support.kafka import GROUP_TIMINGS, committed, create_topic, produce, unique
 from tests.support.receiver import Receiver
 
 K1 = generate_key_spec("k1")
@@ -376,3 +377,72 @@ def test_a_json_merge_patch_and_a_corrupt_record_check_reports(
     assert checked.returncode == 0, checked.stderr
     assert "rejected records: json: 1" in checked.stdout
     assert json.loads(run("get", ep["id"]).stdout)["rate_limit"] == 20  # the last good one
+
+
+def test_a_running_bridge_delivers_with_what_the_cli_writes(
+    run: Run, tmp_path: Path, bootstrap: str, store_topic: str,
+    start_bridge: Callable[..., BridgeProcess],
+) -> None:  # fmt: skip
+    """create → the bridge delivers to it, signed with the given secret; update url → the
+    next events go to the new URL; disable → they are finished without a delivery."""
+    old, new = Receiver(), Receiver()
+    try:
+        topic, group = create_topic(bootstrap, unique("calls")), unique("g")
+        doc = {
+            "kafka": {"bootstrap_servers": bootstrap, "group_id": group,
+                      "properties": dict(GROUP_TIMINGS)},
+            "endpoint_store": {"topic": store_topic, "encryption_keys": "${KH_TEST_KEYS}"},
+            "dead_letter_limit": {"enabled": False},
+            "routes": [{
+                "name": "calls", "topics": [topic], "event_type": "value.event",
+                "template": {"id": "{{ value.id }}"},
+                "signing": {"scheme": "standard-webhooks"},
+                "endpoints": {"tenant": "value.account", "timeout": 5},
+                "retry": {"max_attempts": 1},
+            }],
+        }  # fmt: skip
+        config = tmp_path / "bridge.yaml"
+        config.write_text(yaml.safe_dump(doc, sort_keys=False))
+        ep, _ = _created(
+            run(
+                "create",
+                "--tenant",
+                "acme",
+                "--url",
+                old.url,
+                "--secret-from-stdin",
+                stdin=GIVEN_SECRET,
+                allow_local=True,
+                config_file=config,
+            )
+        )
+        bridge = start_bridge(config, {"KH_TEST_KEYS": K1})
+        event = {"event": "call.ended", "account": "acme"}
+        produce(bootstrap, topic, [("k", {**event, "id": 1})])
+        old.wait_count(1, timeout=60)
+        standardwebhooks.Webhook(GIVEN_SECRET).verify(old.requests[0].body, old.requests[0].headers)
+
+        moved = run("update", ep["id"], "--url", new.url, allow_local=True, config_file=config)
+        assert moved.returncode == 0, moved.stderr
+        sent = 1
+        deadline = time.monotonic() + 30
+        while not new.requests and time.monotonic() < deadline:  # until the bridge applied it
+            sent += 1
+            produce(bootstrap, topic, [("k", {**event, "id": sent})])
+            time.sleep(0.5)
+        new.wait_count(1)
+        wait_until(lambda: committed(bootstrap, group, topic) == [sent], timeout=20)
+        to_old = [r.json()["id"] for r in old.requests]
+        to_new = [r.json()["id"] for r in new.requests]
+        assert sorted(to_old + to_new) == list(range(1, sent + 1))  # each event once
+        assert max(to_old) < min(to_new)  # one cut-over: no event went back to the old URL
+
+        assert run("disable", ep["id"], config_file=config).returncode == 0
+        time.sleep(3)  # the bridge follows the store (applied within ~0.5 s here): settle
+        produce(bootstrap, topic, [("k", {**event, "id": sent + 1})])
+        wait_until(lambda: committed(bootstrap, group, topic) == [sent + 1], timeout=20)
+        assert [r.json()["id"] for r in new.requests] == to_new
+        assert bridge.terminate() == 0, bridge.output()
+    finally:
+        old.close()
+        new.close()
