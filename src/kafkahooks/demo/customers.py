@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import shlex
 import subprocess
 import sys
 import time
@@ -37,7 +38,7 @@ CONFIG = "examples/demo-endpoints.yaml"
 def _cli(args: list[str], env: Mapping[str, str], stdin: str | None = None) -> str:
     """Run ``kafkahooks ARGS`` as its own process (printed first, secrets never); its
     output, or exit with what it said."""
-    print("  $ kafkahooks " + " ".join(args), flush=True)
+    print("  $ kafkahooks " + shlex.join(args), flush=True)
     done = subprocess.run(
         [sys.executable, "-m", "kafkahooks.cli", *args],
         input=stdin, env=dict(env), capture_output=True, text=True, timeout=120, check=False,
