@@ -181,6 +181,18 @@ _NOT_COUNTED = frozenset(
 )
 
 
+def counts_toward_limit(record: DeadLetter) -> bool:
+    """Whether the dead-letter limit counts ``record``: it is for the platform's mistakes
+    (decode, tenant path, template, an internal error), not a customer's endpoint (its
+    status, timeout, refused target, disabled or deleted), nor a route the platform
+    turned off or removed."""
+    if record.error_class in _NOT_COUNTED:
+        return False
+    if record.endpoint_id is None:
+        return True
+    return record.error_message.startswith(("template:", "internal error:"))
+
+
 class DeadLettering:
     """The dead-letter step: past the dead-letter limit, through the writer, acknowledged.
 
@@ -197,7 +209,7 @@ class DeadLettering:
     async def write(self, record: DeadLetter) -> None:
         # Never skip: on either error the event stays unfinished so no commit passes it.
         try:
-            if record.error_class not in _NOT_COUNTED:  # not a delivery failure
+            if counts_toward_limit(record):
                 self.limit.dead_letter(
                     (record.event.topic, record.event.partition), record.event.offset
                 )

@@ -269,3 +269,23 @@ def test_an_endpoint_disabled_while_its_event_waits_is_dead_lettered_once() -> N
     # later events do not match the disabled endpoint: filtered
     asyncio.run(_run(harness, event(_value(), offset=1)))
     assert len(harness.dead.written) == 1 and harness.pipeline.stats.filtered == 1
+
+
+def test_a_customer_endpoint_answering_400_never_trips_the_dead_letter_limit() -> None:
+    """Issue 16: the limit is for the platform's mistakes, not a customer's endpoint."""
+    limit = DeadLetterLimit(DeadLetterLimitConfig(max_consecutive=1))
+    harness = TenantHarness(
+        [tenant_route()], [endpoint("ep_1")], ByUrl(default=400), dead_letter_limit=limit
+    )
+
+    async def scenario() -> None:
+        harness.tracker.assign([("t", 0)])
+        for offset in range(5):
+            harness.pipeline.accept(event(_value(), offset=offset))
+        await until(lambda: len(harness.dead.written) == 5)
+        await harness.pipeline.drain([("t", 0)], 1)
+
+    asyncio.run(scenario())
+    assert harness.pipeline.fatal is None
+    assert {d.endpoint_id for d in harness.dead.written} == {"ep_1"}
+    assert harness.finished() == 5
