@@ -1,0 +1,266 @@
+"""Customer endpoints written into the real store topic, delivered by real bridge processes.
+
+What an operator and their customers notice: a write to the store (create, update,
+delete, rotate) changes where and how later events are delivered, in every replica;
+conflicting writes decide the same everywhere; tenants never see each other's events;
+the topic's bytes hold no secret; a restart restores everything from the topic; a bad
+record changes nothing; a large last batch is read whole; a missing key refuses start.
+
+"Later events": a replica applies a write some time after it is acknowledged.  A test
+learns that every replica applied a write by *probing*: it produces probe events to
+every partition (each owned by one replica) until a probe from each partition arrived as
+the write says; records apply in store order, so a probe of a later write (a "witness"
+endpoint) also proves every earlier write applied.  Only events produced after that are
+asserted on.  Every wait is bounded; nothing asserts on time.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+import standardwebhooks
+import yaml
+from confluent_kafka import KafkaError, Message, Producer
+from pydantic import SecretStr
+
+from kafkahooks.demo.broker import EmbeddedBroker, free_port
+from kafkahooks.endpoints import Endpoint, SigningSecret, encode_endpoint, generate_key_spec
+from tests.support.bridge import BridgeProcess, wait_until
+from tests.support.kafka import GROUP_TIMINGS, committed, create_topic, read_topic, unique
+from tests.support.logs import owned_partitions
+from tests.support.metrics import sample
+from tests.support.receiver import Receiver, Request
+from tests.support.store import StoreWriter, new_endpoint, read_table
+
+Start = Callable[..., BridgeProcess]
+Tenant = str | int
+BATCH = 6  # events asserted on after each write
+
+
+def _secret(seed: str) -> str:
+    return "whsec_" + base64.b64encode(seed.encode().ljust(32, b"0")[:32]).decode()
+
+
+def _config(
+    path: Path, bootstrap: str, group: str, topic: str, store_topic: str, keys: str
+) -> Path:
+    doc = {
+        "kafka": {"bootstrap_servers": bootstrap, "group_id": group,
+                  "properties": dict(GROUP_TIMINGS)},
+        "endpoint_store": {"topic": store_topic, "encryption_keys": keys},
+        "dead_letter_limit": {"enabled": False},
+        "routes": [{
+            "name": "calls",
+            "topics": [topic],
+            "event_type": "value.event",
+            "template": {"id": "{{ value.id }}", "account": "{{ value.account }}",
+                         "part": "{{ value.part }}", "probe": "{{ value.probe }}"},
+            "signing": {"scheme": "standard-webhooks"},
+            "endpoints": {"tenant": "value.account", "timeout": 5},
+            "retry": {"max_attempts": 1},
+        }],
+    }  # fmt: skip
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+@dataclass
+class Events:
+    """Events of tenants produced to chosen partitions; ids unique within the test."""
+
+    bootstrap: str
+    topic: str
+    partitions: int
+    next_id: int = 0
+    last_offsets: dict[int, int] = field(default_factory=dict)  # partition -> highest offset
+
+    def __post_init__(self) -> None:
+        self._producer = Producer({"bootstrap.servers": self.bootstrap, "linger.ms": 2})
+
+    def send(self, tenant: Tenant, partitions: Iterable[int], probe: bool = False) -> list[int]:
+        """One event of ``tenant`` per partition given (acknowledged); their ids."""
+        ids = []
+        for part in partitions:
+            ids.append(self.next_id)
+            value = {"event": "call.ended", "id": self.next_id, "account": tenant,
+                     "part": part, "probe": probe}  # fmt: skip
+            self._producer.produce(
+                self.topic, json.dumps(value).encode(), key=str(self.next_id),
+                partition=part, on_delivery=self._delivered,
+            )  # fmt: skip
+            self.next_id += 1
+        assert self._producer.flush(15) == 0, "produce did not complete"
+        return ids
+
+    def batch(self, tenant: Tenant, n: int = BATCH) -> list[int]:
+        """``n`` events of ``tenant`` spread over every partition."""
+        return [i for k in range(n) for i in self.send(tenant, [k % self.partitions])]
+
+    def _delivered(self, err: KafkaError | None, msg: Message) -> None:
+        assert err is None, err
+        part, offset = int(msg.partition() or 0), int(msg.offset() or 0)
+        self.last_offsets[part] = max(self.last_offsets.get(part, -1), offset)
+
+    def finished(self, group: str) -> bool:
+        """Whether ``group`` committed past every event produced so far."""
+        done = committed(self.bootstrap, group, self.topic, self.partitions)
+        return all(done[p] > offset for p, offset in self.last_offsets.items())
+
+
+def _body(request: Request) -> dict[str, Any]:
+    body: dict[str, Any] = request.json()
+    return body
+
+
+def probes(receiver: Receiver, tenant: Tenant) -> list[Request]:
+    return [r for r in receiver.ok_requests() if _body(r)["probe"] and _body(r)["account"] == tenant]
+
+
+def events(requests: list[Request]) -> list[Request]:
+    """The requests of events (not probes) answered 2xx."""
+    return [r for r in requests if getattr(r, "status", 200) < 300 and not _body(r)["probe"]]
+
+
+def ids_at(receiver: Receiver) -> list[int]:
+    """The ids of the events (not probes) ``receiver`` took."""
+    return sorted(_body(r)["id"] for r in events(receiver.ok_requests()))
+
+
+def propagated(
+    feed: Events,
+    tenant: Tenant,
+    receiver: Receiver,
+    accept: Callable[[Request], bool] = lambda _: True,
+    timeout: float = 30,
+) -> None:
+    """Produce probes of ``tenant`` until, from every partition, one reached ``receiver``
+    and passed ``accept``: every replica applied the write that makes that so."""
+    deadline = time.monotonic() + timeout
+    while True:
+        seen = {_body(r)["part"] for r in probes(receiver, tenant) if accept(r)}
+        missing = set(range(feed.partitions)) - seen
+        if not missing:
+            return
+        assert time.monotonic() < deadline, f"no probe of {tenant} arrived from {missing}"
+        feed.send(tenant, sorted(missing), probe=True)
+        time.sleep(0.3)
+
+
+def delivered(receiver: Receiver, ids: list[int], timeout: float = 30) -> list[Request]:
+    """Wait until every event of ``ids`` reached ``receiver``; their requests."""
+    wanted = set(ids)
+    receiver.wait_for(lambda got: wanted <= {_body(r)["id"] for r in events(got)}, timeout)
+    return [r for r in events(receiver.ok_requests()) if _body(r)["id"] in wanted]
+
+
+def applied_everywhere(writer: StoreWriter, feed: Events, witness: Receiver) -> None:
+    """Write a witness endpoint (its own tenant, ``witness``'s URL) and probe it: once it
+    took a probe from every partition, every replica applied all earlier writes."""
+    tenant = unique("witness")
+    writer.create(tenant, witness.url)
+    propagated(feed, tenant, witness)
+
+
+def verifies(secret: str, request: Request) -> bool:
+    try:
+        standardwebhooks.Webhook(secret).verify(request.body, request.headers)
+    except standardwebhooks.webhooks.WebhookVerificationError:
+        return False
+    return True
+
+
+def secret_of(ep: Endpoint) -> str:
+    return ep.secrets[0].value.get_secret_value()
+
+
+# --- two replicas of one bridge, sharing a store ----------------------------------------------
+
+
+@dataclass
+class Pair:
+    """Two replicas (one group) delivering a 2-partition topic, one owning each."""
+
+    bootstrap: str
+    group: str
+    feed: Events
+    store_topic: str
+    keys: str
+    writer: StoreWriter
+    bridges: list[BridgeProcess]
+
+
+def _start_replicas(
+    config: Path, count: int, logs: Path, env: dict[str, str] | None = None
+) -> list[BridgeProcess]:
+    bridges = [BridgeProcess(config, env, log=logs / f"replica-{i}.log") for i in range(count)]
+    topic = yaml.safe_load(config.read_text())["routes"][0]["topics"][0]
+    every = {f"{topic}/{p}" for p in range(2)}
+
+    def each_owns_one() -> bool:
+        owned = [owned_partitions(b.output()) for b in bridges]
+        for bridge in bridges:
+            assert bridge.alive(), bridge.output()
+        return all(owned) and set().union(*owned) == every if count > 1 else bool(owned[0])
+
+    wait_until(each_owns_one, timeout=45)
+    return bridges
+
+
+@pytest.fixture(scope="module")
+def pair(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
+    bootstrap, tmp = broker.bootstrap, tmp_path_factory.mktemp("pair")
+    topic, group = create_topic(bootstrap, unique("calls"), 2), unique("g")
+    store_topic, keys = unique("endpoints"), generate_key_spec("k1")
+    writer = StoreWriter(bootstrap, store_topic, keys)
+    config = _config(tmp / "r.yaml", bootstrap, group, topic, store_topic, keys)
+    bridges = _start_replicas(config, 2, tmp)
+    yield Pair(bootstrap, group, Events(bootstrap, topic, 2), store_topic, keys, writer, bridges)
+    for bridge in bridges:
+        bridge.stop()
+    writer.close()
+
+
+@pytest.fixture
+def receivers() -> Iterator[Callable[[], Receiver]]:
+    made: list[Receiver] = []
+
+    def make() -> Receiver:
+        made.append(Receiver())
+        return made[-1]
+
+    yield make
+    for receiver in made:
+        receiver.close()
+
+
+def test_create_update_delete_take_effect_in_both_replicas(
+    pair: Pair, receivers: Callable[[], Receiver]
+) -> None:
+    first, second, witness = receivers(), receivers(), receivers()
+    tenant, feed = unique("acme"), pair.feed
+
+    ep = pair.writer.create(tenant, first.url)
+    propagated(feed, tenant, first)
+    created = delivered(first, feed.batch(tenant))
+    assert all(verifies(secret_of(ep), r) for r in created)
+
+    moved = pair.writer.update(ep, url=second.url, description="moved")
+    propagated(feed, tenant, second)
+    ids = feed.batch(tenant)
+    assert all(verifies(secret_of(moved), r) for r in delivered(second, ids))
+    assert not set(ids) & set(ids_at(first)), "an event went to the URL before the update"
+
+    pair.writer.delete(moved)
+    applied_everywhere(pair.writer, feed, witness)
+    ids = feed.batch(tenant)
+    wait_until(lambda: feed.finished(pair.group), timeout=30)  # finished: filtered
+    assert not set(ids) & set(ids_at(first) + ids_at(second)), "delivered after the delete"
