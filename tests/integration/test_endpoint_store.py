@@ -264,3 +264,75 @@ def test_create_update_delete_take_effect_in_both_replicas(
     ids = feed.batch(tenant)
     wait_until(lambda: feed.finished(pair.group), timeout=30)  # finished: filtered
     assert not set(ids) & set(ids_at(first) + ids_at(second)), "delivered after the delete"
+
+
+def test_conflicting_updates_one_wins_in_every_replica_and_a_fresh_reader(
+    pair: Pair, receivers: Callable[[], Receiver], store_writer: Callable[[str, str], StoreWriter]
+) -> None:
+    start, url_a, url_b, witness = receivers(), receivers(), receivers(), receivers()
+    tenant, feed = unique("initech"), pair.feed
+    ep = pair.writer.create(tenant, start.url)
+    writer_a = store_writer(pair.store_topic, pair.keys)
+    writer_b = store_writer(pair.store_topic, pair.keys)
+
+    # both read version ep and update it: the same revision
+    a = writer_a.update(ep, url=url_a.url)
+    b = writer_b.update(ep, url=url_b.url)
+    winner, loser = (url_a, url_b) if a.offset < b.offset else (url_b, url_a)
+
+    applied_everywhere(pair.writer, feed, witness)
+    assert delivered(winner, feed.batch(tenant))
+    assert ids_at(loser) == [] and ids_at(start) == []
+    fresh = read_table(pair.bootstrap, pair.store_topic, pair.keys)
+    held = fresh.get(ep.id)
+    assert held is not None and held.url == winner.url
+    assert held.offset == min(a.offset, b.offset)  # how the losing writer learns it lost
+
+
+def test_a_tenants_events_never_reach_another_tenants_endpoint(
+    pair: Pair, receivers: Callable[[], Receiver]
+) -> None:
+    acme, globex, numbered = receivers(), receivers(), receivers()
+    number = int(uuid.uuid4().int % 10**9)  # an integer tenant value: "<number>" in the store
+    tenants: list[tuple[Tenant, Receiver]] = [
+        (unique("acme"), acme), (unique("globex"), globex), (number, numbered),
+    ]  # fmt: skip
+    for tenant, receiver in tenants:
+        pair.writer.create(str(tenant), receiver.url)
+    propagated(pair.feed, number, numbered)  # written last: the others applied too
+
+    sent: dict[Tenant, list[int]] = {tenant: [] for tenant, _ in tenants}
+    for k in range(3 * BATCH):  # interleaved, over both partitions
+        tenant = tenants[k % 3][0]
+        sent[tenant] += pair.feed.send(tenant, [k % 2])
+    for tenant, receiver in tenants:
+        delivered(receiver, sent[tenant])
+    for tenant, receiver in tenants:
+        assert ids_at(receiver) == sent[tenant]
+        assert {_body(r)["account"] for r in receiver.ok_requests()} == {tenant}
+
+
+def test_the_store_topic_holds_no_secret_and_no_url_path(
+    pair: Pair, receivers: Callable[[], Receiver]
+) -> None:
+    receiver, tenant = receivers(), unique("hooli")
+    secret = _secret(f"signing-{uuid.uuid4().hex}")
+    token, key, bearer = f"tok{uuid.uuid4().hex}", uuid.uuid4().hex, f"sh{uuid.uuid4().hex}"
+    url = f"{receiver.url}/{token}?key={key}"
+    ep = pair.writer.create(
+        tenant, url, secret=secret, secret_headers={"Authorization": f"Bearer {bearer}"}
+    )
+    pair.writer.update(ep, description="updated")  # a second version of every sealed field
+
+    propagated(pair.feed, tenant, receiver)
+    request = delivered(receiver, pair.feed.batch(tenant, 1))[0]
+    assert request.path == f"/hooks/{token}?key={key}"
+    assert request.headers["authorization"] == f"Bearer {bearer}"
+    assert verifies(secret, request)
+
+    raw = read_topic(pair.bootstrap, pair.store_topic, expect=ep.offset + 2)
+    blob = b"\n".join((m.key() or b"") + b"=" + (m.value() or b"") for m in raw)
+    assert ep.id.encode() in blob  # what was read holds the endpoint's records
+    for clear in (secret, secret.removeprefix("whsec_"), bearer, token, key, "/hooks"):
+        assert clear.encode() not in blob, f"{clear[:8]}... is in the store topic's bytes"
+    assert base64.b64decode(secret.removeprefix("whsec_")) not in blob
