@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -30,7 +29,6 @@ import pytest
 import standardwebhooks
 import yaml
 from confluent_kafka import KafkaError, Message, Producer
-from pydantic import SecretStr
 
 from kafkahooks.demo.broker import EmbeddedBroker, free_port
 from kafkahooks.endpoints import Endpoint, SigningSecret, encode_endpoint, generate_key_spec
@@ -122,7 +120,9 @@ def _body(request: Request) -> dict[str, Any]:
 
 
 def probes(receiver: Receiver, tenant: Tenant) -> list[Request]:
-    return [r for r in receiver.ok_requests() if _body(r)["probe"] and _body(r)["account"] == tenant]
+    return [
+        r for r in receiver.ok_requests() if _body(r)["probe"] and _body(r)["account"] == tenant
+    ]
 
 
 def events(requests: list[Request]) -> list[Request]:
@@ -198,18 +198,15 @@ class Pair:
     bridges: list[BridgeProcess]
 
 
-def _start_replicas(
-    config: Path, count: int, logs: Path, env: dict[str, str] | None = None
-) -> list[BridgeProcess]:
-    bridges = [BridgeProcess(config, env, log=logs / f"replica-{i}.log") for i in range(count)]
-    topic = yaml.safe_load(config.read_text())["routes"][0]["topics"][0]
-    every = {f"{topic}/{p}" for p in range(2)}
+def _start_replicas(start: Callable[[], BridgeProcess], count: int) -> list[BridgeProcess]:
+    """``count`` replicas, started at once (one rebalance), each owning a partition."""
+    bridges = [start() for _ in range(count)]
 
     def each_owns_one() -> bool:
         owned = [owned_partitions(b.output()) for b in bridges]
         for bridge in bridges:
             assert bridge.alive(), bridge.output()
-        return all(owned) and set().union(*owned) == every if count > 1 else bool(owned[0])
+        return all(owned) and len(set().union(*owned)) >= count
 
     wait_until(each_owns_one, timeout=45)
     return bridges
@@ -222,7 +219,10 @@ def pair(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> It
     store_topic, keys = unique("endpoints"), generate_key_spec("k1")
     writer = StoreWriter(bootstrap, store_topic, keys)
     config = _config(tmp / "r.yaml", bootstrap, group, topic, store_topic, keys)
-    bridges = _start_replicas(config, 2, tmp)
+    logs = iter(range(2))
+    bridges = _start_replicas(
+        lambda: BridgeProcess(config, log=tmp / f"replica-{next(logs)}.log"), 2
+    )
     yield Pair(bootstrap, group, Events(bootstrap, topic, 2), store_topic, keys, writer, bridges)
     for bridge in bridges:
         bridge.stop()
@@ -336,3 +336,177 @@ def test_the_store_topic_holds_no_secret_and_no_url_path(
     for clear in (secret, secret.removeprefix("whsec_"), bearer, token, key, "/hooks"):
         assert clear.encode() not in blob, f"{clear[:8]}... is in the store topic's bytes"
     assert base64.b64decode(secret.removeprefix("whsec_")) not in blob
+
+
+# --- one bridge per test ----------------------------------------------------------------------
+
+
+@dataclass
+class Store:
+    bootstrap: str
+    topic: str
+    keys: str
+    writer: StoreWriter
+
+
+@pytest.fixture
+def store(
+    bootstrap: str, store_keys: str, store_writer: Callable[[str, str], StoreWriter]
+) -> Store:
+    topic = unique("endpoints")
+    return Store(bootstrap, topic, store_keys, store_writer(topic, store_keys))
+
+
+@dataclass
+class Running:
+    bridges: list[BridgeProcess]
+    feed: Events
+    group: str
+    config: Path
+
+
+def run(
+    store: Store,
+    start_bridge: Start,
+    tmp_path: Path,
+    replicas: int = 1,
+    env: dict[str, str] | None = None,
+) -> Running:
+    """``replicas`` bridges delivering a new topic of ``replicas`` partitions."""
+    topic, group = create_topic(store.bootstrap, unique("calls"), replicas), unique("g")
+    config = _config(tmp_path / "r.yaml", store.bootstrap, group, topic, store.topic, store.keys)
+    bridges = _start_replicas(lambda: start_bridge(config, env), replicas)
+    return Running(bridges, Events(store.bootstrap, topic, replicas), group, config)
+
+
+def test_a_rotated_secret_signs_with_both_until_the_previous_one_expires(
+    store: Store, receiver: Receiver, tmp_path: Path, start_bridge: Start
+) -> None:
+    feed, tenant = run(store, start_bridge, tmp_path).feed, unique("acme")
+    first = _secret(f"first-{uuid.uuid4().hex}")
+    ep = store.writer.create(tenant, receiver.url, secret=first)
+    propagated(feed, tenant, receiver)
+    assert all(verifies(first, r) for r in delivered(receiver, feed.batch(tenant)))
+
+    rotated, second = store.writer.rotate(ep)  # the previous one stays valid for 24 h
+    propagated(feed, tenant, receiver, accept=lambda r: verifies(second, r))
+    for request in delivered(receiver, feed.batch(tenant)):
+        assert verifies(first, request) and verifies(second, request)  # each alone
+
+    # a version written while the previous secret was valid, read after it expired
+    now = time.time()
+    current, previous = rotated.secrets
+    lapsed = replace(rotated, secrets=(current, SigningSecret(previous.value, now - 1)))
+    lapsed = store.writer.write(lapsed, rotated.offset, now=now - 60)
+    propagated(feed, tenant, receiver, accept=lambda r: not verifies(first, r))
+    for request in delivered(receiver, feed.batch(tenant)):
+        assert verifies(second, request) and not verifies(first, request)
+
+    _, third = store.writer.rotate(lapsed, previous_valid_for=0)  # leaked: expire it now
+    propagated(feed, tenant, receiver, accept=lambda r: verifies(third, r))
+    for request in delivered(receiver, feed.batch(tenant)):
+        assert verifies(third, request)
+        assert not verifies(second, request) and not verifies(first, request)
+
+
+def test_restarted_replicas_restore_every_endpoint_from_the_topic(
+    store: Store, receivers: Callable[[], Receiver], tmp_path: Path, start_bridge: Start
+) -> None:
+    running = run(store, start_bridge, tmp_path, replicas=2)
+    old, new, rotating, deleted, witness = (receivers() for _ in range(5))
+    moved_t, rotating_t, deleted_t = unique("moved"), unique("rotating"), unique("deleted")
+    gone = store.writer.create(deleted_t, deleted.url)
+    store.writer.update(store.writer.create(moved_t, old.url), url=new.url)
+    first = _secret(f"first-{uuid.uuid4().hex}")
+    _, second = store.writer.rotate(
+        store.writer.create(rotating_t, rotating.url, secret=first), previous_valid_for=0
+    )
+    store.writer.delete(gone)
+    applied_everywhere(store.writer, running.feed, witness)
+    for bridge in running.bridges:
+        assert bridge.terminate() == 0, bridge.output()
+
+    feed = running.feed  # produced while no replica runs
+    sent = {t: feed.batch(t) for t in (moved_t, rotating_t, deleted_t)}
+    _start_replicas(lambda: start_bridge(running.config), 1)
+
+    delivered(new, sent[moved_t])
+    for request in delivered(rotating, sent[rotating_t]):
+        assert verifies(second, request) and not verifies(first, request)
+    wait_until(lambda: feed.finished(running.group), timeout=30)
+    assert ids_at(old) == [] and ids_at(deleted) == []
+
+
+def test_a_corrupt_record_leaves_the_previous_version_in_force(
+    store: Store, receivers: Callable[[], Receiver], tmp_path: Path, start_bridge: Start
+) -> None:
+    port = free_port()
+    env = {"KAFKAHOOKS_HTTP_PORT": str(port), "KAFKAHOOKS_HTTP_HOST": "127.0.0.1"}
+    feed = run(store, start_bridge, tmp_path, env=env).feed
+    good, other, witness, tenant = receivers(), receivers(), receivers(), unique("acme")
+    ep = store.writer.create(tenant, good.url)
+    propagated(feed, tenant, good)
+
+    store.writer.raw(ep.id, b"\x00\xff{not json")
+    moved = json.loads(encode_endpoint(replace(ep, url=other.url), store.writer.keyring,
+                                       ep.offset, time.time()))  # fmt: skip
+    store.writer.raw(ep.id, json.dumps({**moved, "version": "2.0"}).encode())  # a future major
+    applied_everywhere(store.writer, feed, witness)
+    delivered(good, feed.batch(tenant))
+    assert ids_at(other) == []
+
+    def rejected(reason: str) -> float | None:
+        return sample(port, "kafkahooks_store_rejected_total", reason=reason)
+
+    wait_until(lambda: rejected("json") == 1 and rejected("version") == 1, timeout=15)
+    # the refused records took nothing: the next good write names the version in force
+    store.writer.update(ep, url=other.url)
+    propagated(feed, tenant, other)
+
+
+def test_a_last_write_batch_of_1000_records_is_read_completely(
+    store: Store, receiver: Receiver, tmp_path: Path, start_bridge: Start
+) -> None:
+    prefix = unique("bulk")
+    endpoints = [new_endpoint(f"{prefix}-{i}", f"{receiver.url}/{i}") for i in range(1000)]
+    producer = Producer({
+        "bootstrap.servers": store.bootstrap, "enable.idempotence": True, "acks": "all",
+        "linger.ms": 1000, "batch.size": 4_000_000, "message.max.bytes": 4_000_000,
+    })  # fmt: skip
+    for ep in endpoints:
+        record = encode_endpoint(ep, store.writer.keyring, -1, time.time())
+        producer.produce(store.topic, record, key=ep.id.encode(), partition=0)
+    assert producer.flush(30) == 0  # one flush: one produce batch
+
+    feed = run(store, start_bridge, tmp_path).feed
+    last, first = endpoints[-1], endpoints[0]
+    ids = feed.send(last.tenant, [0]) + feed.send(first.tenant, [0])
+    requests = {r.path: r for r in delivered(receiver, ids)}
+    assert set(requests) == {"/hooks/999", "/hooks/0"}
+    assert verifies(secret_of(last), requests["/hooks/999"])
+    assert verifies(secret_of(first), requests["/hooks/0"])
+
+
+def test_records_under_a_key_the_bridge_lacks_refuse_start_naming_it(
+    store: Store,
+    store_writer: Callable[[str, str], StoreWriter],
+    receiver: Receiver,
+    tmp_path: Path,
+    start_bridge: Start,
+) -> None:
+    other_keys = generate_key_spec("k9")
+    foreign = store_writer(store.topic, other_keys)
+    for n in range(2):
+        foreign.create(unique("acme"), f"{receiver.url}/{n}")
+    store.writer.create(unique("acme"), receiver.url)  # one the bridge can read
+
+    topic = create_topic(store.bootstrap, unique("calls"))
+    config = _config(tmp_path / "r.yaml", store.bootstrap, unique("g"), topic, store.topic,
+                     store.keys)  # fmt: skip
+    bridge = start_bridge(config)
+    assert bridge.wait(60) == 2
+    output = bridge.output()
+    assert "'k9' (2 records)" in output, output[-2000:]
+    for spec in (store.keys, other_keys):
+        assert spec.partition(":")[2] not in output  # no key material
+    assert "subscribed" not in output  # it never joined the group

@@ -56,9 +56,7 @@ class StoreWriter:
         """Write any bytes under ``key`` (a corrupt record, a foreign writer's); the offset."""
         return self.log.write(key, value, WRITE_TIMEOUT)
 
-    def create(
-        self, tenant: str, url: str, *, secret: str | None = None, **spec: Any
-    ) -> Endpoint:
+    def create(self, tenant: str, url: str, *, secret: str | None = None, **spec: Any) -> Endpoint:
         """A new endpoint of ``tenant`` (other fields: :class:`EndpointSpec`'s), written."""
         return self.write(new_endpoint(tenant, url, secret=secret, **spec), -1)
 
