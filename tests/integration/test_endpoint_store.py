@@ -150,7 +150,8 @@ def propagated(
         missing = set(range(feed.partitions)) - seen
         if not missing:
             return
-        assert time.monotonic() < deadline, f"no probe of {tenant} arrived from {missing}"
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"no probe of {tenant!r} arrived as expected from {missing}")
         feed.send(tenant, sorted(missing), probe=True)
         time.sleep(0.3)
 

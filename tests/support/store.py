@@ -42,7 +42,7 @@ class StoreWriter:
     """One writer (one idempotent producer) on the store topic ``topic``."""
 
     def __init__(self, bootstrap: str, topic: str, keys: str) -> None:
-        self.bootstrap, self.topic = bootstrap, topic
+        self.bootstrap, self.topic, self.keys = bootstrap, topic, keys  # keys: a test's own
         self.keyring = Keyring.parse(keys)
         ensure_store_topic({"bootstrap.servers": bootstrap}, topic, WRITE_TIMEOUT)
         self.log = StoreLog({"bootstrap.servers": bootstrap}, topic, _ignore, name="test-writer")
