@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from kafkahooks.endpoints import generate_key_spec
+from tests.support.kafka import unique
 from tests.support.registry import REGISTRY_PASSWORD, RegistryServer
 from tests.support.store import StoreWriter
 
@@ -40,3 +41,9 @@ def store_writer(bootstrap: str) -> Iterator[Callable[[str, str], StoreWriter]]:
     yield make
     for writer in writers:
         writer.close()
+
+
+@pytest.fixture
+def store(store_keys: str, store_writer: Callable[[str, str], StoreWriter]) -> StoreWriter:
+    """A writer on a new store topic of its own (``store.topic``, ``store.keys``)."""
+    return store_writer(unique("endpoints"), store_keys)

@@ -193,9 +193,7 @@ class Pair:
     bootstrap: str
     group: str
     feed: Events
-    store_topic: str
-    keys: str
-    writer: StoreWriter
+    store: StoreWriter
     bridges: list[BridgeProcess]
 
 
@@ -224,7 +222,7 @@ def pair(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> It
     bridges = _start_replicas(
         lambda: BridgeProcess(config, log=tmp / f"replica-{next(logs)}.log"), 2
     )
-    yield Pair(bootstrap, group, Events(bootstrap, topic, 2), store_topic, keys, writer, bridges)
+    yield Pair(bootstrap, group, Events(bootstrap, topic, 2), writer, bridges)
     for bridge in bridges:
         bridge.stop()
     writer.close()
@@ -249,19 +247,19 @@ def test_create_update_delete_take_effect_in_both_replicas(
     first, second, witness = receivers(), receivers(), receivers()
     tenant, feed = unique("acme"), pair.feed
 
-    ep = pair.writer.create(tenant, first.url)
+    ep = pair.store.create(tenant, first.url)
     propagated(feed, tenant, first)
     created = delivered(first, feed.batch(tenant))
     assert all(verifies(secret_of(ep), r) for r in created)
 
-    moved = pair.writer.update(ep, url=second.url, description="moved")
+    moved = pair.store.update(ep, url=second.url, description="moved")
     propagated(feed, tenant, second)
     ids = feed.batch(tenant)
     assert all(verifies(secret_of(moved), r) for r in delivered(second, ids))
     assert not set(ids) & set(ids_at(first)), "an event went to the URL before the update"
 
-    pair.writer.delete(moved)
-    applied_everywhere(pair.writer, feed, witness)
+    pair.store.delete(moved)
+    applied_everywhere(pair.store, feed, witness)
     ids = feed.batch(tenant)
     wait_until(lambda: feed.finished(pair.group), timeout=30)  # finished: filtered
     assert not set(ids) & set(ids_at(first) + ids_at(second)), "delivered after the delete"
@@ -272,19 +270,19 @@ def test_conflicting_updates_one_wins_in_every_replica_and_a_fresh_reader(
 ) -> None:
     start, url_a, url_b, witness = receivers(), receivers(), receivers(), receivers()
     tenant, feed = unique("initech"), pair.feed
-    ep = pair.writer.create(tenant, start.url)
-    writer_a = store_writer(pair.store_topic, pair.keys)
-    writer_b = store_writer(pair.store_topic, pair.keys)
+    ep = pair.store.create(tenant, start.url)
+    writer_a = store_writer(pair.store.topic, pair.store.keys)
+    writer_b = store_writer(pair.store.topic, pair.store.keys)
 
     # both read version ep and update it: the same revision
     a = writer_a.update(ep, url=url_a.url)
     b = writer_b.update(ep, url=url_b.url)
     winner, loser = (url_a, url_b) if a.offset < b.offset else (url_b, url_a)
 
-    applied_everywhere(pair.writer, feed, witness)
+    applied_everywhere(pair.store, feed, witness)
     assert delivered(winner, feed.batch(tenant))
     assert ids_at(loser) == [] and ids_at(start) == []
-    fresh = read_table(pair.bootstrap, pair.store_topic, pair.keys)
+    fresh = read_table(pair.bootstrap, pair.store.topic, pair.store.keys)
     held = fresh.get(ep.id)
     assert held is not None and held.url == winner.url
     assert held.offset == min(a.offset, b.offset)  # how the losing writer learns it lost
@@ -299,7 +297,7 @@ def test_a_tenants_events_never_reach_another_tenants_endpoint(
         (unique("acme"), acme), (unique("globex"), globex), (number, numbered),
     ]  # fmt: skip
     for tenant, receiver in tenants:
-        pair.writer.create(str(tenant), receiver.url)
+        pair.store.create(str(tenant), receiver.url)
     propagated(pair.feed, number, numbered)  # written last: the others applied too
 
     sent: dict[Tenant, list[int]] = {tenant: [] for tenant, _ in tenants}
@@ -320,10 +318,10 @@ def test_the_store_topic_holds_no_secret_and_no_url_path(
     secret = _secret(f"signing-{uuid.uuid4().hex}")
     token, key, bearer = f"tok{uuid.uuid4().hex}", uuid.uuid4().hex, f"sh{uuid.uuid4().hex}"
     url = f"{receiver.url}/{token}?key={key}"
-    ep = pair.writer.create(
+    ep = pair.store.create(
         tenant, url, secret=secret, secret_headers={"Authorization": f"Bearer {bearer}"}
     )
-    pair.writer.update(ep, description="updated")  # a second version of every sealed field
+    pair.store.update(ep, description="updated")  # a second version of every sealed field
 
     propagated(pair.feed, tenant, receiver)
     request = delivered(receiver, pair.feed.batch(tenant, 1))[0]
@@ -331,7 +329,7 @@ def test_the_store_topic_holds_no_secret_and_no_url_path(
     assert request.headers["authorization"] == f"Bearer {bearer}"
     assert verifies(secret, request)
 
-    raw = read_topic(pair.bootstrap, pair.store_topic, expect=ep.offset + 2)
+    raw = read_topic(pair.bootstrap, pair.store.topic, expect=ep.offset + 2)
     blob = b"\n".join((m.key() or b"") + b"=" + (m.value() or b"") for m in raw)
     assert ep.id.encode() in blob  # what was read holds the endpoint's records
     for clear in (secret, secret.removeprefix("whsec_"), bearer, token, key, "/hooks"):
@@ -343,22 +341,6 @@ def test_the_store_topic_holds_no_secret_and_no_url_path(
 
 
 @dataclass
-class Store:
-    bootstrap: str
-    topic: str
-    keys: str
-    writer: StoreWriter
-
-
-@pytest.fixture
-def store(
-    bootstrap: str, store_keys: str, store_writer: Callable[[str, str], StoreWriter]
-) -> Store:
-    topic = unique("endpoints")
-    return Store(bootstrap, topic, store_keys, store_writer(topic, store_keys))
-
-
-@dataclass
 class Running:
     bridges: list[BridgeProcess]
     feed: Events
@@ -367,7 +349,7 @@ class Running:
 
 
 def run(
-    store: Store,
+    store: StoreWriter,
     start_bridge: Start,
     tmp_path: Path,
     replicas: int = 1,
@@ -381,15 +363,15 @@ def run(
 
 
 def test_a_rotated_secret_signs_with_both_until_the_previous_one_expires(
-    store: Store, receiver: Receiver, tmp_path: Path, start_bridge: Start
+    store: StoreWriter, receiver: Receiver, tmp_path: Path, start_bridge: Start
 ) -> None:
     feed, tenant = run(store, start_bridge, tmp_path).feed, unique("acme")
     first = _secret(f"first-{uuid.uuid4().hex}")
-    ep = store.writer.create(tenant, receiver.url, secret=first)
+    ep = store.create(tenant, receiver.url, secret=first)
     propagated(feed, tenant, receiver)
     assert all(verifies(first, r) for r in delivered(receiver, feed.batch(tenant)))
 
-    rotated, second = store.writer.rotate(ep)  # the previous one stays valid for 24 h
+    rotated, second = store.rotate(ep)  # the previous one stays valid for 24 h
     propagated(feed, tenant, receiver, accept=lambda r: verifies(second, r))
     for request in delivered(receiver, feed.batch(tenant)):
         assert verifies(first, request) and verifies(second, request)  # each alone
@@ -398,34 +380,48 @@ def test_a_rotated_secret_signs_with_both_until_the_previous_one_expires(
     now = time.time()
     current, previous = rotated.secrets
     lapsed = replace(rotated, secrets=(current, SigningSecret(previous.value, now - 1)))
-    lapsed = store.writer.write(lapsed, rotated.offset, now=now - 60)
+    lapsed = store.write(lapsed, rotated.offset, now=now - 60)
     propagated(feed, tenant, receiver, accept=lambda r: not verifies(first, r))
     for request in delivered(receiver, feed.batch(tenant)):
         assert verifies(second, request) and not verifies(first, request)
 
-    _, third = store.writer.rotate(lapsed, previous_valid_for=0)  # leaked: expire it now
+    _, third = store.rotate(lapsed, previous_valid_for=0)  # leaked: expire it now
     propagated(feed, tenant, receiver, accept=lambda r: verifies(third, r))
     for request in delivered(receiver, feed.batch(tenant)):
         assert verifies(third, request)
         assert not verifies(second, request) and not verifies(first, request)
 
 
+def stop_one_by_one(bridges: list[BridgeProcess]) -> None:
+    """Stop the replicas as a rolling stop does: each after the group settled on the rest.
+    (On the test broker, a member that leaves while the group rebalances can leave the
+    group unable to take a new member for minutes: seen 1 time in 5.)"""
+
+    def owned(running: list[BridgeProcess]) -> set[str]:
+        return set().union(*(owned_partitions(b.output()) for b in running))
+
+    every = owned(bridges)
+    for n, bridge in enumerate(bridges):
+        assert bridge.terminate() == 0, bridge.output()
+        rest = bridges[n + 1 :]
+        wait_until(lambda rest=rest: not rest or owned(rest) == every, timeout=30)
+
+
 def test_restarted_replicas_restore_every_endpoint_from_the_topic(
-    store: Store, receivers: Callable[[], Receiver], tmp_path: Path, start_bridge: Start
+    store: StoreWriter, receivers: Callable[[], Receiver], tmp_path: Path, start_bridge: Start
 ) -> None:
     running = run(store, start_bridge, tmp_path, replicas=2)
     old, new, rotating, deleted, witness = (receivers() for _ in range(5))
     moved_t, rotating_t, deleted_t = unique("moved"), unique("rotating"), unique("deleted")
-    gone = store.writer.create(deleted_t, deleted.url)
-    store.writer.update(store.writer.create(moved_t, old.url), url=new.url)
+    gone = store.create(deleted_t, deleted.url)
+    store.update(store.create(moved_t, old.url), url=new.url)
     first = _secret(f"first-{uuid.uuid4().hex}")
-    _, second = store.writer.rotate(
-        store.writer.create(rotating_t, rotating.url, secret=first), previous_valid_for=0
+    _, second = store.rotate(
+        store.create(rotating_t, rotating.url, secret=first), previous_valid_for=0
     )
-    store.writer.delete(gone)
-    applied_everywhere(store.writer, running.feed, witness)
-    for bridge in running.bridges:
-        assert bridge.terminate() == 0, bridge.output()
+    store.delete(gone)
+    applied_everywhere(store, running.feed, witness)
+    stop_one_by_one(running.bridges)
 
     feed = running.feed  # produced while no replica runs
     sent = {t: feed.batch(t) for t in (moved_t, rotating_t, deleted_t)}
@@ -439,20 +435,20 @@ def test_restarted_replicas_restore_every_endpoint_from_the_topic(
 
 
 def test_a_corrupt_record_leaves_the_previous_version_in_force(
-    store: Store, receivers: Callable[[], Receiver], tmp_path: Path, start_bridge: Start
+    store: StoreWriter, receivers: Callable[[], Receiver], tmp_path: Path, start_bridge: Start
 ) -> None:
     port = free_port()
     env = {"KAFKAHOOKS_HTTP_PORT": str(port), "KAFKAHOOKS_HTTP_HOST": "127.0.0.1"}
     feed = run(store, start_bridge, tmp_path, env=env).feed
     good, other, witness, tenant = receivers(), receivers(), receivers(), unique("acme")
-    ep = store.writer.create(tenant, good.url)
+    ep = store.create(tenant, good.url)
     propagated(feed, tenant, good)
 
-    store.writer.raw(ep.id, b"\x00\xff{not json")
-    moved = json.loads(encode_endpoint(replace(ep, url=other.url), store.writer.keyring,
+    store.raw(ep.id, b"\x00\xff{not json")
+    moved = json.loads(encode_endpoint(replace(ep, url=other.url), store.keyring,
                                        ep.offset, time.time()))  # fmt: skip
-    store.writer.raw(ep.id, json.dumps({**moved, "version": "2.0"}).encode())  # a future major
-    applied_everywhere(store.writer, feed, witness)
+    store.raw(ep.id, json.dumps({**moved, "version": "2.0"}).encode())  # a future major
+    applied_everywhere(store, feed, witness)
     delivered(good, feed.batch(tenant))
     assert ids_at(other) == []
 
@@ -461,12 +457,12 @@ def test_a_corrupt_record_leaves_the_previous_version_in_force(
 
     wait_until(lambda: rejected("json") == 1 and rejected("version") == 1, timeout=15)
     # the refused records took nothing: the next good write names the version in force
-    store.writer.update(ep, url=other.url)
+    store.update(ep, url=other.url)
     propagated(feed, tenant, other)
 
 
 def test_a_last_write_batch_of_1000_records_is_read_completely(
-    store: Store, receiver: Receiver, tmp_path: Path, start_bridge: Start
+    store: StoreWriter, receiver: Receiver, tmp_path: Path, start_bridge: Start
 ) -> None:
     prefix = unique("bulk")
     endpoints = [new_endpoint(f"{prefix}-{i}", f"{receiver.url}/{i}") for i in range(1000)]
@@ -475,7 +471,7 @@ def test_a_last_write_batch_of_1000_records_is_read_completely(
         "linger.ms": 1000, "batch.size": 4_000_000, "message.max.bytes": 4_000_000,
     })  # fmt: skip
     for ep in endpoints:
-        record = encode_endpoint(ep, store.writer.keyring, -1, time.time())
+        record = encode_endpoint(ep, store.keyring, -1, time.time())
         producer.produce(store.topic, record, key=ep.id.encode(), partition=0)
     assert producer.flush(30) == 0  # one flush: one produce batch
 
@@ -489,7 +485,7 @@ def test_a_last_write_batch_of_1000_records_is_read_completely(
 
 
 def test_records_under_a_key_the_bridge_lacks_refuse_start_naming_it(
-    store: Store,
+    store: StoreWriter,
     store_writer: Callable[[str, str], StoreWriter],
     receiver: Receiver,
     tmp_path: Path,
@@ -499,7 +495,7 @@ def test_records_under_a_key_the_bridge_lacks_refuse_start_naming_it(
     foreign = store_writer(store.topic, other_keys)
     for n in range(2):
         foreign.create(unique("acme"), f"{receiver.url}/{n}")
-    store.writer.create(unique("acme"), receiver.url)  # one the bridge can read
+    store.create(unique("acme"), receiver.url)  # one the bridge can read
 
     topic = create_topic(store.bootstrap, unique("calls"))
     config = _config(tmp_path / "r.yaml", store.bootstrap, unique("g"), topic, store.topic,

@@ -46,12 +46,6 @@ def receivers() -> Iterator[tuple[Receiver, Receiver, Receiver]]:
         server.close()
 
 
-@pytest.fixture
-def store(store_keys: str, store_writer: Callable[[str, str], StoreWriter]) -> StoreWriter:
-    """A writer on a new store topic, created before the bridge starts."""
-    return store_writer(unique("endpoints"), store_keys)
-
-
 def _config(path: Path, bootstrap: str, group: str, topic: str, store: StoreWriter) -> Path:
     doc = {
         "kafka": {
