@@ -335,6 +335,9 @@ def test_the_store_topic_holds_no_secret_and_no_url_path(
     for clear in (secret, secret.removeprefix("whsec_"), bearer, token, key, "/hooks"):
         assert clear.encode() not in blob, f"{clear[:8]}... is in the store topic's bytes"
     assert base64.b64decode(secret.removeprefix("whsec_")) not in blob
+    logs = "".join(bridge.output() for bridge in pair.bridges)
+    for clear in (secret, bearer, token, key):
+        assert clear not in logs, f"{clear[:8]}... is in a replica's log"
 
 
 # --- one bridge per test ----------------------------------------------------------------------
