@@ -1,23 +1,25 @@
 """A real bridge with a route that has ``endpoints:``, against real receivers on loopback.
 
-The endpoints come from ``KAFKAHOOKS_TEST_ENDPOINTS_FILE`` (a test-only JSON list read
-into an in-memory directory) until the endpoint store is wired into the bridge.
+The endpoints are written into the real store topic (``tests/support/store.py``) before
+the bridge starts; the bridge reads the store to its end before it consumes anything.
 """
 
 from __future__ import annotations
 
 import base64
-import json
 import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import standardwebhooks
 import yaml
+from pydantic import SecretStr
 
+from kafkahooks.endpoints import SigningSecret
 from tests.support.bridge import BridgeProcess, wait_until
 from tests.support.kafka import (
     GROUP_TIMINGS,
@@ -29,6 +31,7 @@ from tests.support.kafka import (
     unique,
 )
 from tests.support.receiver import Receiver, Reply
+from tests.support.store import StoreWriter, new_endpoint
 
 CURRENT = "whsec_" + base64.b64encode(b"tenant-endpoint-current-secret-1").decode()
 PREVIOUS = "whsec_" + base64.b64encode(b"tenant-endpoint-previous-secret0").decode()
@@ -43,14 +46,14 @@ def receivers() -> Iterator[tuple[Receiver, Receiver, Receiver]]:
         server.close()
 
 
-def _config(path: Path, bootstrap: str, group: str, topic: str) -> Path:
+def _config(path: Path, bootstrap: str, group: str, topic: str, store: StoreWriter) -> Path:
     doc = {
         "kafka": {
             "bootstrap_servers": bootstrap,
             "group_id": group,
             "properties": dict(GROUP_TIMINGS),
         },
-        "endpoint_store": {"topic": unique("endpoints"), "encryption_keys": "k1:unused-here"},
+        "endpoint_store": {"topic": store.topic, "encryption_keys": store.keys},
         "dead_letter_limit": {"enabled": False},
         "routes": [
             {
@@ -70,24 +73,18 @@ def _config(path: Path, bootstrap: str, group: str, topic: str) -> Path:
 
 def test_each_event_reaches_its_tenants_endpoints_only(
     bootstrap: str,
+    store: StoreWriter,
     receivers: tuple[Receiver, Receiver, Receiver],
     tmp_path: Path,
     start_bridge: Callable[..., BridgeProcess],
 ) -> None:
     acme_ok, acme_refusing, globex = receivers
-    endpoints = [
-        # acme: two endpoints; the first in the middle of a secret rotation
-        {
-            "id": "ep_acme_ok",
-            "tenant": "acme",
-            "url": acme_ok.url,
-            "secrets": [CURRENT, {"value": PREVIOUS, "expires": 4_000_000_000}],
-        },
-        {"id": "ep_acme_400", "tenant": "acme", "url": acme_refusing.url, "secrets": [CURRENT]},
-        {"id": "ep_globex", "tenant": "7", "url": globex.url, "secrets": [GLOBEX]},
-    ]
-    endpoints_file = tmp_path / "endpoints.json"
-    endpoints_file.write_text(json.dumps(endpoints))
+    # acme: two endpoints; the first in the middle of a secret rotation
+    rotating = new_endpoint("acme", acme_ok.url, secret=CURRENT)
+    previous = SigningSecret(SecretStr(PREVIOUS), expires=4_000_000_000)
+    store.write(replace(rotating, secrets=(*rotating.secrets, previous)), -1)
+    acme_400_id = store.create("acme", acme_refusing.url, secret=CURRENT).id
+    store.create("7", globex.url, secret=GLOBEX)
     topic, group = create_topic(bootstrap, unique("calls")), unique("g")
     events: list[tuple[str | None, object]] = [
         ("a", {"event": "call.ended", "id": 1, "account": "acme"}),
@@ -96,10 +93,7 @@ def test_each_event_reaches_its_tenants_endpoints_only(
         ("c", {"event": "call.ended", "id": 4}),  # no tenant
     ]
     produce(bootstrap, topic, events)
-    bridge = start_bridge(
-        _config(tmp_path / "r.yaml", bootstrap, group, topic),
-        {"KAFKAHOOKS_TEST_ENDPOINTS_FILE": str(endpoints_file)},
-    )
+    bridge = start_bridge(_config(tmp_path / "r.yaml", bootstrap, group, topic, store))
 
     acme_ok.wait_count(2)
     globex.wait_count(1)
@@ -120,32 +114,34 @@ def test_each_event_reaches_its_tenants_endpoints_only(
     standardwebhooks.Webhook(GLOBEX).verify(globex.requests[0].body, globex.requests[0].headers)
 
     letters = sorted((headers_of(m) for m in dead), key=lambda h: h["kafkahooks.source.offset"])
-    assert [h.get("kafkahooks.endpoint_id") for h in letters] == [
-        "ep_acme_400",
-        "ep_acme_400",
-        None,
-    ]
+    assert [h.get("kafkahooks.endpoint_id") for h in letters] == [acme_400_id, acme_400_id, None]
     assert letters[2]["kafkahooks.error.message"] == "no-tenant"
     for h in letters[:2]:
         assert h["kafkahooks.endpoint"] == acme_refusing.url.rsplit("/", 1)[0]  # origin only
         assert "/hooks" not in "".join(h.values())
 
 
-def test_a_tenant_route_without_an_endpoint_directory_is_refused_at_start(
-    bootstrap: str, tmp_path: Path, start_bridge: Callable[..., BridgeProcess]
+def test_a_tenant_route_with_a_malformed_encryption_key_is_refused_at_start(
+    bootstrap: str,
+    store: StoreWriter,
+    tmp_path: Path,
+    start_bridge: Callable[..., BridgeProcess],
 ) -> None:
-    config = _config(tmp_path / "r.yaml", bootstrap, unique("g"), unique("calls"))
+    # the route needs the store; the store's key is no AES key: refused, the key not shown
+    config = _config(tmp_path / "r.yaml", bootstrap, unique("g"), unique("calls"), store)
+    config.write_text(config.read_text().replace(store.keys, "k1:not-base64-s3cr3t"))
     bridge = start_bridge(config)
     assert bridge.wait(30) == 2
-    assert "no endpoint directory" in bridge.output()
+    output = bridge.output()
+    assert "encryption key 1 of 1 ('k1')" in output, output[-2000:]
+    assert "s3cr3t" not in output
 
 
-def _replay(config: Path, endpoints_file: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+def _replay(config: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
         "KAFKAHOOKS_ALLOW_LOCAL_TARGETS": "true",
         "KAFKAHOOKS_LOG_LEVEL": "WARNING",
-        "KAFKAHOOKS_TEST_ENDPOINTS_FILE": str(endpoints_file),
     }
     return subprocess.run(
         [
@@ -169,17 +165,14 @@ def _replay(config: Path, endpoints_file: Path, *extra: str) -> subprocess.Compl
 
 def test_replay_sends_a_dead_letter_to_its_endpoint_only(
     bootstrap: str,
+    store: StoreWriter,
     receivers: tuple[Receiver, Receiver, Receiver],
     tmp_path: Path,
     start_bridge: Callable[..., BridgeProcess],
 ) -> None:
     ok, refusing, _ = receivers
-    endpoints = [
-        {"id": "ep_ok", "tenant": "acme", "url": ok.url, "secrets": [CURRENT]},
-        {"id": "ep_400", "tenant": "acme", "url": refusing.url, "secrets": [CURRENT]},
-    ]
-    endpoints_file = tmp_path / "endpoints.json"
-    endpoints_file.write_text(json.dumps(endpoints))
+    store.create("acme", ok.url, secret=CURRENT)
+    refusing_id = store.create("acme", refusing.url, secret=CURRENT).id
     topic, group = create_topic(bootstrap, unique("calls")), unique("g")
     produce(
         bootstrap,
@@ -189,15 +182,15 @@ def test_replay_sends_a_dead_letter_to_its_endpoint_only(
             ("b", {"event": "call.ended", "id": 2}),
         ],
     )  # no tenant
-    config = _config(tmp_path / "r.yaml", bootstrap, group, topic)
-    bridge = start_bridge(config, {"KAFKAHOOKS_TEST_ENDPOINTS_FILE": str(endpoints_file)})
+    config = _config(tmp_path / "r.yaml", bootstrap, group, topic, store)
+    bridge = start_bridge(config)
     read_topic(bootstrap, f"{topic}.dlq", 2, timeout=30)
     wait_until(lambda: committed(bootstrap, group, topic) == [1 + 1], timeout=20)
     assert bridge.terminate() == 0, bridge.output()
     first_id = refusing.requests[0].headers["webhook-id"]
 
     refusing.behaviour = lambda _: Reply(200)  # the customer fixed their endpoint
-    done = _replay(config, endpoints_file, "--endpoint", "ep_400")
+    done = _replay(config, "--endpoint", refusing_id)
 
     assert done.returncode == 0, done.stdout + done.stderr
     assert "delivered 1" in done.stdout and "other events 1" in done.stdout

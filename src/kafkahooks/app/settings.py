@@ -34,9 +34,6 @@ class Settings(BaseSettings):
     # /healthz turns 503 after this many seconds without progress while records wait;
     # unset: max(2 x shutdown_timeout, 60).
     stall_after: float | None = Field(default=None, gt=0)
-    # TESTS ONLY: customer endpoints from a JSON list (endpoints/memory.py) instead of the
-    # endpoint store, for routes with ``endpoints:``.
-    test_endpoints_file: str | None = None
 
     @property
     def stall_bound(self) -> float:

@@ -21,7 +21,7 @@ from typing import Any
 
 from kafkahooks.app.settings import Settings
 from kafkahooks.config import RoutesFile
-from kafkahooks.endpoints import EndpointDirectory, EndpointTable, Keyring, load_endpoints_file
+from kafkahooks.endpoints import EndpointDirectory, EndpointTable, Keyring
 from kafkahooks.errors import KafkahooksError
 from kafkahooks.kafka import StoreLoad, StoreLog, check_store_topic, ensure_store_topic
 
@@ -126,7 +126,7 @@ def needs_store(config: RoutesFile) -> bool:
 
 class EndpointDirectories:
     """The process's endpoint directory, when a route has ``endpoints:``: the store, read to
-    its end and followed (``KAFKAHOOKS_TEST_ENDPOINTS_FILE``, tests only: a JSON list)."""
+    its end and followed."""
 
     def __init__(self, config: RoutesFile, settings: Settings, *, follow: bool = True) -> None:
         self._config, self._settings, self._follow = config, settings, follow
@@ -135,8 +135,6 @@ class EndpointDirectories:
     def open(self) -> EndpointDirectory | None:
         if not needs_store(self._config):
             return None
-        if self._settings.test_endpoints_file:
-            return load_endpoints_file(self._settings.test_endpoints_file)
         self.store = open_store(self._config, follow=self._follow)
         return self.store.table
 

@@ -37,8 +37,6 @@ if TYPE_CHECKING:
     )
     from kafkahooks.endpoints.memory import (
         MemoryDirectory,
-        endpoint_from_json,
-        load_endpoints_file,
     )
     from kafkahooks.endpoints.records import (
         MAX_RECORD_BYTES,
@@ -86,10 +84,8 @@ __all__ = [
     "decode_endpoint",
     "describe_endpoint",
     "encode_endpoint",
-    "endpoint_from_json",
     "generate_key_spec",
     "is_endpoint_id",
-    "load_endpoints_file",
     "new_endpoint_id",
     "new_signing_secret",
     "origin_of",
@@ -122,10 +118,8 @@ _HOMES = {
     "decode_endpoint": "records",
     "describe_endpoint": "spec",
     "encode_endpoint": "records",
-    "endpoint_from_json": "memory",
     "generate_key_spec": "crypto",
     "is_endpoint_id": "ids",
-    "load_endpoints_file": "memory",
     "new_endpoint_id": "ids",
     "new_signing_secret": "spec",
     "origin_of": "endpoint",
