@@ -12,6 +12,7 @@ import asyncio
 import logging
 import os
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from kafkahooks.app.gctune import tune_gc
@@ -142,10 +143,12 @@ class Bridge:
         settings: Settings,
         sender: Sender | None = None,
         directory: EndpointDirectory | None = None,
+        problem: Callable[[], str | None] | None = None,
     ):
         self.config = config
         self.settings = settings
         self.directory = directory
+        self._problem = problem or (lambda: None)  # /readyz: why not ready beyond Kafka
         groups = _groups(config)
         if not groups:
             raise ValueError("no active route: nothing to consume")
@@ -278,6 +281,7 @@ class Bridge:
                 self.settings.http_host,
                 self.settings.http_port,
                 stuck_after=self.settings.stall_bound,
+                problem=self._problem,
             )
             await health.start()
         try:
@@ -342,7 +346,9 @@ async def run_bridge(
     except (KafkahooksError, ValueError) as exc:  # the store's topic or keys are wrong
         return RunResult(2, Stats(), 0, str(exc))
     try:
-        return await _run(config, settings, directory, path, early_signals)
+        store = directories.store
+        problem = store.problem if store is not None else None
+        return await _run(config, settings, (directory, problem), path, early_signals)
     finally:
         await asyncio.get_running_loop().run_in_executor(None, directories.close)
 
@@ -350,12 +356,12 @@ async def run_bridge(
 async def _run(
     config: RoutesFile,
     settings: Settings,
-    directory: EndpointDirectory | None,
+    endpoints: tuple[EndpointDirectory | None, Callable[[], str | None] | None],
     path: str | None,
     early_signals: list[int] | None,
 ) -> RunResult:
     try:
-        bridge = Bridge(config, settings, directory=directory)
+        bridge = Bridge(config, settings, directory=endpoints[0], problem=endpoints[1])
     except ValueError as exc:  # e.g. routes with endpoints: and no endpoint directory
         return RunResult(2, Stats(), 0, str(exc))
     install_signal_handlers(bridge)

@@ -9,7 +9,9 @@ circuit) is progress, so an outage of any length keeps it at 200; the age of
 the oldest unfinished event per partition is a metric to alert on instead.
 
 ``/readyz`` says why it is not ready: ``kafka unreachable`` (no broker answers, with
-``since``), ``joining`` (waiting for the group's first assignment) or ``starting``.
+``since``), ``joining`` (waiting for the group's first assignment), ``starting``, or
+``not ready`` with a reason (the endpoint store holds records under a key id the
+configuration lacks).
 """
 
 from __future__ import annotations
@@ -53,8 +55,10 @@ class HealthServer:
         host: str,
         port: int,
         stuck_after: float,
+        problem: Callable[[], str | None] = lambda: None,
     ) -> None:
         self._members = members
+        self._problem = problem
         self._host, self._port = host, port
         self._stuck_after = stuck_after
         self._runner: web.AppRunner | None = None
@@ -90,6 +94,9 @@ class HealthServer:
 
     async def _readyz(self, _: web.Request) -> web.Response:
         # A member without partitions is still ready: surge pods must not stall rollouts.
+        problem = self._problem()  # e.g. the endpoint store holds records it cannot read
+        if problem is not None:
+            return web.json_response({"status": "not ready", "reason": problem}, status=503)
         members = self._members()
         if not members:  # nothing consumes yet
             return web.json_response({"status": "starting", "members": 0}, status=503)

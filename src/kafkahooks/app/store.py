@@ -56,6 +56,12 @@ class EndpointStore:
     def close(self) -> None:
         self.log.close()
 
+    def problem(self) -> str | None:
+        """Why this replica must not be ready now: records applied while running that are
+        under a key id the configuration lacks (their endpoints keep the last version this
+        replica could read)."""
+        return _missing(self.table) if self.table.missing_keys else None
+
 
 def store_properties(config: RoutesFile) -> dict[str, Any]:
     """librdkafka properties for the store's clients: the routes file's cluster."""

@@ -37,8 +37,12 @@ Get = Callable[[str], Awaitable[tuple[int, str, Any]]]
 
 
 @asynccontextmanager
-async def _serving(members: list[FakeMember]) -> AsyncIterator[Get]:
-    server = HealthServer(lambda: members, "127.0.0.1", 0, stuck_after=STUCK_AFTER)
+async def _serving(
+    members: list[FakeMember], problem: Callable[[], str | None] = lambda: None
+) -> AsyncIterator[Get]:
+    server = HealthServer(
+        lambda: members, "127.0.0.1", 0, stuck_after=STUCK_AFTER, problem=problem
+    )
     await server.start()
     assert server.port != 0  # the port the OS picked, for the caller to scrape
     try:
@@ -168,5 +172,21 @@ def test_unknown_paths_are_404(path: str) -> None:
     async def scenario() -> None:
         async with _serving([]) as get:
             assert (await get(path))[0] == 404
+
+    _run(scenario)
+
+
+def test_readyz_names_an_endpoint_store_it_cannot_read() -> None:
+    """A record under a key id the config lacks, applied while running: not ready, why."""
+    members = [FakeMember(joined=True)]
+    problems: list[str] = []
+
+    async def scenario() -> None:
+        async with _serving(members, lambda: problems[0] if problems else None) as get:
+            assert (await get("/readyz"))[0::2] == (200, {"status": "ready"})
+            problems.append("endpoint store records are encrypted under key ids missing ...")
+            status, _, body = await get("/readyz")
+            assert (status, body["status"]) == (503, "not ready")
+            assert body["reason"].startswith("endpoint store records")
 
     _run(scenario)
