@@ -216,18 +216,16 @@ class Deliverer:
                     )
                 elif self.log is not None:
                     event_id = request.headers.get("webhook-id", "")
-                    if target is None:
-                        self.log.record(event_id, route.name, attempt, status, elapsed, None)
-                    else:
-                        self.log.record(
-                            event_id,
-                            route.name,
-                            attempt,
-                            status,
-                            elapsed,
-                            None,
-                            endpoint_id=target.endpoint_id,
-                        )
+                    endpoint_id = target.endpoint_id if target is not None else None
+                    self.log.record(
+                        event_id,
+                        route.name,
+                        attempt,
+                        status,
+                        elapsed,
+                        None,
+                        endpoint_id=endpoint_id,
+                    )
             gate.record(not isinstance(failure, RetryableDeliveryError), probe)
             return response
 
@@ -250,21 +248,16 @@ class Deliverer:
         self.failures.failed(route, attempt, status, elapsed, failure, origin, endpoint_id)
         if self.log is not None:
             event_id = request.headers.get("webhook-id", "")
-            if endpoint_id is None:  # a fixed endpoint: the record as it always was
-                self.log.record(
-                    event_id, route.name, attempt, status, elapsed, failure.reason, excerpt
-                )
-            else:
-                self.log.record(
-                    event_id,
-                    route.name,
-                    attempt,
-                    status,
-                    elapsed,
-                    failure.reason,
-                    excerpt,
-                    endpoint_id=endpoint_id,
-                )
+            self.log.record(
+                event_id,
+                route.name,
+                attempt,
+                status,
+                elapsed,
+                failure.reason,
+                excerpt,
+                endpoint_id=endpoint_id,
+            )
 
     async def deliver(self, route: Route, ctx: RenderContext) -> DeliveryReport:
         if ctx.endpoint_id is not None:

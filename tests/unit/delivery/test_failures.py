@@ -101,7 +101,7 @@ class Log:
     def __init__(self) -> None:
         self.records: list[tuple[Any, ...]] = []
 
-    def record(self, *args: Any) -> None:
+    def record(self, *args: Any, endpoint_id: str | None = None) -> None:
         self.records.append(args)
 
 
