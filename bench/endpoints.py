@@ -111,9 +111,11 @@ class Layout:
                 slot = (i - fanned) // rest
                 yield self.name(self.fan + (i - fanned) % rest), slot, slot == 0
 
+    active: int = 0  # single-endpoint tenants the events cycle over (0: all of them)
+
     def single(self, i: int) -> str:
         """The tenant of the i-th single-endpoint event."""
-        return self.name(self.fan + i % (self.tenants - self.fan))
+        return self.name(self.fan + i % (self.active or self.tenants - self.fan))
 
     def fanned(self, i: int) -> str:
         return self.name(i % self.fan)
@@ -544,6 +546,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--fanout-tenants", type=int, default=1_000, help="tenants with 10 endpoints")
     p.add_argument("--events", type=int, default=30_000, help="single-endpoint events (item 2)")
     p.add_argument("--fanout-events", type=int, default=3_000, help="events of 10 deliveries")
+    p.add_argument(
+        "--active-tenants",
+        type=int,
+        default=0,
+        help="single-endpoint events cycle over this many tenants (default: all of them)",
+    )
     p.add_argument("--keys", type=int, default=10_000)
     p.add_argument("--concurrency", type=int, default=200)
     p.add_argument("--rounds", type=int, default=3, help="runs of each side (best kept)")
@@ -551,6 +559,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--spacing", type=float, default=0.5, help="propagation: s between writes")
     p.add_argument("--rate", type=float, default=400.0, help="propagation: events/s")
     p.add_argument("--skip", default="", help="comma list of: cpu,propagation")
+    p.add_argument(
+        "--profile", action="store_true", help="bridges of items 2-3 under cProfile (slower)"
+    )
     p.add_argument("--results", default="", help="append the markdown section to this file")
     args = p.parse_args(argv)
     args.skip = set(filter(None, args.skip.split(",")))
@@ -566,7 +577,7 @@ def main(argv: list[str] | None = None) -> int:
     box = dict(report.machine())
     module = ensure_nginx()
     workdir = Path(tempfile.mkdtemp(prefix="kafkahooks-bench-endpoints-"))
-    layout = Layout(args.endpoints, args.tenants, args.fanout_tenants)
+    layout = Layout(args.endpoints, args.tenants, args.fanout_tenants, args.active_tenants)
     key_spec = generate_key_spec("bench")
     keyring = Keyring.parse(key_spec)
     port = free_port()
@@ -580,6 +591,7 @@ def main(argv: list[str] | None = None) -> int:
             events_file=workdir / "unused.jsonl", concurrency=args.concurrency,
             naive_events=0, naive_seconds=0.0, latency_rate=0.0, latency_seconds=0.0,
             row_timeout=600.0, settings={"KAFKAHOOKS_HTTP_PORT": "0"}, nginx_port=port,
+            profile=args.profile,
         )  # fmt: skip
         tenant = replace(
             static, workdir=workdir / "tenant", customize=lambda c: tenant_route(key_spec, c)
