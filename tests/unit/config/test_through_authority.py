@@ -8,12 +8,14 @@ same scheme and netloc from the cut URL as from the whole one, for any spelling.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 import pytest
 
 import kafkahooks.delivery.guard as guard
 from kafkahooks.config import through_authority
+from kafkahooks.delivery.errors import PermanentDeliveryError
 from kafkahooks.endpoints import origin_of
 
 URLS = [
@@ -91,3 +93,39 @@ def test_endpoints_with_distinct_paths_share_one_origin_entry() -> None:
         assert origin_of(url) == "https://hooks.example.com"
         assert guard.destination(url).host == "hooks.example.com"
     assert guard._destination.cache_info().currsize == 1
+
+
+def _reference_request_target(url: str) -> str:
+    from urllib.parse import quote
+
+    parts = urlsplit(url)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return quote(path, safe="/?%:@!$&'()*+,;=")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        *URLS,
+        "https://h.example/a b/ü?q=1 2",
+        "https://h.example/p?",
+        "https://h.example/p?#",
+        "https://h.example?only=query",
+        "https://h.example/x/\t/y?z=\n1",
+        "https://h.example:443/p",
+        "http://h.example:8080/p",
+    ],
+)
+def test_the_request_line_and_host_are_those_of_the_whole_url(url: str) -> None:
+    from kafkahooks.delivery.http1 import _target
+
+    _target.cache_clear()
+    try:
+        got = _target(url)
+    except PermanentDeliveryError as exc:  # refused as the whole URL's destination is
+        with pytest.raises(guard.InvalidTarget, match=re.escape(str(exc))):
+            guard._destination.__wrapped__(url)
+        return
+    assert got.path == _reference_request_target(url)
+    where = guard._destination.__wrapped__(url)
+    assert (got.host, got.port, got.tls) == (where.host, where.port, where.scheme == "https")
