@@ -573,6 +573,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     command = "python bench/endpoints.py " + shlex.join(sys.argv[1:] if argv is None else argv)
+    command = command.strip()
     throughput.raise_fd_limit()
     box = dict(report.machine())
     module = ensure_nginx()
