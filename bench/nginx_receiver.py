@@ -103,11 +103,11 @@ class Hit:
 
 
 class Nginx:
-    def __init__(self, workdir: Path, mode: str, module: str) -> None:
+    def __init__(self, workdir: Path, mode: str, module: str, port: int | None = None) -> None:
         self.dir = workdir
         self.mode = mode
         self.module = module
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}/hook"
         self._proc: subprocess.Popen[bytes] | None = None
 

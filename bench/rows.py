@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -96,6 +97,10 @@ class Bench:
     row_timeout: float
     profile: bool = False  # kafkahooks rows under cProfile (slower; for finding hot spots)
     settings: dict[str, str] = field(default_factory=dict)  # --set, for the kafkahooks rows
+    # changes a kafkahooks row's routes file before it is written (bench/endpoints.py makes
+    # the route deliver to customer endpoints)
+    customize: Callable[[dict[str, Any]], None] | None = None
+    nginx_port: int | None = None  # every row's nginx on this port (None: a free one each)
 
 
 @dataclass
@@ -155,6 +160,8 @@ def routes_file(
         },
         "routes": [route],
     }
+    if bench.customize is not None and row.kind == "kh":
+        bench.customize(config)
     path.write_text(json.dumps(config, indent=2))  # JSON is YAML
     return path
 
@@ -218,7 +225,7 @@ def run_row(bench: Bench, row: Row, receiver: str, attempt: int = 1) -> Result:
     workdir = bench.workdir / f"{row.option}-{receiver}{f'-{attempt}' if attempt > 1 else ''}"
     result = Result(row, receiver, workdir=workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    nginx = Nginx(workdir / "nginx", receiver, bench.module).start()
+    nginx = Nginx(workdir / "nginx", receiver, bench.module, bench.nginx_port).start()
     try:
         if row.kind == "limit":
             _run_limit(bench, row, nginx, workdir, result)
@@ -297,7 +304,7 @@ def _run_consumer(bench: Bench, row: Row, nginx: Nginx, workdir: Path, result: R
         target = min(bench.events, bench.naive_events) if naive else bench.events
         watch = _watch(bench, proc, watcher, target, bench.naive_seconds if naive else None, result)
         result.events = watch.committed
-        if result.status in ("ok", "partial") and not naive:
+        if result.status in ("ok", "partial") and not naive and bench.latency_seconds > 0:
             _latency_phase(bench, proc, watcher, latency_topic, result, workdir)
         result.rss_mb = procstats.peak_rss_mb(proc.pid)
         result.cpu_samples, result.commit_changes = watch.cpu, watch.changes

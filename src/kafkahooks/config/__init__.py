@@ -33,7 +33,7 @@ from kafkahooks.config.sources import (
     ValueFormat,
 )
 from kafkahooks.config.throughput import CircuitBreakerConfig, EndpointLimits
-from kafkahooks.config.urls import MASK, check_target_url, shown_url
+from kafkahooks.config.urls import MASK, check_target_url, shown_url, through_authority
 
 __all__ = [
     "MASK",
@@ -69,4 +69,5 @@ __all__ = [
     "parse_config",
     "pick_route",
     "shown_url",
+    "through_authority",
 ]

@@ -29,6 +29,8 @@ from urllib.parse import urlsplit
 import idna
 from idna.core import check_bidi, valid_contextj
 
+from kafkahooks.config import through_authority
+
 if TYPE_CHECKING:
     from kafkahooks.config import RouteConfig, RoutesFile
 
@@ -239,9 +241,14 @@ class Destination:
     ip: IPAddress | None
 
 
-@functools.lru_cache(maxsize=1024)  # per delivery: a route's URL is parsed once
 def destination(url: str) -> Destination:
     """Parse ``url`` and normalise its host; :class:`InvalidTarget` if it leads nowhere."""
+    return _destination(through_authority(url))
+
+
+# per delivery: parsed once per origin (customer endpoints differ by path, not origin)
+@functools.lru_cache(maxsize=1024)
+def _destination(url: str) -> Destination:
     try:
         parts = urlsplit(url)
     except ValueError:  # e.g. a fullwidth "／" that would normalise into the host
@@ -348,10 +355,11 @@ def check_url(url: str, policy: TargetPolicy) -> None:
 
     Names are checked where they are connected to (:func:`refuse`).
     """
-    _check_url(url, policy)
+    _check_url(through_authority(url), policy)
 
 
-@functools.lru_cache(maxsize=1024)  # per delivery: a route's URL is checked once
+# per delivery: checked once per origin (what it checks is in the scheme and authority)
+@functools.lru_cache(maxsize=1024)
 def _check_url(url: str, policy: TargetPolicy) -> None:
     if not policy.allow_insecure and not url.lower().startswith("https://"):
         scheme = url.partition(":")[0].lower()

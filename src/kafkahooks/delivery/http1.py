@@ -52,6 +52,7 @@ from urllib.parse import quote, urlsplit
 import httptools
 from aiohappyeyeballs import AddrInfoType, start_connection
 
+from kafkahooks.config import through_authority
 from kafkahooks.delivery.dns import Address, CachingResolver, Resolver, SystemResolver
 from kafkahooks.delivery.errors import (
     PermanentDeliveryError,
@@ -115,14 +116,31 @@ class _Target:
 
 @functools.lru_cache(maxsize=1024)  # per delivery: a route's URL is parsed once
 def _target(url: str) -> _Target:
+    # the authority's part is parsed once per origin: customer endpoints (100,000 of
+    # them) differ by path, and a cache per URL would be thrashed
+    authority = through_authority(url)
+    base = _authority_target(authority)
+    if url[:1] > " " and "\t" not in url and "\r" not in url and "\n" not in url:
+        # what urlsplit would do: nothing to strip, so the path starts where the cut ends
+        path, _, query = url[len(authority) :].partition("#")[0].partition("?")
+    else:
+        parts = urlsplit(url)
+        path, query = parts.path, parts.query
+    target = (path or "/") + (f"?{query}" if query else "")
+    target = quote(target, safe=_URL_SAFE)  # a space or non-ASCII would break the request line
+    return _Target(
+        base.tls, base.host, base.port, target, base.host_header, base.literal, base.origin
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _authority_target(url: str) -> _Target:
+    """``_target`` of a URL cut after its authority (``path`` unset)."""
     try:
         where = destination(url)
     except InvalidTarget as exc:
         raise PermanentDeliveryError(str(exc)) from None
-    parts = urlsplit(url)
     tls = where.scheme == "https"
-    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    path = quote(path, safe=_URL_SAFE)  # a space or non-ASCII would break the request line
     host = where.host
     shown = f"[{host}]" if ":" in host else host  # userinfo is never sent
     explicit = where.explicit_port
@@ -131,7 +149,7 @@ def _target(url: str) -> _Target:
     literal = None
     if where.ip is not None:
         literal = (socket.AF_INET6 if where.ip.version == 6 else socket.AF_INET), host
-    return _Target(tls, host, where.port, path, host_header, literal, (tls, host, where.port))
+    return _Target(tls, host, where.port, "", host_header, literal, (tls, host, where.port))
 
 
 def _encode(method: str, target: _Target, headers: dict[str, str], body: bytes) -> bytes:

@@ -10,6 +10,7 @@ value or secret.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -17,13 +18,19 @@ from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
-from kafkahooks.config import Predicate
+from kafkahooks.config import Predicate, through_authority
 
 __all__ = ["Endpoint", "EndpointDirectory", "SigningSecret", "origin_of"]
 
 
 def origin_of(url: str) -> str:
     """``scheme://host[:port]`` of a URL: all a log line, metric or header may show."""
+    return _origin(through_authority(url))
+
+
+# one entry per origin: endpoints differ by path (100,000 of them on a few origins)
+@functools.lru_cache(maxsize=4096)
+def _origin(url: str) -> str:
     parts = urlsplit(url)
     host = parts.hostname or ""
     if ":" in host:

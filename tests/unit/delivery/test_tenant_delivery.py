@@ -227,3 +227,28 @@ def test_the_client_guard_refuses_a_customer_url_the_process_does_not_allow() ->
     report = asyncio.run(deliverer.deliver(route, ctx))
     assert not report.delivered
     assert report.error is not None and "plain http:// target refused" in report.error.reason
+
+
+def test_idle_endpoint_gates_are_dropped_beyond_the_bound_and_busy_ones_kept() -> None:
+    """A replica sending to 100,000 endpoints does not keep 100,000 gates (~2.2 KB each);
+    a gate with a request in flight or failures counted is never dropped."""
+    route = RouteTable([tenant_route()], directory=MemoryDirectory([])).routes[0]
+    gates = Deliverer(Scripted(), 10).gates  # type: ignore[arg-type]
+    gates.idle_endpoint_gates = 100
+    failing = gates.for_endpoint(route, endpoint("ep_failing"))
+    failing.record(False, probe=False)  # one failure counted: its breaker has state
+    busy = gates.for_endpoint(route, endpoint("ep_busy"))
+
+    async def hold_a_slot_while_others_come() -> None:
+        async with busy.slot():
+            for i in range(1000):
+                gates.for_endpoint(route, endpoint(f"ep_{i}"))
+
+    asyncio.run(hold_a_slot_while_others_come())
+
+    assert len(gates._endpoints) <= 102
+    assert gates.for_endpoint(route, endpoint("ep_failing")) is failing
+    assert gates.for_endpoint(route, endpoint("ep_busy")) is busy
+    assert busy.busy == 0 and busy.idle()
+    assert failing.breaker is not None and failing.breaker.failures == 1
+    assert not failing.idle()
