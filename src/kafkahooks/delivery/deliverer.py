@@ -328,8 +328,6 @@ class Deliverer:
         error: EndpointGoneError = EndpointDeletedError() if deleted else EndpointDisabledError()
         if deleted:
             self.gates.endpoint_gone(endpoint_id)
-            assert route.targets is not None
-            route.targets.forget(endpoint_id)
         if self.log is not None:
             self.log.record(
                 ctx.event_id,

@@ -40,7 +40,9 @@ class Signer:
         keyed = tuple(hmac.new(key, digestmod=hashlib.sha256) for key in self.keys)
         object.__setattr__(self, "_keyed", keyed)
 
-    def _sigs(self, content: bytes) -> list[str]:
+    def _sigs(self, content: bytes, keys: tuple[bytes, ...] | None) -> list[str]:
+        if keys is not None:  # one-shot keys (a customer endpoint's): no keyed state kept
+            return [_encode(hmac.digest(k, content, "sha256"), self.encoding) for k in keys]
         sigs = []
         for keyed in self._keyed:
             mac = keyed.copy()
@@ -48,20 +50,28 @@ class Signer:
             sigs.append(_encode(mac.digest(), self.encoding))
         return sigs
 
-    def headers(self, body: bytes, timestamp: int, event_id: str) -> dict[str, str]:
+    def key_bytes(self, secret: str) -> bytes:
+        """A secret as this scheme keys its HMAC (see the module doc)."""
+        return _whsec_key(secret) if self.scheme == "standard-webhooks" else secret.encode()
+
+    def headers(
+        self, body: bytes, timestamp: int, event_id: str, keys: tuple[bytes, ...] | None = None
+    ) -> dict[str, str]:
+        """``keys``: sign with these instead of the signer's own (a route that gives the
+        scheme only; each customer endpoint has its own secrets)."""
         ts = str(timestamp)
         if self.scheme == "standard-webhooks":
-            sigs = self._sigs(f"{event_id}.{ts}.".encode() + body)
+            sigs = self._sigs(f"{event_id}.{ts}.".encode() + body, keys)
             return {
                 "webhook-id": event_id,
                 "webhook-timestamp": ts,
                 self.header: " ".join(f"v1,{s}" for s in sigs),
             }
         if self.scheme == "t-v1":
-            sigs = self._sigs(f"{ts}.".encode() + body)
+            sigs = self._sigs(f"{ts}.".encode() + body, keys)
             return {self.header: ",".join([f"t={ts}", *(f"v1={s}" for s in sigs)])}
         content = f"{ts}.".encode() + body if self.scheme == "timestamped" else body
-        primary, *others = self._sigs(content)
+        primary, *others = self._sigs(content, keys)
         out = {self.header: self.prefix + primary}
         if self.timestamp_header:
             out[self.timestamp_header] = ts

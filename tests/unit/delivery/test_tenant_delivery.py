@@ -151,26 +151,6 @@ def test_an_expired_previous_secret_no_longer_signs() -> None:
     assert sender.sent[0].headers["webhook-signature"].count("v1,") == 1
 
 
-def test_an_unchanged_endpoint_is_not_compiled_again() -> None:
-    directory = MemoryDirectory([endpoint("ep_1", offset=5)])
-    route = RouteTable([tenant_route()], directory=directory).routes[0]
-    deliverer = Deliverer(Scripted(), 10)  # type: ignore[arg-type]
-
-    async def three() -> None:
-        for i in range(3):
-            view = event(b'{"id": 1, "event": "x", "account": "acme"}', offset=i)
-            view.value = {"id": 1}
-            ctx = route.context(view, "x")
-            ctx.endpoint_id = "ep_1"
-            await deliverer.deliver(route, ctx)
-
-    asyncio.run(three())
-    assert route.targets is not None and route.targets.built == 1
-    directory.put(endpoint("ep_1", offset=6, url="https://acme.example.test/v2"))
-    asyncio.run(three())
-    assert route.targets.built == 2
-
-
 def test_endpoint_headers_secret_headers_and_payload_version_apply() -> None:
     ep = endpoint(
         "ep_1",
