@@ -19,7 +19,7 @@ test: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	$(BIN)/pytest -n 4 $(PYTEST_ARGS)
+	$(BIN)/pytest -n 6 $(PYTEST_ARGS)
 
 test-faults: $(STAMP)
 	$(BIN)/pytest -m faults tests/faults $(PYTEST_ARGS)
