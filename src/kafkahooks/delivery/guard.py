@@ -40,6 +40,7 @@ __all__ = [
     "TargetPolicy",
     "TargetRefused",
     "address_category",
+    "check_authority",
     "check_url",
     "destination",
     "normalize_host",
@@ -355,12 +356,15 @@ def check_url(url: str, policy: TargetPolicy) -> None:
 
     Names are checked where they are connected to (:func:`refuse`).
     """
-    _check_url(through_authority(url), policy)
+    check_authority(through_authority(url), policy)
 
 
 # per delivery: checked once per origin (what it checks is in the scheme and authority)
 @functools.lru_cache(maxsize=1024)
-def _check_url(url: str, policy: TargetPolicy) -> None:
+def check_authority(url: str, policy: TargetPolicy) -> None:
+    """:func:`check_url` of a URL already cut after its authority (``through_authority``):
+    the HTTP client has that cut cached with the request's target, so a request pays one
+    cache look-up for this check."""
     if not policy.allow_insecure and not url.lower().startswith("https://"):
         scheme = url.partition(":")[0].lower()
         raise TargetRefused(

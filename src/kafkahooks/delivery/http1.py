@@ -46,7 +46,7 @@ import ssl
 import time
 from collections import deque
 from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import quote, urlsplit
 
 import httptools
@@ -59,7 +59,13 @@ from kafkahooks.delivery.errors import (
     RetryableDeliveryError,
     classify_transport_error,
 )
-from kafkahooks.delivery.guard import InvalidTarget, TargetRefused, check_url, destination, refuse
+from kafkahooks.delivery.guard import (
+    InvalidTarget,
+    TargetRefused,
+    check_authority,
+    destination,
+    refuse,
+)
 from kafkahooks.delivery.request import OutboundRequest
 from kafkahooks.delivery.sender import USER_AGENT, Response
 from kafkahooks.delivery.tls import context_key
@@ -112,6 +118,7 @@ class _Target:
     host_header: str
     literal: Address | None  # the host is an IP address: connect to it, never resolve
     origin: tuple[bool, str, int]
+    authority: str  # the URL cut after its authority: the guard's early check is keyed by it
 
 
 @functools.lru_cache(maxsize=1024)  # per delivery: a route's URL is parsed once
@@ -128,9 +135,7 @@ def _target(url: str) -> _Target:
         path, query = parts.path, parts.query
     target = (path or "/") + (f"?{query}" if query else "")
     target = quote(target, safe=_URL_SAFE)  # a space or non-ASCII would break the request line
-    return _Target(
-        base.tls, base.host, base.port, target, base.host_header, base.literal, base.origin
-    )
+    return replace(base, path=target)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -149,7 +154,8 @@ def _authority_target(url: str) -> _Target:
     literal = None
     if where.ip is not None:
         literal = (socket.AF_INET6 if where.ip.version == 6 else socket.AF_INET), host
-    return _Target(tls, host, where.port, "", host_header, literal, (tls, host, where.port))
+    origin = (tls, host, where.port)
+    return _Target(tls, host, where.port, "", host_header, literal, origin, authority=url)
 
 
 def _encode(method: str, target: _Target, headers: dict[str, str], body: bytes) -> bytes:
@@ -427,8 +433,8 @@ class Http1Sender:
     async def send(self, request: OutboundRequest) -> Response:
         policy = request.policy
         try:
-            check_url(request.url, policy)  # scheme, host spelling, IP literals (early)
             target = _target(request.url)
+            check_authority(target.authority, policy)  # scheme, host spelling, IP literals
             body = request.body if request.method != "GET" else b""
             data = _encode(request.method, target, request.headers, body)
             guarded = not policy.allow_private

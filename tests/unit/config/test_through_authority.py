@@ -79,7 +79,7 @@ def test_origin_and_guard_answer_as_for_the_whole_url(url: str) -> None:
     strict, loose = guard.TargetPolicy(False, False), guard.TargetPolicy(True, True)
     for policy in (strict, loose):
         got = outcome(guard.check_url, url, policy)
-        want = outcome(guard._check_url.__wrapped__, url, policy)
+        want = outcome(guard.check_authority.__wrapped__, url, policy)
         if url.lstrip().lower().startswith(("http:", "https:")):
             assert got == want
         else:  # no scheme: refused alike, the message naming less of the URL than before

@@ -895,7 +895,7 @@ def test_contract_the_guard_runs_in_the_connect_path_for_every_spelling(
     """With the early URL check switched off, the connect path alone still refuses:
     no socket is made for a loopback address, however it is spelled."""
     if not url_check:
-        monkeypatch.setattr(http1, "check_url", lambda url, policy: None)
+        monkeypatch.setattr(http1, "check_authority", lambda url, policy: None)
     sockets = LoopbackOnly()
 
     async def scenario(sender: Http1Sender) -> None:
@@ -915,7 +915,7 @@ def test_contract_the_guard_runs_in_the_connect_path_for_every_spelling(
 def test_contract_a_name_is_checked_on_every_address_it_resolves_to(
     address: str, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(http1, "check_url", lambda url, policy: None)
+    monkeypatch.setattr(http1, "check_authority", lambda url, policy: None)
     sockets = LoopbackOnly()
     resolver = StubResolver("93.184.215.14", address)  # one bad address refuses the name
 
