@@ -34,6 +34,7 @@ clock and no broker.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -58,6 +59,8 @@ __all__ = [
     "HealthWork",
     "decide",
 ]
+
+log = logging.getLogger("kafkahooks.store")
 
 DEFAULT_PERIOD = 5 * 86400.0  # seconds without a success before the bridge disables
 GONE = 410
@@ -190,6 +193,15 @@ class EndpointHealth:
             return
         event = self._event(endpoint_id, tenant, old, new)
         if event is not None:
+            disabled = new.disabled is not None
+            log.warning(
+                "endpoint disabled by kafkahooks" if disabled else "endpoint enabled again",
+                extra={
+                    "endpoint_id": endpoint_id,
+                    "tenant": tenant,
+                    "reason": new.disabled.detail if new.disabled else "endpoint-changed",
+                },
+            )
             with self._lock:
                 self._events.append((endpoint_id, event))
             self.wake()
