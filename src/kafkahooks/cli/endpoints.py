@@ -243,6 +243,7 @@ def cmd_update(args: argparse.Namespace) -> int:
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
+    from kafkahooks.endpoints import status_key
     from kafkahooks.kafka import StoreWriteError
 
     session = open_session(args)
@@ -250,11 +251,13 @@ def cmd_delete(args: argparse.Namespace) -> int:
         if session.table.offset_of(args.id) == -1:  # (one it cannot decrypt may go)
             endpoint_or_exit(session, args.id)
         ep = session.table.get(args.id)
-        try:
-            offset = session.log.write(args.id, None, session.timeout)
-        except StoreWriteError as exc:
-            fail(str(exc))
-        read_back(session, offset)
+        # both keys: the endpoint's and kafkahooks' status record of it
+        keys: list[tuple[str, bytes | None]] = [(args.id, None), (status_key(args.id), None)]
+        results = session.log.write_many(keys, session.timeout)
+        for result in results:
+            if isinstance(result, StoreWriteError):
+                fail(str(result))
+        read_back(session, max(r for r in results if isinstance(r, int)))
     finally:
         session.close()
     print(f"deleted {args.id}" + (f" (tenant {ep.tenant!r})" if ep is not None else ""))
@@ -296,10 +299,13 @@ def _set_active(args: argparse.Namespace, active: bool) -> int:
     session = open_session(args)
     try:
         ep = endpoint_or_exit(session, args.id)
+        # always a new revision: it voids a disable by kafkahooks (auto-disable)
         write_checked(session, set_active(ep, active, time.time()), ep.offset)
     finally:
         session.close()
-    print(f"{ep.id}: {'enabled' if active else 'disabled'}")
+    voided = ep.status.disabled if ep.status is not None and active else None
+    note = f" (kafkahooks' disable, {voided.detail}, no longer applies)" if voided else ""
+    print(f"{ep.id}: {'enabled' if active else 'disabled'}{note}")
     return 0
 
 
