@@ -39,6 +39,7 @@ from kafkahooks.kafka import (
     check_store_topic,
     ensure_store_topic,
     ensure_topics,
+    producer_properties,
 )
 
 __all__ = [
@@ -136,7 +137,7 @@ def open_store(
             store_log.follow()
         if health is not None:
             if settings.events_topic:
-                ensure_topics(props, [settings.events_topic])
+                ensure_topics(producer_properties(config.kafka), [settings.events_topic])
             writer = StatusWriter(health, store_log, settings.events_topic)
             writer.start()
     except BaseException:
