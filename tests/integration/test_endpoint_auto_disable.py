@@ -102,7 +102,7 @@ class Setup:
         assert done.returncode == 0, done.stderr
         return done.stdout
 
-    def announced(self, expect: int, timeout: float = 15) -> list[dict[str, Any]]:
+    def announced(self, expect: int, timeout: float = 30) -> list[dict[str, Any]]:
         found = read_topic(self.bootstrap, self.events, expect, timeout=timeout)
         return [json.loads(m.value()) for m in found]
 
@@ -131,7 +131,7 @@ def test_410_disables_that_endpoint_only(
         setup.send()
         (event,) = setup.announced(1)  # produced once the bridge applied its disable
         setup.send(n=3)
-        kept.wait_count(4, timeout=15)
+        kept.wait_count(4, timeout=30)
         assert _ids(kept) == [1, 2, 3, 4]
         assert _ids(gone) == [1]
         assert event["type"] == "endpoint.disabled"
@@ -164,8 +164,8 @@ def test_the_failure_clock_survives_a_restart_of_every_replica(
         ep = store.create("acme", failing.url)
         first = [start_bridge(setup.config), start_bridge(setup.config)]
         setup.send()
-        failing.wait_count(1, timeout=15)
-        wait_until(lambda: (s := setup.status(ep)) is not None and s.failing_since, timeout=10)
+        failing.wait_count(1, timeout=30)
+        wait_until(lambda: (s := setup.status(ep)) is not None and s.failing_since, timeout=30)
         status = setup.status(ep)
         assert status is not None and status.failing_since is not None and not status.disabled
         since = status.failing_since
@@ -174,8 +174,8 @@ def test_the_failure_clock_survives_a_restart_of_every_replica(
         time.sleep(max(0.0, since + PERIOD - time.time()))
         start_bridge(setup.config)
         setup.send()  # the first failure the new process sees is past the period
-        failing.wait_count(2, timeout=15)
-        wait_until(lambda: (s := setup.status(ep)) is not None and s.disabled, timeout=10)
+        failing.wait_count(2, timeout=30)
+        wait_until(lambda: (s := setup.status(ep)) is not None and s.disabled, timeout=30)
         status = setup.status(ep)
         assert status is not None and status.disabled is not None
         assert status.failing_since == since  # the clock went on: not restarted
@@ -200,16 +200,16 @@ def test_a_new_revision_voids_the_disable_once_for_all_replicas(
     try:
         ep = store.create("acme", receiver.url)
         bridges = [start_bridge(setup.config), start_bridge(setup.config)]
-        wait_until(lambda: all("endpoint store loaded" in b.output() for b in bridges), 15)
+        wait_until(lambda: all("endpoint store loaded" in b.output() for b in bridges), 30)
         setup.send()
         (disabled,) = setup.announced(1)
         setup.send()  # while disabled: matches no endpoint
-        wait_until(lambda: committed(bootstrap, setup.group, setup.topic) == [2], timeout=10)
+        wait_until(lambda: committed(bootstrap, setup.group, setup.topic) == [2], timeout=30)
         # the tenant enables it again: a new revision, over the one the bridge disabled
         assert "no longer applies" in setup.cli("enable", ep.id)
         events = setup.announced(2)
         setup.send()
-        receiver.wait_count(2, timeout=15)
+        receiver.wait_count(2, timeout=30)
         assert _ids(receiver) == [1, 3]
         assert disabled["type"] == "endpoint.disabled"
         assert [e["type"] for e in events] == ["endpoint.disabled", "endpoint.enabled"]

@@ -365,8 +365,9 @@ def cmd_test(args: argparse.Namespace) -> int:
     guard_url(ep.url, session.allow_local)
     out(f"POST {shown_url(ep.url)} (endpoint {ep.id}, route {route_name}, "
          f"event type {event_type})")  # fmt: skip
-    if not ep.active:
-        out("# note: the endpoint is disabled (no event matches it); sent anyway")
+    if not ep.enabled:
+        by = "" if not ep.active else " by kafkahooks (enable it to resume)"
+        out(f"# note: the endpoint is disabled{by} (no event matches it); sent anyway")
     try:
         status, body, elapsed = asyncio.run(_send(request))
     except DeliveryError as exc:
