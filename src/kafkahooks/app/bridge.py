@@ -344,7 +344,7 @@ async def run_bridge(
     path: str | None = None,
     early_signals: list[int] | None = None,
 ) -> RunResult:
-    directories = EndpointDirectories(config, settings)
+    directories = EndpointDirectories(config, settings, status=True)
     try:  # the endpoint store is read to its end before any group is joined
         directory = await asyncio.get_running_loop().run_in_executor(None, directories.open)
     except StoreUnavailableError as exc:

@@ -180,14 +180,17 @@ class EndpointDirectories:
     """The process's endpoint directory, when a route has ``endpoints:``: the store, read to
     its end and followed."""
 
-    def __init__(self, config: RoutesFile, settings: Settings, *, follow: bool = True) -> None:
+    def __init__(
+        self, config: RoutesFile, settings: Settings, *, follow: bool = True, status: bool = False
+    ) -> None:
         self._config, self._settings, self._follow = config, settings, follow
+        self._status = status and follow  # a bridge: keep the endpoints' health (auto-disable)
         self.store: EndpointStore | None = None
 
     def open(self) -> EndpointDirectory | None:
         if not needs_store(self._config):
             return None
-        self.store = open_store(self._config, follow=self._follow, status=self._follow)
+        self.store = open_store(self._config, follow=self._follow, status=self._status)
         return self.store.table
 
     @property

@@ -325,6 +325,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(f"store topic {session.topic!r}: loaded in {session.load_seconds:.2f} s")
     print(f"  records read: {table.records_read:,} (superseded versions included)")
     print(f"  endpoints: {len(table):,} for {len(tenants):,} tenants")
+    statuses = [ep.status for ep in table.endpoints() if ep.status is not None]
+    disabled = sum(1 for st in statuses if st.disabled is not None)
+    failing = sum(1 for st in statuses if st.disabled is None and st.failing_since is not None)
+    print(f"  disabled by kafkahooks: {disabled:,}; failing (clock running): {failing:,}")
     by_key = ", ".join(f"{k}: {n:,}" for k, n in sorted(table.records_by_key.items()))
     print(f"  records per key id: {by_key or 'none'}")
     rejected = ", ".join(f"{r}: {n:,}" for r, n in sorted(table.rejected.items()))
