@@ -156,6 +156,7 @@ class EndpointHealth:
         self._orphans: dict[str, float] = {}  # status key -> when it was seen orphaned
         self._events: list[tuple[str, bytes]] = []
         self._last: dict[str, float] = {}  # endpoint id -> when this replica last wrote (tick)
+        self._written: dict[str, _Seen] = {}  # what the last tick's writes were decided on
 
     # -- the event loop ---------------------------------------------------------------------
 
@@ -271,6 +272,7 @@ class EndpointHealth:
             for key in orphans:
                 del self._orphans[key]
         work = HealthWork(events=events)
+        self._written = {}
         waiting: dict[str, _Seen] = {}
         for endpoint_id, seen in pending.items():
             last = self._last.get(endpoint_id)
@@ -281,6 +283,7 @@ class EndpointHealth:
             if record is not None:
                 work.writes.append(record)
                 self._last[endpoint_id] = now
+                self._written[endpoint_id] = seen
         for key in orphans:
             if self._table.is_orphan(key):
                 work.writes.append((key, None))
@@ -292,7 +295,8 @@ class EndpointHealth:
         return work
 
     def retry(self, key: str) -> None:
-        """A write of ``key`` was not acknowledged: decide again at a later tick."""
+        """A write of ``key`` (from the last :meth:`tick`) was not acknowledged: decide
+        again, on the same observation, at the next tick."""
         if key.startswith("health/"):
             endpoint_id = endpoint_of(key)
             self._last.pop(endpoint_id, None)
@@ -300,7 +304,7 @@ class EndpointHealth:
                 with self._lock:
                     self._orphans.setdefault(key, 0.0)
             else:
-                self._queue(endpoint_id, _REVIEW)
+                self._queue(endpoint_id, self._written.get(endpoint_id, _REVIEW))
 
     @property
     def waiting(self) -> int:
