@@ -146,6 +146,7 @@ class EndpointHealth:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._table = table
+        self._status_of = table.status_of
         self.writer_id = writer_id
         self.period = period
         self.interval = interval
@@ -164,7 +165,9 @@ class EndpointHealth:
         self, endpoint_id: str, revision: int, ok: bool, status: int | None, now: float
     ) -> None:
         """One answered attempt to the endpoint version at store offset ``revision``."""
-        held = self._table.status_of(endpoint_id)
+        held = self._status_of(endpoint_id)
+        if held is None and ok:
+            return  # the usual case, first: healthy and known to be
         current = held if held is not None and held.about(revision) else None
         if current is not None and current.disabled is not None:
             return  # disabled already: an attempt that was in flight
