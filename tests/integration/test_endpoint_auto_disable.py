@@ -61,6 +61,7 @@ def _config(
                 "signing": {"scheme": "standard-webhooks"},
                 "endpoints": {"tenant": "value.account", "timeout": 5},
                 "retry": {"max_attempts": 1},
+                "retry_topics": None,  # every answer is an attempt here: none parked
             }
         ],
     }

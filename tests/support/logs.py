@@ -27,11 +27,11 @@ def owned_partitions(output: str) -> set[str]:
     """Partitions a bridge owns now, replayed from its assigned/revoked/lost log lines."""
     owned: set[str] = set()
     for record in log_records(output):
-        msg, parts = record.get("msg"), set(record.get("partitions") or [])
+        msg = record.get("msg")
         if msg == "partitions assigned":
-            owned |= parts
+            owned |= set(record.get("partitions") or [])
         elif msg in ("partitions revoked", "partitions lost"):
-            owned -= parts
+            owned -= set(record.get("partitions") or [])
     return owned
 
 

@@ -313,7 +313,7 @@ class Bridge:
 
 def make_sender(settings: Settings, max_connections: int) -> Sender:
     """The one delivery client (``delivery/http1.py``); ``max_connections`` caps its sockets."""
-    return Http1Sender(max_connections=max_connections)
+    return Http1Sender(max_connections=max_connections, max_per_origin=settings.max_per_origin)
 
 
 def install_signal_handlers(bridge: Bridge) -> None:

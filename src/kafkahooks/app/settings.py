@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     shutdown_timeout: float = Field(default=20.0, gt=0)
     # HTTP requests in flight at once, over all routes.
     max_in_flight: int = Field(default=200, ge=1)
+    # HTTP requests in flight at once to one origin (scheme, host, port), first come first
+    # served: customers' endpoints often share an origin.
+    max_per_origin: int = Field(default=200, ge=1)
     # Events taken from Kafka and not yet finished; above it partitions pause.
     window: int = Field(default=5000, ge=1)
     commit_interval: float = Field(default=1.0, gt=0)

@@ -29,7 +29,7 @@ from kafkahooks.config.sources import (
     ValueFormat,
     needs_registry,
 )
-from kafkahooks.config.tenants import EndpointStoreConfig, TenantEndpoints
+from kafkahooks.config.tenants import TENANT_RETRY_DELAYS, EndpointStoreConfig, TenantEndpoints
 from kafkahooks.config.throughput import (
     BatchConfig,
     CircuitBreakerConfig,
@@ -156,6 +156,17 @@ class RouteConfig(_Strict):
     # input formats overriding the topic's ``sources`` entry (config/sources.py)
     value_format: ValueFormat | None = None
     key_format: KeyFormat | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _tenant_routes_park(cls, data: Any) -> Any:
+        """A route with ``endpoints`` parks on retry topics unless it says otherwise
+        (``retry_topics: null`` turns parking off): a customer's endpoint down for hours
+        must cost retry-topic records, not the window (issue 16)."""
+        tenant = isinstance(data, dict) and data.get("endpoints") is not None
+        if tenant and "retry_topics" not in data:
+            return {**data, "retry_topics": {"delays": list(TENANT_RETRY_DELAYS)}}
+        return data
 
     @model_validator(mode="after")
     def _one_target(self) -> RouteConfig:

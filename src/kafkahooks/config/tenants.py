@@ -17,19 +17,27 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-__all__ = ["EndpointStoreConfig", "TenantEndpoints"]
+__all__ = ["TENANT_RETRY_DELAYS", "EndpointStoreConfig", "TenantEndpoints"]
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# The Standard Webhooks specification's schedule (seconds): a tenant route's retry topics
+# unless it names its own.  An endpoint down for a day still gets its events.
+TENANT_RETRY_DELAYS = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
+
+
 class TenantEndpoints(_Strict):
     """``tenant``: the placeholder path of the event's tenant (``value.accountId``,
-    ``headers.tenant``, ``key``); ``timeout``: one request, connect to answer."""
+    ``headers.tenant``, ``key``); ``timeout``: one request, connect to answer;
+    ``endpoint_queue``: deliveries one endpoint may hold in the process (waiting or
+    trying) before the next are parked at once."""
 
     tenant: str = Field(min_length=1)
     timeout: float = Field(default=15.0, gt=0, le=600)
+    endpoint_queue: int = Field(default=100, ge=1, le=100_000)
 
 
 class EndpointStoreConfig(_Strict):

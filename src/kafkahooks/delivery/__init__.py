@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from kafkahooks.delivery.errors import (
         DeadLetterWriteError,
         DeliveryError,
+        EndpointBackloggedError,
         EndpointDeletedError,
         EndpointDisabledError,
         EndpointGoneError,
@@ -46,6 +47,7 @@ __all__ = [
     "Deliverer",
     "DeliveryError",
     "DeliveryReport",
+    "EndpointBackloggedError",
     "EndpointDeletedError",
     "EndpointDisabledError",
     "EndpointGoneError",
@@ -81,6 +83,7 @@ _HOMES = {
     "endpoint_of": "failures",
     "response_excerpt": "failures",
     "DeliveryError": "errors",
+    "EndpointBackloggedError": "errors",
     "EndpointDeletedError": "errors",
     "EndpointDisabledError": "errors",
     "EndpointGoneError": "errors",

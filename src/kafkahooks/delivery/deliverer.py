@@ -11,9 +11,13 @@ A delivery to a customer endpoint (``ctx.endpoint_id`` set, on a route with
 current URL, headers, secrets and payload version (``delivery/targets.py``), and
 its own gate.  Deleted by then: ``EndpointDeletedError``; disabled (by its tenant,
 or by the bridge: ``Endpoint.enabled``): ``EndpointDisabledError``; neither sends
-anything, and an attempt already sent finishes as it started.  Every answered
-attempt to a customer endpoint is reported to the endpoint health
-(``endpoints/health.py``, auto-disable): a dictionary lookup in the usual case.
+anything, and an attempt already sent finishes as it started.  When the route can park
+(retry topics), an endpoint whose gate would make the event wait (circuit open, its
+rate limit) gets no attempt: ``EndpointBackloggedError``, and the event is parked at
+once; a backoff between attempts ends early when the circuit opens
+(``delivery/gates.py``).  Every answered attempt to a customer endpoint is reported to
+the endpoint health (``endpoints/health.py``, auto-disable): a dictionary lookup in the
+usual case.
 
 Every call ends in a :class:`DeliveryReport`, never an exception (only
 cancellation propagates): a body or header the event cannot fill is a
@@ -35,6 +39,7 @@ from typing import NoReturn, Protocol
 from kafkahooks.delivery.auth import send_authorized
 from kafkahooks.delivery.errors import (
     DeliveryError,
+    EndpointBackloggedError,
     EndpointDeletedError,
     EndpointDisabledError,
     EndpointGoneError,
@@ -87,13 +92,13 @@ def _built(route: Route, ctx: RenderContext, body: bytes, now: float) -> Outboun
 
 def _settled(report: DeliveryReport) -> DeliveryReport:
     """``attempts`` counts requests sent: an attempt that could not render sent none,
-    nor one that found its endpoint gone."""
+    nor one that found its endpoint gone or backlogged."""
     error = report.error
     if isinstance(error, _Unrendered):
         return DeliveryReport(
             report.attempts - 1, report.status, PermanentDeliveryError(error.reason)
         )
-    if isinstance(error, EndpointGoneError):
+    if isinstance(error, (EndpointGoneError, EndpointBackloggedError)):
         return DeliveryReport(report.attempts - 1, report.status, error)
     return report
 
@@ -313,9 +318,12 @@ class Deliverer:
         directory, targets = route.directory, route.targets
         assert directory is not None and targets is not None, "a route with endpoints:"
 
+        parks = route.config.retry_topics is not None
+
         async def run() -> DeliveryReport:
             bodies: dict[str, bytes] = {}  # per payload version, unless rendered per attempt
             last = _LastResponse()
+            gates: list[EndpointGate] = []  # the last attempt's gate: its backoff
 
             async def attempt(number: int) -> tuple[OutboundRequest, Response]:
                 ctx.attempt = number
@@ -324,6 +332,10 @@ class Deliverer:
                 endpoint = directory.get(endpoint_id)
                 if endpoint is None or not endpoint.enabled:
                     self._gone(route, ctx, endpoint_id, number, endpoint)
+                gate = self.gates.for_endpoint(route, endpoint)
+                if parks and (why := gate.backlog(time.monotonic())) is not None:
+                    raise EndpointBackloggedError(why)
+                gates[:] = (gate,)
                 target = targets.target(endpoint, now)
                 ctx.payload_version = target.payload_version
                 data = bodies.get(target.payload_version)
@@ -332,11 +344,14 @@ class Deliverer:
                     if not route.template.per_attempt:
                         bodies[target.payload_version] = data
                 request = target.build(ctx, data, now)
-                gate = self.gates.for_endpoint(route, endpoint)
                 last.response = await self._exchange(route, gate, request, number, target)
                 return request, last.response
 
-            return last.excerpted(await deliver_with_retries(attempt, route.config.retry))
+            async def backoff(delay: float) -> None:
+                await (gates[0].backoff(delay) if gates else asyncio.sleep(delay))
+
+            report = await deliver_with_retries(attempt, route.config.retry, backoff)
+            return last.excerpted(report)
 
         return await _guarded(route.name, run)
 

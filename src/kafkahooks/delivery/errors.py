@@ -4,6 +4,8 @@
 
     DeliveryError                (a KafkahooksError: see kafkahooks.errors)
     ├── RetryableDeliveryError   408, 429, 5xx, connection errors, timeouts
+    │   └── EndpointBackloggedError  a customer endpoint cannot take it now (queue full,
+    │                            circuit open, rate limit): parked at once, nothing sent
     └── PermanentDeliveryError   other 4xx, 3xx, events that cannot be rendered
         ├── RouteDisabledError   the endpoint answered 410 Gone earlier
         ├── EndpointDeletedError a customer endpoint was deleted (finished, not dead-lettered)
@@ -25,6 +27,7 @@ from __future__ import annotations
 __all__ = [
     "DeadLetterWriteError",
     "DeliveryError",
+    "EndpointBackloggedError",
     "EndpointDeletedError",
     "EndpointDisabledError",
     "EndpointGoneError",
@@ -68,6 +71,15 @@ class RetryableDeliveryError(DeliveryError):
 
 class PermanentDeliveryError(DeliveryError):
     pass
+
+
+class EndpointBackloggedError(RetryableDeliveryError):
+    """A customer endpoint cannot take the event now, found before an attempt was sent:
+    it holds ``endpoint_queue`` events already (``endpoint-queue-full``), its circuit is
+    open (``circuit-open``) or its own rate limit would hold the event too long
+    (``rate-limited``).  Not retried in process: the event is parked at once on its
+    route's retry topic, on the tier it is on (at least the first), so waiting for a
+    customer's endpoint never holds a place in the window (issue 16)."""
 
 
 class RouteDisabledError(PermanentDeliveryError):

@@ -18,6 +18,11 @@ used are dropped while *idle* (nothing in flight or waiting, breaker closed with
 failure, rate limiter with nothing to space): a new gate for that endpoint behaves
 exactly as the dropped one would have.  A gate costs ~2.2 KB, and a replica that
 sent to each of 100,000 endpoints kept ~220 MB of them (``bench/endpoints.py``).
+
+A customer endpoint's gate never makes an event wait long (issue 16): ``backlog``
+says when the event should be parked instead of sent (its circuit is open and no
+probe is due, or its own rate limit would hold it more than :data:`MAX_RATE_WAIT`),
+and ``backoff`` sleeps between in-process attempts only until the circuit opens.
 """
 
 from __future__ import annotations
@@ -48,6 +53,8 @@ State = Literal["closed", "open", "half-open"]
 IDLE_ENDPOINT_GATES = 4096
 # what a customer endpoint's gate limits come from: its rate limit, the route's limits
 _EndpointWanted = tuple[float | None, EndpointLimits, CircuitBreakerConfig]
+# seconds a customer endpoint's own rate limit may hold an event before it is parked
+MAX_RATE_WAIT = 1.0
 
 
 def origin_of(url: str) -> str:
@@ -81,8 +88,24 @@ class CircuitBreaker:
         self.opened = 0  # times it opened, for metrics and tests
         self._opened_at = 0.0
         self._probing = False
-        self._closed = asyncio.Event()
-        self._closed.set()
+        # made when first needed: a customer endpoint's gate is made often (module doc)
+        self._closed: asyncio.Event | None = None  # set while closed: ends a wait to send
+        self._opened: asyncio.Event | None = None  # set while not closed: ends a backoff
+
+    def blocked(self, now: float) -> bool:
+        """Whether a request now would wait: open with no probe due, or a probe out."""
+        if self.state == "closed":
+            return False
+        return self._probing or now < self._opened_at + self.config.probe_after
+
+    async def sleep_unless_opened(self, delay: float) -> None:
+        """Sleep ``delay`` seconds, or until the circuit opens if that comes first."""
+        if self.state != "closed":
+            return
+        if self._opened is None:
+            self._opened = asyncio.Event()
+        with suppress(TimeoutError):
+            await asyncio.wait_for(self._opened.wait(), delay)
 
     async def admit(self) -> bool:
         """Wait until a request may go; ``True`` if this request is the probe."""
@@ -97,6 +120,8 @@ class CircuitBreaker:
             # while a probe is out, look again after a probe interval (it may fail)
             wait = self.config.probe_after if self._probing else max(0.01, due - now)
             with suppress(TimeoutError):
+                if self._closed is None:
+                    self._closed = asyncio.Event()
                 await asyncio.wait_for(self._closed.wait(), wait)
         return False
 
@@ -108,7 +133,10 @@ class CircuitBreaker:
                 self.state = "closed"
                 self._show()
                 self._probing = False
-                self._closed.set()
+                if self._closed is not None:
+                    self._closed.set()
+                if self._opened is not None:
+                    self._opened.clear()
             return
         self.failures += 1
         if probe or (self.state == "closed" and self.failures >= self.config.failures):
@@ -126,7 +154,10 @@ class CircuitBreaker:
         self._show()
         self._probing = False
         self._opened_at = time.monotonic()
-        self._closed.clear()
+        if self._closed is not None:
+            self._closed.clear()
+        if self._opened is not None:
+            self._opened.set()
 
 
 class RateLimiter:
@@ -139,6 +170,10 @@ class RateLimiter:
     def idle(self, now: float) -> bool:
         """Whether a new limiter would space the next request the same."""
         return self._next <= now
+
+    def delay(self, now: float) -> float:
+        """Seconds the next request would wait for its turn."""
+        return max(0.0, self._next - now)
 
     async def wait(self) -> None:
         now = time.monotonic()
@@ -176,6 +211,23 @@ class EndpointGate:
             and (breaker is None or (breaker.state == "closed" and breaker.failures == 0))
             and (rate is None or rate.idle(time.monotonic()))
         )
+
+    def backlog(self, now: float) -> str | None:
+        """Why an event should be parked rather than wait here (``None``: send it)."""
+        breaker, rate = self.breaker, self._rate
+        if breaker is not None and breaker.blocked(now):
+            return "circuit-open"
+        if rate is not None and rate.delay(now) > MAX_RATE_WAIT:
+            return "rate-limited"
+        return None
+
+    async def backoff(self, delay: float) -> None:
+        """The wait between two in-process attempts, cut short when the circuit opens
+        (the next attempt then finds it open and the event is parked)."""
+        if self.breaker is None:
+            await asyncio.sleep(delay)
+        else:
+            await self.breaker.sleep_unless_opened(delay)
 
     def slot(self) -> _Slot:
         """Hold an endpoint slot for one request (``async with``); yields whether it is

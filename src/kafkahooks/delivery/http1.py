@@ -30,6 +30,11 @@ Contract (``tests/unit/test_http1.py``, the contract section):
   finds its pool) and guard; idle connections close after ``idle_timeout``,
   every connection after ``max_lifetime``; at most ``max_connections`` are open
   over all pools (an idle one is closed to make room, else the request waits).
+- At most ``max_per_origin`` requests to one origin at once, first come first
+  served (so at most that many connections to it): many customers' endpoints share
+  origins such as a chat or automation provider, and one origin cannot take every
+  connection.  Each customer endpoint's own concurrency cap (``gates.py``) keeps one
+  tenant from taking all of an origin's share.
 - Lookups: dedicated executor, cached, shared (``delivery/dns.py``); the
   checked addresses are raced with Happy Eyeballs (RFC 8305, 250 ms stagger).
 
@@ -403,6 +408,68 @@ def _system_tls() -> ssl.SSLContext:
 PoolKey = tuple[tuple[bool, str, int], Hashable, bool]
 
 
+_Origin = tuple[bool, str, int]  # TLS, host, port
+
+
+class _OriginShare:
+    """Requests to one origin in progress, and those waiting their turn (in order)."""
+
+    __slots__ = ("busy", "waiters")
+
+    def __init__(self) -> None:
+        self.busy = 0
+        self.waiters: deque[asyncio.Future[None]] = deque()
+
+
+class _OriginTurn:
+    """``async with`` one of an origin's ``max_per_origin`` places; a plain class (entered
+    for every request).  The share is dropped when nothing uses or waits for it."""
+
+    __slots__ = ("_cap", "_origin", "_share", "_shares")
+
+    def __init__(self, shares: dict[_Origin, _OriginShare], origin: _Origin, cap: int) -> None:
+        self._shares, self._origin, self._cap = shares, origin, cap
+        share = shares.get(origin)
+        if share is None:
+            share = shares[origin] = _OriginShare()
+        self._share = share
+
+    async def __aenter__(self) -> None:
+        share = self._share
+        if share.busy < self._cap and not share.waiters:
+            share.busy += 1
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        share.waiters.append(waiter)
+        try:
+            await waiter  # the place is handed over with the result: busy already counts it
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self._leave()  # handed a place, then cancelled (deadline): pass it on
+            else:
+                share.waiters.remove(waiter)
+                self._forget()
+            raise
+
+    async def __aexit__(self, *_exc: object) -> None:
+        self._leave()
+
+    def _leave(self) -> None:
+        share = self._share
+        while share.waiters:
+            waiter = share.waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)  # the place goes to the next in line
+                return
+        share.busy -= 1
+        self._forget()
+
+    def _forget(self) -> None:
+        share = self._share
+        if not share.busy and not share.waiters and self._shares.get(self._origin) is share:
+            del self._shares[self._origin]
+
+
 class Http1Sender:
     """The sender.  ``resolver`` and ``socket_factory`` are for tests (no packet leaves
     loopback): the factory is called for each address about to be connected to."""
@@ -415,8 +482,11 @@ class Http1Sender:
         idle_timeout: float = IDLE_TIMEOUT,
         max_lifetime: float = MAX_LIFETIME,
         happy_eyeballs_delay: float = HAPPY_EYEBALLS_DELAY,
+        max_per_origin: int = 200,
     ) -> None:
         self._max_connections = max_connections
+        self._max_per_origin = max_per_origin
+        self._origins: dict[_Origin, _OriginShare] = {}
         self._open = 0  # connections open or opening, over all pools
         self._waiters: deque[asyncio.Future[None]] = deque()  # for a connection or a slot
         self._system_resolver: SystemResolver | None = None
@@ -446,7 +516,10 @@ class Http1Sender:
                 else:
                     context, tls = request.ssl, context_key(request.ssl)
             key = (target.origin, tls, guarded)
-            async with asyncio.timeout(request.timeout):
+            async with (
+                asyncio.timeout(request.timeout),
+                _OriginTurn(self._origins, target.origin, self._max_per_origin),
+            ):
                 return await self._exchange(key, target, context, data, request.response_limit)
         except TargetRefused as exc:
             raise PermanentDeliveryError(str(exc)) from None

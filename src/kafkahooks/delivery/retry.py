@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from kafkahooks.config import RetryConfig
 from kafkahooks.delivery.errors import (
     DeliveryError,
+    EndpointBackloggedError,
     InternalError,
     RetryableDeliveryError,
     classify_status,
@@ -95,7 +96,7 @@ async def deliver_with_retries(
     try:
         return DeliveryReport(attempts=1, status=await _once(attempt, 1))
     except RetryableDeliveryError as exc:
-        if policy.max_attempts == 1:
+        if policy.max_attempts == 1 or isinstance(exc, EndpointBackloggedError):
             return DeliveryReport(attempts=1, status=exc.status, error=exc)
         first = exc
     except DeliveryError as exc:
@@ -118,13 +119,20 @@ async def _retry(
 ) -> DeliveryReport:
     # imported at the first retry: a command that only compiles a route (``render``)
     # starts without tenacity
-    from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
+    from tenacity import (
+        AsyncRetrying,
+        retry_if_exception_type,
+        retry_if_not_exception_type,
+        stop_after_attempt,
+    )
 
     number, last_status = 1, first.status
     retrying = AsyncRetrying(
         stop=stop_after_attempt(policy.max_attempts - 1),
         wait=wait,
-        retry=retry_if_exception_type(RetryableDeliveryError),
+        # a backlogged endpoint's event is parked at once, not retried here
+        retry=retry_if_exception_type(RetryableDeliveryError)
+        & retry_if_not_exception_type(EndpointBackloggedError),
         sleep=sleep,
         reraise=True,
     )

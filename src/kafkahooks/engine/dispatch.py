@@ -9,11 +9,26 @@ it is retried in any order, and settling it finishes its retry-topic record.
 A delivery to a customer endpoint has lanes of that endpoint (route, endpoint,
 partition, key): one endpoint's retries never hold back another's.  A delivery
 that failed before it began (``fail``: no tenant) is settled like any other.
+
+A customer endpoint holds at most its route's ``endpoints.endpoint_queue``
+deliveries here (waiting on a lane, trying, backing off); beyond that, on a route
+that can park, the next one is parked at once (``endpoint-queue-full``), so one
+customer's slow or failing endpoint holds a bounded share of the window.  The
+counts are per (partition, endpoint) too, so a drain that cancels a partition's
+jobs before they ran (``forget``) leaves no count behind.
 """
 
 from __future__ import annotations
 
-from kafkahooks.delivery import Deliverer, DeliveryError, DeliveryReport, Route
+from collections import Counter
+
+from kafkahooks.delivery import (
+    Deliverer,
+    DeliveryError,
+    DeliveryReport,
+    EndpointBackloggedError,
+    Route,
+)
 from kafkahooks.engine.batching import Batcher, batch_lane
 from kafkahooks.engine.scheduler import Job, Scheduler
 from kafkahooks.engine.settle import Settle
@@ -30,6 +45,26 @@ class Dispatch:
         self.scheduler = scheduler
         self.settle = settle
         self.batcher = Batcher(self._submit_batch)
+        self._held: Counter[str] = Counter()  # endpoint id -> its deliveries here
+        self._held_in: dict[TopicPartitionKey, Counter[str]] = {}
+
+    def held(self, endpoint_id: str) -> int:
+        """Deliveries of one customer endpoint in this process (waiting or trying)."""
+        return self._held[endpoint_id]
+
+    def forget(self, tps: list[TopicPartitionKey]) -> None:
+        """These partitions' jobs were cancelled: their endpoints' counts go with them
+        (a job that started took its own count back as it was cancelled)."""
+        for tp in tps:
+            for endpoint_id, n in self._held_in.pop(tp, Counter()).items():
+                self._release(endpoint_id, n)
+
+    def _release(self, endpoint_id: str, n: int = 1) -> None:
+        left = self._held[endpoint_id] - n
+        if left > 0:
+            self._held[endpoint_id] = left
+        else:
+            del self._held[endpoint_id]
 
     def submit(self, tp: TopicPartitionKey, route: Route, ctx: RenderContext) -> None:
         """Deliver ``ctx`` on ``route``: on its lane, or in the route's next batch."""
@@ -37,25 +72,81 @@ class Dispatch:
             self.batcher.add(tp, route, ctx)
             return
         event = ctx.event
-        job = self._job(route, ctx)
-        lane = route.name if ctx.endpoint_id is None else f"{route.name}\x00{ctx.endpoint_id}"
+        endpoint_id = ctx.endpoint_id
+        if endpoint_id is None:
+            job = self._job(route, ctx)
+            self.scheduler.submit(tp, route.name, route.config.ordering, event.key, job)
+            return
+        if self._full(route, endpoint_id):
+            self.fail(tp, route, ctx, EndpointBackloggedError("endpoint-queue-full"))
+            return
+        job = self._held_job(tp, endpoint_id, self._job(route, ctx))
+        lane = f"{route.name}\x00{endpoint_id}"
         self.scheduler.submit(tp, lane, route.config.ordering, event.key, job)
+
+    def _full(self, route: Route, endpoint_id: str) -> bool:
+        tenants = route.config.endpoints
+        return (
+            tenants is not None
+            and route.config.retry_topics is not None
+            and self._held[endpoint_id] >= tenants.endpoint_queue
+        )
+
+    def _held_job(self, tp: TopicPartitionKey, endpoint_id: str, job: Job) -> Job:
+        """``job``, counted in its endpoint's queue from now until it ends."""
+        self._held[endpoint_id] += 1
+        counts = self._held_in.get(tp)
+        if counts is None:
+            counts = self._held_in[tp] = Counter()
+        counts[endpoint_id] += 1
+
+        async def run() -> None:
+            try:
+                await job()
+            finally:
+                mine = self._held_in.get(tp)
+                if mine is not None and mine[endpoint_id] > 0:  # not forgotten meanwhile
+                    mine[endpoint_id] -= 1
+                    if not mine[endpoint_id]:
+                        del mine[endpoint_id]
+                    self._release(endpoint_id)
+
+        return run
 
     def fail(
         self, tp: TopicPartitionKey, route: Route, ctx: RenderContext, error: DeliveryError
     ) -> None:
         """Settle ``ctx`` on ``route`` as failed with ``error``, without a delivery."""
 
-        async def run() -> None:
-            await self.settle.settle(route, [ctx], DeliveryReport(0, error.status, error))
+        self.scheduler.submit(tp, route.name, "none", None, self._settled_job(route, ctx, error))
 
-        self.scheduler.submit(tp, route.name, "none", None, run)
+    def _settled_job(
+        self,
+        route: Route,
+        ctx: RenderContext,
+        error: DeliveryError,
+        tier: int = 0,
+        retried: Event | None = None,
+    ) -> Job:
+        async def run() -> None:
+            report = DeliveryReport(0, error.status, error)
+            await self.settle.settle(route, [ctx], report, tier, retried)
+
+        return run
 
     def retry(self, record: Event, route: Route, ctx: RenderContext, tier: int) -> None:
         """Try a parked event again (``record``: its retry-topic record, on ``tier``)."""
+        tp = (record.topic, record.partition)
         job = self._job(route, ctx, tier, record)
+        endpoint_id = ctx.endpoint_id
+        if endpoint_id is not None:
+            if self._full(route, endpoint_id):
+                error = EndpointBackloggedError("endpoint-queue-full")
+                job = self._settled_job(route, ctx, error, tier, record)
+            else:
+                job = self._held_job(tp, endpoint_id, job)
         # parked events have left their key's lane: they are retried in any order
-        self.scheduler.submit((record.topic, record.partition), route.name, "none", None, job)
+        self.scheduler.submit(tp, route.name, "none", None, job)
 
     def _job(
         self, route: Route, ctx: RenderContext, tier: int = 0, retried: Event | None = None

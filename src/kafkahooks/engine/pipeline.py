@@ -123,7 +123,7 @@ class Pipeline:
         """Finish what these partitions have taken, up to ``timeout``; cancel the rest.
 
         Afterwards nothing of these partitions is left here: no task, no lane, no open
-        batch, no fan-out count, so a partition assigned again starts clean (after
+        batch, no fan-out or endpoint-queue count, so a partition assigned again starts clean (after
         ``on_lost`` the drain has no time at all, and a batch lane emitted by the flush
         is cancelled before its first step)."""
         self.batcher.flush(tps)
@@ -134,6 +134,7 @@ class Pipeline:
             await asyncio.sleep(0.02)
         clean = self.tracker.outstanding_in(tps) == 0
         await self.scheduler.cancel(tps)
+        self.dispatch.forget(tps)
         self.batcher.drop(tps)
         self.finish.forget(tps)
         return clean

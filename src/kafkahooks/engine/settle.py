@@ -5,7 +5,9 @@
 
 * ``DELIVERED``: the endpoint took it;
 * ``PARKED``: a retryable failure of a single event with a retry tier left: it
-  goes to the route's next retry topic (``engine/parking.py``);
+  goes to the route's next retry topic (``engine/parking.py``); a customer
+  endpoint that could not take it now (``EndpointBackloggedError``: nothing was
+  sent) parks it on the tier it is on, at least the first, whatever tiers are left;
 * ``ENDPOINT_DELETED``: the customer endpoint it was for is gone: finished,
   counted and in the delivery log, never dead-lettered;
 * ``DEAD_LETTERED``: anything else: it goes to the route's dead-letter topic.
@@ -33,6 +35,7 @@ from kafkahooks.decode import DecodeError
 from kafkahooks.delivery import (
     DeadLetterWriteError,
     DeliveryReport,
+    EndpointBackloggedError,
     EndpointDeletedError,
     RetryableDeliveryError,
     Route,
@@ -49,7 +52,7 @@ from kafkahooks.kafka import AckedProducer, ProduceError, TopicPartitionKey
 from kafkahooks.telemetry import METRICS, route_metrics
 from kafkahooks.templating import RenderContext
 
-__all__ = ["Outcome", "Settle", "outcome"]
+__all__ = ["Outcome", "Settle", "outcome", "park_tier"]
 
 log = logging.getLogger("kafkahooks.pipeline")
 
@@ -69,15 +72,22 @@ def outcome(route: Route, report: DeliveryReport, tier: int, size: int, parks: b
     if isinstance(report.error, EndpointDeletedError):
         return Outcome.ENDPOINT_DELETED
     schedule = route.config.retry_topics
-    if (
-        schedule is not None
-        and size == 1
-        and parks
-        and isinstance(report.error, RetryableDeliveryError)
-        and tier < len(schedule.delays)
-    ):
+    if schedule is None or size != 1 or not parks:
+        return Outcome.DEAD_LETTERED
+    error = report.error
+    if isinstance(error, EndpointBackloggedError):
+        return Outcome.PARKED  # nothing was tried: no tier is used up
+    if isinstance(error, RetryableDeliveryError) and tier < len(schedule.delays):
         return Outcome.PARKED
     return Outcome.DEAD_LETTERED
+
+
+def park_tier(report: DeliveryReport, tier: int) -> int:
+    """The retry tier a parked delivery goes to: the next one after a failed attempt,
+    the one it is on (at least the first) when nothing was tried."""
+    if isinstance(report.error, EndpointBackloggedError):
+        return max(tier, 1)
+    return tier + 1
 
 
 def _endpoint(ctx: RenderContext) -> dict[str, str]:
@@ -123,7 +133,7 @@ class Settle:
             self._stats.count(route.name, "delivered", len(ctxs))
             route_metrics(route.name).delivered.inc(len(ctxs))
         elif decided is Outcome.PARKED:
-            await self._park(route, ctxs[0], report, tier + 1)
+            await self._park(route, ctxs[0], report, park_tier(report, tier))
         elif decided is Outcome.ENDPOINT_DELETED:
             self._endpoint_deleted(route, ctxs[0])
         else:
@@ -158,7 +168,9 @@ class Settle:
             await self._halt.hold(DeadLetterWriteError(f"parking on {topic!r} failed: {exc}"))
         self._stats.count(route.name, "parked")
         METRICS.parked.labels(route.name, str(tier)).inc()
-        log.info(
+        # a backlogged endpoint parks every event it is sent: one line each would flood
+        backlog = isinstance(report.error, EndpointBackloggedError)
+        (log.debug if backlog else log.info)(
             "parked for a later retry",
             extra={
                 "route": route.name,

@@ -99,3 +99,15 @@ def test_the_tenant_path_is_checked_like_every_placeholder(tmp_path: Path) -> No
         load_checked(path)
     assert "route 'calls' → endpoints.tenant" in str(caught.value)
     assert "unknown placeholder root 'account'" in str(caught.value)
+
+
+def test_a_tenant_route_parks_on_a_schedule_spanning_days_unless_it_says_otherwise() -> None:
+    route = routes_file([_route()], endpoint_store=STORE).routes[0]
+    assert route.retry_topics is not None
+    assert route.retry_topics.delays == [5, 300, 1800, 7200, 18000, 36000, 36000]
+    assert route.endpoints is not None and route.endpoints.endpoint_queue == 100
+    own = routes_file([_route(retry_topics={"delays": [5, 30]})], endpoint_store=STORE)
+    assert own.routes[0].retry_topics is not None and own.routes[0].retry_topics.delays == [5, 30]
+    raw = _route()
+    raw["retry_topics"] = None  # parking off: endpoints then make events wait in process
+    assert routes_file([raw], endpoint_store=STORE).routes[0].retry_topics is None

@@ -318,6 +318,33 @@ def test_idle_connections_beyond_max_connections_are_closed() -> None:
     run(scenario, Http1Sender(max_connections=4))
 
 
+def test_one_origin_gets_at_most_its_share_of_connections_in_arrival_order() -> None:
+    """Many customers' endpoints share an origin: it gets ``max_per_origin`` requests at
+    once, the rest wait their turn, and another origin is not held up meanwhile."""
+    in_flight, peak = 0, 0
+
+    async def slow(peer: Peer) -> None:
+        nonlocal in_flight, peak
+        while (seen := await peer.request()) is not None:
+            in_flight += 1
+            peak = max(peak, in_flight)
+            await asyncio.sleep(0.05)
+            in_flight -= 1
+            await peer.send(reply(200, seen.body))
+
+    async def scenario(sender: Http1Sender) -> None:
+        async with RawServer(slow) as busy, RawServer(answering(lambda _: reply())) as other:
+            bodies = [str(i).encode() for i in range(12)]
+            crowd = asyncio.gather(*(sender.send(request(busy.url(), b)) for b in bodies))
+            await asyncio.sleep(0.01)
+            assert (await sender.send(request(other.url()))).status == 200  # not queued
+            assert [r.body for r in await crowd] == bodies
+            assert peak == 3 and busy.connections == 3
+            assert [seen.body for seen in busy.requests] == bodies  # first come, first served
+
+    run(scenario, Http1Sender(max_per_origin=3))
+
+
 def test_aclose_closes_idle_connections() -> None:
     async def scenario(sender: Http1Sender) -> None:
         async with RawServer(answering(lambda _: reply())) as server:
