@@ -217,6 +217,6 @@ def test_a_new_revision_voids_the_disable_once_for_all_replicas(
         assert events[1]["data"]["endpoint_id"] == ep.id
         assert events[1]["data"]["reason"] == "endpoint-changed"
         # both replicas wrote a clear; the one the store applied announced it, once
-        assert len(setup.announced(3, timeout=4)) == 2
+        assert len(setup.announced(3, timeout=3)) == 2
     finally:
         receiver.close()
