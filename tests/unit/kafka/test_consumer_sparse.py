@@ -64,7 +64,7 @@ def _hang_first(gate: asyncio.Event) -> FakeReceiver:
 
 def test_a_stuck_event_does_not_pause_while_the_others_flow_past_it() -> None:
     cluster = FakeCluster()
-    _produce(cluster, range(200))
+    _produce(cluster, range(150))
     gate = asyncio.Event()
     receiver = _hang_first(gate)
     progress = FakeProgress()
@@ -73,14 +73,15 @@ def test_a_stuck_event_does_not_pause_while_the_others_flow_past_it() -> None:
         r = route("r", ["calls"], ordering="none")
         member = LoopMember(cluster, [r], receiver, window=20, sparse=SPARSE, progress=progress)
         async with member:
-            await until(lambda: len(receiver.requests) == 200)  # ten windows' worth
+            # seven windows' worth, under held_max (10 x window)
+            await until(lambda: len(receiver.requests) == 150)
             assert not member.consumer.paused and not member.loop._paused
-            assert (member.tracker.outstanding, member.tracker.kept) == (1, 200)
-            expected = Progress(floor=0, position=0, ranges=((1, 200),))
+            assert (member.tracker.outstanding, member.tracker.kept) == (1, 150)
+            expected = Progress(floor=0, position=0, ranges=((1, 150),))
             await until(lambda: progress.records.get(A) == expected)
             assert A not in cluster.committed  # nothing passes the stuck event
             gate.set()
-            await until(lambda: cluster.committed.get(A) == 200)
+            await until(lambda: cluster.committed.get(A) == 150)
             await until(lambda: A not in progress.records)  # cleared once nothing is held
         assert progress.threads == {"kafkahooks-kafka_0"}  # written by the Kafka thread
 
