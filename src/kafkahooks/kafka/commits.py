@@ -124,8 +124,13 @@ class Committer:
         return positions, self.progress()
 
     def progress(self, tps: list[TopicPartitionKey] | None = None) -> ProgressEntries:
-        """The progress records due with a commit (none without a progress store)."""
-        return {} if self._progress is None else self._tracker.progress(tps)
+        """The progress records due with a commit (none without a progress store);
+        records that were not written are due again."""
+        if self._progress is None:
+            return {}
+        while self._unwritten:
+            self._tracker.progress_failed(self._unwritten.popleft())
+        return self._tracker.progress(tps)
 
     @property
     def answered(self) -> bool:

@@ -60,6 +60,7 @@ _VERSION = 1
 _TOPIC_TIMEOUT = 30.0
 _WRITE_TIMEOUT = 10.0
 _SYNC_TIMEOUT = 30.0
+_READER_QUEUE = {"queued.max.messages.kbytes": 1024, "queued.min.messages": 1000}
 
 TopicPartitionKey = tuple[str, int]
 
@@ -157,7 +158,10 @@ class ProgressLog:
     def open(self, timeout: float = _TOPIC_TIMEOUT) -> None:
         """Create the topic if it is missing (1 partition, compacted) and read it to now."""
         ensure_store_topic(self._properties, self.topic, timeout)
-        self._log = StoreLog(self._properties, self.topic, self._apply, name="progress")
+        # read only at assignments: between them librdkafka would prefetch every record
+        # written meanwhile (up to 64 MB by default) into a queue nobody polls
+        props = {**self._properties, **_READER_QUEUE}
+        self._log = StoreLog(props, self.topic, self._apply, name="progress")
         self._log.load(timeout)
 
     def _apply(self, key: str, value: bytes | None, _offset: int) -> object:
