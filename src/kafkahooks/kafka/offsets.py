@@ -181,6 +181,9 @@ class OffsetTracker:
                 state.sparse = sparse
 
     def is_sparse(self, tp: TopicPartitionKey) -> bool:
+        """Whether ``tp``'s topic is sparse.  Safe on any thread (not wrapped by the thread
+        check): it reads one immutable set that ``set_sparse`` replaces whole; the Kafka
+        thread asks it in the assignment callback."""
         return tp[0] in self._sparse
 
     def load_progress(self, tp: TopicPartitionKey, progress: Progress) -> None:

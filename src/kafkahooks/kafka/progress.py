@@ -59,7 +59,7 @@ PROGRESS_TOPIC = "kafkahooks.progress"
 _VERSION = 1
 _TOPIC_TIMEOUT = 30.0
 _WRITE_TIMEOUT = 10.0
-_SYNC_TIMEOUT = 30.0
+_SYNC_TIMEOUT = 10.0  # inside a rebalance callback: the group waits for it
 _READER_QUEUE = {"queued.max.messages.kbytes": 1024, "queued.min.messages": 1000}
 
 TopicPartitionKey = tuple[str, int]
