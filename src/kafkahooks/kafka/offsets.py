@@ -31,8 +31,11 @@ Two window rules, chosen per partition by its topic (:meth:`OffsetTracker.set_sp
   (:meth:`OffsetTracker.skip`).
 
 Per event both rules cost the same few O(1) steps (a deque append, a set add and remove,
-two counters); writing the progress of a partition walks its held offsets once per
-commit (at most twice a second), never per event.
+a counter or two); the dense path gained one attribute test, measured at begin + finish
+575 → 670 ns on a loaded 2-core machine (noise there is ±15%; a second run: 964 → 1,028),
+the sparse path with a stuck head 414 → 481 ns (768 → 784).  Writing the progress of a
+partition walks its held offsets once per commit (at most twice a second), never per
+event.
 """
 
 from __future__ import annotations
@@ -86,7 +89,9 @@ class PartitionState:
     marks: deque[tuple[int, float]] = field(default_factory=deque)
     stamp: float = -1.0  # the poll clock of the last mark
     sparse: bool = False  # the window counts unfinished events only (module doc)
-    first: int = -1  # the first offset begun (a progress record's floor before any commit)
+    # a progress record's floor while no commit of ours was acknowledged: the loaded
+    # record's (its writer knew that much was committed), else unknown (0)
+    floor: int = 0
     # (position, finished offsets held) of the last progress record written with something
     # in it, ``_DIRTY`` when one may be in the topic, None when there is none
     written: tuple[int, int] | None = None
@@ -144,9 +149,10 @@ class OffsetTracker:
         # by the committable position, sparse ones their unfinished events.  A crash
         # redelivers at most these plus those finished since the last commit.
         self.outstanding = 0
-        # Every offset held, both rules: unfinished events and finished ones behind them
-        # (the dense rule's window).  The consumer loop caps it (``held_max``).
-        self.kept = 0
+        # Finished offsets held behind an unfinished one in sparse partitions (in dense ones
+        # the window counts them): counted on the sparse path only, so the dense path costs
+        # what it did.  ``kept`` = outstanding + held; the consumer loop caps it.
+        self.held = 0
         self._sparse: frozenset[str] = frozenset()
         # partitions with finished ranges to skip (the consumer loop looks here per record)
         self.skipping: set[TopicPartitionKey] = set()
@@ -167,7 +173,8 @@ class OffsetTracker:
             state = self._parts.pop(tp, None)
             if state is not None:
                 self.outstanding -= state.outstanding
-                self.kept -= len(state.taken)
+                if state.sparse:
+                    self.held -= state.held
             self.skipping.discard(tp)
 
     def set_sparse(self, topics: frozenset[str]) -> None:
@@ -177,8 +184,15 @@ class OffsetTracker:
         for tp, state in self._parts.items():
             sparse = tp[0] in self._sparse
             if sparse != state.sparse:
-                self.outstanding += -state.held if sparse else state.held
+                moved = state.held if sparse else -state.held
+                self.outstanding -= moved
+                self.held += moved
                 state.sparse = sparse
+
+    @property
+    def kept(self) -> int:
+        """Every offset held, both rules: unfinished events and finished ones behind them."""
+        return self.outstanding + self.held
 
     def is_sparse(self, tp: TopicPartitionKey) -> bool:
         """Whether ``tp``'s topic is sparse.  Safe on any thread (not wrapped by the thread
@@ -193,6 +207,7 @@ class OffsetTracker:
         if state is None or state.last >= 0:
             return
         state.written = _DIRTY  # rewritten or cleared with the next commit
+        state.floor = progress.floor
         if progress.ranges:
             state.skip = deque(progress.ranges)
             state.skip_floor = progress.floor
@@ -244,8 +259,6 @@ class OffsetTracker:
                 f"offset {offset} of {topic}/{partition} begun after offset {state.last}: "
                 "a record may be begun once, in rising order"
             )
-        if state.last < 0:
-            state.first = offset
         state.last = offset
         state.taken.append(offset)
         state.pending.add(offset)
@@ -253,7 +266,6 @@ class OffsetTracker:
             state.stamp = self.clock
             state.marks.append((offset, self.clock))
         self.outstanding += 1
-        self.kept += 1
 
     def finish(self, tp: TopicPartitionKey, offset: int) -> None:
         state = self._parts.get(tp)
@@ -271,11 +283,11 @@ class OffsetTracker:
         if state.sparse:
             self.outstanding -= 1
             if state.taken[0] == offset:
-                self.kept -= state.advance()
+                self.held -= state.advance() - 1  # it, and the finished ones behind it
+            else:
+                self.held += 1
         elif state.taken[0] == offset:
-            popped = state.advance()
-            self.outstanding -= popped
-            self.kept -= popped
+            self.outstanding -= state.advance()
 
     def outstanding_in(self, tps: list[TopicPartitionKey]) -> int:
         """Unfinished events of these partitions (what a drain waits for)."""
@@ -349,8 +361,9 @@ class OffsetTracker:
     @staticmethod
     def _progress_of(state: PartitionState) -> Progress:
         ranges = state.finished_ranges()
-        position = state.first if state.position is None else state.position
-        floor = state.first if state.committed is None else state.committed
+        # no position yet: nothing of ours passed the head, the oldest unfinished offset
+        position = state.taken[0] if state.position is None else state.position
+        floor = state.floor if state.committed is None else state.committed
         return Progress(min(floor, position), position, ranges)
 
     def progress_failed(self, tps: list[TopicPartitionKey]) -> None:

@@ -69,10 +69,10 @@ TopicPartitionKey = tuple[str, int]
 class Progress:
     """One partition's finished offsets above its position.
 
-    ``floor``: the highest position the writer knew to be committed (or the first offset
-    it read); a reader that starts below it ignores the record.  ``position``: the
-    position committed with this record.  ``ranges``: finished offsets above it as
-    half-open ``[start, end)`` ranges, rising, not touching."""
+    ``floor``: the highest position the writer knew to be committed (0: unknown); a reader
+    that starts below it ignores the record.  ``position``: the position committed with
+    this record (or, when none is yet, the oldest unfinished offset).  ``ranges``: the
+    finished offsets above it as half-open ``[start, end)`` ranges, rising, not touching."""
 
     floor: int
     position: int

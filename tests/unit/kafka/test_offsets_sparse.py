@@ -36,7 +36,7 @@ def test_the_window_counts_unfinished_events_only_and_keeps_finished_ones_behind
     assert tracker.positions() == {}  # nothing passes the stuck one
     tracker.finish(T, 0)
     assert tracker.positions() == {T: 10}
-    assert (tracker.outstanding, tracker.kept) == (0, 0)
+    assert (tracker.outstanding, tracker.kept, tracker.held) == (0, 0, 0)
 
 
 def test_a_dense_partition_keeps_todays_rule_beside_a_sparse_one() -> None:
@@ -103,16 +103,24 @@ def test_progress_is_cleared_once_nothing_is_held_and_not_written_when_never_hel
     assert tracker.progress() == {}
 
 
-def test_the_floor_is_the_last_acknowledged_commit_or_the_first_offset_read() -> None:
-    tracker = _tracker(T)
+def test_the_floor_is_the_last_acknowledged_commit_or_the_loaded_records() -> None:
+    tracker = _tracker(T, ("tenants", 1))
     for offset in range(100, 104):
         tracker.begin(T, offset)
     tracker.finish(T, 100)
     tracker.finish(T, 102)
-    assert tracker.progress()[T] == Progress(100, 101, ((102, 103),))
+    assert tracker.progress()[T] == Progress(0, 101, ((102, 103),))  # no commit yet: unknown
     tracker.mark_committed({T: 101})
     tracker.finish(T, 103)
     assert tracker.progress()[T] == Progress(101, 101, ((102, 104),))
+    # a new owner knows what its predecessor knew was committed, until its own commit
+    U = ("tenants", 1)
+    tracker.load_progress(U, Progress(40, 42, ((45, 46),)))
+    for offset in range(42, 48):
+        if not tracker.skip(U, offset):
+            tracker.begin(U, offset)
+    tracker.finish(U, 47)
+    assert tracker.progress()[U] == Progress(40, 42, ((45, 46), (47, 48)))
 
 
 def test_a_failed_progress_write_is_written_again() -> None:
