@@ -41,6 +41,7 @@ commit (at most twice a second), never per event.
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import os
 import threading
@@ -119,23 +120,17 @@ class PartitionState:
         return len(self.taken) - len(self.pending)
 
     def finished_ranges(self) -> tuple[tuple[int, int], ...]:
-        """The finished offsets above the position as ranges.  Offsets never taken (gaps
-        of compacted topics, transaction markers) inside a range have no record: a range
-        runs across them and breaks only at an unfinished event."""
-        ranges = []
-        pending = self.pending
-        start = end = -1
-        for offset in self.taken:
-            if offset in pending:
-                if start >= 0:
-                    ranges.append((start, end))
-                    start = -1
-            else:
-                if start < 0:
-                    start = offset
-                end = offset + 1
-        if start >= 0:
-            ranges.append((start, end))
+        """The finished offsets above the position as ranges: the gaps between unfinished
+        events, and what was taken after the last one.  Sorting the unfinished (at most a
+        window's worth) rather than walking every offset held: with 5,000 unfinished among
+        50,000 finished, a record took 21-36 ms walked and 5.6 ms this way, encoding
+        included (``bench/offsets_window.py``, the shared machine under load).
+        A range may run across offsets that have no record (compacted topics, transaction
+        markers): skipping a record that does not exist changes nothing."""
+        unfinished = sorted(self.pending)  # the head is one of them: the position is below
+        ranges = [(a + 1, b) for a, b in itertools.pairwise(unfinished) if b > a + 1]
+        if unfinished and self.last > unfinished[-1]:
+            ranges.append((unfinished[-1] + 1, self.last + 1))
         return tuple(ranges)
 
 

@@ -89,6 +89,16 @@ def test_progress_names_the_finished_ranges_above_the_position_once_per_change()
     assert tracker.progress([T], force=True)[T].ranges == ((3, 5), (6, 8), (9, 10))
 
 
+def test_ranges_run_across_offsets_without_a_record() -> None:
+    # compacted topics and transaction markers leave gaps: skipping no record changes nothing
+    tracker = _tracker(T)
+    for offset in (3, 7, 20, 30, 31):
+        tracker.begin(T, offset)
+    tracker.finish(T, 7)
+    tracker.finish(T, 31)
+    assert tracker.progress()[T] == Progress(0, 3, ((4, 20), (21, 30), (31, 32)))
+
+
 def test_progress_is_cleared_once_nothing_is_held_and_not_written_when_never_held() -> None:
     tracker = _tracker(T)
     tracker.begin(T, 0)
