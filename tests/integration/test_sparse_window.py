@@ -109,6 +109,13 @@ def test_a_hanging_tenant_does_not_pause_the_others(
 
     receiver.wait_count(OTHERS, timeout=60)  # fifteen windows past the stuck event
     assert hanging.arrived == [0] and not hanging.receiver.requests  # still hanging
+    # the window holds the stuck event only; the others are offsets held behind it
+    wait_until(
+        lambda: (
+            sample(port, "kafkahooks_window_events", group=group) == 1
+            and sample(port, "kafkahooks_offsets_held", group=group) == OTHERS + 1
+        )
+    )
     assert not sample(port, "kafkahooks_paused_partitions", group=group)
     assert committed(bootstrap, group, topic) != [OTHERS + 1]  # nothing passes it
 
