@@ -139,3 +139,48 @@ def test_a_dense_topic_ignores_progress_records() -> None:
         assert progress.writes == []
 
     _run(scenario)
+
+
+def test_a_revoke_writes_the_record_before_its_commit_and_the_next_owner_skips_it() -> None:
+    cluster = FakeCluster()
+    _produce(cluster, range(10))
+    gate = asyncio.Event()
+
+    async def answer(request: OutboundRequest) -> Response:
+        if json.loads(request.body or b"{}")["id"] == 2:
+            await gate.wait()
+        return Response(200)
+
+    receiver = FakeReceiver(answer)
+    progress = FakeProgress()
+    committed_at_write: list[int | None] = []
+    write = progress.write
+
+    def spy(group: str, entries: ProgressEntries) -> None:
+        committed_at_write.append(cluster.committed.get(A))
+        write(group, entries)
+
+    progress.write = spy  # type: ignore[method-assign]
+
+    async def scenario() -> None:
+        r = route("r", ["calls"], ordering="none")
+        member = LoopMember(
+            cluster, [r], receiver, sparse=SPARSE, progress=progress,
+            commit_interval=60, drain_timeout=0.2,
+        )  # fmt: skip
+        async with member:
+            await until(lambda: len(receiver.requests) == 10)
+            await until(lambda: member.tracker.kept == 8)  # 2 stuck, 3..9 behind it
+            member.consumer.rebalance(revoke=[A])  # the drain times out on 2
+            await until(lambda: cluster.committed.get(A) == 2)
+            assert committed_at_write == [None]  # written before the commit went
+            assert progress.records[A] == Progress(0, 2, ((3, 10),))
+            gate.set()
+            member.consumer.rebalance(assign=[A])  # owned again: reads the record
+            await until(lambda: len(receiver.requests) == 11)
+            await until(lambda: member.tracker.positions() == {A: 10})
+        assert cluster.committed[A] == 10  # the final commit
+        assert A not in progress.records  # cleared with it
+        assert sorted(receiver.ids()) == [0, 1, 2, 2, 3, 4, 5, 6, 7, 8, 9]
+
+    _run(scenario)
