@@ -16,6 +16,8 @@ from kafkahooks.delivery.sender import Response
 from kafkahooks.kafka.commits import ProgressEntries
 from kafkahooks.kafka.offsets import TopicPartitionKey
 from kafkahooks.kafka.progress import Progress
+from kafkahooks.kafka.storelog import StoreWriteError
+from kafkahooks.telemetry.metrics import METRICS
 from tests.support.fakekafka import FakeCluster
 from tests.support.member import FakeReceiver, LoopMember, route, until
 
@@ -184,3 +186,42 @@ def test_a_revoke_writes_the_record_before_its_commit_and_the_next_owner_skips_i
         assert sorted(receiver.ids()) == [0, 1, 2, 2, 3, 4, 5, 6, 7, 8, 9]
 
     _run(scenario)
+
+
+def test_a_failed_progress_write_does_not_hold_the_commit_and_is_written_again() -> None:
+    cluster = FakeCluster()
+    _produce(cluster, range(10))
+    gate = asyncio.Event()
+
+    async def answer(request: OutboundRequest) -> Response:
+        if json.loads(request.body or b"{}")["id"] == 2:
+            await gate.wait()
+        return Response(200)
+
+    receiver = FakeReceiver(answer)
+    progress = FakeProgress()
+    write = progress.write
+    failures = [StoreWriteError("the progress topic refused a write")]
+
+    def flaky(group: str, entries: ProgressEntries) -> None:
+        if failures:
+            raise failures.pop()
+        write(group, entries)
+
+    progress.write = flaky  # type: ignore[method-assign]
+
+    async def scenario() -> None:
+        r = route("r", ["calls"], ordering="none")
+        async with LoopMember(cluster, [r], receiver, sparse=SPARSE, progress=progress):
+            await until(lambda: cluster.committed.get(A) == 2)  # committed all the same
+            await until(lambda: progress.records.get(A) == Progress(2, 2, ((3, 10),)))
+            gate.set()
+        assert not failures
+        assert _sample("kafkahooks_progress_failures_total", group="unit") >= 1
+
+    _run(scenario)
+
+
+def _sample(name: str, **labels: str) -> float:
+    value = METRICS.registry.get_sample_value(name, labels)
+    return 0.0 if value is None else value
