@@ -15,6 +15,7 @@ from kafkahooks.lazy import lazy_door
 if TYPE_CHECKING:
     from kafkahooks.delivery.auth import send_authorized
     from kafkahooks.delivery.deliverer import Deliverer
+    from kafkahooks.delivery.dns import Resolver, SystemResolver
     from kafkahooks.delivery.errors import (
         DeadLetterWriteError,
         DeliveryError,
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
         TargetPolicy,
         TargetRefused,
         check_url,
+        destination,
+        refuse,
         route_problems,
         transport_problems,
     )
@@ -57,17 +60,21 @@ __all__ = [
     "NoTenantError",
     "OutboundRequest",
     "Response",
+    "Resolver",
     "RetryableDeliveryError",
     "Route",
     "RouteDisabledError",
     "RouteStates",
     "RouteTable",
     "Sender",
+    "SystemResolver",
     "TargetPolicy",
     "TargetRefused",
     "check_url",
     "compile_route",
+    "destination",
     "endpoint_of",
+    "refuse",
     "response_excerpt",
     "route_problems",
     "send_authorized",
@@ -105,6 +112,10 @@ _HOMES = {
     "TargetPolicy": "guard",
     "TargetRefused": "guard",
     "check_url": "guard",
+    "destination": "guard",
+    "refuse": "guard",
+    "Resolver": "dns",
+    "SystemResolver": "dns",
 }
 
 

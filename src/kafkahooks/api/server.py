@@ -1,0 +1,77 @@
+"""``kafkahooks api``: read the store to its end, then serve the API with uvicorn.
+
+Steps (uvicorn's shape: config → server; a bounded graceful stop on SIGTERM/SIGINT):
+check the routes file has ``api`` and ``endpoint_store`` sections and a delivery-log
+topic; load the store (the time it took is printed and logged) and follow it; open the
+audit producer; build the event-type catalogue; serve until told to stop; close the
+store and flush the audit trail.
+Invariant: nothing is kept on local disk; a replica is rebuilt from the store at start.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from kafkahooks.config import RoutesFile
+
+__all__ = ["ApiStartError", "run_api"]
+
+log = logging.getLogger("kafkahooks.api")
+
+LOAD_TIMEOUT = 120.0
+
+
+class ApiStartError(Exception):
+    """The API cannot start with this configuration (the message says why)."""
+
+
+def _check(config: RoutesFile) -> None:
+    if config.api is None:
+        raise ApiStartError("no api section (listen, admin_tokens, audit_topic): add one")
+    if config.endpoint_store is None:
+        raise ApiStartError("no endpoint_store section: the API manages the endpoint store")
+    if config.kafka.delivery_log_topic is None:
+        raise ApiStartError(
+            "kafka.delivery_log_topic is not set: the API reads delivery attempts from it"
+        )
+
+
+def run_api(config: RoutesFile, allow_local: bool, *, listen: str | None = None) -> int:
+    """Serve until stopped; the exit status."""
+    import uvicorn
+
+    from kafkahooks.api.app import create_app
+    from kafkahooks.api.audit import KafkaAudit
+    from kafkahooks.api.catalogue import build_catalogue
+    from kafkahooks.api.context import ApiContext
+    from kafkahooks.api.state import open_api_store
+    from kafkahooks.api.tokens import TokenTable
+    from kafkahooks.delivery import SystemResolver
+    from kafkahooks.kafka import producer_properties
+
+    _check(config)
+    assert config.api is not None
+    tokens = TokenTable(config.api.admin_tokens)
+    store = open_api_store(config, tokens, LOAD_TIMEOUT)
+    print(f"store loaded in {store.load_seconds:.2f} s: {len(store.tables.endpoints):,} "
+          f"endpoints, offset {store.applied}", file=sys.stderr, flush=True)  # fmt: skip
+    audit = KafkaAudit(producer_properties(config.kafka), config.api.audit_topic)
+    try:
+        ctx = ApiContext(
+            config.api, config, store, audit, SystemResolver(),
+            allow_local=allow_local, catalogue=build_catalogue(config),
+        )  # fmt: skip
+        host, port = config.api.host, config.api.port
+        if listen is not None:
+            host, _, port_text = listen.rpartition(":")
+            port = int(port_text)
+        server = uvicorn.Server(
+            uvicorn.Config(create_app(ctx), host=host.strip("[]"), port=port,
+                           log_config=None, access_log=False, timeout_graceful_shutdown=10)
+        )  # fmt: skip
+        server.run()
+    finally:
+        store.close()
+        audit.close()
+    return 0
