@@ -13,13 +13,13 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import ORJSONResponse, Response
+from fastapi.responses import Response
 from pydantic import ValidationError
 
 from kafkahooks.api.audit import Audit
 from kafkahooks.api.auth import Scope, fresh, json_body, require_admin, tenant_scope
 from kafkahooks.api.endpoints import OFFSET_HEADER
-from kafkahooks.api.errors import ErrorBodyResponses, not_found, validation_errors
+from kafkahooks.api.errors import ErrorBodyResponses, JsonAnswer, not_found, validation_errors
 from kafkahooks.api.models import TokenCreate, TokenCreated, TokenView
 from kafkahooks.api.tokens import TOKEN_PREFIX, TenantToken, new_token, token_record
 from kafkahooks.api.writes import check_rate, write_record
@@ -39,10 +39,14 @@ def tokens_router() -> APIRouter:
     router = APIRouter(prefix="/v1/tenants/{tenant}", tags=["tokens"],
                        responses=ErrorBodyResponses)  # fmt: skip
 
+    body_doc = {
+        "required": False,
+        "content": {"application/json": {"schema": TokenCreate.model_json_schema()}},
+    }
+
     @router.post("/tokens", status_code=201, response_model=TokenCreated,
                  summary="Issue a tenant token (shown this once)",
-                 openapi_extra={"requestBody": {"required": False, "content": {
-                     "application/json": {"schema": TokenCreate.model_json_schema()}}}})  # fmt: skip
+                 openapi_extra={"requestBody": body_doc})  # fmt: skip
     async def issue(
         request: Request, scope: AdminScope, body: Annotated[Any, Depends(json_body)]
     ) -> Response:
@@ -61,14 +65,14 @@ def tokens_router() -> APIRouter:
         audit = Audit(_rid(request), scope.token_id, scope.tenant, "issue-token", None,
                       ("token:" + token.id,))  # fmt: skip
         offset = await write_record(scope, audit, TOKEN_PREFIX + token.id, token_record(token))
-        return ORJSONResponse({**token.public(), "token": issued.value}, status_code=201,
+        return JsonAnswer({**token.public(), "token": issued.value}, status_code=201,
                               headers={OFFSET_HEADER: str(offset)})  # fmt: skip
 
     @router.get("/tokens", response_model=list[TokenView], summary="List tenant tokens",
                 dependencies=[Depends(fresh)])  # fmt: skip
     async def list_tokens(scope: AdminScope) -> Response:
         tokens = scope.context.store.tables.tokens.for_tenant(scope.tenant)
-        return ORJSONResponse([t.public() for t in tokens])
+        return JsonAnswer([t.public() for t in tokens])
 
     @router.delete("/tokens/{token_id}", status_code=204, summary="Revoke a tenant token",
                    dependencies=[Depends(fresh)])  # fmt: skip

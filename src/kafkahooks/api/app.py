@@ -20,7 +20,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import ORJSONResponse, Response
+from fastapi.responses import Response
 
 from kafkahooks import __version__
 from kafkahooks.api.admin import tokens_router
@@ -28,7 +28,7 @@ from kafkahooks.api.auth import own_scope, tenant_scope
 from kafkahooks.api.catalogue import catalogue_router
 from kafkahooks.api.context import ApiContext
 from kafkahooks.api.endpoints import endpoints_router
-from kafkahooks.api.errors import install_error_handlers
+from kafkahooks.api.errors import JsonAnswer, install_error_handlers
 
 __all__ = ["REQUEST_ID_HEADER", "create_app", "openapi_document"]
 
@@ -53,7 +53,7 @@ def create_app(ctx: ApiContext | None = None) -> FastAPI:
         title="kafkahooks management API",
         version=__version__,
         description=DESCRIPTION,
-        default_response_class=ORJSONResponse,
+        default_response_class=JsonAnswer,
     )
     app.state.context = ctx
     app.openapi = lambda: _document(app)  # type: ignore[method-assign]
@@ -66,7 +66,7 @@ def create_app(ctx: ApiContext | None = None) -> FastAPI:
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> Response:
         applied = ctx.store.applied if ctx is not None else -1
-        return ORJSONResponse({"status": "ok", "store_offset": applied})
+        return JsonAnswer({"status": "ok", "store_offset": applied})
 
     @app.middleware("http")
     async def request_id(

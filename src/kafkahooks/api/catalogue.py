@@ -16,11 +16,11 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import ORJSONResponse, Response
+from fastapi.responses import Response
 
 from kafkahooks.api.auth import principal
 from kafkahooks.api.context import context
-from kafkahooks.api.errors import ErrorBodyResponses
+from kafkahooks.api.errors import ErrorBodyResponses, JsonAnswer
 from kafkahooks.api.models import EventType
 from kafkahooks.config import RoutesFile
 
@@ -80,6 +80,6 @@ def catalogue_router() -> APIRouter:
                 summary="The event types endpoints can subscribe to, with sample payloads",
                 dependencies=[Depends(principal)])  # fmt: skip
     async def event_types(request: Request) -> Response:
-        return ORJSONResponse(context(request).catalogue)
+        return JsonAnswer(context(request).catalogue)
 
     return router

@@ -28,12 +28,12 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request
-from fastapi.responses import ORJSONResponse, Response
+from fastapi.responses import Response
 from pydantic import ValidationError
 
 from kafkahooks.api.audit import Audit
 from kafkahooks.api.auth import Scope, fresh, json_body, wait_for_offset
-from kafkahooks.api.errors import ApiError, invalid, not_found, validation_errors
+from kafkahooks.api.errors import ApiError, JsonAnswer, invalid, not_found, validation_errors
 from kafkahooks.api.idempotency import STALE_CLAIM, body_hash, idempotency_key
 from kafkahooks.api.models import (
     EndpointCreated,
@@ -73,8 +73,8 @@ def _request_id(request: Request) -> str:
     return rid
 
 
-def _versioned(body: Any, status: int, offset: int, **headers: str) -> ORJSONResponse:
-    return ORJSONResponse(
+def _versioned(body: Any, status: int, offset: int, **headers: str) -> JsonAnswer:
+    return JsonAnswer(
         body, status_code=status,
         headers={OFFSET_HEADER: str(offset), "ETag": f'"{offset}"', **headers},
     )  # fmt: skip
@@ -112,9 +112,13 @@ async def _check_url(scope: Scope, url: str) -> None:
 
 def _encode(scope: Scope, ep: Endpoint, revision: int) -> bytes:
     try:
-        return encode_endpoint(ep, scope.context.store.tables.keyring, revision, scope.context.clock())
+        return encode_endpoint(
+            ep, scope.context.store.tables.keyring, revision, scope.context.clock()
+        )
     except EndpointLimitError as exc:
-        raise ApiError(422, "limit", str(exc), errors=[{"field": "body", "message": str(exc)}]) from None
+        raise ApiError(
+            422, "limit", str(exc), errors=[{"field": "body", "message": str(exc)}]
+        ) from None
 
 
 def _won(scope: Scope, key: str) -> Callable[[int], bool]:
@@ -146,7 +150,9 @@ def _cursor_field(scope: Scope, filters: tuple[Any, ...]) -> str:
 
 
 def _make_cursor(scope: Scope, filters: tuple[Any, ...], last_id: str) -> str:
-    sealed = scope.context.store.tables.keyring.seal("cursor", _cursor_field(scope, filters), last_id)
+    sealed = scope.context.store.tables.keyring.seal(
+        "cursor", _cursor_field(scope, filters), last_id
+    )
     return base64.urlsafe_b64encode(orjson.dumps(sealed)).decode().rstrip("=")
 
 
@@ -178,7 +184,9 @@ def endpoints_router(scope_of: Callable[..., Scope], *, in_schema: bool = True) 
         request: Request,
         scope: ScopeDep,
         body: Body,
-        idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
+        idempotency_key: Annotated[
+            str | None, Header(alias="Idempotency-Key", max_length=255)
+        ] = None,
     ) -> Response:
         check_rate(scope)
         data = _object(body, "the endpoint")
@@ -190,8 +198,12 @@ def endpoints_router(scope_of: Callable[..., Scope], *, in_schema: bool = True) 
             return await _idempotent_create(scope, audit, spec, data, idempotency_key)
         ep = _new_endpoint(scope, spec)
         audit = _with_id(audit, ep.id)
-        offset = await write_record(scope, audit, ep.id, _encode(scope, ep, -1), won=_won(scope, ep.id))
-        return _versioned(_created(scope, ep.id, ep), 201, offset, Location=_location(request, ep.id))
+        offset = await write_record(
+            scope, audit, ep.id, _encode(scope, ep, -1), won=_won(scope, ep.id)
+        )
+        return _versioned(
+            _created(scope, ep.id, ep), 201, offset, Location=_location(request, ep.id)
+        )
 
     @router.get("/endpoints", response_model=EndpointPage, summary="List endpoints (by id)",
                 dependencies=[Depends(fresh)])  # fmt: skip
@@ -204,7 +216,9 @@ def endpoints_router(scope_of: Callable[..., Scope], *, in_schema: bool = True) 
     ) -> Response:
         filters = (active, event_type)
         now = scope.context.clock()
-        eps = sorted(scope.context.store.tables.endpoints.for_tenant(scope.tenant), key=lambda e: e.id)
+        eps = sorted(
+            scope.context.store.tables.endpoints.for_tenant(scope.tenant), key=lambda e: e.id
+        )
         if active is not None:
             eps = [e for e in eps if e.active == active]
         if event_type is not None:
@@ -215,7 +229,7 @@ def endpoints_router(scope_of: Callable[..., Scope], *, in_schema: bool = True) 
         page = eps[start : start + limit]
         more = start + limit < len(eps)
         next_cursor = _make_cursor(scope, filters, page[-1].id) if more and page else None
-        return ORJSONResponse({"data": [endpoint_view(e, now) for e in page],
+        return JsonAnswer({"data": [endpoint_view(e, now) for e in page],
                                "next_cursor": next_cursor})  # fmt: skip
 
     @router.get("/endpoints/{endpoint_id}", response_model=EndpointView,
@@ -344,7 +358,9 @@ def _new_endpoint(scope: Scope, spec: EndpointSpec) -> Endpoint:
 
 def _patched(scope: Scope, ep: Endpoint, patch: dict[str, Any]) -> Endpoint:
     try:
-        return update_endpoint(ep, patch, scope.context.clock(), allow_local=scope.context.allow_local)
+        return update_endpoint(
+            ep, patch, scope.context.clock(), allow_local=scope.context.allow_local
+        )
     except ValidationError as exc:
         raise validation_errors(exc) from None
     except ValueError as exc:  # a field an update cannot change
@@ -379,7 +395,9 @@ async def _idempotent_create(
                                "this Idempotency-Key was used with another body")  # fmt: skip
             first = table.response(claim)
             if first is not None:
-                return _versioned(first, 201, int(first["offset"]), **{"Idempotent-Replayed": "true"})
+                return _versioned(
+                    first, 201, int(first["offset"]), **{"Idempotent-Replayed": "true"}
+                )
             ep = ctx.store.tables.endpoints.get(claim.endpoint_id)
             if ep is not None and ep.tenant == scope.tenant:
                 return _versioned(_created(scope, ep.id, ep), 201, ep.offset,
@@ -393,7 +411,9 @@ async def _idempotent_create(
         if not intended:
             await record_intent(scope, audit)
             intended = True
-        claimed = await store_write(scope, audit, key, table.claim_record(key, scope.tenant, digest, ep.id, now, ttl))
+        claimed = await store_write(
+            scope, audit, key, table.claim_record(key, scope.tenant, digest, ep.id, now, ttl)
+        )
         if table.offset_of(key) != claimed:
             continue  # another request claimed the key first: answer as it does
         try:

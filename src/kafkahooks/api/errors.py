@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse
+from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -23,6 +24,7 @@ from kafkahooks.errors import KafkahooksError
 __all__ = [
     "ApiError",
     "ErrorBodyResponses",
+    "JsonAnswer",
     "conflict",
     "install_error_handlers",
     "invalid",
@@ -39,6 +41,16 @@ ErrorBodyResponses: dict[int | str, dict[str, Any]] = {
     }
     for code in (400, 401, 404, 409, 412, 413, 422, 429, 503)
 }
+
+
+class JsonAnswer(JSONResponse):
+    """A JSON answer encoded by orjson (FastAPI's JsonAnswer is deprecated)."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
 
 UNAUTHORIZED = "missing, invalid, expired or revoked token"
 
@@ -82,9 +94,7 @@ def conflict(message: str) -> ApiError:
 
 
 def invalid(field: str, message: str, code: str = "validation") -> ApiError:
-    return ApiError(
-        422, code, f"{field}: {message}", errors=[{"field": field, "message": message}]
-    )
+    return ApiError(422, code, f"{field}: {message}", errors=[{"field": field, "message": message}])
 
 
 def validation_errors(exc: ValidationError, prefix: Sequence[str | int] = ()) -> ApiError:
@@ -98,24 +108,22 @@ def validation_errors(exc: ValidationError, prefix: Sequence[str | int] = ()) ->
     return ApiError(422, "validation", f"{first['field']}: {first['message']}", errors=errors)
 
 
-def _answer(error: ApiError) -> ORJSONResponse:
-    return ORJSONResponse(error.body(), status_code=error.status, headers=error.headers)
+def _answer(error: ApiError) -> JsonAnswer:
+    return JsonAnswer(error.body(), status_code=error.status, headers=error.headers)
 
 
-async def _api_error(_request: Request, exc: Exception) -> ORJSONResponse:
+async def _api_error(_request: Request, exc: Exception) -> JsonAnswer:
     assert isinstance(exc, ApiError)
     return _answer(exc)
 
 
-async def _http_error(_request: Request, exc: Exception) -> ORJSONResponse:
+async def _http_error(_request: Request, exc: Exception) -> JsonAnswer:
     assert isinstance(exc, StarletteHTTPException)
     codes = {404: "not_found", 405: "method_not_allowed"}
-    return _answer(
-        ApiError(exc.status_code, codes.get(exc.status_code, "error"), str(exc.detail))
-    )
+    return _answer(ApiError(exc.status_code, codes.get(exc.status_code, "error"), str(exc.detail)))
 
 
-async def _request_invalid(_request: Request, exc: Exception) -> ORJSONResponse:
+async def _request_invalid(_request: Request, exc: Exception) -> JsonAnswer:
     """Query and path parameters FastAPI validated (bodies are parsed by the routes)."""
     assert isinstance(exc, RequestValidationError)
     errors = [

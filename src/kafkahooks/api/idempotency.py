@@ -87,7 +87,9 @@ class IdempotencyTable:
         return self._record(key, tenant, body, endpoint_id, now, now + ttl, None)
 
     def done_record(self, claim: Claim, response: dict[str, Any]) -> bytes:
-        sealed = self._keyring.seal(claim.key, _field(claim.tenant), orjson.dumps(response).decode())
+        sealed = self._keyring.seal(
+            claim.key, _field(claim.tenant), orjson.dumps(response).decode()
+        )
         return self._record(
             claim.key, claim.tenant, claim.body, claim.endpoint_id, claim.at, claim.expires,
             sealed, revision=claim.offset,

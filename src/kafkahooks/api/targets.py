@@ -16,7 +16,14 @@ from __future__ import annotations
 
 import asyncio
 
-from kafkahooks.delivery import Resolver, TargetPolicy, TargetRefused, check_url, destination, refuse
+from kafkahooks.delivery import (
+    Resolver,
+    TargetPolicy,
+    TargetRefused,
+    check_url,
+    destination,
+    refuse,
+)
 
 __all__ = ["LOOKUP_TIMEOUT", "url_refusal"]
 
