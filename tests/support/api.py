@@ -89,12 +89,14 @@ class MemoryAudit:
         self.records.append(audit.outcome(result, offset))
 
 
-def routes_file(**api: Any) -> RoutesFile:
+def routes_doc(
+    bootstrap: str = "127.0.0.1:1", topic: str = "endpoints", keys: str | None = None, **api: Any
+) -> dict[str, Any]:
     """A routes file with one tenant route (the demo's shape) and an ``api`` section."""
-    return RoutesFile.model_validate(
+    return (
         {
-            "kafka": {"bootstrap_servers": "127.0.0.1:1", "delivery_log_topic": "deliveries"},
-            "endpoint_store": {"topic": "endpoints", "encryption_keys": generate_key_spec("k1")},
+            "kafka": {"bootstrap_servers": bootstrap, "delivery_log_topic": "deliveries"},
+            "endpoint_store": {"topic": topic, "encryption_keys": keys or generate_key_spec("k1")},
             "api": api,
             "routes": [
                 {
@@ -112,6 +114,10 @@ def routes_file(**api: Any) -> RoutesFile:
             ],
         }
     )  # fmt: skip
+
+
+def routes_file(**kwargs: Any) -> RoutesFile:
+    return RoutesFile.model_validate(routes_doc(**kwargs))
 
 
 def admin_config(token_id: str, sha256: str, **api: Any) -> dict[str, Any]:

@@ -126,20 +126,27 @@ def _won(scope: Scope, key: str) -> Callable[[int], bool]:
     return lambda offset: table.offset_of(key) == offset
 
 
-async def _if_match(scope: Scope, ep: Endpoint, if_match: str | None) -> None:
-    """412 unless ``If-Match`` (when given) names the version in force."""
+async def _current(scope: Scope, endpoint_id: str, if_match: str | None) -> Endpoint:
+    """The endpoint's version in force, which ``If-Match`` (when given) must name, or 412.
+    A write then names this version's offset as its revision: if anything else is
+    written meanwhile, the store's revision rule refuses it (409), so If-Match holds
+    even between this check and the write."""
+    ep = tenant_endpoint(scope, endpoint_id)
     if if_match is None or if_match.strip() == "*":
-        return
+        return ep
     text = if_match.strip().removeprefix("W/").strip('"')
     if not text.isdigit():
         raise ApiError(400, "bad_header", 'If-Match must be an ETag of this API ("<offset>")')
     wanted = int(text)
     if wanted > scope.context.store.applied:  # an ETag from a replica ahead of this one
         await wait_for_offset(scope.context, wanted)
-        ep = tenant_endpoint(scope, ep.id)
+        ep = tenant_endpoint(scope, endpoint_id)
     if ep.offset != wanted:
-        raise ApiError(412, "stale", "the endpoint changed since that ETag; read it again",
-                       headers={"ETag": f'"{ep.offset}"'})  # fmt: skip
+        raise ApiError(
+            412, "stale", "the endpoint changed since that ETag; read it again",
+            headers={"ETag": f'"{ep.offset}"'},
+        )  # fmt: skip
+    return ep
 
 
 # -- list cursors ------------------------------------------------------------------------
@@ -250,10 +257,8 @@ def endpoints_router(scope_of: Callable[..., Scope], *, in_schema: bool = True) 
         request: Request, scope: ScopeDep, endpoint_id: str, body: Body, if_match: IfMatch = None
     ) -> Response:
         check_rate(scope)
-        ep = tenant_endpoint(scope, endpoint_id)
         patch = _object(body, "a JSON merge patch")
-        await _if_match(scope, ep, if_match)
-        ep = tenant_endpoint(scope, endpoint_id)
+        ep = await _current(scope, endpoint_id, if_match)
         new = _patched(scope, ep, patch)
         if new.url != ep.url:
             await _check_url(scope, new.url)
@@ -270,8 +275,7 @@ def endpoints_router(scope_of: Callable[..., Scope], *, in_schema: bool = True) 
         request: Request, scope: ScopeDep, endpoint_id: str, if_match: IfMatch = None
     ) -> Response:
         check_rate(scope)
-        ep = tenant_endpoint(scope, endpoint_id)
-        await _if_match(scope, ep, if_match)
+        ep = await _current(scope, endpoint_id, if_match)
         audit = Audit(_request_id(request), scope.token_id, scope.tenant, "delete", ep.id)
         offset = await write_record(scope, audit, ep.id, None)
         return Response(status_code=204, headers={OFFSET_HEADER: str(offset)})
@@ -291,8 +295,7 @@ def endpoints_router(scope_of: Callable[..., Scope], *, in_schema: bool = True) 
             ask = RotateRequest.model_validate(body if body is not None else {})
         except ValidationError as exc:
             raise validation_errors(exc) from None
-        await _if_match(scope, ep, if_match)
-        ep = tenant_endpoint(scope, endpoint_id)
+        ep = await _current(scope, endpoint_id, if_match)
         now = scope.context.clock()
         try:
             new, secret = rotate_secret(ep, now, previous_valid_for=ask.seconds)
