@@ -32,7 +32,7 @@ class Api:
     http: TestClient
 
     def client(self, token: str | None) -> TestClient:
-        client = TestClient(create_app(self.ctx))
+        client = TestClient(self.http.app)
         if token is not None:
             client.headers["Authorization"] = f"Bearer {token}"
         return client

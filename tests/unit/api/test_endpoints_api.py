@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from kafkahooks.endpoints import create_endpoint, encode_endpoint, update_endpoint
 from tests.unit.api.conftest import URL, Api
 
@@ -281,3 +283,34 @@ def test_an_endpoint_written_by_the_cli_is_served(api: Api) -> None:
     api.store.put(ep.id, encode_endpoint(ep, api.store.tables.keyring, -1, 0.0))
     acme = api.client(api.tenant_token("acme"))
     assert acme.get(f"/v1/endpoints/{ep.id}").status_code == 200
+
+
+def test_error_messages_never_repeat_a_secret(api: Api) -> None:
+    acme = api.client(api.tenant_token("acme"))
+    for spec in (
+        {"url": URL, "secret_headers": {"X-Key": "s3cret\nvalue"}},
+        {"url": URL, "secret_headers": {"Host": "s3cret-value"}},
+        {"url": "https://s3cret-host.acme.example:99999/in"},
+        {
+            "url": URL,
+            "headers": {"Authorization": "Bearer s3cret-value"},
+            "secret_headers": {"authorization": "x"},
+        },
+    ):
+        answer = acme.post("/v1/endpoints", json=spec)
+        assert answer.status_code == 422, spec
+        assert "s3cret" not in answer.text
+
+
+def test_new_admin_token_prints_the_token_once_and_its_hash_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from kafkahooks.api.tokens import hash_secret
+    from kafkahooks.cli.main import main
+
+    assert main(["api", "--new-admin-token", "platform"]) == 0
+    out = capsys.readouterr().out
+    token = out.strip().splitlines()[-1].rsplit(" ", 1)[1]
+    assert token.startswith("kht_platform_")
+    assert f"sha256: {hash_secret(token.split('_')[2])}" in out
+    assert out.count(token) == 1
