@@ -46,6 +46,7 @@ def tokens_router() -> APIRouter:
 
     @router.post("/tokens", status_code=201, response_model=TokenCreated,
                  summary="Issue a tenant token (shown this once)",
+                 dependencies=[Depends(fresh)],
                  openapi_extra={"requestBody": body_doc})  # fmt: skip
     async def issue(
         request: Request, scope: AdminScope, body: Annotated[Any, Depends(json_body)]

@@ -185,6 +185,7 @@ def endpoints_router(scope_of: Callable[..., Scope], *, in_schema: bool = True) 
     @router.post(
         "/endpoints", status_code=201, response_model=EndpointCreated,
         summary="Register an endpoint (its signing secret is shown this once)",
+        dependencies=[Depends(fresh)],
         openapi_extra={"requestBody": _body_schema(EndpointSpec)},
     )  # fmt: skip
     async def create(
