@@ -9,7 +9,6 @@ Invariant: the token's secret is in no record, log line or audit record.
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -18,6 +17,7 @@ from pydantic import ValidationError
 
 from kafkahooks.api.audit import Audit
 from kafkahooks.api.auth import Scope, fresh, json_body, require_admin, tenant_scope
+from kafkahooks.api.context import request_id
 from kafkahooks.api.endpoints import OFFSET_HEADER
 from kafkahooks.api.errors import ErrorBodyResponses, JsonAnswer, not_found, validation_errors
 from kafkahooks.api.models import TokenCreate, TokenCreated, TokenView
@@ -63,7 +63,7 @@ def tokens_router() -> APIRouter:
             expires=None if ask.expires_in is None else now + ask.expires_in,
             description=ask.description,
         )  # fmt: skip
-        audit = Audit(_rid(request), scope.token_id, scope.tenant, "issue-token", None,
+        audit = Audit(request_id(request), scope.token_id, scope.tenant, "issue-token", None,
                       ("token:" + token.id,))  # fmt: skip
         offset = await write_record(scope, audit, TOKEN_PREFIX + token.id, token_record(token))
         return JsonAnswer({**token.public(), "token": issued.value}, status_code=201,
@@ -87,14 +87,9 @@ def tokens_router() -> APIRouter:
             held.id, held.tenant, held.sha256, held.created, held.expires,
             held.revoked if held.revoked is not None else now, held.description,
         )  # fmt: skip
-        audit = Audit(_rid(request), scope.token_id, scope.tenant, "revoke-token", None,
+        audit = Audit(request_id(request), scope.token_id, scope.tenant, "revoke-token", None,
                       ("token:" + held.id,))  # fmt: skip
         offset = await write_record(scope, audit, TOKEN_PREFIX + held.id, token_record(revoked))
         return Response(status_code=204, headers={OFFSET_HEADER: str(offset)})
 
     return router
-
-
-def _rid(request: Request) -> str:
-    rid: str = getattr(request.state, "request_id", None) or f"req_{uuid.uuid4().hex}"
-    return rid

@@ -15,12 +15,12 @@ Invariant: every answer carries ``Kafkahooks-Request-Id`` (the id in the audit r
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kafkahooks import __version__
 from kafkahooks.api.admin import tokens_router
@@ -68,17 +68,31 @@ def create_app(ctx: ApiContext | None = None) -> FastAPI:
         applied = ctx.store.applied if ctx is not None else -1
         return JsonAnswer({"status": "ok", "store_offset": applied})
 
-    @app.middleware("http")
-    async def request_id(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        rid = f"req_{uuid.uuid4().hex}"
-        request.state.request_id = rid
-        response = await call_next(request)
-        response.headers[REQUEST_ID_HEADER] = rid
-        return response
-
+    app.add_middleware(RequestIds)
     return app
+
+
+class RequestIds:
+    """Pure ASGI middleware: a request id in ``request.state`` and on every answer
+    (Starlette's ``BaseHTTPMiddleware`` would cost a task and a stream per request)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = f"req_{uuid.uuid4().hex}"
+        scope.setdefault("state", {})["request_id"] = rid
+        header = (REQUEST_ID_HEADER.lower().encode(), rid.encode())
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", ()), header]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
 
 
 def _document(app: FastAPI) -> dict[str, Any]:

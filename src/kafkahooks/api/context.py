@@ -9,6 +9,7 @@ module added later (attempts, stats, recover, test sends) needs nothing else wir
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +22,7 @@ from kafkahooks.api.state import ApiStore
 from kafkahooks.config import ApiConfig, RoutesFile
 from kafkahooks.delivery import Resolver
 
-__all__ = ["ApiContext", "context"]
+__all__ = ["ApiContext", "context", "request_id"]
 
 
 @dataclass
@@ -43,3 +44,9 @@ class ApiContext:
 def context(request: Request) -> ApiContext:
     ctx: ApiContext = request.app.state.context
     return ctx
+
+
+def request_id(request: Request) -> str:
+    """The request's id (``Kafkahooks-Request-Id``; the id in its audit records)."""
+    rid: str | None = getattr(request.state, "request_id", None)
+    return rid or f"req_{uuid.uuid4().hex}"

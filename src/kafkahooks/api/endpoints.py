@@ -22,7 +22,6 @@ import base64
 import binascii
 import bisect
 import logging
-import uuid
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -33,6 +32,7 @@ from pydantic import ValidationError
 
 from kafkahooks.api.audit import Audit
 from kafkahooks.api.auth import Scope, fresh, json_body, wait_for_offset
+from kafkahooks.api.context import request_id
 from kafkahooks.api.errors import ApiError, JsonAnswer, invalid, not_found, validation_errors
 from kafkahooks.api.idempotency import STALE_CLAIM, body_hash, idempotency_key
 from kafkahooks.api.models import (
@@ -66,11 +66,6 @@ PAGE_DEFAULT, PAGE_MAX = 50, 100
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody} for code in (400, 401, 404, 409, 412, 413, 422, 429, 503)
 }  # (also puts ErrorBody in the document's components, which other routers refer to)
-
-
-def _request_id(request: Request) -> str:
-    rid: str = getattr(request.state, "request_id", None) or f"req_{uuid.uuid4().hex}"
-    return rid
 
 
 def _versioned(body: Any, status: int, offset: int, **headers: str) -> JsonAnswer:
@@ -200,7 +195,7 @@ def endpoints_router(scope_of: Callable[..., Scope], *, in_schema: bool = True) 
         data = _object(body, "the endpoint")
         spec = _spec(scope, data)
         await _check_url(scope, spec.url)
-        audit = Audit(_request_id(request), scope.token_id, scope.tenant, "create", None,
+        audit = Audit(request_id(request), scope.token_id, scope.tenant, "create", None,
                       tuple(sorted(data)))  # fmt: skip
         if idempotency_key is not None:
             return await _idempotent_create(scope, audit, spec, data, idempotency_key)
@@ -263,7 +258,7 @@ def endpoints_router(scope_of: Callable[..., Scope], *, in_schema: bool = True) 
         new = _patched(scope, ep, patch)
         if new.url != ep.url:
             await _check_url(scope, new.url)
-        audit = Audit(_request_id(request), scope.token_id, scope.tenant, "update", ep.id,
+        audit = Audit(request_id(request), scope.token_id, scope.tenant, "update", ep.id,
                       tuple(sorted(patch)))  # fmt: skip
         offset = await write_record(scope, audit, ep.id, _encode(scope, new, ep.offset),
                                     won=_won(scope, ep.id))  # fmt: skip
@@ -277,7 +272,7 @@ def endpoints_router(scope_of: Callable[..., Scope], *, in_schema: bool = True) 
     ) -> Response:
         check_rate(scope)
         ep = await _current(scope, endpoint_id, if_match)
-        audit = Audit(_request_id(request), scope.token_id, scope.tenant, "delete", ep.id)
+        audit = Audit(request_id(request), scope.token_id, scope.tenant, "delete", ep.id)
         offset = await write_record(scope, audit, ep.id, None)
         return Response(status_code=204, headers={OFFSET_HEADER: str(offset)})
 
@@ -302,7 +297,7 @@ def endpoints_router(scope_of: Callable[..., Scope], *, in_schema: bool = True) 
             new, secret = rotate_secret(ep, now, previous_valid_for=ask.seconds)
         except EndpointLimitError as exc:
             raise ApiError(422, "limit", str(exc)) from None
-        audit = Audit(_request_id(request), scope.token_id, scope.tenant, "rotate", ep.id,
+        audit = Audit(request_id(request), scope.token_id, scope.tenant, "rotate", ep.id,
                       ("secrets",))  # fmt: skip
         offset = await write_record(scope, audit, ep.id, _encode(scope, new, ep.offset),
                                     won=_won(scope, ep.id))  # fmt: skip

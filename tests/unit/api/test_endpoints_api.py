@@ -23,6 +23,7 @@ def test_lifecycle_with_a_tenant_token(api: Api) -> None:
     assert secret not in body and "h3ader-s3cret" not in body and "p4th-s3cret" not in body
     assert got.json()["secret_headers"] == ["Authorization"]
     assert got.headers["ETag"] == f'"{got.json()["offset"]}"'
+    assert got.headers["Kafkahooks-Request-Id"].startswith("req_")
     # the same through the tenant's full path
     assert acme.get(f"/v1/tenants/acme/endpoints/{eid}").json()["id"] == eid
 
@@ -252,6 +253,7 @@ def test_audit_intent_before_the_write_and_outcome_after(api: Api) -> None:
     assert intent["endpoint_id"] == created["id"] and intent["tenant"] == "acme"
     assert intent["fields"] == ["description", "secret_headers", "url"]
     assert outcome["result"] == "applied" and outcome["offset"] == created["offset"]
+    assert intent["request_id"] == outcome["request_id"] and intent["token_id"]
     text = json.dumps(api.audit.records)
     assert "top secret text" not in text and "zz-s3cret" not in text and URL not in text
     api.audit.fail = True
