@@ -142,8 +142,9 @@ def main() -> None:
                 if process.poll() is not None or time.perf_counter() - started > 300:
                     raise RuntimeError("the API did not start")
                 time.sleep(0.1)
-            print(f"api process ready in {time.perf_counter() - started:.1f} s "
-                  f"(interpreter, imports, store load), RSS {_rss_mb(process.pid):.0f} MB")  # fmt: skip
+            ready, rss = time.perf_counter() - started, _rss_mb(process.pid)
+            print(f"api process ready in {ready:.1f} s (interpreter, imports, store load), "
+                  f"RSS {rss:.0f} MB")  # fmt: skip
             _measure(url, admin.value, [k for k, _ in records[:100]], requests)
             print(f"api process RSS after the requests: {_rss_mb(process.pid):.0f} MB")
         finally:

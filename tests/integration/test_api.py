@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
+import standardwebhooks
 import yaml
 
 from kafkahooks.api import (
@@ -41,8 +42,9 @@ from tests.support.api import (
     routes_doc,
     routes_file,
 )
-from tests.support.bridge import wait_until
-from tests.support.kafka import create_topic, read_topic, unique
+from tests.support.bridge import BridgeProcess, wait_until
+from tests.support.kafka import GROUP_TIMINGS, create_topic, produce, read_topic, unique
+from tests.support.receiver import Receiver
 from tests.support.store import StoreWriter
 
 URL = "https://hooks.acme.example/in?key=p4th-s3cret"
@@ -58,6 +60,7 @@ class Replicas:
         self.audit_topic = audit_topic
         self.resolver = NameResolver({"hooks.acme.example": [PUBLIC]})
         self.closers: list[Callable[[], None]] = []
+        self.contexts: list[ApiContext] = []
         self.servers = [self._start() for _ in range(2)]
 
     def _start(self) -> ApiServer:
@@ -67,6 +70,7 @@ class Replicas:
         audit = KafkaAudit(producer_properties(config.kafka), config.api.audit_topic)
         ctx = ApiContext(config.api, config, store, audit, self.resolver,
                          catalogue=build_catalogue(config))  # fmt: skip
+        self.contexts.append(ctx)
         server = ApiServer(ctx)
         self.closers += [store.close, audit.close, server.close]
         return server
@@ -289,3 +293,61 @@ def test_the_command_refuses_a_config_without_the_api_section(
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert done.returncode == 2 and "no api section" in done.stderr
+
+
+def test_a_customer_registers_receives_and_rotates_with_a_tenant_token_only(
+    replicas: Replicas, bootstrap: str, tmp_path: Path, start_bridge: Callable[..., BridgeProcess]
+) -> None:
+    """Through two API replicas and two bridge replicas: register from code, receive
+    verified webhooks, rotate the secret without one failed verification."""
+    for ctx in replicas.contexts:
+        ctx.allow_local = True  # the receiver is on loopback (the bridges allow it too)
+    receiver = Receiver()
+    try:
+        topic, group = create_topic(bootstrap, unique("calls")), unique("g")
+        store = replicas.config.endpoint_store
+        assert store is not None
+        doc = routes_doc(bootstrap=bootstrap, topic=store.topic,
+                         keys=store.encryption_keys.get_secret_value())  # fmt: skip
+        del doc["api"]
+        doc["kafka"].update(group_id=group, properties=dict(GROUP_TIMINGS))
+        doc["routes"][0].update(topics=[topic], retry={"max_attempts": 1})
+        config = tmp_path / "bridge.yaml"
+        config.write_text(yaml.safe_dump(doc, sort_keys=False))
+        token, _ = _tenant_token(replicas, "acme")
+        with replicas.client(0, token) as a, replicas.client(1, token) as b:
+            created = a.post("/v1/endpoints", json={"url": receiver.url,
+                                                    "event_types": ["status-changed"]})  # fmt: skip
+            assert created.status_code == 201, created.text
+            first_secret = created.json()["signing_secret"]
+            bridges = [start_bridge(config), start_bridge(config)]
+            event = {"event": "status-changed", "companionId": "acme", "data": {"status": "up"}}
+            produce(bootstrap, topic, [(f"call-{i}", event) for i in range(4)])
+            receiver.wait_count(4)
+            for request in receiver.requests:
+                standardwebhooks.Webhook(first_secret).verify(request.body, request.headers)
+
+            eid = created.json()["id"]
+            fresh = {"Kafkahooks-Min-Offset": str(created.json()["offset"])}
+            rotated = b.post(f"/v1/endpoints/{eid}/secret/rotate",
+                             json={"expire_previous": "1h"}, headers=fresh)  # fmt: skip
+            assert rotated.status_code == 200, rotated.text
+            new_secret = rotated.json()["signing_secret"]
+            # the bridges follow the store: once they sign with the new secret, both verify
+            deadline = time.monotonic() + 30
+            while True:
+                produce(bootstrap, topic, [("call-x", event)])
+                receiver.wait_count(len(receiver.requests) + 1)
+                last = receiver.requests[-1]
+                standardwebhooks.Webhook(first_secret).verify(last.body, last.headers)
+                try:
+                    standardwebhooks.Webhook(new_secret).verify(last.body, last.headers)
+                    break
+                except standardwebhooks.WebhookVerificationError:
+                    assert time.monotonic() < deadline, (
+                        "the bridges never signed with the new secret"
+                    )
+            for bridge in bridges:
+                assert bridge.terminate() == 0, bridge.output()
+    finally:
+        receiver.close()
