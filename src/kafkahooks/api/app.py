@@ -9,7 +9,8 @@ alias for its own tenant, left out of the document to keep one name per operatio
 The document is what ``/openapi.json`` serves and ``schemas/openapi.json`` holds
 (:func:`openapi_document`; ``kafkahooks api --print-openapi`` regenerates the copy and
 a test keeps it in step).
-Invariant: every answer carries ``Kafkahooks-Request-Id`` (the id in the audit records).
+Invariant: every answer carries ``Kafkahooks-Request-Id`` (the id in the audit records)
+and ``Cache-Control: no-store``.
 """
 
 from __future__ import annotations
@@ -72,9 +73,14 @@ def create_app(ctx: ApiContext | None = None) -> FastAPI:
     return app
 
 
+# answers hold tenants' data and one-time secrets: no cache or proxy may keep one
+_NO_STORE = (b"cache-control", b"no-store")
+
+
 class RequestIds:
-    """Pure ASGI middleware: a request id in ``request.state`` and on every answer
-    (Starlette's ``BaseHTTPMiddleware`` would cost a task and a stream per request)."""
+    """Pure ASGI middleware: a request id in ``request.state`` and on every answer, with
+    ``Cache-Control: no-store`` (Starlette's ``BaseHTTPMiddleware`` would cost a task
+    and a stream per request)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -85,11 +91,11 @@ class RequestIds:
             return
         rid = f"req_{uuid.uuid4().hex}"
         scope.setdefault("state", {})["request_id"] = rid
-        header = (REQUEST_ID_HEADER.lower().encode(), rid.encode())
+        added = [(REQUEST_ID_HEADER.lower().encode(), rid.encode()), _NO_STORE]
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", ()), header]}
+                message = {**message, "headers": [*message.get("headers", ()), *added]}
             await send(message)
 
         await self.app(scope, receive, send_with_id)

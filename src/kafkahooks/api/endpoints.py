@@ -320,7 +320,7 @@ def endpoints_router(scope_of: Callable[..., Scope], *, in_schema: bool = True) 
         now = scope.context.clock()
         secrets = [{"signing_secret": s.value.get_secret_value(), "expires": s.expires}
                    for s in ep.secrets if s.expires is None or s.expires > now]  # fmt: skip
-        return _versioned({"secrets": secrets}, 200, ep.offset, **{"Cache-Control": "no-store"})
+        return _versioned({"secrets": secrets}, 200, ep.offset)
 
     return router
 

@@ -24,6 +24,7 @@ def test_lifecycle_with_a_tenant_token(api: Api) -> None:
     assert got.json()["secret_headers"] == ["Authorization"]
     assert got.headers["ETag"] == f'"{got.json()["offset"]}"'
     assert got.headers["Kafkahooks-Request-Id"].startswith("req_")
+    assert got.headers["Cache-Control"] == "no-store"
     # the same through the tenant's full path
     assert acme.get(f"/v1/tenants/acme/endpoints/{eid}").json()["id"] == eid
 
