@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from kafkahooks.api import openapi_document
@@ -32,6 +33,8 @@ def test_every_resource_is_documented_with_its_errors() -> None:
     assert "url" in create["requestBody"]["content"]["application/json"]["schema"]["properties"]
     assert {"401", "404", "409", "413", "422", "429", "503"} <= set(create["responses"])
     refs = json.dumps(doc)
-    for name in doc["components"]["schemas"]:
+    names = set(doc["components"]["schemas"])
+    for name in names:
         assert f"#/components/schemas/{name}" in refs
+    assert set(re.findall(r'"#/components/schemas/([^"]+)"', refs)) <= names
     assert '"$defs"' not in refs
