@@ -66,6 +66,9 @@ class MemoryStore:
             hook(key)
         return self.put(key, value)
 
+    def problem(self) -> str | None:
+        return None
+
     async def reached(self, offset: int, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
         while self.applied < offset:

@@ -66,8 +66,14 @@ def create_app(ctx: ApiContext | None = None) -> FastAPI:
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> Response:
-        applied = ctx.store.applied if ctx is not None else -1
-        return JsonAnswer({"status": "ok", "store_offset": applied})
+        """200 while this replica follows the store and can read every record; else 503."""
+        if ctx is None:
+            return JsonAnswer({"status": "no store"}, status_code=503)
+        problem = ctx.store.problem()
+        return JsonAnswer(
+            {"status": "ok" if problem is None else problem, "store_offset": ctx.store.applied},
+            status_code=200 if problem is None else 503,
+        )
 
     app.add_middleware(RequestIds)
     return app

@@ -56,6 +56,9 @@ def run_api(config: RoutesFile, allow_local: bool, *, listen: str | None = None)
     assert config.api is not None
     tokens = TokenTable(config.api.admin_tokens)
     store = open_api_store(config, tokens, LOAD_TIMEOUT)
+    problem = store.problem()
+    if problem is not None:  # its endpoints keep the last version this replica can read
+        log.error("api replica not healthy", extra={"problem": problem})
     print(f"store loaded in {store.load_seconds:.2f} s: {len(store.tables.endpoints):,} "
           f"endpoints, offset {store.applied}", file=sys.stderr, flush=True)  # fmt: skip
     audit = KafkaAudit(producer_properties(config.kafka), config.api.audit_topic)

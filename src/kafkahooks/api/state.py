@@ -76,6 +76,10 @@ class ApiStore(Protocol):
         """Whether this replica applied ``offset`` within ``timeout``."""
         ...
 
+    def problem(self) -> str | None:
+        """Why this replica should not take requests now (``/healthz`` answers 503)."""
+        ...
+
 
 class KafkaApiStore:
     """:class:`ApiStore` on the real store topic."""
@@ -107,6 +111,15 @@ class KafkaApiStore:
                 return False
             await asyncio.sleep(_TICK)
         return True
+
+    def problem(self) -> str | None:
+        if not self._log.following:
+            return "the store follower is not running: this replica no longer sees changes"
+        missing = self.tables.endpoints.missing_keys
+        if missing:
+            named = ", ".join(f"{kid!r} ({n} records)" for kid, n in sorted(missing.items()))
+            return f"store records are under key ids endpoint_store.encryption_keys lacks: {named}"
+        return None
 
     def close(self) -> None:
         self._log.close()

@@ -317,3 +317,10 @@ def test_new_admin_token_prints_the_token_once_and_its_hash_line(
     assert token.startswith("kht_platform_")
     assert f"sha256: {hash_secret(token.split('_')[2])}" in out
     assert out.count(token) == 1
+
+
+def test_healthz_says_whether_the_replica_can_serve(api: Api) -> None:
+    assert api.http.get("/healthz").status_code == 200
+    api.store.problem = lambda: "the store follower is not running"  # type: ignore[method-assign]
+    answer = api.http.get("/healthz")
+    assert answer.status_code == 503 and "follower" in answer.json()["status"]
