@@ -55,6 +55,8 @@ from kafkahooks.endpoints import (
     encode_endpoint,
     rotate_secret,
     update_endpoint,
+    version_in_force,
+    written_in_force,
 )
 
 __all__ = ["OFFSET_HEADER", "endpoints_router", "tenant_endpoint"]
@@ -78,7 +80,7 @@ def _versioned(body: Any, status: int, offset: int, **headers: str) -> JsonAnswe
 def tenant_endpoint(scope: Scope, endpoint_id: str) -> Endpoint:
     """The endpoint ``endpoint_id`` of the scope's tenant, or 404 (another tenant's
     endpoint is not found either)."""
-    ep = scope.context.store.tables.endpoints.get(endpoint_id)
+    ep = version_in_force(scope.context.store.tables.endpoints, endpoint_id)
     if ep is None or ep.tenant != scope.tenant:
         raise not_found(f"no endpoint {endpoint_id}")
     return ep
@@ -118,7 +120,7 @@ def _encode(scope: Scope, ep: Endpoint, revision: int) -> bytes:
 
 def _won(scope: Scope, key: str) -> Callable[[int], bool]:
     table = scope.context.store.tables.endpoints
-    return lambda offset: table.offset_of(key) == offset
+    return lambda offset: written_in_force(table, key, offset)
 
 
 async def _current(scope: Scope, endpoint_id: str, if_match: str | None) -> Endpoint:
