@@ -61,6 +61,7 @@ if TYPE_CHECKING:
     from kafkahooks.endpoints.table import (
         EndpointTable,
     )
+    from kafkahooks.endpoints.versions import version_in_force, written_in_force
 
 __all__ = [
     "ENDPOINT_ID_PREFIX",
@@ -94,6 +95,8 @@ __all__ = [
     "set_active",
     "spec_of",
     "update_endpoint",
+    "version_in_force",
+    "written_in_force",
 ]
 
 _HOMES = {
@@ -128,5 +131,7 @@ _HOMES = {
     "set_active": "spec",
     "spec_of": "spec",
     "update_endpoint": "spec",
+    "version_in_force": "versions",
+    "written_in_force": "versions",
 }
 __getattr__ = lazy_door(__name__, globals(), _HOMES)
