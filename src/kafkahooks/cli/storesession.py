@@ -159,9 +159,11 @@ def open_session(args: argparse.Namespace, *, create: bool = False, warn: bool =
 def endpoint_or_exit(session: Session, endpoint_id: str) -> Endpoint:
     """The endpoint ``endpoint_id`` as the store holds it now; exit 2 if there is none
     (or its current record cannot be decrypted here)."""
+    from kafkahooks.endpoints import version_in_force
+
     table = session.table
-    ep = table.get(endpoint_id)
-    if ep is not None and table.offset_of(endpoint_id) == ep.offset:
+    ep = version_in_force(table, endpoint_id)
+    if ep is not None:
         return ep
     if table.offset_of(endpoint_id) != -1:
         missing = [k for k in table.keys_of(endpoint_id) if k not in session.keyring]
@@ -228,6 +230,7 @@ def read_back(session: Session, offset: int) -> None:
 def write_checked(session: Session, ep: Endpoint, revision: int) -> Endpoint:
     """Write ``ep`` replacing the record at ``revision``; the version now in force, or
     exit 1 saying conflict (another writer's record came first)."""
+    from kafkahooks.endpoints import written_in_force
     from kafkahooks.kafka import StoreWriteError
 
     value = encode_or_exit(session, ep, revision)
@@ -237,7 +240,7 @@ def write_checked(session: Session, ep: Endpoint, revision: int) -> Endpoint:
         fail(str(exc))
     read_back(session, offset)
     held = session.table.get(ep.id)
-    if session.table.offset_of(ep.id) != offset or held is None:
+    if not written_in_force(session.table, ep.id, offset) or held is None:
         fail(f"{ep.id}: {CONFLICT}")
     return held
 

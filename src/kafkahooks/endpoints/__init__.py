@@ -76,6 +76,7 @@ if TYPE_CHECKING:
     from kafkahooks.endpoints.table import (
         EndpointTable,
     )
+    from kafkahooks.endpoints.versions import version_in_force, written_in_force
 
 __all__ = [
     "DEFAULT_PERIOD",
@@ -120,6 +121,8 @@ __all__ = [
     "status_json_schema",
     "status_key",
     "update_endpoint",
+    "version_in_force",
+    "written_in_force",
 ]
 
 _HOMES = {
@@ -165,5 +168,7 @@ _HOMES = {
     "status_json_schema": "status",
     "status_key": "status",
     "update_endpoint": "spec",
+    "version_in_force": "versions",
+    "written_in_force": "versions",
 }
 __getattr__ = lazy_door(__name__, globals(), _HOMES)
