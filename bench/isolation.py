@@ -593,7 +593,7 @@ def score(case: Case) -> Scored:
         if a.tenant == case.failing:
             if t["outage"] < a.at < t["recovery"]:
                 failing_during += 1
-            if a.sent_at >= t["outage"] - 1:
+            if t["outage"] <= a.sent_at < t["recovery"]:  # an event of the outage
                 failing_last = max(failing_last or 0.0, a.at - t["recovery"])
     end_outage = t.get("kill", t["recovery"])
 
@@ -680,8 +680,9 @@ def case_rows(args: argparse.Namespace, case: Case, s: Scored) -> list[tuple[str
         ("events lost (never answered 200)", lost_text,
          f"0 {verdict(s.lost_others + s.lost_failing == 0)}"),
         (
-            f"failing tenant: last arrival - recovery ({s.failing_events:,} events produced "
-            f"from the outage on; {s.failing_during} answered 200 during it)",
+            f"failing tenant: last arrival of its outage's events - recovery "
+            f"({s.failing_events:,} events produced in the outage; {s.failing_during} answered "
+            "200 during it)",
             "—" if s.failing_last is None else f"{s.failing_last:.1f} s",
             f"≤ 60 s {verdict(None if s.failing_last is None else s.failing_last <= 60)}",
         ),
