@@ -1,6 +1,6 @@
 """Tenant isolation (issue 16): one customer's failing endpoint costs that customer only.
 
-One command (defaults: 100 tenants, 1,000 events/s, 60 s outages; ~8 minutes)::
+One command (defaults: 100 tenants, 500 events/s, 60 s outages; ~8 minutes)::
 
     PYTHONPATH=src .venv/bin/python bench/isolation.py
     PYTHONPATH=src .venv/bin/python bench/isolation.py --outage 20 --tenants 20   # quick look
@@ -351,6 +351,7 @@ class Sampler:
         self.paused: list[tuple[float, float]] = []
         self.window: list[tuple[float, float]] = []
         self.rss: list[tuple[float, float]] = []
+        self.cpu: list[tuple[float, int, float]] = []  # (t, pid, CPU seconds so far)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._lock = threading.Lock()
@@ -375,6 +376,18 @@ class Sampler:
             if "kafkahooks_window_events" in values:
                 self.window.append((now, values["kafkahooks_window_events"]))
             self.rss.append((now, procstats.rss_mb(bridge.proc.pid)))
+            self.cpu.append((now, bridge.proc.pid, procstats.cpu_seconds(bridge.proc.pid)))
+
+    def cpu_share(self, start: float, end: float) -> float | None:
+        """The bridge's CPU (share of one core) between ``start`` and ``end`` (one process:
+        the one sampled first in the interval)."""
+        inside = [(t, pid, c) for t, pid, c in self.cpu if start <= t <= end]
+        if len(inside) < 2:
+            return None
+        pid = inside[0][1]
+        mine = [(t, c) for t, p, c in inside if p == pid]
+        (t0, c0), (t1, c1) = mine[0], mine[-1]
+        return (c1 - c0) / (t1 - t0) if t1 > t0 else None
 
     def _run(self) -> None:
         while not self._stop.wait(SAMPLE_EVERY):
@@ -400,6 +413,8 @@ class Case:
     window_before_kill: float | None = None
     finished_last_interval: int = 0
     rss_outage_mb: float = 0.0
+    cpu_baseline: float | None = None  # the bridge's CPU, share of one core
+    cpu_outage: float | None = None
     peak_rss_mb: float = 0.0
     parked: Counter[str] = field(default_factory=Counter)  # tenant -> retry-topic records
     dead: list[str] = field(default_factory=list)  # eids dead-lettered
@@ -510,6 +525,8 @@ def _score_samples(case: Case, sampler: Sampler, bridges: list[Bridge]) -> None:
     case.paused_lines = sum(len(b.logged("partitions paused")) for b in bridges)
     start, end = case.times["outage"], case.times["recovery"]
     case.rss_outage_mb = max((mb for t, mb in sampler.rss if start <= t <= end), default=0.0)
+    case.cpu_baseline = sampler.cpu_share(case.times["baseline"], start)
+    case.cpu_outage = sampler.cpu_share(start, case.times.get("kill", end))
 
 
 def _read_topic(
@@ -630,6 +647,10 @@ def ms(value: float | None) -> str:
     return "—" if value is None else f"{value * 1000:,.0f} ms"
 
 
+def share(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0%}"
+
+
 def verdict(ok: bool | None) -> str:
     return "—" if ok is None else ("met" if ok else "MISSED")
 
@@ -686,6 +707,8 @@ def case_rows(args: argparse.Namespace, case: Case, s: Scored) -> list[tuple[str
             "—" if s.failing_last is None else f"{s.failing_last:.1f} s",
             f"≤ 60 s {verdict(None if s.failing_last is None else s.failing_last <= 60)}",
         ),
+        ("the bridge's CPU (share of one core), baseline / outage up to " + until,
+         f"{share(case.cpu_baseline)} / {share(case.cpu_outage)}", "(shown)"),
         ("RSS during the outage (max of 1 s samples); peak VmHWM of the bridges",
          f"{case.rss_outage_mb:.0f} MB; {case.peak_rss_mb:.0f} MB", "(shown)"),
         ("events parked (retry-topic records, failing tenant / others)",
@@ -713,7 +736,7 @@ def case_rows(args: argparse.Namespace, case: Case, s: Scored) -> list[tuple[str
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--tenants", type=int, default=100, help="one endpoint each; one fails")
-    p.add_argument("--rate", type=float, default=1000.0, help="events/s over all tenants")
+    p.add_argument("--rate", type=float, default=500.0, help="events/s over all tenants")
     p.add_argument("--warmup", type=float, default=10.0, help="s of stream before the baseline")
     p.add_argument("--baseline", type=float, default=30.0, help="s")
     p.add_argument("--outage", type=float, default=60.0, help="s the failing tenant fails")
@@ -743,6 +766,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     command = "python bench/isolation.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     throughput.raise_fd_limit()
+    commit = _commit()
     box = machine()
     workdir = Path(tempfile.mkdtemp(prefix="kafkahooks-bench-isolation-"))
     print(f"work dir {workdir}", flush=True)
@@ -756,7 +780,7 @@ def main(argv: list[str] | None = None) -> int:
                 cases.append(run_case(args, broker.bootstrap, receivers, key_spec, workdir, name))
     finally:
         receivers.stop()
-    text = summary(args, command.strip(), box, cases, _commit())
+    text = summary(args, command.strip(), box, cases, commit)
     print("\n" + text)
     if args.results:
         with open(args.results, "a", encoding="utf-8") as fh:
@@ -783,7 +807,7 @@ def machine() -> dict[str, str]:
 def _commit() -> str:
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=BENCH
+            ["git", "describe", "--always", "--dirty"], capture_output=True, text=True, cwd=BENCH
         )
         return out.stdout.strip() or "?"
     except OSError:
