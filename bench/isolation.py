@@ -421,7 +421,6 @@ class Case:
     peak_rss_mb: float = 0.0
     parked: Counter[str] = field(default_factory=Counter)  # tenant -> retry-topic records
     dead: list[str] = field(default_factory=list)  # eids dead-lettered
-    notes: list[str] = field(default_factory=list)
 
 
 def run_case(
@@ -673,7 +672,7 @@ def case_rows(args: argparse.Namespace, case: Case, s: Scored) -> list[tuple[str
         (
             "kafkahooks_paused_partitions, most seen (sampled every 0.25 s); "
             '"partitions paused" log lines',
-            f"{'not exported' if case.max_paused is None else f'{case.max_paused:.0f}'}; "
+            f"{'0 (never set)' if case.max_paused is None else f'{case.max_paused:.0f}'}; "
             f"{case.paused_lines} lines",
             f"0 {verdict((case.max_paused or 0) == 0 and case.paused_lines == 0)}",
         ),
