@@ -4,7 +4,7 @@ the acknowledged producer, topic admin, the delivery-attempt log, the store topi
 
 from kafkahooks.kafka.commits import TransactionalCommits, TransactionStopped
 from kafkahooks.kafka.consumer import ConsumerLoop, consumer_config
-from kafkahooks.kafka.deliverylog import DeliveryLog
+from kafkahooks.kafka.deliverylog import AttemptRecord, DeliveryLog
 from kafkahooks.kafka.kafkalog import KAFKA_LOGGER, Reachability, with_logger
 from kafkahooks.kafka.offsets import OffsetTracker, TopicPartitionKey
 from kafkahooks.kafka.producer import AckedProducer, ProduceError, producer_properties
@@ -26,6 +26,7 @@ __all__ = [
     "KAFKA_LOGGER",
     "MARKER_PREFIX",
     "AckedProducer",
+    "AttemptRecord",
     "ConsumerLoop",
     "DeliveryLog",
     "OffsetTracker",
