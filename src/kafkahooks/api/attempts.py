@@ -25,7 +25,7 @@ Memory (the issue's budget: ≤ 300 MB for 1,000,000 log records over 10,000 end
 a ring is columnar — ``array`` columns for time, latency, status and attempt number, and
 lists for event ids and for event types and errors interned through a bounded table —
 about 120 bytes per kept attempt with a 40-character event id, against ~400 for a
-dataclass per attempt; the hourly aggregates are one flat ``array('I')`` of 25 × 36
+dataclass per attempt; the hourly aggregates are one flat ``array('I')`` of 25 x 36
 counters per endpoint that has attempts (3.6 KB).  Endpoints without attempts cost
 nothing.  Measured by ``bench/attempts_index.py``.
 """

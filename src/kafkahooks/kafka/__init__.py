@@ -1,9 +1,17 @@
 """Everything that talks to librdkafka: the consumer loop, the offsets tracker, the one committer,
-the acknowledged producer, topic admin, the delivery-attempt log, the store topic.
+the acknowledged producer, topic admin, the delivery-attempt log (written, and followed for the
+API), the store topic.
 """
 
 from kafkahooks.kafka.commits import TransactionalCommits, TransactionStopped
 from kafkahooks.kafka.consumer import ConsumerLoop, consumer_config
+from kafkahooks.kafka.deliveryfollower import (
+    DeliveryLogError,
+    DeliveryLogFollower,
+    EndpointRead,
+    FollowerLoad,
+    partition_for,
+)
 from kafkahooks.kafka.deliverylog import AttemptRecord, DeliveryLog
 from kafkahooks.kafka.kafkalog import KAFKA_LOGGER, Reachability, with_logger
 from kafkahooks.kafka.offsets import OffsetTracker, TopicPartitionKey
@@ -29,6 +37,10 @@ __all__ = [
     "AttemptRecord",
     "ConsumerLoop",
     "DeliveryLog",
+    "DeliveryLogError",
+    "DeliveryLogFollower",
+    "EndpointRead",
+    "FollowerLoad",
     "OffsetTracker",
     "ProduceError",
     "Reachability",
@@ -49,6 +61,7 @@ __all__ = [
     "create_topics",
     "ensure_store_topic",
     "ensure_topics",
+    "partition_for",
     "producer_properties",
     "read_topic",
     "with_logger",

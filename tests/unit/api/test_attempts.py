@@ -128,7 +128,9 @@ def test_since_before_the_index_start_is_not_complete() -> None:
 
 def test_since_older_than_a_full_rings_evictions_is_not_complete_unless_limit_is_met() -> None:
     index = AttemptIndex(T0, keep=5, clock=Clock(T0 + 100))
-    index.add_many(rec(T0 + i, event=f"e{i}", status=503 if i in (1, 8) else 200) for i in range(10))
+    index.add_many(
+        rec(T0 + i, event=f"e{i}", status=503 if i in (1, 8) else 200) for i in range(10)
+    )
     # e0..e4 were evicted: since T0 + 3 reaches into them
     assert not index.attempts("ep_1", since=T0 + 3, limit=50).complete
     assert index.attempts("ep_1", since=T0 + 3, limit=2).complete  # e9, e8: newer than any evicted
