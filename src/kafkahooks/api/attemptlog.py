@@ -80,7 +80,7 @@ class EndpointAttempts:
         answer = self.index.attempts(endpoint_id, status=status, since=since, limit=limit)
         if answer.complete or since is None:
             return AttemptsPage(answer.attempts, True, "memory")
-        keep = None if status is None else (lambda r: status.matches(r.status, r.error))
+        keep = None if status is None else (lambda r: status.matches(r.status, r.error is not None))
         read = self.follower.read_endpoint(
             endpoint_id, since, limit=limit, keep=keep, timeout=timeout
         )

@@ -22,10 +22,12 @@ Invariants:
   (a query scans at most one ring of 1,000).
 
 Memory (the issue's budget: ≤ 300 MB for 1,000,000 log records over 10,000 endpoints):
-a ring is columnar — ``array`` columns for time, latency, status and attempt number, and
-lists for event ids and for event types and errors interned through a bounded table —
-about 120 bytes per kept attempt with a 40-character event id, against ~400 for a
-dataclass per attempt; the hourly aggregates are one flat ``array('I')`` of 25 x 36
+a ring is columnar — ``array`` columns for time, latency, status, attempt number, and
+2-byte codes of event types and errors (each distinct text stored once for all rings), and
+a ``bytearray`` of event ids as their 16 bytes (``evt_`` + 32 hex digits; any other id
+is kept as text) — about 38 bytes per kept attempt and no object per attempt, against
+~400 bytes for a dataclass and its strings (and the fragmentation a million small
+objects leave); the hourly aggregates are one flat ``array('I')`` of 25 x 36
 counters per endpoint that has attempts (3.6 KB).  Endpoints without attempts cost
 nothing.  Measured by ``bench/attempts_index.py``.
 """
@@ -61,7 +63,6 @@ _HOUR = 3600.0
 _BUCKETS = 34  # [0, 1 ms], then √2 apart up to 65,536 ms, then everything slower
 _TOP = 65_536.0
 _ROW = 2 + _BUCKETS  # per hour: attempts, failures, the latency histogram
-_INTERNED = 10_000  # distinct event types / errors shared between rings, at most
 STATS_METHOD = (
     "bucket estimates from hourly latency histograms (buckets √2 apart): each quantile "
     "is given as the bounds of the bucket it falls in and their geometric middle"
@@ -139,9 +140,10 @@ class StatusFilter:
             f"status {text!r}: use succeeded, failed, an HTTP status (503) or a class (5xx)"
         )
 
-    def matches(self, status: int | None, error: str | None) -> bool:
+    def matches(self, status: int | None, failed: bool) -> bool:
+        """``failed``: the attempt has an error (anything but a 2xx answer)."""
         if self.outcome is not None:
-            return (error is None) == (self.outcome == "succeeded")
+            return failed == (self.outcome == "failed")
         if self.exact is not None:
             return status == self.exact
         return status is not None and status // 100 == self.status_class
@@ -165,37 +167,60 @@ def _bounds(bucket: int) -> LatencyEstimate:
     return LatencyEstimate(round(math.sqrt(low * high), 3), round(low, 3), round(high, 3))
 
 
-class _Interner:
-    """Shares equal strings between rings; bounded, so a stream of distinct error texts
-    costs what it would cost without it, never more."""
+_NONE, _OVERFLOW = 0, 0xFFFF  # text codes: no text; a text the full table could not take
+_ID_BYTES = 16  # an event id ``evt_`` + 32 hex digits (event.py) kept as its 16 bytes
+
+
+class _Texts:
+    """Event types and errors, each distinct text stored once, shared by every ring and
+    named by a 2-byte code.  Bounded: past 65,534 texts a ring keeps the text itself."""
 
     def __init__(self) -> None:
-        self._known: dict[str, str] = {}
+        self.texts: list[str | None] = [None]
+        self._codes: dict[str, int] = {}
 
-    def __call__(self, text: str | None) -> str | None:
+    def code(self, text: str | None) -> int:
         if text is None:
-            return None
-        known = self._known.get(text)
-        if known is not None:
-            return known
-        if len(self._known) < _INTERNED:
-            self._known[text] = text
-        return text
+            return _NONE
+        code = self._codes.get(text)
+        if code is None:
+            if len(self.texts) >= _OVERFLOW:
+                return _OVERFLOW
+            code = self._codes[text] = len(self.texts)
+            self.texts.append(text)
+        return code
+
+
+def _packed_id(event_id: str) -> bytes | None:
+    """The 16 bytes of an ``evt_<32 hex>`` id, if it is one (exactly: lower-case)."""
+    if len(event_id) != 36 or not event_id.startswith("evt_"):
+        return None
+    try:
+        packed = bytes.fromhex(event_id[4:])
+    except ValueError:
+        return None
+    return packed if packed.hex() == event_id[4:] else None
+
+
+_BLANK_ID = bytes(_ID_BYTES)
+_ID, _TYPE, _ERROR = 0, 1, 2  # the fields a ring may have to keep as text (``odd``)
 
 
 class _Ring:
-    """The last ``keep`` attempts of one endpoint, column by column (module doc)."""
+    """The last ``keep`` attempts of one endpoint, column by column (module doc): about
+    38 bytes an attempt, no object per attempt."""
 
     __slots__ = (
         "at",
         "attempt",
-        "error",
-        "event_id",
-        "event_type",
+        "errors",
         "evicted_at",
         "head",
+        "ids",
         "latency",
+        "odd",
         "status",
+        "types",
     )
 
     def __init__(self) -> None:
@@ -203,41 +228,67 @@ class _Ring:
         self.latency = array("f")
         self.status = array("H")  # 0: no response
         self.attempt = array("I")
-        self.event_id: list[str] = []
-        self.event_type: list[str | None] = []
-        self.error: list[str | None] = []
+        self.ids = bytearray()  # 16 bytes an attempt
+        self.types = array("H")  # codes in the index's _Texts
+        self.errors = array("H")
+        self.odd: dict[tuple[int, int], str] | None = None  # (field, slot) → text
         self.head = 0  # the oldest slot once full
         self.evicted_at = -math.inf  # the newest time of an evicted attempt
 
-    def add(self, r: AttemptRecord, keep: int, etype: str | None, error: str | None) -> None:
+    def add(self, r: AttemptRecord, keep: int, texts: _Texts) -> None:
         status = r.status if r.status is not None and 0 < r.status < 65_536 else 0
         attempt = min(max(r.attempt, 0), 0xFFFFFFFF)
+        packed = _packed_id(r.event_id)
+        etype, error = texts.code(r.event_type), texts.code(r.error)
         if len(self.at) < keep:
+            i = len(self.at)
             self.at.append(r.at)
             self.latency.append(r.latency_ms)
             self.status.append(status)
             self.attempt.append(attempt)
-            self.event_id.append(r.event_id)
-            self.event_type.append(etype)
-            self.error.append(error)
-            return
-        i = self.head
-        self.evicted_at = max(self.evicted_at, self.at[i])
-        self.at[i], self.latency[i], self.status[i], self.attempt[i] = (
-            r.at, r.latency_ms, status, attempt
-        )  # fmt: skip
-        self.event_id[i], self.event_type[i], self.error[i] = r.event_id, etype, error
-        self.head = (i + 1) % keep
+            self.ids += packed or _BLANK_ID
+            self.types.append(etype)
+            self.errors.append(error)
+        else:
+            i = self.head
+            self.evicted_at = max(self.evicted_at, self.at[i])
+            self.at[i], self.latency[i], self.status[i], self.attempt[i] = (
+                r.at, r.latency_ms, status, attempt
+            )  # fmt: skip
+            self.ids[i * _ID_BYTES : (i + 1) * _ID_BYTES] = packed or _BLANK_ID
+            self.types[i], self.errors[i] = etype, error
+            self.head = (i + 1) % keep
+            if self.odd is not None:
+                for field in (_ID, _TYPE, _ERROR):
+                    self.odd.pop((field, i), None)
+        if packed is None:
+            self._keep_text(_ID, i, r.event_id)
+        if etype == _OVERFLOW:
+            self._keep_text(_TYPE, i, r.event_type)
+        if error == _OVERFLOW:
+            self._keep_text(_ERROR, i, r.error)
 
-    def row(self, i: int) -> Attempt:
+    def _keep_text(self, field: int, slot: int, text: str | None) -> None:
+        if text is not None:
+            if self.odd is None:
+                self.odd = {}
+            self.odd[(field, slot)] = text
+
+    def _text(self, field: int, slot: int, code: int, texts: _Texts) -> str | None:
+        if code == _OVERFLOW and self.odd is not None:
+            return self.odd.get((field, slot))
+        return texts.texts[code]
+
+    def row(self, i: int, texts: _Texts) -> Attempt:
+        odd_id = self.odd.get((_ID, i)) if self.odd is not None else None
         return Attempt(
             self.at[i],
-            self.event_id[i],
-            self.event_type[i],
+            odd_id or "evt_" + self.ids[i * _ID_BYTES : (i + 1) * _ID_BYTES].hex(),
+            self._text(_TYPE, i, self.types[i], texts),
             self.attempt[i],
             self.status[i] or None,
             round(self.latency[i], 2),
-            self.error[i],
+            self._text(_ERROR, i, self.errors[i], texts),
         )
 
     def matching(self, since: float | None, status: StatusFilter | None) -> list[int]:
@@ -246,8 +297,8 @@ class _Ring:
         if since is not None:
             slots = [i for i in slots if at[i] >= since]
         if status is not None:
-            codes, errors = self.status, self.error
-            slots = [i for i in slots if status.matches(codes[i] or None, errors[i])]
+            codes, errors = self.status, self.errors
+            slots = [i for i in slots if status.matches(codes[i] or None, errors[i] != _NONE)]
         return list(slots)
 
 
@@ -318,14 +369,18 @@ class AttemptIndex:
         self._clock = clock
         self._rings: dict[str, _Ring] = {}
         self._hours: dict[str, _Hours] = {}
-        self._types = _Interner()
-        self._errors = _Interner()
+        self._texts = _Texts()
         self._lock = threading.Lock()
         self.added = 0  # attempts taken (customer endpoints' only)
 
     def __len__(self) -> int:
         """Endpoints with at least one kept attempt."""
         return len(self._rings)
+
+    def kept(self) -> int:
+        """Attempts kept in all rings."""
+        with self._lock:
+            return sum(len(ring.at) for ring in self._rings.values())
 
     def add(self, record: AttemptRecord) -> None:
         self.add_many((record,))
@@ -343,7 +398,7 @@ class AttemptIndex:
         ring = self._rings.get(endpoint_id)
         if ring is None:
             ring = self._rings[endpoint_id] = _Ring()
-        ring.add(r, self.keep, self._types(r.event_type), self._errors(r.error))
+        ring.add(r, self.keep, self._texts)
         self.added += 1
         hour = int(r.at // _HOUR)
         if hour < oldest_hour:
@@ -373,7 +428,7 @@ class AttemptIndex:
                 return IndexAnswer([], since is None or since >= self.start)
             slots = ring.matching(since, status)
             newest = heapq.nlargest(limit, slots, key=ring.at.__getitem__)
-            rows = [ring.row(i) for i in newest]
+            rows = [ring.row(i, self._texts) for i in newest]
             evicted_at = ring.evicted_at
         return IndexAnswer(rows, self._complete(rows, since, limit, evicted_at))
 

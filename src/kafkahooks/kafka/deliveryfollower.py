@@ -74,8 +74,20 @@ _READER = {
     "enable.auto.offset.store": False,
     "auto.offset.reset": "earliest",
     "enable.partition.eof": False,  # the end is a marker or the follower's position
-    "fetch.wait.max.ms": 100,  # the test broker always waits this long for new records
 }
+# Defaults under the configured properties.  The test broker always waits the full
+# ``fetch.wait.max.ms`` before it answers a fetch, even with records to hand, so a
+# catch-up or a history read is a count of fetches: large ones (4 MiB a partition) and,
+# for a history read, whose records are all there already, a short wait (10 ms).  The
+# client's prefetch queue is capped at 4 MiB a partition (librdkafka's default, 64 MiB,
+# is more than the whole index at a million records).
+_FETCH = {
+    "max.partition.fetch.bytes": 4 << 20,
+    "fetch.max.bytes": 32 << 20,
+    "queued.max.messages.kbytes": 4096,
+}
+_FOLLOWER_WAIT = {"fetch.wait.max.ms": 100}  # how late the follower sees a new record
+_READ_WAIT = {"fetch.wait.max.ms": 10}
 _CRC32_PARTITIONERS = {"consistent", "consistent_random"}  # librdkafka: CRC32 of the key
 
 Apply = Callable[[list[AttemptRecord]], object]
@@ -381,9 +393,12 @@ class DeliveryLogFollower:
         return {tp.partition: tp.offset for tp in found}  # -1: nothing since then
 
     def _new_consumer(self, role: str) -> Consumer:
+        wait = _FOLLOWER_WAIT if role == "follower" else _READ_WAIT
         return Consumer(
             with_logger(
                 {
+                    **_FETCH,
+                    **wait,
                     **self._properties,
                     **_READER,
                     "group.id": f"kafkahooks.{self.name}.{uuid.uuid4().hex}",  # never commits

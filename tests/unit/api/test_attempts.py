@@ -200,3 +200,34 @@ def test_latency_extremes_and_untimed_attempts() -> None:
 def test_stats_of_an_endpoint_without_attempts_are_zero() -> None:
     stats = AttemptIndex(T0, clock=Clock(T0)).stats("ep_none")
     assert (stats.attempts, stats.deliveries, stats.failures, stats.p50) == (0, 0, 0, None)
+
+
+def test_event_ids_of_every_shape_read_back_exactly() -> None:
+    index = AttemptIndex(T0, keep=3, clock=Clock(T0 + 100))
+    ids = [
+        "evt_0123456789abcdef0123456789abcdef",  # the bridge's form: kept as 16 bytes
+        "evt_0123456789ABCDEF0123456789ABCDEF",  # not exactly that form: kept as text
+        "evt_test_42",
+        "evt_ffffffffffffffffffffffffffffffff",
+        "batch_x",
+    ]
+    index.add_many(rec(T0 + i, event=eid) for i, eid in enumerate(ids))
+    # the ring of 3 overwrote the first two slots; odd ids of overwritten slots are gone
+    assert [a.event_id for a in index.attempts("ep_1").attempts] == ids[:1:-1]
+    assert index.kept() == 3
+
+
+def test_texts_past_the_shared_tables_bound_are_kept_per_attempt(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from kafkahooks.api import attempts
+
+    monkeypatch.setattr(attempts, "_OVERFLOW", 3)  # the shared table takes 2 texts
+    index = AttemptIndex(T0, keep=4, clock=Clock(T0 + 100))
+    for i in range(6):
+        index.add(AttemptRecord(f"e{i}", "r", 1, 500, 1.0, f"err {i}", T0 + i, None, "ep_1",
+                                f"type {i}"))  # fmt: skip
+    rows = index.attempts("ep_1").attempts
+    assert [(a.event_type, a.error) for a in rows] == [
+        (f"type {i}", f"err {i}") for i in range(5, 1, -1)
+    ]
