@@ -24,8 +24,8 @@ Invariants:
 Memory (the issue's budget: ≤ 300 MB for 1,000,000 log records over 10,000 endpoints):
 a ring is columnar — ``array`` columns for time, latency, status, attempt number, and
 2-byte codes of event types and errors (each distinct text stored once for all rings), and
-a ``bytearray`` of event ids as their 16 bytes (``evt_`` + 32 hex digits; any other id
-is kept as text) — about 38 bytes per kept attempt and no object per attempt, against
+a ``bytearray`` of event ids as 36 ASCII bytes (``evt_`` + 32 hex digits; an id of another
+length is kept as text) — about 58 bytes per kept attempt and no object per attempt, against
 ~400 bytes for a dataclass and its strings (and the fragmentation a million small
 objects leave); the hourly aggregates are one flat ``array('I')`` of 25 x 36
 counters per endpoint that has attempts (3.6 KB).  Endpoints without attempts cost
@@ -40,6 +40,7 @@ import re
 import threading
 import time
 from array import array
+from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -149,12 +150,9 @@ class StatusFilter:
         return status is not None and status // 100 == self.status_class
 
 
-def _bucket(latency_ms: float) -> int:
-    if latency_ms <= 1.0:
-        return 0
-    if latency_ms > _TOP:
-        return _BUCKETS - 1
-    return min(math.ceil(2 * math.log2(latency_ms)), _BUCKETS - 2)
+# the upper bounds of the closed buckets: bucket b holds (2^((b-1)/2), 2^(b/2)] ms, bucket 0
+# [0, 1] ms; bisect finds a latency's bucket (past the last bound: the open bucket)
+_UPPER = [2 ** (b / 2) for b in range(_BUCKETS - 1)]
 
 
 def _bounds(bucket: int) -> LatencyEstimate:
@@ -168,7 +166,7 @@ def _bounds(bucket: int) -> LatencyEstimate:
 
 
 _NONE, _OVERFLOW = 0, 0xFFFF  # text codes: no text; a text the full table could not take
-_ID_BYTES = 16  # an event id ``evt_`` + 32 hex digits (event.py) kept as its 16 bytes
+_ID_BYTES = 36  # an event id's length (``evt_`` + 32 hex digits, event.py): kept as bytes
 
 
 class _Texts:
@@ -191,24 +189,13 @@ class _Texts:
         return code
 
 
-def _packed_id(event_id: str) -> bytes | None:
-    """The 16 bytes of an ``evt_<32 hex>`` id, if it is one (exactly: lower-case)."""
-    if len(event_id) != 36 or not event_id.startswith("evt_"):
-        return None
-    try:
-        packed = bytes.fromhex(event_id[4:])
-    except ValueError:
-        return None
-    return packed if packed.hex() == event_id[4:] else None
-
-
 _BLANK_ID = bytes(_ID_BYTES)
 _ID, _TYPE, _ERROR = 0, 1, 2  # the fields a ring may have to keep as text (``odd``)
 
 
 class _Ring:
     """The last ``keep`` attempts of one endpoint, column by column (module doc): about
-    38 bytes an attempt, no object per attempt."""
+    58 bytes an attempt, no object per attempt."""
 
     __slots__ = (
         "at",
@@ -228,20 +215,26 @@ class _Ring:
         self.latency = array("f")
         self.status = array("H")  # 0: no response
         self.attempt = array("I")
-        self.ids = bytearray()  # 16 bytes an attempt
+        self.ids = bytearray()  # 36 bytes an attempt
         self.types = array("H")  # codes in the index's _Texts
         self.errors = array("H")
         self.odd: dict[tuple[int, int], str] | None = None  # (field, slot) → text
         self.head = 0  # the oldest slot once full
         self.evicted_at = -math.inf  # the newest time of an evicted attempt
 
-    def add(self, r: AttemptRecord, keep: int, texts: _Texts) -> None:
-        status = r.status if r.status is not None and 0 < r.status < 65_536 else 0
-        attempt = min(max(r.attempt, 0), 0xFFFFFFFF)
-        packed = _packed_id(r.event_id)
-        etype, error = texts.code(r.event_type), texts.code(r.error)
-        if len(self.at) < keep:
-            i = len(self.at)
+    def add(self, r: AttemptRecord, keep: int, etype: int, error: int) -> None:
+        """Append, or overwrite the oldest slot once ``keep`` are held.  The hot path of
+        a catch-up (a million calls): values are checked before any column changes."""
+        status = r.status or 0
+        if not 0 <= status < 65_536:
+            status = 0
+        attempt = r.attempt
+        if not 0 <= attempt <= 0xFFFFFFFF:
+            attempt = 0
+        eid = r.event_id
+        packed = eid.encode() if len(eid) == _ID_BYTES and eid.isascii() else None
+        i = len(self.at)
+        if i < keep:
             self.at.append(r.at)
             self.latency.append(r.latency_ms)
             self.status.append(status)
@@ -262,7 +255,7 @@ class _Ring:
                 for field in (_ID, _TYPE, _ERROR):
                     self.odd.pop((field, i), None)
         if packed is None:
-            self._keep_text(_ID, i, r.event_id)
+            self._keep_text(_ID, i, eid)
         if etype == _OVERFLOW:
             self._keep_text(_TYPE, i, r.event_type)
         if error == _OVERFLOW:
@@ -283,7 +276,7 @@ class _Ring:
         odd_id = self.odd.get((_ID, i)) if self.odd is not None else None
         return Attempt(
             self.at[i],
-            odd_id or "evt_" + self.ids[i * _ID_BYTES : (i + 1) * _ID_BYTES].hex(),
+            odd_id or self.ids[i * _ID_BYTES : (i + 1) * _ID_BYTES].decode(),
             self._text(_TYPE, i, self.types[i], texts),
             self.attempt[i],
             self.status[i] or None,
@@ -302,6 +295,9 @@ class _Ring:
         return list(slots)
 
 
+_ZEROS = array("I", [0]) * _ROW
+
+
 class _Hours:
     """Hourly aggregates of one endpoint: 25 rows of [attempts, failures, histogram]."""
 
@@ -314,16 +310,17 @@ class _Hours:
     def add(self, hour: int, failed: bool, latency_ms: float | None) -> None:
         slot = hour % HOURS
         base = slot * _ROW
+        counts = self.counts
         if self.hours[slot] != hour:
             if self.hours[slot] > hour:
                 return  # older than the row's hour: 25 h have passed since
             self.hours[slot] = hour
-            self.counts[base : base + _ROW] = array("I", [0]) * _ROW
-        self.counts[base] += 1
+            counts[base : base + _ROW] = _ZEROS
+        counts[base] += 1
         if failed:
-            self.counts[base + 1] += 1
+            counts[base + 1] += 1
         if latency_ms is not None:
-            self.counts[base + 2 + _bucket(latency_ms)] += 1
+            counts[base + 2 + bisect_left(_UPPER, latency_ms)] += 1
 
     def totals(self, first: int, last: int) -> tuple[int, int, list[int]]:
         attempts = failures = 0
@@ -398,7 +395,8 @@ class AttemptIndex:
         ring = self._rings.get(endpoint_id)
         if ring is None:
             ring = self._rings[endpoint_id] = _Ring()
-        ring.add(r, self.keep, self._texts)
+        texts = self._texts
+        ring.add(r, self.keep, texts.code(r.event_type), texts.code(r.error))
         self.added += 1
         hour = int(r.at // _HOUR)
         if hour < oldest_hour:
