@@ -19,6 +19,7 @@ from kafkahooks.delivery.sender import Response
 from kafkahooks.engine.deadletter import DeadLetter
 from kafkahooks.engine.dlqlimit import DeadLetterLimit
 from kafkahooks.engine.pipeline import Pipeline
+from kafkahooks.kafka.commits import ProgressStore
 from kafkahooks.kafka.consumer import ConsumerLoop, consumer_config
 from kafkahooks.kafka.offsets import OffsetTracker
 from tests.support.fakekafka import FakeCluster, FakeConsumer
@@ -99,11 +100,15 @@ class LoopMember:
         commit_every: int = 1000,
         dead_letter_limit: DeadLetterLimitConfig | None = None,
         group: str = "unit",
+        sparse: frozenset[str] = frozenset(),
+        held_max: int | None = None,
+        progress: ProgressStore | None = None,
     ) -> None:
         self.cluster = cluster
         self.receiver = receiver
         self.dead_letters = DeadLetters()
         self.tracker = OffsetTracker()
+        self.tracker.set_sparse(sparse)
         self.deliverer = Deliverer(receiver, max_in_flight=100)
         self.pipeline = Pipeline(
             RouteTable(routes),
@@ -123,6 +128,8 @@ class LoopMember:
             commit_interval=commit_interval,
             commit_every=commit_every,
             consumer_factory=cluster.factory(),
+            held_max=held_max,
+            progress=progress,
         )
         self.consumer: FakeConsumer = cluster.consumers[-1]
         self._task: asyncio.Task[None] | None = None

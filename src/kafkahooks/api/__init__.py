@@ -1,8 +1,13 @@
-"""The management API (``kafkahooks api``).
+"""The management API (``kafkahooks api``): customer endpoints and tenant tokens over HTTP.
 
-A lazy door (``kafkahooks/lazy.py``): importing the package imports none of its modules.
-Modules here: ``attempts`` (the per-endpoint attempts and hourly statistics index, pure)
-and ``attemptlog`` (that index fed from the delivery log, with older history read from it).
+A lazy door (``kafkahooks/lazy.py``): ``kafkahooks --help`` does not import FastAPI,
+uvicorn or the Kafka client through this package.  Modules: ``app`` (the FastAPI app
+and its document), ``server`` (start-up and serving), ``state`` (the store, followed),
+``tokens``, ``idempotency``, ``audit``, ``writes``, ``auth``, ``errors``, ``targets``,
+``ratelimit``, ``models``, ``context`` and one router module per resource
+(``endpoints``, ``admin``, ``catalogue``); ``attempts`` (the per-endpoint attempts and
+hourly statistics index, pure) and ``attemptlog`` (that index fed from the delivery log,
+older history read from it).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from typing import TYPE_CHECKING
 from kafkahooks.lazy import lazy_door
 
 if TYPE_CHECKING:
+    from kafkahooks.api.app import create_app, openapi_document
     from kafkahooks.api.attemptlog import AttemptsPage, EndpointAttempts, open_endpoint_attempts
     from kafkahooks.api.attempts import (
         Attempt,
@@ -21,20 +27,45 @@ if TYPE_CHECKING:
         LatencyEstimate,
         StatusFilter,
     )
+    from kafkahooks.api.audit import Audit, AuditRecorder, AuditUnavailableError, KafkaAudit
+    from kafkahooks.api.catalogue import build_catalogue
+    from kafkahooks.api.context import ApiContext
+    from kafkahooks.api.server import ApiStartError, run_api
+    from kafkahooks.api.state import ApiStore, KafkaApiStore, StoreTables, open_api_store
+    from kafkahooks.api.tokens import Principal, TokenTable, hash_secret, new_token
 
 __all__ = [
+    "ApiContext",
     "Attempt",
     "AttemptIndex",
     "AttemptsPage",
+    "ApiStartError",
+    "ApiStore",
+    "Audit",
+    "AuditRecorder",
+    "AuditUnavailableError",
     "EndpointAttempts",
     "EndpointStats",
     "IndexAnswer",
+    "KafkaApiStore",
+    "KafkaAudit",
     "LatencyEstimate",
+    "Principal",
     "StatusFilter",
+    "StoreTables",
+    "TokenTable",
+    "build_catalogue",
+    "create_app",
+    "hash_secret",
+    "new_token",
+    "open_api_store",
     "open_endpoint_attempts",
+    "openapi_document",
+    "run_api",
 ]
 
 _HOMES = {
+    "ApiContext": "context",
     "Attempt": "attempts",
     "AttemptIndex": "attempts",
     "AttemptsPage": "attemptlog",
@@ -44,6 +75,23 @@ _HOMES = {
     "LatencyEstimate": "attempts",
     "StatusFilter": "attempts",
     "open_endpoint_attempts": "attemptlog",
+    "ApiStartError": "server",
+    "ApiStore": "state",
+    "Audit": "audit",
+    "AuditRecorder": "audit",
+    "AuditUnavailableError": "audit",
+    "KafkaApiStore": "state",
+    "KafkaAudit": "audit",
+    "Principal": "tokens",
+    "StoreTables": "state",
+    "TokenTable": "tokens",
+    "build_catalogue": "catalogue",
+    "create_app": "app",
+    "hash_secret": "tokens",
+    "new_token": "tokens",
+    "open_api_store": "state",
+    "openapi_document": "app",
+    "run_api": "server",
 }
 
 __getattr__ = lazy_door(__name__, globals(), _HOMES)

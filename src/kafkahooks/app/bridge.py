@@ -4,6 +4,14 @@ Routes with ``endpoints:`` need the replica's endpoint directory: it is the
 ``directory`` argument of :class:`Bridge` (handed to every member's routes table,
 on start and on reload), made by ``app/store.py`` (the endpoint store, read to its end
 before any group is joined).  Without one, such a config is refused at start.
+
+Their topics, and their retry topics, are *sparse* for the offset tracker: the window
+counts unfinished events only (``kafka/offsets.py``).  A topic read by routes of both
+kinds is sparse too: under the dense rule one tenant's stuck event would pause the fixed
+route's events with everyone else's, and a fixed endpoint's outage still fills the window
+under the sparse rule (its events are unfinished).  The finished offsets above the
+committed ones go to the progress topic (``settings.progress_topic``), opened before any
+group is joined when some member has a sparse topic.
 """
 
 from __future__ import annotations
@@ -23,7 +31,7 @@ from kafkahooks.app.store import EndpointDirectories
 from kafkahooks.config import RouteConfig, RoutesFile
 from kafkahooks.decode import Decoders
 from kafkahooks.delivery import Deliverer, Gates, Http1Sender, RouteStates, RouteTable, Sender
-from kafkahooks.endpoints import EndpointDirectory
+from kafkahooks.endpoints import EndpointDirectory, HealthObserver
 from kafkahooks.engine import DeadLetterLimit, DeadLetterWriter, Pipeline, Stats
 from kafkahooks.errors import KafkahooksError
 from kafkahooks.kafka import (
@@ -31,7 +39,9 @@ from kafkahooks.kafka import (
     ConsumerLoop,
     DeliveryLog,
     OffsetTracker,
+    ProgressLog,
     Reachability,
+    StoreError,
     StoreUnavailableError,
     consumer_config,
     create_topics,
@@ -74,12 +84,17 @@ class Member:
         gates: Gates | None = None,
         reach: Reachability | None = None,
         directory: EndpointDirectory | None = None,
+        health: HealthObserver | None = None,
+        progress: ProgressLog | None = None,
     ) -> None:
         kafka = config.kafka
         self.group_id = group_id
         self.routes = RouteTable(routes, settings.allow_local_targets, states, directory)
         self.tracker = OffsetTracker()
-        self.deliverer = Deliverer(sender, settings.max_in_flight, delivery_log, gates)
+        self.tracker.set_sparse(sparse_topics(routes))
+        self.deliverer = Deliverer(
+            sender, settings.max_in_flight, delivery_log, gates, health=health
+        )
         self.pipeline = Pipeline(
             self.routes,
             self.deliverer,
@@ -100,7 +115,24 @@ class Member:
             commit_interval=settings.commit_interval,
             commit_every=settings.commit_every,
             reach=reach,
+            held_max=settings.held_max,
+            progress=progress,
         )
+
+
+def sparse_topics(routes: list[RouteConfig]) -> frozenset[str]:
+    """Topics whose window counts unfinished events only: those read by a route with
+    ``endpoints:``, and that route's retry topics (a parked event to one hanging endpoint
+    must not hold up the other tenants' parked events either)."""
+    topics: set[str] = set()
+    for route in routes:
+        if route.endpoints is None:
+            continue
+        topics.update(route.topics)
+        retry = route.retry_topics
+        if retry is not None:
+            topics.update(retry.topic(route.name, t) for t in range(1, len(retry.delays) + 1))
+    return frozenset(topics)
 
 
 def _groups(config: RoutesFile) -> list[tuple[str, list[RouteConfig]]]:
@@ -135,7 +167,8 @@ def _lane_change(name: str, before: LaneShape, after: LaneShape) -> str:
 
 class Bridge:
     """One process: its group members, one HTTP sender, one dead-letter producer.
-    ``directory``: the customer endpoints, for routes with ``endpoints:``."""
+    ``directory``: the customer endpoints, for routes with ``endpoints:``; ``health``:
+    what their deliveries' answers are told to (auto-disable, ``app/store.py``)."""
 
     def __init__(
         self,
@@ -144,6 +177,7 @@ class Bridge:
         sender: Sender | None = None,
         directory: EndpointDirectory | None = None,
         problem: Callable[[], str | None] | None = None,
+        health: HealthObserver | None = None,
     ):
         self.config = config
         self.settings = settings
@@ -172,6 +206,11 @@ class Bridge:
             delivery_log = DeliveryLog(self.producer, kafka.delivery_log_topic)
         # each member has its own in-flight limit; the connection pool serves them all
         self.sender = sender or make_sender(settings, settings.max_in_flight * len(groups))
+        # finished offsets above the committed ones, for members with sparse topics
+        self.progress: ProgressLog | None = None
+        if any(sparse_topics(routes) for _, routes in groups):
+            props = {"bootstrap.servers": kafka.bootstrap_servers, **kafka.properties}
+            self.progress = ProgressLog(props, settings.progress_topic)
         self.members = [
             Member(
                 group,
@@ -186,6 +225,8 @@ class Bridge:
                 gates=self.gates,
                 reach=self.reach,
                 directory=directory,
+                health=health,
+                progress=self.progress,
             )
             for group, routes in groups
         ]
@@ -230,8 +271,11 @@ class Bridge:
         running = set(self.retry_topics())
         new_topics = [t for r in ready for t in r.parked_routes if t not in running]
         await create_topics(self._admin_props, new_topics)  # off the event loop, bounded
-        for member, table, routes in zip(self.members, tables, ready, strict=True):
+        for member, table, routes, (_, configs) in zip(
+            self.members, tables, ready, groups, strict=True
+        ):
             member.routes = table
+            member.tracker.set_sparse(sparse_topics(configs))
             member.pipeline.replace_routes(routes)
             member.loop.subscribe(member.pipeline.topics)
         self.gates.configure(config.routes)
@@ -267,6 +311,16 @@ class Bridge:
         finally:
             self.stop()  # one member down (fatal or stopped): the process stops
 
+    async def _open_progress(self) -> str | None:
+        """Read the progress topic before any partition is assigned; why not, or None."""
+        if self.progress is None:
+            return None
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, self.progress.open)
+        except StoreError as exc:  # cannot create or read it: nothing is consumed
+            return f"progress topic {self.progress.topic!r}: {exc}"
+        return None
+
     def retry_topics(self) -> list[str]:
         return [t for m in self.members for t in m.pipeline.topics if t not in m.routes.topics]
 
@@ -285,13 +339,15 @@ class Bridge:
             )
             await health.start()
         try:
-            results = await asyncio.gather(
-                *(self._run_member(m) for m in self.members), return_exceptions=True
-            )
-            failures = [r for r in results if isinstance(r, BaseException)]
-            if failures:
-                log.error("bridge failed", exc_info=failures[0])
-                error = f"{type(failures[0]).__name__}: {failures[0]}"
+            error = await self._open_progress()
+            if error is None:
+                results = await asyncio.gather(
+                    *(self._run_member(m) for m in self.members), return_exceptions=True
+                )
+                failures = [r for r in results if isinstance(r, BaseException)]
+                if failures:
+                    log.error("bridge failed", exc_info=failures[0])
+                    error = f"{type(failures[0]).__name__}: {failures[0]}"
         finally:
             if health is not None:
                 await health.stop()
@@ -299,6 +355,8 @@ class Bridge:
             loop = asyncio.get_running_loop()
             await loop.run_in_executor(None, self.dead_letters.close)
             await loop.run_in_executor(None, self.producer.close)
+            if self.progress is not None:
+                await loop.run_in_executor(None, self.progress.close)
         if self.fatal is not None:
             error = str(self.fatal)
         commits = sum(m.loop.commits for m in self.members)
@@ -338,7 +396,7 @@ async def run_bridge(
     path: str | None = None,
     early_signals: list[int] | None = None,
 ) -> RunResult:
-    directories = EndpointDirectories(config, settings)
+    directories = EndpointDirectories(config, settings, status=True)
     try:  # the endpoint store is read to its end before any group is joined
         directory = await asyncio.get_running_loop().run_in_executor(None, directories.open)
     except StoreUnavailableError as exc:
@@ -348,7 +406,8 @@ async def run_bridge(
     try:
         store = directories.store
         problem = store.problem if store is not None else None
-        return await _run(config, settings, (directory, problem), path, early_signals)
+        endpoints = (directory, problem, directories.health)
+        return await _run(config, settings, endpoints, path, early_signals)
     finally:
         await asyncio.get_running_loop().run_in_executor(None, directories.close)
 
@@ -356,12 +415,15 @@ async def run_bridge(
 async def _run(
     config: RoutesFile,
     settings: Settings,
-    endpoints: tuple[EndpointDirectory | None, Callable[[], str | None] | None],
+    endpoints: tuple[
+        EndpointDirectory | None, Callable[[], str | None] | None, HealthObserver | None
+    ],
     path: str | None,
     early_signals: list[int] | None,
 ) -> RunResult:
+    directory, problem, health = endpoints
     try:
-        bridge = Bridge(config, settings, directory=endpoints[0], problem=endpoints[1])
+        bridge = Bridge(config, settings, directory=directory, problem=problem, health=health)
     except ValueError as exc:  # e.g. routes with endpoints: and no endpoint directory
         return RunResult(2, Stats(), 0, str(exc))
     install_signal_handlers(bridge)

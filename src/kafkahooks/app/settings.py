@@ -24,8 +24,15 @@ class Settings(BaseSettings):
     # HTTP requests in flight at once to one origin (scheme, host, port), first come first
     # served: customers' endpoints often share an origin.
     max_per_origin: int = Field(default=200, ge=1)
-    # Events taken from Kafka and not yet finished; above it partitions pause.
+    # Events taken from Kafka and not yet finished; above it partitions pause.  For
+    # topics of routes with endpoints: unfinished events only (kafka/offsets.py).
     window: int = Field(default=5000, ge=1)
+    # Every offset held in memory, finished behind an unfinished one or not; above it
+    # partitions pause as for a full window.  Unset: 10 x window.
+    held_max: int | None = Field(default=None, ge=1)
+    # Compacted topic of finished offsets above the committed ones (routes with
+    # endpoints:); created if missing, like the endpoint store topic.
+    progress_topic: str = Field(default="kafkahooks.progress", min_length=1)
     commit_interval: float = Field(default=1.0, gt=0)
     commit_every: int = Field(default=2000, ge=1)
     poll_batch: int = Field(default=500, ge=1, le=100_000)

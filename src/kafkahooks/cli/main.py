@@ -39,6 +39,7 @@ COMMAND_MODULES: list[tuple[tuple[str, ...], str, str]] = [
     (("deliveries",), "kafkahooks.cli.deliveries", "add_deliveries_command"),
     (("broker", "listen", "produce"), "kafkahooks.cli.local", "add_local_commands"),
     (("endpoints",), "kafkahooks.cli.endpoints", "add_endpoints_command"),
+    (("api",), "kafkahooks.cli.api", "add_api_command"),
 ]
 
 

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CONFLICT",
     "Session",
+    "active_text",
     "encode_or_exit",
     "endpoint_or_exit",
     "fail",
@@ -158,9 +159,11 @@ def open_session(args: argparse.Namespace, *, create: bool = False, warn: bool =
 def endpoint_or_exit(session: Session, endpoint_id: str) -> Endpoint:
     """The endpoint ``endpoint_id`` as the store holds it now; exit 2 if there is none
     (or its current record cannot be decrypted here)."""
+    from kafkahooks.endpoints import version_in_force
+
     table = session.table
-    ep = table.get(endpoint_id)
-    if ep is not None and table.offset_of(endpoint_id) == ep.offset:
+    ep = version_in_force(table, endpoint_id)
+    if ep is not None:
         return ep
     if table.offset_of(endpoint_id) != -1:
         missing = [k for k in table.keys_of(endpoint_id) if k not in session.keyring]
@@ -227,6 +230,7 @@ def read_back(session: Session, offset: int) -> None:
 def write_checked(session: Session, ep: Endpoint, revision: int) -> Endpoint:
     """Write ``ep`` replacing the record at ``revision``; the version now in force, or
     exit 1 saying conflict (another writer's record came first)."""
+    from kafkahooks.endpoints import written_in_force
     from kafkahooks.kafka import StoreWriteError
 
     value = encode_or_exit(session, ep, revision)
@@ -236,7 +240,7 @@ def write_checked(session: Session, ep: Endpoint, revision: int) -> Endpoint:
         fail(str(exc))
     read_back(session, offset)
     held = session.table.get(ep.id)
-    if session.table.offset_of(ep.id) != offset or held is None:
+    if not written_in_force(session.table, ep.id, offset) or held is None:
         fail(f"{ep.id}: {CONFLICT}")
     return held
 
@@ -257,6 +261,21 @@ def print_endpoint(ep: Endpoint) -> None:
     out(json.dumps(describe_endpoint(ep, time.time()), indent=2, ensure_ascii=False))
 
 
+def active_text(ep: Endpoint) -> str:
+    """``yes``, ``no`` (its tenant's), ``no (kafkahooks: <reason>)`` (auto-disabled: the
+    tenant's ``active`` is still true), ``yes (failing since <time>)``."""
+    status = ep.status if ep.active else None
+    if status is not None and status.disabled is not None:
+        return f"no (kafkahooks: {status.disabled.reason})"
+    if status is not None and status.failing_since is not None:
+        return f"yes (failing since {_utc(status.failing_since)})"
+    return "yes" if ep.active else "no"
+
+
+def _utc(seconds: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+
+
 def print_table(endpoints: list[Endpoint]) -> None:
     from kafkahooks.config import shown_url
 
@@ -264,7 +283,7 @@ def print_table(endpoints: list[Endpoint]) -> None:
     for ep in endpoints:
         types = ",".join(ep.event_types)
         rows.append(
-            (ep.id, ep.tenant, "yes" if ep.active else "no", shown_url(ep.url),
+            (ep.id, ep.tenant, active_text(ep), shown_url(ep.url),
              types if len(types) <= 40 else types[:37] + "...",
              ep.description if len(ep.description) <= 40 else ep.description[:37] + "...")
         )  # fmt: skip

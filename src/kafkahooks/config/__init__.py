@@ -11,6 +11,8 @@ from kafkahooks.config.endpoint import (
 from kafkahooks.config.filters import Predicate
 from kafkahooks.config.loader import ConfigError, load_config, parse_config
 from kafkahooks.config.models import (
+    AdminToken,
+    ApiConfig,
     EndpointConfig,
     EndpointStoreConfig,
     KafkaConfig,
@@ -39,6 +41,8 @@ __all__ = [
     "MASK",
     "RESERVED_HEADERS",
     "SIGNATURE_HEADERS",
+    "AdminToken",
+    "ApiConfig",
     "AuthConfig",
     "AvroFormat",
     "CircuitBreakerConfig",

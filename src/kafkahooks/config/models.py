@@ -19,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from kafkahooks.config.api import AdminToken, ApiConfig
 from kafkahooks.config.endpoint import EndpointConfig, SigningConfig
 from kafkahooks.config.filters import Predicate
 from kafkahooks.config.sources import (
@@ -38,6 +39,8 @@ from kafkahooks.config.throughput import (
 )
 
 __all__ = [
+    "AdminToken",
+    "ApiConfig",
     "EndpointConfig",
     "EndpointStoreConfig",
     "KafkaConfig",
@@ -259,6 +262,8 @@ class RoutesFile(_Strict):
     dead_letter_limit: DeadLetterLimitConfig = Field(default_factory=DeadLetterLimitConfig)
     # where customer endpoints are kept: required when a route has ``endpoints``
     endpoint_store: EndpointStoreConfig | None = None
+    # the management API (`kafkahooks api`, config/api.py)
+    api: ApiConfig | None = None
 
     @model_validator(mode="after")
     def _store_present(self) -> RoutesFile:

@@ -15,6 +15,7 @@ from kafkahooks.lazy import lazy_door
 if TYPE_CHECKING:
     from kafkahooks.delivery.auth import send_authorized
     from kafkahooks.delivery.deliverer import Deliverer
+    from kafkahooks.delivery.dns import Resolver, SystemResolver
     from kafkahooks.delivery.errors import (
         DeadLetterWriteError,
         DeliveryError,
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
         TargetPolicy,
         TargetRefused,
         check_url,
+        destination,
+        refuse,
         route_problems,
         transport_problems,
     )
@@ -58,6 +61,7 @@ __all__ = [
     "Http1Sender",
     "NoTenantError",
     "OutboundRequest",
+    "Resolver",
     "Response",
     "RetryableDeliveryError",
     "Route",
@@ -65,11 +69,14 @@ __all__ = [
     "RouteStates",
     "RouteTable",
     "Sender",
+    "SystemResolver",
     "TargetPolicy",
     "TargetRefused",
     "check_url",
     "compile_route",
+    "destination",
     "endpoint_of",
+    "refuse",
     "response_excerpt",
     "route_problems",
     "send_authorized",
@@ -108,6 +115,10 @@ _HOMES = {
     "TargetPolicy": "guard",
     "TargetRefused": "guard",
     "check_url": "guard",
+    "destination": "guard",
+    "refuse": "guard",
+    "Resolver": "dns",
+    "SystemResolver": "dns",
 }
 
 

@@ -9,12 +9,15 @@ fetched before either is taken (a slow token endpoint holds no slot).
 A delivery to a customer endpoint (``ctx.endpoint_id`` set, on a route with
 ``endpoints:``) reads the endpoint from the directory at every attempt: its
 current URL, headers, secrets and payload version (``delivery/targets.py``), and
-its own gate.  Deleted by then: ``EndpointDeletedError``; disabled:
-``EndpointDisabledError``; neither sends anything, and an attempt already sent
-finishes as it started.  When the route can park (retry topics), an endpoint whose
-gate would make the event wait (circuit open, its rate limit) gets no attempt:
-``EndpointBackloggedError``, and the event is parked at once; a backoff between
-attempts ends early when the circuit opens (``delivery/gates.py``).
+its own gate.  Deleted by then: ``EndpointDeletedError``; disabled (by its tenant,
+or by the bridge: ``Endpoint.enabled``): ``EndpointDisabledError``; neither sends
+anything, and an attempt already sent finishes as it started.  When the route can park
+(retry topics), an endpoint whose gate would make the event wait (circuit open, its
+rate limit) gets no attempt: ``EndpointBackloggedError``, and the event is parked at
+once; a backoff between attempts ends early when the circuit opens
+(``delivery/gates.py``).  Every answered attempt to a customer endpoint is reported to
+the endpoint health (``endpoints/health.py``, auto-disable): a dictionary lookup in the
+usual case.
 
 Every call ends in a :class:`DeliveryReport`, never an exception (only
 cancellation propagates): a body or header the event cannot fill is a
@@ -52,6 +55,7 @@ from kafkahooks.delivery.retry import DeliveryReport, deliver_with_retries
 from kafkahooks.delivery.route import Route
 from kafkahooks.delivery.sender import Response, Sender
 from kafkahooks.delivery.targets import EndpointTarget
+from kafkahooks.endpoints import Endpoint, HealthObserver
 from kafkahooks.telemetry import METRICS, route_metrics
 from kafkahooks.templating import RenderContext, TemplateError
 
@@ -173,8 +177,10 @@ class Deliverer:
         log: AttemptLog | None = None,
         gates: Gates | None = None,
         failures: FailedAttempts | None = None,
+        health: HealthObserver | None = None,
     ) -> None:
         self.sender = sender
+        self.health = health  # told every customer endpoint's answer (auto-disable)
         self.log = log
         self.failures = failures if failures is not None else FailedAttempts()
         self.attempts = 0
@@ -229,6 +235,8 @@ class Deliverer:
                 metrics.latency.observe(elapsed)
                 status = response.status if response is not None else None
                 metrics.attempt(status)
+                if target is not None and self.health is not None:
+                    self._observed(target, response, failure, status)
                 if failure is not None:  # only a failed attempt pays for the excerpt and log
                     self._attempt_failed(
                         route, request, attempt, response, elapsed, failure, target, event_type
@@ -248,6 +256,19 @@ class Deliverer:
                     )
             gate.record(not isinstance(failure, RetryableDeliveryError), probe)
             return response
+
+    def _observed(
+        self,
+        target: EndpointTarget,
+        response: Response | None,
+        failure: DeliveryError | None,
+        status: int | None,
+    ) -> None:
+        """Tell the endpoint health how an attempt that went out ended (cancelled or
+        broken before an answer or a transport failure: nothing to tell)."""
+        if (response is not None or failure is not None) and self.health is not None:
+            ok = failure is None
+            self.health.observe(target.endpoint_id, target.offset, ok, status, time.time())
 
     def _attempt_failed(
         self,
@@ -329,8 +350,8 @@ class Deliverer:
                 ctx.sent_at = now = time.time()
                 last.response = None
                 endpoint = directory.get(endpoint_id)
-                if endpoint is None or not endpoint.active:
-                    self._gone(route, ctx, endpoint_id, number, endpoint is None)
+                if endpoint is None or not endpoint.enabled:
+                    self._gone(route, ctx, endpoint_id, number, endpoint)
                 gate = self.gates.for_endpoint(route, endpoint)
                 if parks and (why := gate.backlog(time.monotonic())) is not None:
                     raise EndpointBackloggedError(why)
@@ -357,11 +378,24 @@ class Deliverer:
         return await _guarded(route.name, run)
 
     def _gone(
-        self, route: Route, ctx: RenderContext, endpoint_id: str, attempt: int, deleted: bool
+        self,
+        route: Route,
+        ctx: RenderContext,
+        endpoint_id: str,
+        attempt: int,
+        endpoint: Endpoint | None,
     ) -> NoReturn:
         """The endpoint was deleted or disabled before this attempt: nothing is sent; the
         delivery log records why.  Raises the error that ends the delivery."""
-        error: EndpointGoneError = EndpointDeletedError() if deleted else EndpointDisabledError()
+        deleted = endpoint is None
+        error: EndpointGoneError
+        if endpoint is None:
+            error = EndpointDeletedError()
+        else:
+            # the bridge's reason, unless its tenant turned it off (that is the reason)
+            status = endpoint.status if endpoint.active else None
+            disabled = status.disabled if status is not None else None
+            error = EndpointDisabledError(disabled.detail if disabled is not None else None)
         if deleted:
             self.gates.endpoint_gone(endpoint_id)
         if self.log is not None:

@@ -88,9 +88,9 @@ class CircuitBreaker:
         self.opened = 0  # times it opened, for metrics and tests
         self._opened_at = 0.0
         self._probing = False
-        self._closed = asyncio.Event()
-        self._closed.set()
-        self._opened = asyncio.Event()  # set while not closed: ends a backoff early
+        # made when first needed: a customer endpoint's gate is made often (module doc)
+        self._closed: asyncio.Event | None = None  # set while closed: ends a wait to send
+        self._opened: asyncio.Event | None = None  # set while not closed: ends a backoff
 
     def blocked(self, now: float) -> bool:
         """Whether a request now would wait: open with no probe due, or a probe out."""
@@ -102,6 +102,8 @@ class CircuitBreaker:
         """Sleep ``delay`` seconds, or until the circuit opens if that comes first."""
         if self.state != "closed":
             return
+        if self._opened is None:
+            self._opened = asyncio.Event()
         with suppress(TimeoutError):
             await asyncio.wait_for(self._opened.wait(), delay)
 
@@ -118,6 +120,8 @@ class CircuitBreaker:
             # while a probe is out, look again after a probe interval (it may fail)
             wait = self.config.probe_after if self._probing else max(0.01, due - now)
             with suppress(TimeoutError):
+                if self._closed is None:
+                    self._closed = asyncio.Event()
                 await asyncio.wait_for(self._closed.wait(), wait)
         return False
 
@@ -129,8 +133,10 @@ class CircuitBreaker:
                 self.state = "closed"
                 self._show()
                 self._probing = False
-                self._closed.set()
-                self._opened.clear()
+                if self._closed is not None:
+                    self._closed.set()
+                if self._opened is not None:
+                    self._opened.clear()
             return
         self.failures += 1
         if probe or (self.state == "closed" and self.failures >= self.config.failures):
@@ -148,8 +154,10 @@ class CircuitBreaker:
         self._show()
         self._probing = False
         self._opened_at = time.monotonic()
-        self._closed.clear()
-        self._opened.set()
+        if self._closed is not None:
+            self._closed.clear()
+        if self._opened is not None:
+            self._opened.set()
 
 
 class RateLimiter:

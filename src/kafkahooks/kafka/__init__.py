@@ -1,6 +1,6 @@
 """Everything that talks to librdkafka: the consumer loop, the offsets tracker, the one committer,
 the acknowledged producer, topic admin, the delivery-attempt log (written, and followed for the
-API), the store topic.
+API), the store topic, the progress topic (finished offsets above the committed ones).
 """
 
 from kafkahooks.kafka.commits import TransactionalCommits, TransactionStopped
@@ -16,6 +16,7 @@ from kafkahooks.kafka.deliverylog import AttemptRecord, DeliveryLog
 from kafkahooks.kafka.kafkalog import KAFKA_LOGGER, Reachability, with_logger
 from kafkahooks.kafka.offsets import OffsetTracker, TopicPartitionKey
 from kafkahooks.kafka.producer import AckedProducer, ProduceError, producer_properties
+from kafkahooks.kafka.progress import PROGRESS_TOPIC, Progress, ProgressLog
 from kafkahooks.kafka.reader import ReadResult, TopicMissingError, TopicReadError, read_topic
 from kafkahooks.kafka.storelog import (
     MARKER_PREFIX,
@@ -33,6 +34,7 @@ from kafkahooks.kafka.topics import create_topics, ensure_topics
 __all__ = [
     "KAFKA_LOGGER",
     "MARKER_PREFIX",
+    "PROGRESS_TOPIC",
     "AckedProducer",
     "AttemptRecord",
     "ConsumerLoop",
@@ -43,6 +45,8 @@ __all__ = [
     "FollowerLoad",
     "OffsetTracker",
     "ProduceError",
+    "Progress",
+    "ProgressLog",
     "Reachability",
     "ReadResult",
     "StoreError",

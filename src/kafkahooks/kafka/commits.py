@@ -9,6 +9,16 @@ position is committed only once the broker acknowledged it; a failed commit
 is logged, counted (``kafkahooks_commit_failures_total``) and its positions
 go out again with the next due commit, even while the partition stays quiet.
 
+Progress (``kafka/progress.py``): for partitions whose window counts unfinished events
+only, the finished offsets above a commit's positions are written to the progress topic
+first, on the Kafka thread, and the commit is sent once that write was acknowledged.
+Before, not together: a commit whose record was lost would let the next owner deliver
+those events again, while a record whose commit was lost only names offsets that were
+finished anyway.  The write blocks the Kafka thread for one acknowledged produce (a few
+ms; only while something is held above a position, so never for a healthy bridge).
+A failed write is logged and counted, and the commit still goes (at-least-once does not
+depend on it); the partitions' records are written again with the next commit.
+
 ``dlq replay`` commits through :class:`TransactionalCommits` below: its dead-letter
 writes and its offsets in one Kafka transaction.
 """
@@ -25,11 +35,14 @@ from confluent_kafka import KafkaError, KafkaException, Producer, TopicPartition
 
 from kafkahooks.errors import KafkahooksError
 from kafkahooks.kafka.offsets import OffsetTracker, TopicPartitionKey
+from kafkahooks.kafka.progress import Progress
 from kafkahooks.telemetry import METRICS
 
 __all__ = [
     "CommitConsumer",
     "Committer",
+    "ProgressEntries",
+    "ProgressStore",
     "TransactionStopped",
     "TransactionalCommits",
 ]
@@ -39,6 +52,17 @@ log = logging.getLogger("kafkahooks.commits")
 _MIN_SPACING = 0.5  # seconds between two periodic commits
 
 Positions = dict[TopicPartitionKey, int]
+ProgressEntries = dict[TopicPartitionKey, Progress | None]
+
+
+class ProgressStore(Protocol):
+    """Where finished offsets above the positions go (``kafka/progress.ProgressLog``)."""
+
+    def load(
+        self, group: str, tps: list[TopicPartitionKey]
+    ) -> dict[TopicPartitionKey, Progress]: ...
+
+    def write(self, group: str, entries: ProgressEntries) -> None: ...
 
 
 class CommitConsumer(Protocol):
@@ -63,8 +87,10 @@ class Committer:
         interval: float,
         every: int,
         group: str = "",
+        progress: ProgressStore | None = None,
     ) -> None:
         self._consumer = consumer
+        self._progress = progress
         self._tracker = tracker
         self._interval = interval
         self._every = every
@@ -73,6 +99,8 @@ class Committer:
         # (error or None, [(topic, partition, offset, per-partition error)]) per answer;
         # appended on the Kafka thread, popped on the loop (deque ends are thread-safe)
         self._answers: deque[tuple[Any, list[tuple[str, int, int, Any]]]] = deque()
+        # partitions whose progress record was not written (Kafka thread → loop)
+        self._unwritten: deque[list[TopicPartitionKey]] = deque()
         self.commits = 0
         self.failures = 0
 
@@ -83,24 +111,36 @@ class Committer:
         due = since >= self._interval or self._tracker.finished_since_commit >= self._every
         return due and since >= min(_MIN_SPACING, self._interval)
 
-    def take(self) -> Positions:
+    def take(self) -> tuple[Positions, ProgressEntries]:
         """Once per interval, sooner when ``every`` events finished, but never more than
-        twice a second (each commit is a broker round trip): the positions to send."""
+        twice a second (each commit is a broker round trip): the positions to send, and
+        the progress records to write first."""
         if not self.due():
-            return {}
+            return {}, {}
         self._last = time.monotonic()
         positions = self._tracker.positions()
         if positions:
             self._tracker.mark_sent(positions)
-        return positions
+        return positions, self.progress()
+
+    def progress(self, tps: list[TopicPartitionKey] | None = None) -> ProgressEntries:
+        """The progress records due with a commit (none without a progress store);
+        records that were not written are due again."""
+        if self._progress is None:
+            return {}
+        while self._unwritten:
+            self._tracker.progress_failed(self._unwritten.popleft())
+        return self._tracker.progress(tps)
 
     @property
     def answered(self) -> bool:
-        return bool(self._answers)
+        return bool(self._answers or self._unwritten)
 
     def settle(self) -> None:
         """Apply the broker's answers: acknowledged positions are committed; failed ones
-        are sent again with the next due commit."""
+        are sent again with the next due commit, and so are progress records not written."""
+        while self._unwritten:
+            self._tracker.progress_failed(self._unwritten.popleft())
         while self._answers:
             error, parts = self._answers.popleft()
             done: Positions = {}
@@ -120,8 +160,12 @@ class Committer:
                 self._failed("async", error, failed)
 
     # -- the Kafka thread's side ----------------------------------------------------
-    def send(self, positions: Positions) -> None:
-        """Asynchronous commit; its answer comes through ``on_commit``."""
+    def send(self, positions: Positions, progress: ProgressEntries | None = None) -> None:
+        """Write the progress records, then an asynchronous commit; its answer comes
+        through ``on_commit``."""
+        self.write_progress(progress)
+        if not positions:
+            return
         offsets = [TopicPartition(t, p, o) for (t, p), o in positions.items()]
         started = time.perf_counter()
         try:
@@ -136,9 +180,29 @@ class Committer:
         """The consumer's ``on_commit`` callback (Kafka thread)."""
         self._answers.append((error, _parts(partitions)))
 
-    def commit_sync(self, positions: Positions, mode: str = "sync") -> None:
-        """Synchronous commit of a snapshot taken on the loop (revocation, shutdown);
-        raises ``KafkaException`` when the broker refused it."""
+    def write_progress(self, progress: ProgressEntries | None) -> None:
+        """Write progress records and wait for the broker (Kafka thread); a failure is
+        logged, counted and handed to the loop to be written again."""
+        if not progress or self._progress is None:
+            return
+        try:
+            self._progress.write(self._group, progress)
+        except KafkahooksError as exc:  # StoreError: not written (in time)
+            METRICS.progress_failures.labels(self._group).inc()
+            self._unwritten.append(list(progress))
+            log.error(
+                "progress not written: a new owner of these partitions may deliver events "
+                "finished above the committed offset again",
+                extra={"group": self._group, "error": str(exc),
+                       "partitions": [f"{t}/{p}" for t, p in progress]},
+            )  # fmt: skip
+
+    def commit_sync(
+        self, positions: Positions, mode: str = "sync", progress: ProgressEntries | None = None
+    ) -> None:
+        """Synchronous commit of a snapshot taken on the loop (revocation, shutdown),
+        after its progress records; raises ``KafkaException`` when the broker refused it."""
+        self.write_progress(progress)
         if not positions:
             return
         offsets = [TopicPartition(t, p, o) for (t, p), o in positions.items()]

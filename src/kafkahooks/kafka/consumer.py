@@ -14,6 +14,14 @@ partition with room in the window, at an offset above the last one taken
 there.  Anything else is given back with ``seek()`` to its offset (or, at or
 below the last offset taken, is a redelivery of an event already in hand and
 is dropped), so a pause librdkafka did not apply cannot grow the window.
+The window counts what the tracker's rule for the partition counts (``kafka/offsets.py``:
+every event behind the oldest unfinished, or, for topics of routes with ``endpoints:``,
+unfinished events only); ``held_max`` caps every offset held, finished or not, so the
+sparse rule's memory is bounded too.  Either limit reached: the same wait, then pause.
+
+A partition of a sparse topic is given its previous owner's progress record
+(``kafka/progress.py``) in the assignment callback, before any of its records is taken;
+a record that record names as finished is finished here at once, not delivered.
 
 Start-up is said, not silent: until the first assignment the loop logs every
 ``_JOIN_NOTE_EVERY`` seconds that it waits for the group join and what that takes
@@ -37,10 +45,12 @@ from typing import Any, Protocol, TypeVar
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 import kafkahooks.kafka.offsets as offsets  # read at run time: tests switch CHECK_THREADS on
+from kafkahooks.errors import KafkahooksError
 from kafkahooks.event import Event
-from kafkahooks.kafka.commits import CommitConsumer, Committer
+from kafkahooks.kafka.commits import CommitConsumer, Committer, ProgressEntries, ProgressStore
 from kafkahooks.kafka.kafkalog import Reachability, with_logger
 from kafkahooks.kafka.offsets import OffsetTracker, TopicPartitionKey
+from kafkahooks.kafka.progress import Progress
 from kafkahooks.telemetry import METRICS
 
 __all__ = ["ConsumerLoop", "KafkaConsumer", "Processor", "consumer_config"]
@@ -92,6 +102,9 @@ _FULL_GRACE = 1.0
 # rebalance in progress, not what is left of the drain's.
 _COMMIT_DEADLINE = 10.0
 _COMMIT_RETRY = 0.2
+# Offsets held (``held_max``) when not set: a multiple of the window.  An offset held is
+# an int in a deque (≈ 40 bytes with its slot): 10 x the default window is about 2 MB.
+HELD_PER_WINDOW = 10
 _OBSERVE_EVERY = 1.0  # seconds between refreshes of the progress clock and age metric
 _JOIN_NOTE_EVERY = 5.0  # seconds between two "waiting to join" lines
 _SESSION_TIMEOUT_MS = 45_000  # librdkafka's default session.timeout.ms
@@ -181,6 +194,8 @@ class ConsumerLoop:
         commit_every: int,
         consumer_factory: ConsumerFactory = Consumer,
         reach: Reachability | None = None,
+        held_max: int | None = None,
+        progress: ProgressStore | None = None,
     ) -> None:
         self.group = str(conf["group.id"])
         # shared by a process's members: "cannot reach Kafka" is said once, not per group
@@ -198,8 +213,10 @@ class ConsumerLoop:
         self._cooperative = _cooperative(conf)
         self._consumer: KafkaConsumer = consumer_factory(conf)
         self._committer = Committer(
-            self._consumer, tracker, commit_interval, commit_every, group=self.group
+            self._consumer, tracker, commit_interval, commit_every, self.group, progress
         )
+        self._progress = progress
+        self._skipping = tracker.skipping  # the same set: looked at for every record
         self._topics = topics
         self._pipeline = pipeline
         self._tracker = tracker
@@ -207,6 +224,7 @@ class ConsumerLoop:
             tracker.check_thread()
         self._batch = batch
         self._window = window
+        self._held_max = held_max or HELD_PER_WINDOW * window
         self._drain_timeout = drain_timeout
         self._kafka = ThreadPoolExecutor(1, thread_name_prefix="kafkahooks-kafka")
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -277,16 +295,35 @@ class ConsumerLoop:
             else:  # librdkafka keeps a pause across revoke and re-assign: drop it
                 self._consumer.resume(partitions)  # (revoked while deferred; hot reload)
         tps = _keys(partitions)
-        self._on_loop(self._assigned(tps))
+        self._on_loop(self._assigned(tps, self._load_progress(tps)))
         self._reach.reachable()  # the group answered
         log.info("partitions assigned", extra=self._rebalance_fields(tps))
         self.joined = True
+
+    def _load_progress(self, tps: list[TopicPartitionKey]) -> dict[TopicPartitionKey, Progress]:
+        """The progress records of newly assigned sparse partitions (Kafka thread, before
+        any of their records is taken).  Unreadable: nothing is skipped (duplicates
+        possible, nothing lost)."""
+        sparse = [tp for tp in tps if self._tracker.is_sparse(tp)]
+        if self._progress is None or not sparse:
+            return {}
+        try:
+            return self._progress.load(self.group, sparse)
+        except KafkahooksError as exc:  # StoreError
+            METRICS.progress_failures.labels(self.group).inc()
+            log.error(
+                "progress not read: events finished by the previous owner above the "
+                "committed offset may be delivered again",
+                extra={"group": self.group, "error": str(exc), "partitions": _names(sparse)},
+            )
+            return {}
 
     def _on_revoke(self, consumer: Any, partitions: list[TopicPartition]) -> None:
         tps = _keys(partitions)
         if not tps:
             return
-        drained, positions = self._on_loop(self._release(tps, self._drain_timeout))
+        drained, positions, progress = self._on_loop(self._release(tps, self._drain_timeout))
+        self._committer.write_progress(progress)
         self._commit_released(positions)
         log.info("partitions revoked", extra={**self._rebalance_fields(tps), "drained": drained})
 
@@ -333,18 +370,23 @@ class ConsumerLoop:
             time.sleep(_COMMIT_RETRY)
 
     # -- the loop's side of rebalances ------------------------------------------
-    async def _assigned(self, tps: list[TopicPartitionKey]) -> None:
+    async def _assigned(
+        self, tps: list[TopicPartitionKey], progress: dict[TopicPartitionKey, Progress]
+    ) -> None:
         self._tracker.assign(tps)
+        for tp, entry in progress.items():
+            self._tracker.load_progress(tp, entry)
         self._pipeline.reset(tps)  # counts start again
         self._owned = frozenset(self._tracker.assigned)
 
     async def _release(
         self, tps: list[TopicPartitionKey], timeout: float
-    ) -> tuple[bool, dict[TopicPartitionKey, int]]:
+    ) -> tuple[bool, dict[TopicPartitionKey, int], ProgressEntries]:
         """Drain, then take the commit snapshot and forget the partitions, all on the
         loop: the drain's finishes and the window counter stay on one thread."""
         drained = await self._pipeline.drain(tps, timeout)
         positions = self._tracker.positions(tps, force=True)
+        progress = self._committer.progress(tps)
         self._tracker.revoke(tps)
         self._pipeline.reset(tps)
         self._owned = frozenset(self._tracker.assigned)
@@ -352,7 +394,7 @@ class ConsumerLoop:
             self._deferred.pop(tp, None)
             with contextlib.suppress(KeyError):
                 METRICS.oldest_unfinished.remove(self.group, tp[0], str(tp[1]))
-        return drained, positions
+        return drained, positions, progress
 
     # -- the loop -------------------------------------------------------------
     async def run(self) -> None:
@@ -376,9 +418,9 @@ class ConsumerLoop:
                     await self._undefer()
                 if self._committer.answered:
                     self._committer.settle()
-                positions = self._committer.take()
-                if positions:
-                    await self._call(self._committer.send, positions)
+                positions, progress = self._committer.take()
+                if positions or progress:
+                    await self._call(self._committer.send, positions, progress)
                 self._observe()
         finally:
             await self._shutdown()
@@ -390,9 +432,14 @@ class ConsumerLoop:
             self._last_warning[text] = now
             log.warning("consumer error", extra={"group": self.group, "error": text})
 
+    def _room(self) -> int:
+        """Records that may be taken now: room in the window and under ``held_max``."""
+        tracker = self._tracker
+        return min(self._window - tracker.outstanding, self._held_max - tracker.kept)
+
     async def _poll(self) -> None:
         # never take more than the window has room for
-        room = max(1, min(self._batch, self._window - self._tracker.outstanding))
+        room = max(1, min(self._batch, self._room()))
         messages = await self._call(self._consumer.consume, room, _POLL_TIMEOUT)
         self.last_poll = self._tracker.clock = time.monotonic()
         # partitions to read again from an offset: parked records not due, and records
@@ -400,7 +447,7 @@ class ConsumerLoop:
         back: dict[TopicPartitionKey, int] = {}
         # Paused, or a poll of one record with the window full: nothing of it may be held.
         # Otherwise the poll asked for no more than the window has room for.
-        limited = self._paused or self._tracker.outstanding >= self._window
+        limited = self._paused or self._room() <= 0
         clock = time.perf_counter
         turn = clock() + _TAKE_SLICE
         for message in messages:
@@ -433,6 +480,9 @@ class ConsumerLoop:
         if limited or tp in self._deferred:
             back[tp] = offset  # not ours to hold now: read it again later
             return
+        if self._skipping and tp in self._skipping and self._tracker.skip(tp, offset):
+            self._skipped(tp, offset)  # a previous owner finished it
+            return
         _, ts = message.timestamp()
         headers = message.headers() or []
         if isinstance(headers, dict):
@@ -443,6 +493,13 @@ class ConsumerLoop:
         if due is not None:  # read it again once it is due
             self._deferred[tp] = due
             back[tp] = offset
+
+    def _skipped(self, tp: TopicPartitionKey, offset: int) -> None:
+        METRICS.skipped_finished.labels(self.group).inc()
+        log.debug(
+            "record finished by a previous owner: not delivered again",
+            extra={"group": self.group, "partition": f"{tp[0]}/{tp[1]}", "offset": offset},
+        )
 
     def _give_back(
         self, back: dict[TopicPartitionKey, int], pause: list[TopicPartitionKey]
@@ -464,8 +521,7 @@ class ConsumerLoop:
         (rebalance callbacks wait at most that long)."""
         if self._paused:
             return False
-        room = self._window - self._tracker.outstanding
-        if room >= max(1, min(self._batch, self._window // 4)):
+        if self._room() >= max(1, min(self._batch, self._window // 4)):
             self._full_since = None
             return False
         now = time.monotonic()
@@ -474,10 +530,11 @@ class ConsumerLoop:
         return now - self._full_since < _FULL_GRACE
 
     def _pause_changes(self) -> bool:
-        outstanding = self._tracker.outstanding
+        outstanding, kept = self._tracker.outstanding, self._tracker.kept
         METRICS.window.labels(self.group).set(outstanding)
+        METRICS.offsets_held.labels(self.group).set(kept)
         if self._paused:
-            return outstanding <= self._window // 2
+            return outstanding <= self._window // 2 and kept <= self._held_max // 2
         full_since = self._full_since
         return full_since is not None and time.monotonic() - full_since >= _FULL_GRACE
 
@@ -598,6 +655,9 @@ class ConsumerLoop:
         another member joins or leaves at the same moment, the commit fails with a stale
         generation or a rebalance in progress: serve the rebalance and try again until
         ``deadline``, or the next owner redoes events that were finished here."""
+        progress = self._committer.progress(self._tracker.assigned)
+        if progress:  # once, before the first try: it names finished offsets only
+            await self._call(self._committer.write_progress, progress)
         while True:
             positions = self._tracker.positions(self._tracker.assigned, force=True)
             try:

@@ -98,6 +98,31 @@ class Metrics:
             ["group", "topic", "partition"],
             registry=r,
         )
+        # the window for routes with endpoints: (kafka/offsets.py, kafka/progress.py)
+        self.offsets_held = Gauge(
+            "kafkahooks_offsets_held",
+            "Offsets held in memory: unfinished events and finished ones behind them",
+            ["group"],
+            registry=r,
+        )
+        self.skipped_finished = Counter(
+            "kafkahooks_skipped_finished",
+            "Records not delivered again: a previous owner finished them (progress topic)",
+            ["group"],
+            registry=r,
+        )
+        self.progress_writes = Counter(
+            "kafkahooks_progress_writes",
+            "Progress-topic records written (finished offsets above a commit, or a clear)",
+            ["group"],
+            registry=r,
+        )
+        self.progress_failures = Counter(
+            "kafkahooks_progress_failures",
+            "Progress-topic reads or writes that failed (duplicates possible, nothing lost)",
+            ["group"],
+            registry=r,
+        )
         # the endpoint store (endpoints/table.py): no label carries an id, tenant or URL
         self.store_rejected = Counter(
             "kafkahooks_store_rejected",

@@ -36,6 +36,9 @@ HEAVY = [
     "kafkahooks.engine",
     "kafkahooks.kafka",
     "kafkahooks.telemetry.metrics",
+    "fastapi",
+    "uvicorn",
+    "kafkahooks.api.app",
 ]
 
 HELP = [
@@ -51,6 +54,7 @@ HELP = [
     "listen",
     "produce",
     "endpoints",
+    "api",
 ]
 COMMANDS = [
     *([name, "--help"] for name in HELP),

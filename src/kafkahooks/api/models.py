@@ -1,0 +1,192 @@
+"""The API's request and response shapes (pydantic: they are the OpenAPI schemas too).
+
+A create's body is the store's own :class:`~kafkahooks.endpoints.EndpointSpec` (one
+model, one set of limits for the CLI and the API); a PATCH is a JSON merge patch onto
+it.  Responses show an endpoint as :func:`endpoint_view` makes it.
+Invariant: no response model has a field for a secret header's value or a signing
+secret, except the one-time reveals (``EndpointCreated``, ``SecretRotated``,
+``TokenCreated``) and the admin-only ``EndpointSecrets``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from kafkahooks.config import shown_url
+from kafkahooks.endpoints import Endpoint
+
+__all__ = [
+    "EndpointCreated",
+    "EndpointPage",
+    "EndpointSecrets",
+    "EndpointView",
+    "ErrorBody",
+    "EventType",
+    "RotateRequest",
+    "SecretRotated",
+    "TokenCreate",
+    "TokenCreated",
+    "TokenView",
+    "endpoint_view",
+]
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd]?)")
+_UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+
+class EndpointView(_Out):
+    """An endpoint as the API shows it: the URL's path and query masked (they may carry
+    credentials), secret header names without values, secrets as their expiries."""
+
+    id: str
+    tenant: str
+    url: str = Field(description="path and query masked")
+    origin: str
+    description: str
+    event_types: list[str]
+    routes: list[str] | None
+    filters: list[dict[str, Any]]
+    active: bool
+    payload_version: str | None
+    headers: dict[str, str]
+    secret_headers: list[str] = Field(description="names only: values are write-only")
+    secrets: list[dict[str, float | None]] = Field(
+        description="the valid signing secrets' expiries (null: the current one)"
+    )
+    rate_limit: float | None
+    metadata: dict[str, str]
+    created: float
+    updated: float
+    offset: int = Field(description="the store offset of this version (also its ETag)")
+
+
+def endpoint_view(ep: Endpoint, now: float) -> dict[str, Any]:
+    return {
+        "id": ep.id,
+        "tenant": ep.tenant,
+        "url": shown_url(ep.url),
+        "origin": ep.origin,
+        "description": ep.description,
+        "event_types": list(ep.event_types),
+        "routes": None if ep.routes is None else list(ep.routes),
+        "filters": [
+            p.model_dump(mode="json", by_alias=True, exclude_unset=True) for p in ep.filters
+        ],
+        "active": ep.active,
+        "payload_version": ep.payload_version,
+        "headers": dict(ep.headers),
+        "secret_headers": sorted(ep.secret_headers),
+        "secrets": [
+            {"expires": s.expires} for s in ep.secrets if s.expires is None or s.expires > now
+        ],
+        "rate_limit": ep.rate_limit,
+        "metadata": dict(ep.metadata),
+        "created": ep.created,
+        "updated": ep.updated,
+        "offset": ep.offset,
+    }
+
+
+class EndpointCreated(EndpointView):
+    signing_secret: str = Field(description="shown this once")
+
+
+class EndpointPage(_Out):
+    data: list[EndpointView]
+    next_cursor: str | None = Field(description="pass as ?cursor= for the next page")
+
+
+class RotateRequest(_In):
+    expire_previous: float | str = Field(
+        default=86400.0,
+        description='how long the previous secret still signs: "now", seconds, or "24h"',
+    )
+
+    @field_validator("expire_previous")
+    @classmethod
+    def _seconds(cls, value: float | str) -> float:
+        if isinstance(value, str):
+            text = value.strip().lower()
+            if text == "now":
+                return 0.0
+            match = _DURATION.fullmatch(text)
+            if match is None:
+                raise ValueError('give "now", seconds, or N followed by s|m|h|d')
+            value = float(match.group(1)) * _UNITS[match.group(2)]
+        if not 0 <= value <= 30 * 86400:
+            raise ValueError("give 0 (now) to 30 days")
+        return float(value)
+
+    @property
+    def seconds(self) -> float:
+        assert isinstance(self.expire_previous, float)
+        return self.expire_previous
+
+
+class SecretRotated(_Out):
+    endpoint: EndpointView
+    signing_secret: str = Field(description="the new secret, shown this once")
+    previous_expires: float | None = Field(
+        description="when the previous secret stops signing (null: it expired now)"
+    )
+
+
+class SecretView(_Out):
+    signing_secret: str
+    expires: float | None
+
+
+class EndpointSecrets(_Out):
+    secrets: list[SecretView] = Field(description="the current one first")
+
+
+class TokenCreate(_In):
+    description: str = Field(default="", max_length=256)
+    expires_in: float | None = Field(
+        default=None, gt=0, le=5 * 365 * 86400, description="seconds; null: never"
+    )
+
+
+class TokenView(_Out):
+    id: str
+    tenant: str
+    description: str
+    created: float
+    expires: float | None
+    revoked: float | None
+
+
+class TokenCreated(TokenView):
+    token: str = Field(description="kht_<id>_<secret>: shown this once")
+
+
+class EventType(_Out):
+    type: str
+    route: str
+    description: str
+    sample: Any = Field(description="the payload a sample event of this type renders to")
+
+
+class ErrorDetail(_Out):
+    status: int
+    code: str
+    message: str
+    errors: list[dict[str, str]] | None = None
+
+
+class ErrorBody(_Out):
+    error: ErrorDetail
+
+
+Action = Literal["create", "update", "delete", "rotate", "issue-token", "revoke-token"]

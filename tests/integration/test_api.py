@@ -1,0 +1,353 @@
+"""The management API against the real broker: two replicas over one store topic.
+
+Each replica is the real app (``create_app``) on uvicorn on a loopback port, over its
+own :func:`~kafkahooks.api.open_api_store` (read to the end, then followed) and its own
+audit producer — what ``kafkahooks api`` runs, in this process so that a stub resolver
+can be given (nothing is looked up: the test names resolve to a fixed public address
+that is never connected to).  One case runs the real command as a process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import standardwebhooks
+import yaml
+
+from kafkahooks.api import (
+    ApiContext,
+    KafkaAudit,
+    TokenTable,
+    build_catalogue,
+    new_token,
+    open_api_store,
+)
+from kafkahooks.kafka import producer_properties
+from tests.support.api import (
+    PUBLIC,
+    ApiServer,
+    NameResolver,
+    admin_config,
+    free_port,
+    routes_doc,
+    routes_file,
+)
+from tests.support.bridge import BridgeProcess, wait_until
+from tests.support.kafka import GROUP_TIMINGS, create_topic, produce, read_topic, unique
+from tests.support.receiver import Receiver
+from tests.support.store import StoreWriter
+
+URL = "https://hooks.acme.example/in?key=p4th-s3cret"
+ADMIN = new_token("admin1")
+
+
+class Replicas:
+    def __init__(self, bootstrap: str, store: StoreWriter, audit_topic: str) -> None:
+        self.config = routes_file(
+            bootstrap=bootstrap, topic=store.topic, keys=store.keys,
+            **admin_config(ADMIN.id, ADMIN.sha256, audit_topic=audit_topic, write_burst=1000),
+        )  # fmt: skip
+        self.audit_topic = audit_topic
+        self.resolver = NameResolver({"hooks.acme.example": [PUBLIC]})
+        self.closers: list[Callable[[], None]] = []
+        self.contexts: list[ApiContext] = []
+        self.servers = [self._start() for _ in range(2)]
+
+    def _start(self) -> ApiServer:
+        config = self.config
+        assert config.api is not None
+        store = open_api_store(config, TokenTable(config.api.admin_tokens), 30)
+        audit = KafkaAudit(producer_properties(config.kafka), config.api.audit_topic)
+        ctx = ApiContext(config.api, config, store, audit, self.resolver,
+                         catalogue=build_catalogue(config))  # fmt: skip
+        self.contexts.append(ctx)
+        server = ApiServer(ctx)
+        self.closers += [store.close, audit.close, server.close]
+        return server
+
+    def client(self, which: int, token: str = ADMIN.value) -> httpx.Client:
+        return self.servers[which].client(token)
+
+    def close(self) -> None:
+        for close in reversed(self.closers):
+            close()
+
+
+@pytest.fixture
+def replicas(bootstrap: str, store: StoreWriter) -> Iterator[Replicas]:
+    audit_topic = create_topic(bootstrap, unique("audit"), partitions=1)
+    pair = Replicas(bootstrap, store, audit_topic)
+    yield pair
+    pair.close()
+
+
+def _tenant_token(replicas: Replicas, tenant: str) -> tuple[str, int]:
+    with replicas.client(0) as admin:
+        answer = admin.post(f"/v1/tenants/{tenant}/tokens", json={"description": "ci"})
+    assert answer.status_code == 201, answer.text
+    return answer.json()["token"], int(answer.headers["Kafkahooks-Store-Offset"])
+
+
+def test_write_through_one_replica_read_through_the_other(replicas: Replicas) -> None:
+    token, issued_at = _tenant_token(replicas, "acme")
+    with replicas.client(0, token) as a, replicas.client(1, token) as b:
+        fresh = {"Kafkahooks-Min-Offset": str(issued_at)}
+        assert b.get("/v1/endpoints", headers=fresh).status_code == 200  # B knows the token
+        created = a.post("/v1/endpoints", json={"url": URL, "event_types": ["status-changed"]})
+        assert created.status_code == 201, created.text
+        eid, offset = created.json()["id"], created.headers["Kafkahooks-Store-Offset"]
+        assert created.headers["ETag"] == f'"{offset}"'
+        got = b.get(f"/v1/endpoints/{eid}", headers={"Kafkahooks-Min-Offset": offset})
+        assert got.status_code == 200 and got.json()["offset"] == int(offset)
+        assert created.json()["signing_secret"] not in got.text
+
+        patched = b.patch(f"/v1/endpoints/{eid}", json={"active": False},
+                          headers={"If-Match": got.headers["ETag"]})  # fmt: skip
+        assert patched.status_code == 200, patched.text
+        seen = a.get(
+            f"/v1/endpoints/{eid}",
+            headers={"Kafkahooks-Min-Offset": patched.headers["Kafkahooks-Store-Offset"]},
+        )
+        assert seen.json()["active"] is False  # fmt: skip
+
+        rotated = a.post(f"/v1/endpoints/{eid}/secret/rotate", json={"expire_previous": "now"})
+        assert rotated.status_code == 200
+        with replicas.client(1) as admin:
+            secret = admin.get(
+                f"/v1/tenants/acme/endpoints/{eid}/secret",
+                headers={"Kafkahooks-Min-Offset": rotated.headers["ETag"].strip('"')},
+            )
+        assert [s["signing_secret"] for s in secret.json()["secrets"]] == [
+            rotated.json()["signing_secret"]
+        ]
+
+        deleted = b.delete(f"/v1/endpoints/{eid}")
+        assert deleted.status_code == 204
+        gone = a.get(
+            f"/v1/endpoints/{eid}",
+            headers={"Kafkahooks-Min-Offset": deleted.headers["Kafkahooks-Store-Offset"]},
+        )
+        assert gone.status_code == 404  # fmt: skip
+
+
+def test_revocation_reaches_every_replica_within_two_seconds(replicas: Replicas) -> None:
+    token, issued_at = _tenant_token(replicas, "acme")
+    with replicas.client(0, token) as a, replicas.client(1, token) as b:
+        assert (
+            b.get("/v1/endpoints", headers={"Kafkahooks-Min-Offset": str(issued_at)}).status_code
+            == 200
+        )
+        with replicas.client(0) as admin:
+            revoked = admin.delete(f"/v1/tenants/acme/tokens/{token.split('_')[1]}")
+        assert revoked.status_code == 204
+        assert a.get("/v1/endpoints").status_code == 401  # the replica that wrote it: at once
+        deadline = time.monotonic() + 2.0  # the window the README states
+        while b.get("/v1/endpoints").status_code != 401:
+            assert time.monotonic() < deadline, "replica B still accepts a revoked token"
+            time.sleep(0.05)
+
+
+def test_concurrent_writes_of_one_version_leave_exactly_one_winner(replicas: Replicas) -> None:
+    token, issued_at = _tenant_token(replicas, "acme")
+    with replicas.client(0, token) as a, replicas.client(1, token) as b:
+        b.get("/v1/endpoints", headers={"Kafkahooks-Min-Offset": str(issued_at)})
+        created = a.post("/v1/endpoints", json={"url": URL}).json()
+        etag = f'"{created["offset"]}"'
+        b.get(
+            f"/v1/endpoints/{created['id']}",
+            headers={"Kafkahooks-Min-Offset": str(created["offset"])},
+        )
+
+        def patch(i: int) -> tuple[int, str]:
+            client = (a, b)[i % 2]
+            answer = client.patch(f"/v1/endpoints/{created['id']}", json={"description": f"w{i}"},
+                                  headers={"If-Match": etag})  # fmt: skip
+            return answer.status_code, f"w{i}"
+
+        with ThreadPoolExecutor(6) as pool:
+            results = list(pool.map(patch, range(6)))
+        winners = [name for status, name in results if status == 200]
+        assert len(winners) == 1, results
+        assert {status for status, _ in results} <= {200, 409, 412}
+        final = a.get(f"/v1/endpoints/{created['id']}").json()
+        wait_until(
+            lambda: a.get(f"/v1/endpoints/{created['id']}").json()["description"] == winners[0], 10
+        )
+        assert final["id"] == created["id"]
+
+
+def test_idempotent_create_through_two_replicas(replicas: Replicas) -> None:
+    token, _ = _tenant_token(replicas, "acme")
+    headers = {"Idempotency-Key": "signup-7"}
+    with replicas.client(0, token) as a, replicas.client(1, token) as b:
+        first = a.post("/v1/endpoints", json={"url": URL}, headers=headers)
+        assert first.status_code == 201
+        after = str(first.json()["offset"])
+        again = b.post(
+            "/v1/endpoints", json={"url": URL}, headers={**headers, "Kafkahooks-Min-Offset": after}
+        )
+        assert again.status_code == 201 and again.json() == first.json()
+        listed = b.get("/v1/endpoints").json()["data"]
+        assert [e["id"] for e in listed] == [first.json()["id"]]
+
+
+def test_tenant_isolation_and_the_audit_trail(replicas: Replicas, bootstrap: str) -> None:
+    acme, _ = _tenant_token(replicas, "acme")
+    globex, _ = _tenant_token(replicas, "globex")
+    with replicas.client(0, acme) as a, replicas.client(1, globex) as g:
+        spec = {"url": URL, "description": "acme's own",
+                "secret_headers": {"Authorization": "Bearer zz-s3cret"}}  # fmt: skip
+        created = a.post("/v1/endpoints", json=spec)
+        eid = created.json()["id"]
+        fresh = {"Kafkahooks-Min-Offset": str(created.json()["offset"])}
+        assert g.get(f"/v1/endpoints/{eid}", headers=fresh).status_code == 404
+        assert g.get(f"/v1/tenants/acme/endpoints/{eid}").status_code == 404
+        assert g.get("/v1/endpoints").json()["data"] == []
+        assert g.delete(f"/v1/endpoints/{eid}").status_code == 404
+    records = [json.loads(m.value()) for m in read_topic(bootstrap, replicas.audit_topic, 8)]
+    mine = [r for r in records if r.get("endpoint_id") == eid]
+    assert [r["kind"] for r in mine] == ["intent", "outcome"]
+    assert mine[0]["fields"] == ["description", "secret_headers", "url"]
+    assert mine[1]["offset"] == created.json()["offset"] and mine[1]["result"] == "applied"
+    text = json.dumps(records)
+    for secret in (created.json()["signing_secret"], "zz-s3cret", "p4th-s3cret", "acme's own",
+                   acme.split("_")[2], globex.split("_")[2]):  # fmt: skip
+        assert secret not in text
+
+
+def test_pages_through_a_replica_while_another_edits(replicas: Replicas) -> None:
+    token, _ = _tenant_token(replicas, "acme")
+    with replicas.client(0, token) as a, replicas.client(1, token) as b:
+        ids = [
+            a.post("/v1/endpoints", json={"url": URL, "description": str(i)}).json()["id"]
+            for i in range(6)
+        ]
+        last = a.get(f"/v1/endpoints/{ids[-1]}").json()["offset"]
+        page = b.get(
+            "/v1/endpoints", params={"limit": 2}, headers={"Kafkahooks-Min-Offset": str(last)}
+        ).json()
+        seen = [e["id"] for e in page["data"]]
+        a.delete(f"/v1/endpoints/{ids[0]}")
+        a.patch(f"/v1/endpoints/{ids[3]}", json={"description": "edited"})
+        while page["next_cursor"]:
+            page = b.get("/v1/endpoints", params={"limit": 2, "cursor": page["next_cursor"]}).json()
+            seen += [e["id"] for e in page["data"]]
+        assert seen == sorted(ids)
+
+
+def test_the_command_serves_the_api(tmp_path: Path, bootstrap: str, store: StoreWriter) -> None:
+    """``kafkahooks api --config FILE`` as an operator starts it."""
+    port = free_port()
+    api = admin_config(ADMIN.id, ADMIN.sha256, listen=f"127.0.0.1:{port}")
+    doc = routes_doc(bootstrap=bootstrap, topic=store.topic, keys="${KH_TEST_KEYS}", **api)
+    config = tmp_path / "routes.yaml"
+    config.write_text(yaml.safe_dump(doc, sort_keys=False))
+    env = {**os.environ, "KH_TEST_KEYS": store.keys, "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kafkahooks.cli.main", "api", "--config", str(config)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}"
+
+        def up() -> bool:
+            try:
+                return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_until(lambda: up() or process.poll() is not None, 30)
+        assert process.poll() is None, process.communicate()[1][-2000:]
+        headers = {"Authorization": f"Bearer {ADMIN.value}"}
+        issued = httpx.post(f"{url}/v1/tenants/acme/tokens", headers=headers, json={}, timeout=10)
+        assert issued.status_code == 201, issued.text
+        types = httpx.get(f"{url}/v1/event-types", headers=headers, timeout=10).json()
+        assert types[0]["type"] == "status-changed"
+        assert httpx.get(f"{url}/openapi.json", timeout=10).json()["info"]["title"]
+    finally:
+        process.terminate()
+        _, err = process.communicate(timeout=20)
+    assert "store loaded in" in err
+    assert issued.json()["token"] not in err
+
+
+def test_the_command_refuses_a_config_without_the_api_section(
+    tmp_path: Path, bootstrap: str
+) -> None:
+    doc: dict[str, Any] = routes_doc(bootstrap=bootstrap)
+    del doc["api"]
+    config = tmp_path / "routes.yaml"
+    config.write_text(yaml.safe_dump(doc, sort_keys=False))
+    done = subprocess.run(
+        [sys.executable, "-m", "kafkahooks.cli.main", "api", "--config", str(config)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2 and "no api section" in done.stderr
+
+
+def test_a_customer_registers_receives_and_rotates_with_a_tenant_token_only(
+    replicas: Replicas, bootstrap: str, tmp_path: Path, start_bridge: Callable[..., BridgeProcess]
+) -> None:
+    """Through two API replicas and two bridge replicas: register from code, receive
+    verified webhooks, rotate the secret without one failed verification."""
+    for ctx in replicas.contexts:
+        ctx.allow_local = True  # the receiver is on loopback (the bridges allow it too)
+    receiver = Receiver()
+    try:
+        topic, group = create_topic(bootstrap, unique("calls")), unique("g")
+        store = replicas.config.endpoint_store
+        assert store is not None
+        doc = routes_doc(bootstrap=bootstrap, topic=store.topic,
+                         keys=store.encryption_keys.get_secret_value())  # fmt: skip
+        del doc["api"]
+        doc["kafka"].update(group_id=group, properties=dict(GROUP_TIMINGS))
+        doc["routes"][0].update(topics=[topic], retry={"max_attempts": 1})
+        config = tmp_path / "bridge.yaml"
+        config.write_text(yaml.safe_dump(doc, sort_keys=False))
+        token, _ = _tenant_token(replicas, "acme")
+        with replicas.client(0, token) as a, replicas.client(1, token) as b:
+            created = a.post("/v1/endpoints", json={"url": receiver.url,
+                                                    "event_types": ["status-changed"]})  # fmt: skip
+            assert created.status_code == 201, created.text
+            first_secret = created.json()["signing_secret"]
+            bridges = [start_bridge(config), start_bridge(config)]
+            event = {"event": "status-changed", "companionId": "acme", "data": {"status": "up"}}
+            produce(bootstrap, topic, [(f"call-{i}", event) for i in range(4)])
+            receiver.wait_count(4)
+            for request in receiver.requests:
+                standardwebhooks.Webhook(first_secret).verify(request.body, request.headers)
+
+            eid = created.json()["id"]
+            fresh = {"Kafkahooks-Min-Offset": str(created.json()["offset"])}
+            rotated = b.post(f"/v1/endpoints/{eid}/secret/rotate",
+                             json={"expire_previous": "1h"}, headers=fresh)  # fmt: skip
+            assert rotated.status_code == 200, rotated.text
+            new_secret = rotated.json()["signing_secret"]
+            # the bridges follow the store: once they sign with the new secret, both verify
+            deadline = time.monotonic() + 30
+            while True:
+                produce(bootstrap, topic, [("call-x", event)])
+                receiver.wait_count(len(receiver.requests) + 1)
+                last = receiver.requests[-1]
+                standardwebhooks.Webhook(first_secret).verify(last.body, last.headers)
+                try:
+                    standardwebhooks.Webhook(new_secret).verify(last.body, last.headers)
+                    break
+                except standardwebhooks.WebhookVerificationError:
+                    assert time.monotonic() < deadline, (
+                        "the bridges never signed with the new secret"
+                    )
+            for bridge in bridges:
+                assert bridge.terminate() == 0, bridge.output()
+    finally:
+        receiver.close()
