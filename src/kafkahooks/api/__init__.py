@@ -36,11 +36,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ApiContext",
+    "ApiStartError",
+    "ApiStore",
     "Attempt",
     "AttemptIndex",
     "AttemptsPage",
-    "ApiStartError",
-    "ApiStore",
     "Audit",
     "AuditRecorder",
     "AuditUnavailableError",
