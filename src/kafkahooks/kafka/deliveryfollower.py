@@ -248,8 +248,14 @@ class DeliveryLogFollower:
             else:
                 offsets[int(msg.partition() or 0)] = int(msg.offset() or 0)
 
-        for partition in self._partitions:
-            self._producer.produce(self.topic, b"", key, partition=partition, on_delivery=acked)
+        try:
+            for partition in self._partitions:
+                self._producer.produce(self.topic, b"", key, partition=partition, on_delivery=acked)
+        except (BufferError, KafkaException) as exc:
+            raise DeliveryLogError(
+                f"cannot write markers to delivery-log topic {self.topic!r} at "
+                f"{self._bootstrap}: {exc}"
+            ) from None
         while len(offsets) + len(errors) < len(self._partitions):
             if (left := deadline - time.monotonic()) <= 0:
                 break
