@@ -19,6 +19,7 @@ from kafkahooks.kafka import (
     DeliveryLog,
     DeliveryLogError,
     DeliveryLogFollower,
+    partition_for,
 )
 from tests.support.kafka import create_topic, unique
 
@@ -164,3 +165,20 @@ def test_the_model_type_is_the_one_the_package_exports() -> None:
     from kafkahooks import api
 
     assert api.EndpointAttempts is EndpointAttempts
+
+
+def test_partition_for_is_where_the_default_partitioner_puts_a_key(
+    props: dict[str, Any], log_topic: str
+) -> None:
+    producer = Producer(props)
+    placed: dict[bytes, int] = {}
+    for i in range(30):
+        key = f"ep_{i:026d}".encode()
+        producer.produce(
+            log_topic,
+            b"{}",
+            key,
+            on_delivery=lambda _e, m: placed.__setitem__(m.key(), m.partition()),
+        )
+    assert producer.flush(15) == 0
+    assert placed == {key: partition_for(key, 3) for key in placed} and len(placed) == 30
