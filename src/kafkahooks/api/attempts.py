@@ -30,8 +30,8 @@ length is kept as text) — about 58 bytes per kept attempt and no object per at
 objects leave); the hourly aggregates are one flat ``array('I')`` of 25 x 36
 counters per endpoint that has attempts (3.6 KB).  Endpoints without attempts cost
 nothing.  Measured (``bench/attempts_index.py``): 1,000,000 records over 10,000 endpoints,
-901,000 kept, add 138 MB to the process, the follower's prefetch included (a dataclass per
-attempt: 286 MB).
+901,000 kept, add 138 MB to the process, the follower's prefetch included (a first version
+with a string per event id and librdkafka's default prefetch queue: 240 MB).
 """
 
 from __future__ import annotations
