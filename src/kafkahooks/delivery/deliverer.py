@@ -34,7 +34,7 @@ import logging
 import time
 import traceback
 from collections.abc import Awaitable, Callable
-from typing import NoReturn, Protocol
+from typing import Any, NoReturn, Protocol
 
 from kafkahooks.delivery.auth import send_authorized
 from kafkahooks.delivery.errors import (
@@ -128,6 +128,14 @@ async def _guarded(route: str, run: Callable[[], Awaitable[DeliveryReport]]) -> 
     return report
 
 
+def _type_text(event_type: Any) -> str | None:
+    """The event type as the delivery log records it: text, or ``None`` when the route
+    reads none (a number read at the type's path is recorded as its text)."""
+    if event_type is None or isinstance(event_type, str):
+        return event_type
+    return str(event_type)
+
+
 class AttemptLog(Protocol):
     """Where every attempt is reported (the delivery-log topic, wired by ``app/``): the
     deliverer knows nothing of Kafka."""
@@ -142,6 +150,7 @@ class AttemptLog(Protocol):
         error: str | None,
         excerpt: str | None = None,
         endpoint_id: str | None = None,
+        event_type: str | None = None,
     ) -> None: ...
 
 
@@ -182,13 +191,18 @@ class Deliverer:
         return self.gates.for_route(route)
 
     async def _send(
-        self, route: Route, gate: EndpointGate, request: OutboundRequest, attempt: int
+        self,
+        route: Route,
+        gate: EndpointGate,
+        request: OutboundRequest,
+        attempt: int,
+        event_type: str | None = None,
     ) -> Response:
         """The route's auth first (a token fetch takes no slot), then the request through
         the gates; after a 401 that refreshes the token, once more."""
 
         def exchange(req: OutboundRequest) -> Awaitable[Response]:
-            return self._exchange(route, gate, req, attempt)
+            return self._exchange(route, gate, req, attempt, None, event_type)
 
         return await send_authorized(exchange, request, route.auth)
 
@@ -199,6 +213,7 @@ class Deliverer:
         request: OutboundRequest,
         attempt: int,
         target: EndpointTarget | None = None,
+        event_type: str | None = None,
     ) -> Response:
         metrics = route_metrics(route.name)
         async with gate.slot() as probe, self._in_flight:
@@ -224,7 +239,7 @@ class Deliverer:
                     self._observed(target, response, failure, status)
                 if failure is not None:  # only a failed attempt pays for the excerpt and log
                     self._attempt_failed(
-                        route, request, attempt, response, elapsed, failure, target
+                        route, request, attempt, response, elapsed, failure, target, event_type
                     )
                 elif self.log is not None:
                     event_id = request.headers.get("webhook-id", "")
@@ -237,6 +252,7 @@ class Deliverer:
                         elapsed,
                         None,
                         endpoint_id=endpoint_id,
+                        event_type=event_type,
                     )
             gate.record(not isinstance(failure, RetryableDeliveryError), probe)
             return response
@@ -263,6 +279,7 @@ class Deliverer:
         elapsed: float,
         failure: DeliveryError,
         target: EndpointTarget | None = None,
+        event_type: str | None = None,
     ) -> None:
         """Log the failed attempt now (rate-limited per endpoint) and record it, with its
         error and the response's excerpt, in the delivery log."""
@@ -282,6 +299,7 @@ class Deliverer:
                 failure.reason,
                 excerpt,
                 endpoint_id=endpoint_id,
+                event_type=event_type,
             )
 
     async def deliver(self, route: Route, ctx: RenderContext) -> DeliveryReport:
@@ -304,7 +322,9 @@ class Deliverer:
                 last.response = None
                 data = body if body is not None else _rendered(lambda: route.render_body(ctx))
                 request = _built(route, ctx, data, ctx.sent_at)
-                last.response = await self._send(route, gate, request, number)
+                last.response = await self._send(
+                    route, gate, request, number, _type_text(ctx.event_type)
+                )
                 return request, last.response
 
             return last.excerpted(await deliver_with_retries(attempt, route.config.retry))
@@ -344,7 +364,9 @@ class Deliverer:
                     if not route.template.per_attempt:
                         bodies[target.payload_version] = data
                 request = target.build(ctx, data, now)
-                last.response = await self._exchange(route, gate, request, number, target)
+                last.response = await self._exchange(
+                    route, gate, request, number, target, _type_text(ctx.event_type)
+                )
                 return request, last.response
 
             async def backoff(delay: float) -> None:
@@ -385,6 +407,7 @@ class Deliverer:
                 0.0,
                 error.reason,
                 endpoint_id=endpoint_id,
+                event_type=_type_text(ctx.event_type),
             )
         raise error
 

@@ -99,6 +99,7 @@ def test_a_deleted_endpoint_ends_as_endpoint_deleted_not_a_dead_letter() -> None
     assert outcome(route, report, 0, 1, parks=True) is Outcome.ENDPOINT_DELETED
     assert [r["error"] for r in log.records] == ["HTTP 503", "endpoint-deleted"]
     assert {r["endpoint_id"] for r in log.records} == {"ep_1"}
+    assert {r["event_type"] for r in log.records} == {"call.ended"}  # the API shows it
 
 
 def test_a_disabled_endpoint_is_dead_lettered_as_endpoint_disabled() -> None:
@@ -274,3 +275,12 @@ def test_an_endpoint_disabled_by_kafkahooks_sends_nothing_and_names_why() -> Non
     assert isinstance(report.error, EndpointDisabledError)
     assert report.error.reason == "endpoint-disabled (HTTP 410 Gone)"
     assert outcome(route, report, 0, 1, True) is Outcome.DEAD_LETTERED
+
+
+def test_every_attempt_to_an_endpoint_names_the_event_type_in_the_delivery_log() -> None:
+    log = AttemptLogs()
+    _deliver(MemoryDirectory([endpoint("ep_1")]), Scripted(503, 200), log=log, **RETRYING)
+    assert [(r["status"], r["event_type"]) for r in log.records] == [
+        (503, "call.ended"),
+        (200, "call.ended"),
+    ]
