@@ -84,10 +84,12 @@ def test_a_full_batch_cancels_its_timer() -> None:
     async def scenario() -> Flushed:
         batcher, flushed = collector()
         r = route(max_events=2, max_wait_ms=50)
-        for offset in range(3):
+        batcher.add(("t", 0), r, ctx(r, 0))
+        [first_timer] = batcher._timers.values()  # the open batch's timer
+        for offset in (1, 2):
             batcher.add(("t", 0), r, ctx(r, offset))
-        await asyncio.sleep(0.03)  # the first batch's timer would have fired by now...
-        assert len(flushed) == 1  # ...had it not been cancelled: [2] is still open
+        # read the handle, not the clock: a loaded machine makes any sleep late
+        assert first_timer.cancelled() and len(flushed) == 1  # [2] is still open
         await until(lambda: len(flushed) == 2)
         return flushed
 
