@@ -13,6 +13,7 @@ from kafkahooks.config.loader import ConfigError, load_config, parse_config
 from kafkahooks.config.models import (
     AdminToken,
     ApiConfig,
+    PortalConfig,
     EndpointConfig,
     EndpointStoreConfig,
     KafkaConfig,
@@ -43,6 +44,7 @@ __all__ = [
     "SIGNATURE_HEADERS",
     "AdminToken",
     "ApiConfig",
+    "PortalConfig",
     "AuthConfig",
     "AvroFormat",
     "CircuitBreakerConfig",

@@ -19,7 +19,7 @@ from pydantic import (
     model_validator,
 )
 
-from kafkahooks.config.api import AdminToken, ApiConfig
+from kafkahooks.config.api import AdminToken, ApiConfig, PortalConfig
 from kafkahooks.config.endpoint import EndpointConfig, SigningConfig
 from kafkahooks.config.filters import Predicate
 from kafkahooks.config.sources import (
@@ -41,6 +41,7 @@ from kafkahooks.config.throughput import (
 __all__ = [
     "AdminToken",
     "ApiConfig",
+    "PortalConfig",
     "EndpointConfig",
     "EndpointStoreConfig",
     "KafkaConfig",
