@@ -23,11 +23,17 @@ import pytest
 import standardwebhooks
 import yaml
 
-from kafkahooks.api import ApiContext, KafkaAudit, TokenTable, build_catalogue, new_token, open_api_store
+from kafkahooks.api import (
+    ApiContext,
+    KafkaAudit,
+    TokenTable,
+    build_catalogue,
+    new_token,
+    open_api_store,
+)
 from kafkahooks.endpoints import generate_key_spec
 from kafkahooks.kafka import producer_properties
 from tests.support.api import PUBLIC, ApiServer, NameResolver, admin_config, routes_doc, routes_file
-from tests.support.bridge import BridgeProcess
 from tests.support.kafka import GROUP_TIMINGS, create_topic, produce, unique
 from tests.support.receiver import Receiver
 
@@ -63,15 +69,24 @@ class Portal:
 def portal(bootstrap: str, tmp_path: Path) -> Iterator[Portal]:
     keys, store_topic = generate_key_spec("k1"), unique("endpoints")
     audit_topic = create_topic(bootstrap, unique("audit"))
-    config = routes_file(bootstrap=bootstrap, topic=store_topic, keys=keys,
-                         **admin_config(ADMIN.id, ADMIN.sha256, audit_topic=audit_topic,
-                                        write_burst=1000))  # fmt: skip
+    config = routes_file(
+        bootstrap=bootstrap,
+        topic=store_topic,
+        keys=keys,
+        **admin_config(ADMIN.id, ADMIN.sha256, audit_topic=audit_topic, write_burst=1000),
+    )
     assert config.api is not None
     store = open_api_store(config, TokenTable(config.api.admin_tokens), 30)
     audit = KafkaAudit(producer_properties(config.kafka), config.api.audit_topic)
-    ctx = ApiContext(config.api, config, store, audit, NameResolver({"hooks.acme.example": [PUBLIC]}),
-                     allow_local=True,  # the receiver is on loopback (the bridge allows it too)
-                     catalogue=build_catalogue(config))  # fmt: skip
+    ctx = ApiContext(
+        config.api,
+        config,
+        store,
+        audit,
+        NameResolver({"hooks.acme.example": [PUBLIC]}),
+        allow_local=True,  # the receiver is on loopback (the bridge allows it too)
+        catalogue=build_catalogue(config),
+    )
     server = ApiServer(ctx)
     topic = create_topic(bootstrap, unique("calls"))
     doc: dict[str, Any] = routes_doc(bootstrap=bootstrap, topic=store_topic, keys=keys)
@@ -97,8 +112,7 @@ def _shoot(page: Any, folder: Path, name: str) -> None:
 
 def _signed_in(browser: Any, portal: Portal, tenant: str = "acme") -> Any:
     context = browser.new_context(viewport=DESKTOP)
-    context.grant_permissions(["clipboard-read", "clipboard-write"],
-                              origin=portal.server.url)  # fmt: skip
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=portal.server.url)
     page = context.new_page()
     page.set_default_timeout(10_000)
     page.goto(portal.link(tenant))
@@ -201,12 +215,17 @@ def test_a_customer_manages_an_endpoint_in_the_browser(
         receiver.close()
 
 
-def test_tenant_strings_are_text_and_tenants_never_meet(browser: Any, portal: Portal,
-                                                        screenshots: Path) -> None:  # fmt: skip
+def test_tenant_strings_are_text_and_tenants_never_meet(
+    browser: Any, portal: Portal, screenshots: Path
+) -> None:
     with portal.admin() as admin:
-        other = admin.post("/v1/tenants/globex/endpoints",
-                           json={"url": "https://hooks.acme.example/globex",
-                                 "description": "globex private hooks"})  # fmt: skip
+        other = admin.post(
+            "/v1/tenants/globex/endpoints",
+            json={
+                "url": "https://hooks.acme.example/globex",
+                "description": "globex private hooks",
+            },
+        )
         assert other.status_code == 201, other.text
     page = _signed_in(browser, portal)
     page.get_by_role("link", name="Add endpoint").click()
@@ -218,14 +237,16 @@ def test_tenant_strings_are_text_and_tenants_never_meet(browser: Any, portal: Po
         assert page.get_by_text(XSS).first.is_visible()  # shown as the text it is
         assert page.locator("main img").count() == 0
         assert page.evaluate("window.__xss") is None
+    page.goto(portal.server.url + "/portal/")
     _shoot(page, screenshots, "endpoints")
     assert "globex" not in page.content()
     page.goto(portal.server.url + f"/portal/e/{other.json()['id']}")
     assert page.get_by_text("There is no such endpoint.").is_visible()
 
 
-def test_a_link_opens_once_and_not_after_it_expired(browser: Any, portal: Portal,
-                                                    screenshots: Path) -> None:  # fmt: skip
+def test_a_link_opens_once_and_not_after_it_expired(
+    browser: Any, portal: Portal, screenshots: Path
+) -> None:
     link = portal.link("acme")
     first = browser.new_context().new_page()
     first.goto(link)

@@ -310,9 +310,7 @@ async def create_for(scope: Scope, rid: str, body: Any) -> tuple[dict[str, Any],
     await _check_url(scope, spec.url)
     ep = _new_endpoint(scope, spec)
     audit = Audit(rid, scope.token_id, scope.tenant, "create", ep.id, tuple(sorted(data)))
-    offset = await write_record(
-        scope, audit, ep.id, _encode(scope, ep, -1), won=_won(scope, ep.id)
-    )
+    offset = await write_record(scope, audit, ep.id, _encode(scope, ep, -1), won=_won(scope, ep.id))
     return _created(scope, ep.id, ep), offset
 
 

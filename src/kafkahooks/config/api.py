@@ -41,7 +41,7 @@ class PortalConfig(_Strict):
     @classmethod
     def _sources(cls, value: list[str]) -> list[str]:
         for source in value:  # each is put into a header: no separators, no spaces
-            if not source or any(c in source for c in " ;,\r\n\t\"") or not source.isprintable():
+            if not source or any(c in source for c in ' ;,\r\n\t"') or not source.isprintable():
                 raise ValueError("give CSP sources such as https://app.example.com or 'self'")
         return value
 

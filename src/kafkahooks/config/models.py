@@ -41,10 +41,10 @@ from kafkahooks.config.throughput import (
 __all__ = [
     "AdminToken",
     "ApiConfig",
-    "PortalConfig",
     "EndpointConfig",
     "EndpointStoreConfig",
     "KafkaConfig",
+    "PortalConfig",
     "RetryConfig",
     "RouteConfig",
     "RoutesFile",

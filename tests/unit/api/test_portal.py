@@ -58,7 +58,9 @@ def test_an_expired_link_is_refused(api: Api) -> None:
 def test_without_a_session_every_page_is_refused(api: Api) -> None:
     client = TestClient(api.http.app, base_url="https://testserver")
     assert client.get("/portal/").status_code == 401
-    client.cookies.set("kafkahooks_portal", "0123456789abcdef.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+    client.cookies.set(
+        "kafkahooks_portal", "0123456789abcdef.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    )
     assert client.get("/portal/").status_code == 401
 
 

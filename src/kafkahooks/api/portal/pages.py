@@ -5,7 +5,7 @@ text), one stylesheet and one small script served from ``/portal/static`` (no in
 script or style, no build step).  Every answer carries ``Content-Security-Policy:
 default-src 'self'; frame-ancestors <api.portal.frame_ancestors>``.
 
-Sign-in (``sessions.py``): ``POST /v1/tenants/{tenant}/portal-sessions`` (admin token)
+Sign-in (``api/portalsessions.py``): ``POST /v1/tenants/{tenant}/portal-sessions`` (admin token)
 → a single-use link valid ``link_minutes``; opening it sets the session cookie
 (HttpOnly, Secure, SameSite=Strict, Path=/portal, ``session_minutes``).  Every form
 carries the session's CSRF token; a write without it is refused (403).
@@ -50,7 +50,7 @@ from kafkahooks.api.endpoints import (
 from kafkahooks.api.errors import ApiError, ErrorBodyResponses, JsonAnswer, validation_errors
 from kafkahooks.api.models import endpoint_view
 from kafkahooks.api.portal.activity import PortalActivity
-from kafkahooks.api.portal.sessions import (
+from kafkahooks.api.portalsessions import (
     PORTAL_PREFIX,
     PortalSession,
     csrf_token,
@@ -110,8 +110,9 @@ def _see(request: Request, path: str) -> Response:
 
 async def _page_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, PortalPageError)
-    return _page(request, "message.html", exc.status, title=exc.title, message=exc.message,
-                 session=None)  # fmt: skip
+    return _page(
+        request, "message.html", exc.status, title=exc.title, message=exc.message, session=None
+    )
 
 
 # -- sessions ---------------------------------------------------------------------------
@@ -131,8 +132,12 @@ class Session:
 
 
 def _signed_out() -> PortalPageError:
-    return PortalPageError(401, "Signed out", "This session has ended or was never opened. "
-                           "Open the portal again from your account's webhooks page.")  # fmt: skip
+    return PortalPageError(
+        401,
+        "Signed out",
+        "This session has ended or was never opened. "
+        "Open the portal again from your account's webhooks page.",
+    )
 
 
 def session(request: Request) -> Session:
@@ -158,12 +163,16 @@ async def _form(request: Request, sess: Session) -> dict[str, list[str]]:
         data += chunk
         if len(data) > MAX_BODY:
             raise PortalPageError(413, "Too large", f"A form is at most {MAX_BODY // 1024} KiB.")
-    fields = urllib.parse.parse_qs(data.decode("utf-8", "replace"), keep_blank_values=True,
-                                   max_num_fields=500)  # fmt: skip
+    fields = urllib.parse.parse_qs(
+        data.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=500
+    )
     sent = (fields.get("csrf") or [""])[0]
     if not hmac.compare_digest(sent.encode(), sess.csrf.encode()):
-        raise PortalPageError(403, "Form expired", "This form is not from this session. "
-                              "Go back, reload the page and try again.")  # fmt: skip
+        raise PortalPageError(
+            403,
+            "Form expired",
+            "This form is not from this session. Go back, reload the page and try again.",
+        )
     return fields
 
 
@@ -177,8 +186,9 @@ def _version(fields: dict[str, list[str]]) -> str | None:
 
 
 def _cookie(response: Response, name: str, value: str, max_age: int) -> None:
-    response.set_cookie(name, value, max_age=max_age, path="/portal", secure=True,
-                        httponly=True, samesite="strict")  # fmt: skip
+    response.set_cookie(
+        name, value, max_age=max_age, path="/portal", secure=True, httponly=True, samesite="strict"
+    )
 
 
 # -- the one-time reveal ------------------------------------------------------------------
@@ -246,8 +256,12 @@ def _parse_headers(text: str) -> dict[str, str]:
             continue
         name, colon, value = line.partition(":")
         if not colon or not name.strip():
-            raise ApiError(422, "validation", f"headers: line {number} is not 'Name: value'",
-                           errors=[{"field": "headers", "message": "one 'Name: value' a line"}])  # fmt: skip
+            raise ApiError(
+                422,
+                "validation",
+                f"headers: line {number} is not 'Name: value'",
+                errors=[{"field": "headers", "message": "one 'Name: value' a line"}],
+            )
         headers[name.strip()] = value.strip()
     return headers
 
@@ -266,8 +280,12 @@ def _endpoint_body(fields: dict[str, list[str]], *, new: bool) -> dict[str, Any]
 
 
 def _form_values(fields: dict[str, list[str]]) -> dict[str, Any]:
-    return {"url": _one(fields, "url"), "description": _one(fields, "description"),
-            "event_types": fields.get("event_types", []), "headers": _one(fields, "headers")}  # fmt: skip
+    return {
+        "url": _one(fields, "url"),
+        "description": _one(fields, "description"),
+        "event_types": fields.get("event_types", []),
+        "headers": _one(fields, "headers"),
+    }
 
 
 def _problems(exc: ApiError) -> list[str]:
@@ -316,8 +334,13 @@ def portal_router() -> APIRouter:
         ended = _ended(ended, sess.scope.context.clock())
         audit = Audit(request_id(request), sess.scope.token_id, sess.tenant, "portal-end", None)
         await write_record(sess.scope, audit, PORTAL_PREFIX + ended.id, session_record(ended))
-        answer = _page(request, "message.html", title="Signed out",
-                       message="You are signed out. Close this page.", session=None)  # fmt: skip
+        answer = _page(
+            request,
+            "message.html",
+            title="Signed out",
+            message="You are signed out. Close this page.",
+            session=None,
+        )
         answer.delete_cookie(COOKIE, path="/portal", secure=True, httponly=True, samesite="strict")
         return answer
 
@@ -328,31 +351,50 @@ def portal_router() -> APIRouter:
         eps = sorted(ctx.store.tables.endpoints.for_tenant(sess.tenant), key=lambda e: e.id)
         reader = _activity(request).attempts
         rows = [
-            {**endpoint_view(e, now),
-             "summary": reader.summary(e.id) if reader is not None else None}
+            {
+                **endpoint_view(e, now),
+                "summary": reader.summary(e.id) if reader is not None else None,
+            }
             for e in eps
-        ]  # fmt: skip
-        return _page(request, "list.html", session=sess, endpoints=rows,
-                     activity=reader is not None)  # fmt: skip
+        ]
+        return _page(
+            request, "list.html", session=sess, endpoints=rows, activity=reader is not None
+        )
 
     @router.get("/new")
     async def new_form(request: Request, sess: SessionDep) -> Response:
-        return _page(request, "form.html", session=sess, catalogue=_catalogue(sess.scope.context),
-                     values={"event_types": []}, endpoint=None, problems=[])  # fmt: skip
+        return _page(
+            request,
+            "form.html",
+            session=sess,
+            catalogue=_catalogue(sess.scope.context),
+            values={"event_types": []},
+            endpoint=None,
+            problems=[],
+        )
 
     @router.post("/new")
     async def create(request: Request, sess: SessionDep) -> Response:
         fields = await _form(request, sess)
         try:
-            answer, _ = await create_for(sess.scope, request_id(request),
-                                         _endpoint_body(fields, new=True))  # fmt: skip
+            answer, _ = await create_for(
+                sess.scope, request_id(request), _endpoint_body(fields, new=True)
+            )
         except ApiError as exc:
-            return _page(request, "form.html", 422 if exc.status == 422 else exc.status,
-                         session=sess, catalogue=_catalogue(sess.scope.context),
-                         values=_form_values(fields), endpoint=None, problems=_problems(exc))  # fmt: skip
+            return _page(
+                request,
+                "form.html",
+                422 if exc.status == 422 else exc.status,
+                session=sess,
+                catalogue=_catalogue(sess.scope.context),
+                values=_form_values(fields),
+                endpoint=None,
+                problems=_problems(exc),
+            )
         moved = _see(request, f"/portal/e/{answer['id']}")
-        _put_reveal(moved, sess, answer["id"], {"secret": answer["signing_secret"],
-                                                "kind": "created"})  # fmt: skip
+        _put_reveal(
+            moved, sess, answer["id"], {"secret": answer["signing_secret"], "kind": "created"}
+        )
         return moved
 
     @router.get("/e/{endpoint_id}")
@@ -361,37 +403,63 @@ def portal_router() -> APIRouter:
         activity = _activity(request)
         shown = _take_reveal(request, sess, ep.id)
         answer = _page(
-            request, "detail.html", session=sess, ep=endpoint_view(ep, sess.scope.context.clock()),
-            reveal=shown, activity=activity,
+            request,
+            "detail.html",
+            session=sess,
+            ep=endpoint_view(ep, sess.scope.context.clock()),
+            reveal=shown,
+            activity=activity,
             summary=activity.attempts.summary(ep.id) if activity.attempts else None,
             catalogue=_catalogue(sess.scope.context),
-        )  # fmt: skip
+        )
         if shown is not None:  # once: a reload finds nothing to open
-            answer.delete_cookie(REVEAL_COOKIE, path="/portal", secure=True, httponly=True,
-                                 samesite="strict")  # fmt: skip
+            answer.delete_cookie(
+                REVEAL_COOKIE, path="/portal", secure=True, httponly=True, samesite="strict"
+            )
         return answer
 
     @router.get("/e/{endpoint_id}/edit")
     async def edit_form(request: Request, sess: SessionDep, endpoint_id: str) -> Response:
         ep = _endpoint(sess, endpoint_id)
-        values = {"url": "", "description": ep.description,
-                  "event_types": list(ep.event_types), "headers": _headers_text(dict(ep.headers))}  # fmt: skip
-        return _page(request, "form.html", session=sess, catalogue=_catalogue(sess.scope.context),
-                     values=values, problems=[],
-                     endpoint=endpoint_view(ep, sess.scope.context.clock()))  # fmt: skip
+        values = {
+            "url": "",
+            "description": ep.description,
+            "event_types": list(ep.event_types),
+            "headers": _headers_text(dict(ep.headers)),
+        }
+        return _page(
+            request,
+            "form.html",
+            session=sess,
+            catalogue=_catalogue(sess.scope.context),
+            values=values,
+            problems=[],
+            endpoint=endpoint_view(ep, sess.scope.context.clock()),
+        )
 
     @router.post("/e/{endpoint_id}/edit")
     async def edit(request: Request, sess: SessionDep, endpoint_id: str) -> Response:
         fields = await _form(request, sess)
         ep = _endpoint(sess, endpoint_id)
         try:
-            await patch_for(sess.scope, request_id(request), ep.id,
-                            _endpoint_body(fields, new=False), _version(fields))  # fmt: skip
+            await patch_for(
+                sess.scope,
+                request_id(request),
+                ep.id,
+                _endpoint_body(fields, new=False),
+                _version(fields),
+            )
         except ApiError as exc:
-            return _page(request, "form.html", exc.status, session=sess,
-                         catalogue=_catalogue(sess.scope.context), values=_form_values(fields),
-                         endpoint=endpoint_view(ep, sess.scope.context.clock()),
-                         problems=_problems(exc))  # fmt: skip
+            return _page(
+                request,
+                "form.html",
+                exc.status,
+                session=sess,
+                catalogue=_catalogue(sess.scope.context),
+                values=_form_values(fields),
+                endpoint=endpoint_view(ep, sess.scope.context.clock()),
+                problems=_problems(exc),
+            )
         return _see(request, f"/portal/e/{ep.id}")
 
     @router.post("/e/{endpoint_id}/active")
@@ -399,30 +467,42 @@ def portal_router() -> APIRouter:
         fields = await _form(request, sess)
         ep = _endpoint(sess, endpoint_id)
         want = _one(fields, "active") == "true"
-        await _or_page(request, sess, ep, patch_for(sess.scope, request_id(request), ep.id,
-                                                    {"active": want}, _version(fields)))  # fmt: skip
+        await _or_page(
+            request,
+            sess,
+            ep,
+            patch_for(sess.scope, request_id(request), ep.id, {"active": want}, _version(fields)),
+        )
         return _see(request, f"/portal/e/{ep.id}")
 
     @router.get("/e/{endpoint_id}/delete")
     async def delete_confirm(request: Request, sess: SessionDep, endpoint_id: str) -> Response:
         ep = _endpoint(sess, endpoint_id)
-        return _page(request, "delete.html", session=sess,
-                     ep=endpoint_view(ep, sess.scope.context.clock()))  # fmt: skip
+        return _page(
+            request, "delete.html", session=sess, ep=endpoint_view(ep, sess.scope.context.clock())
+        )
 
     @router.post("/e/{endpoint_id}/delete")
     async def delete(request: Request, sess: SessionDep, endpoint_id: str) -> Response:
         fields = await _form(request, sess)
         ep = _endpoint(sess, endpoint_id)
-        await _or_page(request, sess, ep,
-                       delete_for(sess.scope, request_id(request), ep.id, _version(fields)))  # fmt: skip
-        return _page(request, "message.html", session=sess, title="Endpoint deleted",
-                     message=f"{ep.description or ep.id} no longer receives webhooks.")  # fmt: skip
+        await _or_page(
+            request, sess, ep, delete_for(sess.scope, request_id(request), ep.id, _version(fields))
+        )
+        return _page(
+            request,
+            "message.html",
+            session=sess,
+            title="Endpoint deleted",
+            message=f"{ep.description or ep.id} no longer receives webhooks.",
+        )
 
     @router.get("/e/{endpoint_id}/rotate")
     async def rotate_confirm(request: Request, sess: SessionDep, endpoint_id: str) -> Response:
         ep = _endpoint(sess, endpoint_id)
-        return _page(request, "rotate.html", session=sess,
-                     ep=endpoint_view(ep, sess.scope.context.clock()))  # fmt: skip
+        return _page(
+            request, "rotate.html", session=sess, ep=endpoint_view(ep, sess.scope.context.clock())
+        )
 
     @router.post("/e/{endpoint_id}/rotate")
     async def rotate(request: Request, sess: SessionDep, endpoint_id: str) -> Response:
@@ -430,12 +510,28 @@ def portal_router() -> APIRouter:
         ep = _endpoint(sess, endpoint_id)
         overlap = _one(fields, "expire_previous") or "24h"
         answer, _ = await _or_page(
-            request, sess, ep, rotate_for(sess.scope, request_id(request), ep.id,
-                                          {"expire_previous": overlap}, _version(fields))
-        )  # fmt: skip
+            request,
+            sess,
+            ep,
+            rotate_for(
+                sess.scope,
+                request_id(request),
+                ep.id,
+                {"expire_previous": overlap},
+                _version(fields),
+            ),
+        )
         moved = _see(request, f"/portal/e/{ep.id}")
-        _put_reveal(moved, sess, ep.id, {"secret": answer["signing_secret"], "kind": "rotated",
-                                         "previous_expires": answer["previous_expires"]})  # fmt: skip
+        _put_reveal(
+            moved,
+            sess,
+            ep.id,
+            {
+                "secret": answer["signing_secret"],
+                "kind": "rotated",
+                "previous_expires": answer["previous_expires"],
+            },
+        )
         return moved
 
     @router.post("/e/{endpoint_id}/test")
@@ -445,10 +541,16 @@ def portal_router() -> APIRouter:
         tests = _activity(request).tests
         if tests is None:
             raise _not_here("Test sends")
-        result = await _or_page(request, sess, ep,
-                                tests.send_test(sess.scope, ep, _one(fields, "event_type")))  # fmt: skip
-        return _page(request, "test.html", session=sess,
-                     ep=endpoint_view(ep, sess.scope.context.clock()), result=result)  # fmt: skip
+        result = await _or_page(
+            request, sess, ep, tests.send_test(sess.scope, ep, _one(fields, "event_type"))
+        )
+        return _page(
+            request,
+            "test.html",
+            session=sess,
+            ep=endpoint_view(ep, sess.scope.context.clock()),
+            result=result,
+        )
 
     @router.get("/e/{endpoint_id}/attempts")
     async def attempts(request: Request, sess: SessionDep, endpoint_id: str) -> Response:
@@ -456,10 +558,14 @@ def portal_router() -> APIRouter:
         reader = _activity(request).attempts
         if reader is None:
             raise _not_here("Delivery attempts")
-        return _page(request, "attempts.html", session=sess,
-                     ep=endpoint_view(ep, sess.scope.context.clock()),
-                     attempts=reader.recent(ep.id, 100),
-                     can_recover=_activity(request).recovers is not None)  # fmt: skip
+        return _page(
+            request,
+            "attempts.html",
+            session=sess,
+            ep=endpoint_view(ep, sess.scope.context.clock()),
+            attempts=reader.recent(ep.id, 100),
+            can_recover=_activity(request).recovers is not None,
+        )
 
     @router.post("/e/{endpoint_id}/recover")
     async def recover(request: Request, sess: SessionDep, endpoint_id: str) -> Response:
@@ -471,9 +577,14 @@ def portal_router() -> APIRouter:
         hours = _one(fields, "hours")
         since = sess.scope.context.clock() - 3600 * (float(hours) if hours.isdigit() else 24)
         job = await _or_page(request, sess, ep, recovers.start(sess.scope, ep, since))
-        return _page(request, "message.html", session=sess, title="Recover started",
-                     message=f"Failed deliveries since {_env.filters['when'](since)} are being "
-                     f"sent again (job {job}).")  # fmt: skip
+        return _page(
+            request,
+            "message.html",
+            session=sess,
+            title="Recover started",
+            message=f"Failed deliveries since {_env.filters['when'](since)} are being "
+            f"sent again (job {job}).",
+        )
 
     return router
 
@@ -493,9 +604,13 @@ def _ended(record: PortalSession, now: float) -> PortalSession:
 
 
 def _refused_link() -> PortalPageError:
-    return PortalPageError(403, "Link not valid", "This sign-in link has expired or was "
-                           "already used. Open the portal again from your account's webhooks "
-                           "page to get a new one.")  # fmt: skip
+    return PortalPageError(
+        403,
+        "Link not valid",
+        "This sign-in link has expired or was "
+        "already used. Open the portal again from your account's webhooks "
+        "page to get a new one.",
+    )
 
 
 def _not_here(what: str) -> PortalPageError:
@@ -508,8 +623,9 @@ def _not_here(what: str) -> PortalPageError:
 class PortalSessionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
-    description: str = Field(default="", max_length=256,
-                             description="for the audit trail only, e.g. the platform's user")  # fmt: skip
+    description: str = Field(
+        default="", max_length=256, description="for the audit trail only, e.g. the platform's user"
+    )
 
 
 class PortalSessionLink(BaseModel):
@@ -525,14 +641,23 @@ def _admin_scope(scope: Annotated[Scope, Depends(tenant_scope)]) -> Scope:
 
 
 def sessions_router() -> APIRouter:
-    router = APIRouter(prefix="/v1/tenants/{tenant}", tags=["portal"],
-                       responses=ErrorBodyResponses)  # fmt: skip
+    router = APIRouter(prefix="/v1/tenants/{tenant}", tags=["portal"], responses=ErrorBodyResponses)
 
-    @router.post("/portal-sessions", status_code=201, response_model=PortalSessionLink,
-                 summary="A single-use portal sign-in link for the tenant (admin tokens only)",
-                 dependencies=[Depends(fresh)],
-                 openapi_extra={"requestBody": {"required": False, "content": {
-                     "application/json": {"schema": PortalSessionCreate.model_json_schema()}}}})  # fmt: skip
+    @router.post(
+        "/portal-sessions",
+        status_code=201,
+        response_model=PortalSessionLink,
+        summary="A single-use portal sign-in link for the tenant (admin tokens only)",
+        dependencies=[Depends(fresh)],
+        openapi_extra={
+            "requestBody": {
+                "required": False,
+                "content": {
+                    "application/json": {"schema": PortalSessionCreate.model_json_schema()}
+                },
+            }
+        },
+    )
     async def mint(
         request: Request,
         scope: Annotated[Scope, Depends(_admin_scope)],
@@ -545,20 +670,32 @@ def sessions_router() -> APIRouter:
             raise validation_errors(exc) from None
         ctx = scope.context
         portal = ctx.config.portal
-        record, link = new_session(scope.tenant, ctx.clock(), portal.link_minutes * 60,
-                                   portal.session_minutes * 60)  # fmt: skip
-        audit = Audit(request_id(request), scope.token_id, scope.tenant, "portal-session", None,
-                      ("portal:" + record.id,))  # fmt: skip
+        record, link = new_session(
+            scope.tenant, ctx.clock(), portal.link_minutes * 60, portal.session_minutes * 60
+        )
+        audit = Audit(
+            request_id(request),
+            scope.token_id,
+            scope.tenant,
+            "portal-session",
+            None,
+            ("portal:" + record.id,),
+        )
         await record_intent(scope, audit)
         offset = await store_write(scope, audit, PORTAL_PREFIX + record.id, session_record(record))
         settle(scope, audit, offset, None)
         path = "/portal/open?" + urllib.parse.urlencode({"link": link})
         base = str(request.base_url).rstrip("/")
         return JsonAnswer(
-            {"url": base + path, "path": path, "expires": record.link_expires,
-             "session_minutes": portal.session_minutes},
-            status_code=201, headers={OFFSET_HEADER: str(offset)},
-        )  # fmt: skip
+            {
+                "url": base + path,
+                "path": path,
+                "expires": record.link_expires,
+                "session_minutes": portal.session_minutes,
+            },
+            status_code=201,
+            headers={OFFSET_HEADER: str(offset)},
+        )
 
     return router
 
