@@ -12,6 +12,7 @@ photographed at desktop width and at 360 px (``make portal-screenshots``).
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -116,7 +117,7 @@ def _signed_in(browser: Any, portal: Portal, tenant: str = "acme") -> Any:
     page = context.new_page()
     page.set_default_timeout(10_000)
     page.goto(portal.link(tenant))
-    page.wait_for_url(portal.server.url + "/portal/")
+    page.wait_for_url(re.compile(re.escape(portal.server.url) + r"/portal/\?at=\d+$"))
     return page
 
 
@@ -250,7 +251,7 @@ def test_a_link_opens_once_and_not_after_it_expired(
     link = portal.link("acme")
     first = browser.new_context().new_page()
     first.goto(link)
-    first.wait_for_url(portal.server.url + "/portal/")
+    first.wait_for_url(re.compile(re.escape(portal.server.url) + r"/portal/\?at=\d+$"))
     again = browser.new_context().new_page()
     answer = again.goto(link)
     assert answer is not None and answer.status == 403

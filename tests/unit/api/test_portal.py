@@ -125,3 +125,38 @@ def test_sign_out_ends_the_session(api: Api) -> None:
     page = client.get("/portal/")
     assert client.post("/portal/signout", data={"csrf": _csrf(page.text)}).status_code == 200
     assert client.get("/portal/").status_code == 401
+
+
+def test_the_first_open_of_a_link_wins_on_every_replica() -> None:
+    """Two replicas open one link at the same moment: both records reach the store;
+    every replica applies them in one order and keeps the first (the second opener sees
+    a record that is not its own and refuses)."""
+    from kafkahooks.api.portalsessions import (
+        PortalSessionTable,
+        new_session,
+        opened,
+        session_record,
+    )
+
+    minted, link = new_session("acme", 1000.0, 600, 3600)
+    one, cookie_one = opened(minted, 1001.0)
+    two, cookie_two = opened(minted, 1001.5)
+    replicas = [PortalSessionTable(), PortalSessionTable()]
+    for table in replicas:
+        table.apply("portal/" + minted.id, session_record(minted), 0)
+        assert table.check_link(link, 1001.0) is not None
+        assert table.apply("portal/" + one.id, session_record(one), 1)
+        assert not table.apply("portal/" + two.id, session_record(two), 2)
+        assert table.check_link(link, 1002.0) is None  # used
+        assert table.authenticate(cookie_one, 1002.0) is not None
+        assert table.authenticate(cookie_two, 1002.0) is None
+        assert table.authenticate(cookie_one, 1001.0 + 3600) is None  # the hour is over
+
+
+def test_a_page_after_a_write_waits_for_the_store_offset(api: Api) -> None:
+    client = _browser(api, "acme")
+    ahead = api.store.applied + 1
+    behind = client.get(f"/portal/?at={ahead}")  # a write this replica has not applied
+    assert behind.status_code == 503 and "not applied store offset" in behind.text
+    api.store.put("unrelated", b"x")  # now it has
+    assert client.get(f"/portal/?at={ahead}").status_code == 200

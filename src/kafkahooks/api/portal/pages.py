@@ -26,7 +26,7 @@ import base64
 import hmac
 import time
 import urllib.parse
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from typing import Annotated, Any
 
@@ -37,7 +37,15 @@ from jinja2 import Environment, PackageLoader
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kafkahooks.api.audit import Audit
-from kafkahooks.api.auth import MAX_BODY, Scope, fresh, json_body, require_admin, tenant_scope
+from kafkahooks.api.auth import (
+    MAX_BODY,
+    Scope,
+    fresh,
+    json_body,
+    require_admin,
+    tenant_scope,
+    wait_for_offset,
+)
 from kafkahooks.api.context import ApiContext, context, request_id
 from kafkahooks.api.endpoints import (
     OFFSET_HEADER,
@@ -104,8 +112,12 @@ def _page(request: Request, template: str, status: int = 200, **values: Any) -> 
     return HTMLResponse(html, status_code=status, headers=_security_headers(ctx))
 
 
-def _see(request: Request, path: str) -> Response:
-    return RedirectResponse(path, status_code=303, headers=_security_headers(context(request)))
+def _see(request: Request, path: str, offset: int) -> Response:
+    """303 to ``path`` after a write at store ``offset``: the page waits for it
+    (``?at=``), so a balancer may send the next request to any replica."""
+    return RedirectResponse(
+        f"{path}?at={offset}", status_code=303, headers=_security_headers(context(request))
+    )
 
 
 async def _page_error(request: Request, exc: Exception) -> Response:
@@ -140,8 +152,11 @@ def _signed_out() -> PortalPageError:
     )
 
 
-def session(request: Request) -> Session:
+async def session(request: Request) -> Session:
     ctx = context(request)
+    at = request.query_params.get("at", "")
+    if at.isdigit():  # the page after a write through another replica: wait for it here
+        await _or_page(wait_for_offset(ctx, int(at)))
     cookie = request.cookies.get(COOKIE, "")
     record = ctx.store.tables.portal.authenticate(cookie, ctx.clock())
     if record is None:
@@ -317,23 +332,26 @@ def portal_router() -> APIRouter:
         mine, cookie = opened(record, now)
         scope = Scope(record.principal, record.tenant, ctx)
         audit = Audit(request_id(request), scope.token_id, record.tenant, "portal-open", None)
-        await write_record(scope, audit, PORTAL_PREFIX + record.id, session_record(mine))
+        offset = await _or_page(
+            write_record(scope, audit, PORTAL_PREFIX + record.id, session_record(mine))
+        )
         held = ctx.store.tables.portal.get(record.id)
         if held is None or held.cookie_sha256 != mine.cookie_sha256:
             raise _refused_link()  # another opening of the same link won
         # a page of ours moves on (not a redirect), so the Strict cookie is sent by the
         # next request even when the link was opened from another site
-        answer = _page(request, "opened.html", session=None)
+        answer = _page(request, "opened.html", session=None, next=f"/portal/?at={offset}")
         _cookie(answer, COOKIE, cookie, int(record.session_seconds))
         return answer
 
     @router.post("/signout")
     async def sign_out(request: Request, sess: SessionDep) -> Response:
         await _form(request, sess)
-        ended = PortalSession(**{f: getattr(sess.record, f) for f in PortalSession.__slots__})
-        ended = _ended(ended, sess.scope.context.clock())
+        ended = replace(sess.record, ended=sess.scope.context.clock())
         audit = Audit(request_id(request), sess.scope.token_id, sess.tenant, "portal-end", None)
-        await write_record(sess.scope, audit, PORTAL_PREFIX + ended.id, session_record(ended))
+        await _or_page(
+            write_record(sess.scope, audit, PORTAL_PREFIX + ended.id, session_record(ended))
+        )
         answer = _page(
             request,
             "message.html",
@@ -377,7 +395,7 @@ def portal_router() -> APIRouter:
     async def create(request: Request, sess: SessionDep) -> Response:
         fields = await _form(request, sess)
         try:
-            answer, _ = await create_for(
+            answer, offset = await create_for(
                 sess.scope, request_id(request), _endpoint_body(fields, new=True)
             )
         except ApiError as exc:
@@ -391,7 +409,7 @@ def portal_router() -> APIRouter:
                 endpoint=None,
                 problems=_problems(exc),
             )
-        moved = _see(request, f"/portal/e/{answer['id']}")
+        moved = _see(request, f"/portal/e/{answer['id']}", offset)
         _put_reveal(
             moved, sess, answer["id"], {"secret": answer["signing_secret"], "kind": "created"}
         )
@@ -442,7 +460,7 @@ def portal_router() -> APIRouter:
         fields = await _form(request, sess)
         ep = _endpoint(sess, endpoint_id)
         try:
-            await patch_for(
+            _, offset = await patch_for(
                 sess.scope,
                 request_id(request),
                 ep.id,
@@ -460,20 +478,17 @@ def portal_router() -> APIRouter:
                 endpoint=endpoint_view(ep, sess.scope.context.clock()),
                 problems=_problems(exc),
             )
-        return _see(request, f"/portal/e/{ep.id}")
+        return _see(request, f"/portal/e/{ep.id}", offset)
 
     @router.post("/e/{endpoint_id}/active")
     async def set_active(request: Request, sess: SessionDep, endpoint_id: str) -> Response:
         fields = await _form(request, sess)
         ep = _endpoint(sess, endpoint_id)
         want = _one(fields, "active") == "true"
-        await _or_page(
-            request,
-            sess,
-            ep,
-            patch_for(sess.scope, request_id(request), ep.id, {"active": want}, _version(fields)),
+        _, offset = await _or_page(
+            patch_for(sess.scope, request_id(request), ep.id, {"active": want}, _version(fields))
         )
-        return _see(request, f"/portal/e/{ep.id}")
+        return _see(request, f"/portal/e/{ep.id}", offset)
 
     @router.get("/e/{endpoint_id}/delete")
     async def delete_confirm(request: Request, sess: SessionDep, endpoint_id: str) -> Response:
@@ -486,9 +501,7 @@ def portal_router() -> APIRouter:
     async def delete(request: Request, sess: SessionDep, endpoint_id: str) -> Response:
         fields = await _form(request, sess)
         ep = _endpoint(sess, endpoint_id)
-        await _or_page(
-            request, sess, ep, delete_for(sess.scope, request_id(request), ep.id, _version(fields))
-        )
+        await _or_page(delete_for(sess.scope, request_id(request), ep.id, _version(fields)))
         return _page(
             request,
             "message.html",
@@ -509,10 +522,7 @@ def portal_router() -> APIRouter:
         fields = await _form(request, sess)
         ep = _endpoint(sess, endpoint_id)
         overlap = _one(fields, "expire_previous") or "24h"
-        answer, _ = await _or_page(
-            request,
-            sess,
-            ep,
+        answer, offset = await _or_page(
             rotate_for(
                 sess.scope,
                 request_id(request),
@@ -521,7 +531,7 @@ def portal_router() -> APIRouter:
                 _version(fields),
             ),
         )
-        moved = _see(request, f"/portal/e/{ep.id}")
+        moved = _see(request, f"/portal/e/{ep.id}", offset)
         _put_reveal(
             moved,
             sess,
@@ -541,9 +551,7 @@ def portal_router() -> APIRouter:
         tests = _activity(request).tests
         if tests is None:
             raise _not_here("Test sends")
-        result = await _or_page(
-            request, sess, ep, tests.send_test(sess.scope, ep, _one(fields, "event_type"))
-        )
+        result = await _or_page(tests.send_test(sess.scope, ep, _one(fields, "event_type")))
         return _page(
             request,
             "test.html",
@@ -576,7 +584,7 @@ def portal_router() -> APIRouter:
             raise _not_here("Recovers")
         hours = _one(fields, "hours")
         since = sess.scope.context.clock() - 3600 * (float(hours) if hours.isdigit() else 24)
-        job = await _or_page(request, sess, ep, recovers.start(sess.scope, ep, since))
+        job = await _or_page(recovers.start(sess.scope, ep, since))
         return _page(
             request,
             "message.html",
@@ -589,18 +597,12 @@ def portal_router() -> APIRouter:
     return router
 
 
-async def _or_page(request: Request, sess: Session, ep: Endpoint, work: Any) -> Any:
-    """Await an API write; its refusal as a page naming the endpoint."""
+async def _or_page(work: Any) -> Any:
+    """Await an API call; its refusal (``ApiError``) as a page saying why."""
     try:
         return await work
     except ApiError as exc:
         raise PortalPageError(exc.status, "Not done", "; ".join(_problems(exc))) from None
-
-
-def _ended(record: PortalSession, now: float) -> PortalSession:
-    from dataclasses import replace
-
-    return replace(record, ended=now)
 
 
 def _refused_link() -> PortalPageError:
