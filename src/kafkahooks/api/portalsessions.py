@@ -71,6 +71,7 @@ class PortalSession:
     opened: float | None = None
     cookie_sha256: str | None = None
     ended: float | None = None
+    description: str = ""  # the platform's note, e.g. which of its users asked
 
     def __repr__(self) -> str:
         return f"PortalSession(id={self.id!r}, tenant={self.tenant!r})"
@@ -94,11 +95,14 @@ def session_record(session: PortalSession) -> bytes:
 
 
 def new_session(
-    tenant: str, now: float, link_seconds: float, session_seconds: float
+    tenant: str, now: float, link_seconds: float, session_seconds: float, description: str = ""
 ) -> tuple[PortalSession, str]:
     """An unopened session and its link secret (``<id>.<secret>``, shown once)."""
     sid, secret = secrets.token_hex(8), secrets.token_urlsafe(24)
-    session = PortalSession(sid, tenant, _hash(secret), now, now + link_seconds, session_seconds)
+    session = PortalSession(
+        sid, tenant, _hash(secret), now, now + link_seconds, session_seconds,
+        description=description,
+    )  # fmt: skip
     return session, f"{sid}.{secret}"
 
 
@@ -125,6 +129,7 @@ def _parse(key: str, value: bytes) -> PortalSession | None:
             opened=None if raw.get("opened") is None else float(raw["opened"]),
             cookie_sha256=None if raw.get("cookie_sha256") is None else str(raw["cookie_sha256"]),
             ended=None if raw.get("ended") is None else float(raw["ended"]),
+            description=str(raw.get("description") or ""),
         )  # fmt: skip
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
         return None

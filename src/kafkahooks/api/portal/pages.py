@@ -402,7 +402,7 @@ def portal_router() -> APIRouter:
             return _page(
                 request,
                 "form.html",
-                422 if exc.status == 422 else exc.status,
+                exc.status,
                 session=sess,
                 catalogue=_catalogue(sess.scope.context),
                 values=_form_values(fields),
@@ -626,7 +626,9 @@ class PortalSessionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
     description: str = Field(
-        default="", max_length=256, description="for the audit trail only, e.g. the platform's user"
+        default="",
+        max_length=256,
+        description="kept in the session's store record, e.g. which of the platform's users",
     )
 
 
@@ -667,13 +669,17 @@ def sessions_router() -> APIRouter:
     ) -> Response:
         check_rate(scope)
         try:
-            PortalSessionCreate.model_validate(body if body is not None else {})
+            ask = PortalSessionCreate.model_validate(body if body is not None else {})
         except ValidationError as exc:
             raise validation_errors(exc) from None
         ctx = scope.context
         portal = ctx.config.portal
         record, link = new_session(
-            scope.tenant, ctx.clock(), portal.link_minutes * 60, portal.session_minutes * 60
+            scope.tenant,
+            ctx.clock(),
+            portal.link_minutes * 60,
+            portal.session_minutes * 60,
+            ask.description,
         )
         audit = Audit(
             request_id(request),
