@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+# the real endpoint store, for tests of routes with ``endpoints:``
+from tests.integration.conftest import store, store_keys, store_writer  # noqa: F401
+
 HERE = Path(__file__).parent
 
 

@@ -108,9 +108,11 @@ class AttemptLogs:
         error: str | None,
         excerpt: str | None = None,
         endpoint_id: str | None = None,
+        event_type: str | None = None,
     ) -> None:
         self.records.append(
             {
+                "event_type": event_type,
                 "event_id": event_id,
                 "route": route,
                 "attempt": attempt,

@@ -5,7 +5,9 @@ uvicorn or the Kafka client through this package.  Modules: ``app`` (the FastAPI
 and its document), ``server`` (start-up and serving), ``state`` (the store, followed),
 ``tokens``, ``idempotency``, ``audit``, ``writes``, ``auth``, ``errors``, ``targets``,
 ``ratelimit``, ``models``, ``context`` and one router module per resource
-(``endpoints``, ``admin``, ``catalogue``).
+(``endpoints``, ``admin``, ``catalogue``); ``attempts`` (the per-endpoint attempts and
+hourly statistics index, pure) and ``attemptlog`` (that index fed from the delivery log,
+older history read from it).
 """
 
 from __future__ import annotations
@@ -16,6 +18,15 @@ from kafkahooks.lazy import lazy_door
 
 if TYPE_CHECKING:
     from kafkahooks.api.app import create_app, openapi_document
+    from kafkahooks.api.attemptlog import AttemptsPage, EndpointAttempts, open_endpoint_attempts
+    from kafkahooks.api.attempts import (
+        Attempt,
+        AttemptIndex,
+        EndpointStats,
+        IndexAnswer,
+        LatencyEstimate,
+        StatusFilter,
+    )
     from kafkahooks.api.audit import Audit, AuditRecorder, AuditUnavailableError, KafkaAudit
     from kafkahooks.api.catalogue import build_catalogue
     from kafkahooks.api.context import ApiContext
@@ -27,12 +38,20 @@ __all__ = [
     "ApiContext",
     "ApiStartError",
     "ApiStore",
+    "Attempt",
+    "AttemptIndex",
+    "AttemptsPage",
     "Audit",
     "AuditRecorder",
     "AuditUnavailableError",
+    "EndpointAttempts",
+    "EndpointStats",
+    "IndexAnswer",
     "KafkaApiStore",
     "KafkaAudit",
+    "LatencyEstimate",
     "Principal",
+    "StatusFilter",
     "StoreTables",
     "TokenTable",
     "build_catalogue",
@@ -40,12 +59,22 @@ __all__ = [
     "hash_secret",
     "new_token",
     "open_api_store",
+    "open_endpoint_attempts",
     "openapi_document",
     "run_api",
 ]
 
 _HOMES = {
     "ApiContext": "context",
+    "Attempt": "attempts",
+    "AttemptIndex": "attempts",
+    "AttemptsPage": "attemptlog",
+    "EndpointAttempts": "attemptlog",
+    "EndpointStats": "attempts",
+    "IndexAnswer": "attempts",
+    "LatencyEstimate": "attempts",
+    "StatusFilter": "attempts",
+    "open_endpoint_attempts": "attemptlog",
     "ApiStartError": "server",
     "ApiStore": "state",
     "Audit": "audit",

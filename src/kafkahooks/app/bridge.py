@@ -31,7 +31,7 @@ from kafkahooks.app.store import EndpointDirectories
 from kafkahooks.config import RouteConfig, RoutesFile
 from kafkahooks.decode import Decoders
 from kafkahooks.delivery import Deliverer, Gates, Http1Sender, RouteStates, RouteTable, Sender
-from kafkahooks.endpoints import EndpointDirectory
+from kafkahooks.endpoints import EndpointDirectory, HealthObserver
 from kafkahooks.engine import DeadLetterLimit, DeadLetterWriter, Pipeline, Stats
 from kafkahooks.errors import KafkahooksError
 from kafkahooks.kafka import (
@@ -84,6 +84,7 @@ class Member:
         gates: Gates | None = None,
         reach: Reachability | None = None,
         directory: EndpointDirectory | None = None,
+        health: HealthObserver | None = None,
         progress: ProgressLog | None = None,
     ) -> None:
         kafka = config.kafka
@@ -91,7 +92,9 @@ class Member:
         self.routes = RouteTable(routes, settings.allow_local_targets, states, directory)
         self.tracker = OffsetTracker()
         self.tracker.set_sparse(sparse_topics(routes))
-        self.deliverer = Deliverer(sender, settings.max_in_flight, delivery_log, gates)
+        self.deliverer = Deliverer(
+            sender, settings.max_in_flight, delivery_log, gates, health=health
+        )
         self.pipeline = Pipeline(
             self.routes,
             self.deliverer,
@@ -164,7 +167,8 @@ def _lane_change(name: str, before: LaneShape, after: LaneShape) -> str:
 
 class Bridge:
     """One process: its group members, one HTTP sender, one dead-letter producer.
-    ``directory``: the customer endpoints, for routes with ``endpoints:``."""
+    ``directory``: the customer endpoints, for routes with ``endpoints:``; ``health``:
+    what their deliveries' answers are told to (auto-disable, ``app/store.py``)."""
 
     def __init__(
         self,
@@ -173,6 +177,7 @@ class Bridge:
         sender: Sender | None = None,
         directory: EndpointDirectory | None = None,
         problem: Callable[[], str | None] | None = None,
+        health: HealthObserver | None = None,
     ):
         self.config = config
         self.settings = settings
@@ -220,6 +225,7 @@ class Bridge:
                 gates=self.gates,
                 reach=self.reach,
                 directory=directory,
+                health=health,
                 progress=self.progress,
             )
             for group, routes in groups
@@ -390,7 +396,7 @@ async def run_bridge(
     path: str | None = None,
     early_signals: list[int] | None = None,
 ) -> RunResult:
-    directories = EndpointDirectories(config, settings)
+    directories = EndpointDirectories(config, settings, status=True)
     try:  # the endpoint store is read to its end before any group is joined
         directory = await asyncio.get_running_loop().run_in_executor(None, directories.open)
     except StoreUnavailableError as exc:
@@ -400,7 +406,8 @@ async def run_bridge(
     try:
         store = directories.store
         problem = store.problem if store is not None else None
-        return await _run(config, settings, (directory, problem), path, early_signals)
+        endpoints = (directory, problem, directories.health)
+        return await _run(config, settings, endpoints, path, early_signals)
     finally:
         await asyncio.get_running_loop().run_in_executor(None, directories.close)
 
@@ -408,12 +415,15 @@ async def run_bridge(
 async def _run(
     config: RoutesFile,
     settings: Settings,
-    endpoints: tuple[EndpointDirectory | None, Callable[[], str | None] | None],
+    endpoints: tuple[
+        EndpointDirectory | None, Callable[[], str | None] | None, HealthObserver | None
+    ],
     path: str | None,
     early_signals: list[int] | None,
 ) -> RunResult:
+    directory, problem, health = endpoints
     try:
-        bridge = Bridge(config, settings, directory=endpoints[0], problem=endpoints[1])
+        bridge = Bridge(config, settings, directory=directory, problem=problem, health=health)
     except ValueError as exc:  # e.g. routes with endpoints: and no endpoint directory
         return RunResult(2, Stats(), 0, str(exc))
     install_signal_handlers(bridge)

@@ -7,6 +7,12 @@ its own (``kafka/storelog.py``) into an :class:`~kafkahooks.endpoints.EndpointTa
 and then follows the topic on one thread, so a change applies to every event matched
 after this replica applied it.
 
+A bridge's store also carries the endpoints' health (``status=True``): an
+:class:`~kafkahooks.endpoints.EndpointHealth` listening to the table (registered before
+the load, so that void disables and orphaned status records found in the store are
+settled once it is loaded) and the :class:`~kafkahooks.app.statuswriter.StatusWriter`
+thread that writes its records and produces its events.
+
 Invariant: :func:`open_store` returns only a store that was read to its end with every
 record decryptable; a record under a key id the configuration lacks is a
 :class:`StoreKeyError` that names the key ids and how many records use each, and the
@@ -16,14 +22,25 @@ bridge does not start (it would deliver with stale endpoints).
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from kafkahooks.app.settings import Settings
-from kafkahooks.config import RoutesFile
-from kafkahooks.endpoints import EndpointDirectory, EndpointTable, Keyring
+from kafkahooks.app.statuswriter import StatusWriter
+from kafkahooks.config import EndpointStoreConfig, RoutesFile
+from kafkahooks.endpoints import EndpointDirectory, EndpointHealth, EndpointTable, Keyring
 from kafkahooks.errors import KafkahooksError
-from kafkahooks.kafka import StoreLoad, StoreLog, check_store_topic, ensure_store_topic
+from kafkahooks.kafka import (
+    StoreLoad,
+    StoreLog,
+    check_store_topic,
+    ensure_store_topic,
+    ensure_topics,
+    producer_properties,
+)
 
 __all__ = [
     "EndpointDirectories",
@@ -52,8 +69,12 @@ class EndpointStore:
     loaded: StoreLoad
     keyring: Keyring
     max_per_tenant: int
+    health: EndpointHealth | None = None  # a bridge's: auto-disable
+    status_writer: StatusWriter | None = None
 
     def close(self) -> None:
+        if self.status_writer is not None:
+            self.status_writer.close()
         self.log.close()
 
     def problem(self) -> str | None:
@@ -85,12 +106,14 @@ def open_store(
     create: bool = True,
     timeout: float = LOAD_TIMEOUT,
     missing_keys_ok: bool = False,
+    status: bool = False,
 ) -> EndpointStore:
     """Read the store named by ``config.endpoint_store`` to its end; ``follow``: then keep
     applying new records on a thread; ``create``: make the topic when it is missing;
     ``missing_keys_ok``: return a store with records under missing key ids too (the
     operator's ``endpoints`` commands: ``check`` reports them, the others refuse only the
-    endpoints they cannot read; never a process that delivers).
+    endpoints they cannot read; never a process that delivers); ``status``: keep the
+    endpoints' health and write it (a bridge: needs ``follow``).
     Raises ``StoreTopicError``, ``StoreUnavailableError``, :class:`StoreKeyError`, or a
     ``ValueError`` for a malformed key spec."""
     settings = config.endpoint_store
@@ -103,13 +126,20 @@ def open_store(
     else:
         check_store_topic(props, settings.topic, TOPIC_TIMEOUT)
     table = EndpointTable(keyring)
+    health = _health(table, settings) if status and follow else None
     store_log = StoreLog(props, settings.topic, table.apply, name="endpoints")
+    writer = None
     try:
         loaded = store_log.load(timeout)
         if table.missing_keys and not missing_keys_ok:
             raise StoreKeyError(_missing(table))
         if follow:
             store_log.follow()
+        if health is not None:
+            if settings.events_topic:
+                ensure_topics(producer_properties(config.kafka), [settings.events_topic])
+            writer = StatusWriter(health, store_log, settings.events_topic)
+            writer.start()
     except BaseException:
         store_log.close()
         raise
@@ -122,7 +152,23 @@ def open_store(
             "seconds": round(loaded.seconds, 3),
         },
     )
-    return EndpointStore(table, store_log, loaded, keyring, settings.max_endpoints_per_tenant)
+    return EndpointStore(
+        table, store_log, loaded, keyring, settings.max_endpoints_per_tenant, health, writer
+    )
+
+
+def _health(table: EndpointTable, settings: EndpointStoreConfig) -> EndpointHealth:
+    """The replica's endpoint health, listening to ``table``; its writer id names this
+    process (host, pid and a random part: a restarted process is another writer)."""
+    writer_id = f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
+    health = EndpointHealth(
+        table,
+        writer_id=writer_id,
+        period=settings.auto_disable_after,
+        interval=settings.status_write_interval,
+    )
+    table.listener = health
+    return health
 
 
 def needs_store(config: RoutesFile) -> bool:
@@ -134,15 +180,23 @@ class EndpointDirectories:
     """The process's endpoint directory, when a route has ``endpoints:``: the store, read to
     its end and followed."""
 
-    def __init__(self, config: RoutesFile, settings: Settings, *, follow: bool = True) -> None:
+    def __init__(
+        self, config: RoutesFile, settings: Settings, *, follow: bool = True, status: bool = False
+    ) -> None:
         self._config, self._settings, self._follow = config, settings, follow
+        self._status = status and follow  # a bridge: keep the endpoints' health (auto-disable)
         self.store: EndpointStore | None = None
 
     def open(self) -> EndpointDirectory | None:
         if not needs_store(self._config):
             return None
-        self.store = open_store(self._config, follow=self._follow)
+        self.store = open_store(self._config, follow=self._follow, status=self._status)
         return self.store.table
+
+    @property
+    def health(self) -> EndpointHealth | None:
+        """What the deliverers tell every customer endpoint's answer (auto-disable)."""
+        return self.store.health if self.store is not None else None
 
     def close(self) -> None:
         if self.store is not None:

@@ -51,11 +51,13 @@ def parse_since(text: str, now: float | None = None) -> float:
 
 
 def _attempt(message: Message) -> dict[str, Any] | None:
+    """An attempt record; ``None`` for anything else, such as the markers the API's
+    follower writes to find "now" (an empty value under a ``marker/`` key)."""
     try:
         value = json.loads(message.value() or b"{}")
     except ValueError:
         return None
-    return value if isinstance(value, dict) else None
+    return value if isinstance(value, dict) and "event_id" in value else None
 
 
 def read_or_explain(

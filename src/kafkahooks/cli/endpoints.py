@@ -243,6 +243,7 @@ def cmd_update(args: argparse.Namespace) -> int:
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
+    from kafkahooks.endpoints import status_key
     from kafkahooks.kafka import StoreWriteError
 
     session = open_session(args)
@@ -250,11 +251,13 @@ def cmd_delete(args: argparse.Namespace) -> int:
         if session.table.offset_of(args.id) == -1:  # (one it cannot decrypt may go)
             endpoint_or_exit(session, args.id)
         ep = session.table.get(args.id)
-        try:
-            offset = session.log.write(args.id, None, session.timeout)
-        except StoreWriteError as exc:
-            fail(str(exc))
-        read_back(session, offset)
+        # both keys: the endpoint's and kafkahooks' status record of it
+        keys: list[tuple[str, bytes | None]] = [(args.id, None), (status_key(args.id), None)]
+        results = session.log.write_many(keys, session.timeout)
+        for result in results:
+            if isinstance(result, StoreWriteError):
+                fail(str(result))
+        read_back(session, max(r for r in results if isinstance(r, int)))
     finally:
         session.close()
     print(f"deleted {args.id}" + (f" (tenant {ep.tenant!r})" if ep is not None else ""))
@@ -296,10 +299,13 @@ def _set_active(args: argparse.Namespace, active: bool) -> int:
     session = open_session(args)
     try:
         ep = endpoint_or_exit(session, args.id)
+        # always a new revision: it voids a disable by kafkahooks (auto-disable)
         write_checked(session, set_active(ep, active, time.time()), ep.offset)
     finally:
         session.close()
-    print(f"{ep.id}: {'enabled' if active else 'disabled'}")
+    voided = ep.status.disabled if ep.status is not None and active else None
+    note = f" (kafkahooks' disable, {voided.detail}, no longer applies)" if voided else ""
+    print(f"{ep.id}: {'enabled' if active else 'disabled'}{note}")
     return 0
 
 
@@ -319,6 +325,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(f"store topic {session.topic!r}: loaded in {session.load_seconds:.2f} s")
     print(f"  records read: {table.records_read:,} (superseded versions included)")
     print(f"  endpoints: {len(table):,} for {len(tenants):,} tenants")
+    statuses = [ep.status for ep in table.endpoints() if ep.status is not None]
+    disabled = sum(1 for st in statuses if st.disabled is not None)
+    failing = sum(1 for st in statuses if st.disabled is None and st.failing_since is not None)
+    print(f"  disabled by kafkahooks: {disabled:,}; failing (clock running): {failing:,}")
     by_key = ", ".join(f"{k}: {n:,}" for k, n in sorted(table.records_by_key.items()))
     print(f"  records per key id: {by_key or 'none'}")
     rejected = ", ".join(f"{r}: {n:,}" for r, n in sorted(table.rejected.items()))
@@ -359,8 +369,9 @@ def cmd_test(args: argparse.Namespace) -> int:
     guard_url(ep.url, session.allow_local)
     out(f"POST {shown_url(ep.url)} (endpoint {ep.id}, route {route_name}, "
          f"event type {event_type})")  # fmt: skip
-    if not ep.active:
-        out("# note: the endpoint is disabled (no event matches it); sent anyway")
+    if not ep.enabled:
+        by = "" if not ep.active else " by kafkahooks (enable it to resume)"
+        out(f"# note: the endpoint is disabled{by} (no event matches it); sent anyway")
     try:
         status, body, elapsed = asyncio.run(_send(request))
     except DeliveryError as exc:

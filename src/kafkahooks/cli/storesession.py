@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CONFLICT",
     "Session",
+    "active_text",
     "encode_or_exit",
     "endpoint_or_exit",
     "fail",
@@ -260,6 +261,21 @@ def print_endpoint(ep: Endpoint) -> None:
     out(json.dumps(describe_endpoint(ep, time.time()), indent=2, ensure_ascii=False))
 
 
+def active_text(ep: Endpoint) -> str:
+    """``yes``, ``no`` (its tenant's), ``no (kafkahooks: <reason>)`` (auto-disabled: the
+    tenant's ``active`` is still true), ``yes (failing since <time>)``."""
+    status = ep.status if ep.active else None
+    if status is not None and status.disabled is not None:
+        return f"no (kafkahooks: {status.disabled.reason})"
+    if status is not None and status.failing_since is not None:
+        return f"yes (failing since {_utc(status.failing_since)})"
+    return "yes" if ep.active else "no"
+
+
+def _utc(seconds: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+
+
 def print_table(endpoints: list[Endpoint]) -> None:
     from kafkahooks.config import shown_url
 
@@ -267,7 +283,7 @@ def print_table(endpoints: list[Endpoint]) -> None:
     for ep in endpoints:
         types = ",".join(ep.event_types)
         rows.append(
-            (ep.id, ep.tenant, "yes" if ep.active else "no", shown_url(ep.url),
+            (ep.id, ep.tenant, active_text(ep), shown_url(ep.url),
              types if len(types) <= 40 else types[:37] + "...",
              ep.description if len(ep.description) <= 40 else ep.description[:37] + "...")
         )  # fmt: skip

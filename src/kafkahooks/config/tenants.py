@@ -8,7 +8,9 @@ every endpoint has its own URL, headers and signing secrets, so the route's
 
 ``endpoint_store`` says where the endpoints live (a compacted Kafka topic) and
 holds the encryption keys for their secrets: ``SecretStr`` from the moment they
-are parsed, never printed.
+are parsed, never printed; and how the bridge disables a failing endpoint
+(``auto_disable_after``, ``status_write_interval``) and where it announces it
+(``events_topic``: ``endpoint.disabled`` / ``endpoint.enabled``).
 """
 
 from __future__ import annotations
@@ -45,6 +47,13 @@ class EndpointStoreConfig(_Strict):
     topic: str = Field(min_length=1)
     encryption_keys: SecretStr
     max_endpoints_per_tenant: int = Field(default=50, ge=1, le=100_000)
+    # seconds of failures without one success before the bridge disables an endpoint
+    # (null: never by the clock; a 410 Gone still disables): 5 days, as Standard Webhooks
+    auto_disable_after: float | None = Field(default=5 * 86400.0, gt=0)
+    # at most one status write per endpoint per replica in this many seconds
+    status_write_interval: float = Field(default=60.0, ge=0, le=86400)
+    # where endpoint.disabled / endpoint.enabled events go (null: nowhere)
+    events_topic: str | None = Field(default=None, min_length=1)
 
     @field_validator("encryption_keys")
     @classmethod

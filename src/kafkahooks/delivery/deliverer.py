@@ -9,12 +9,15 @@ fetched before either is taken (a slow token endpoint holds no slot).
 A delivery to a customer endpoint (``ctx.endpoint_id`` set, on a route with
 ``endpoints:``) reads the endpoint from the directory at every attempt: its
 current URL, headers, secrets and payload version (``delivery/targets.py``), and
-its own gate.  Deleted by then: ``EndpointDeletedError``; disabled:
-``EndpointDisabledError``; neither sends anything, and an attempt already sent
-finishes as it started.  When the route can park (retry topics), an endpoint whose
-gate would make the event wait (circuit open, its rate limit) gets no attempt:
-``EndpointBackloggedError``, and the event is parked at once; a backoff between
-attempts ends early when the circuit opens (``delivery/gates.py``).
+its own gate.  Deleted by then: ``EndpointDeletedError``; disabled (by its tenant,
+or by the bridge: ``Endpoint.enabled``): ``EndpointDisabledError``; neither sends
+anything, and an attempt already sent finishes as it started.  When the route can park
+(retry topics), an endpoint whose gate would make the event wait (circuit open, its
+rate limit) gets no attempt: ``EndpointBackloggedError``, and the event is parked at
+once; a backoff between attempts ends early when the circuit opens
+(``delivery/gates.py``).  Every answered attempt to a customer endpoint is reported to
+the endpoint health (``endpoints/health.py``, auto-disable): a dictionary lookup in the
+usual case.
 
 Every call ends in a :class:`DeliveryReport`, never an exception (only
 cancellation propagates): a body or header the event cannot fill is a
@@ -31,7 +34,7 @@ import logging
 import time
 import traceback
 from collections.abc import Awaitable, Callable
-from typing import NoReturn, Protocol
+from typing import Any, NoReturn, Protocol
 
 from kafkahooks.delivery.auth import send_authorized
 from kafkahooks.delivery.errors import (
@@ -52,6 +55,7 @@ from kafkahooks.delivery.retry import DeliveryReport, deliver_with_retries
 from kafkahooks.delivery.route import Route
 from kafkahooks.delivery.sender import Response, Sender
 from kafkahooks.delivery.targets import EndpointTarget
+from kafkahooks.endpoints import Endpoint, HealthObserver
 from kafkahooks.telemetry import METRICS, route_metrics
 from kafkahooks.templating import RenderContext, TemplateError
 
@@ -124,6 +128,14 @@ async def _guarded(route: str, run: Callable[[], Awaitable[DeliveryReport]]) -> 
     return report
 
 
+def _type_text(event_type: Any) -> str | None:
+    """The event type as the delivery log records it: text, or ``None`` when the route
+    reads none (a number read at the type's path is recorded as its text)."""
+    if event_type is None or isinstance(event_type, str):
+        return event_type
+    return str(event_type)
+
+
 class AttemptLog(Protocol):
     """Where every attempt is reported (the delivery-log topic, wired by ``app/``): the
     deliverer knows nothing of Kafka."""
@@ -138,6 +150,7 @@ class AttemptLog(Protocol):
         error: str | None,
         excerpt: str | None = None,
         endpoint_id: str | None = None,
+        event_type: str | None = None,
     ) -> None: ...
 
 
@@ -164,8 +177,10 @@ class Deliverer:
         log: AttemptLog | None = None,
         gates: Gates | None = None,
         failures: FailedAttempts | None = None,
+        health: HealthObserver | None = None,
     ) -> None:
         self.sender = sender
+        self.health = health  # told every customer endpoint's answer (auto-disable)
         self.log = log
         self.failures = failures if failures is not None else FailedAttempts()
         self.attempts = 0
@@ -176,13 +191,18 @@ class Deliverer:
         return self.gates.for_route(route)
 
     async def _send(
-        self, route: Route, gate: EndpointGate, request: OutboundRequest, attempt: int
+        self,
+        route: Route,
+        gate: EndpointGate,
+        request: OutboundRequest,
+        attempt: int,
+        event_type: str | None = None,
     ) -> Response:
         """The route's auth first (a token fetch takes no slot), then the request through
         the gates; after a 401 that refreshes the token, once more."""
 
         def exchange(req: OutboundRequest) -> Awaitable[Response]:
-            return self._exchange(route, gate, req, attempt)
+            return self._exchange(route, gate, req, attempt, None, event_type)
 
         return await send_authorized(exchange, request, route.auth)
 
@@ -193,6 +213,7 @@ class Deliverer:
         request: OutboundRequest,
         attempt: int,
         target: EndpointTarget | None = None,
+        event_type: str | None = None,
     ) -> Response:
         metrics = route_metrics(route.name)
         async with gate.slot() as probe, self._in_flight:
@@ -214,9 +235,11 @@ class Deliverer:
                 metrics.latency.observe(elapsed)
                 status = response.status if response is not None else None
                 metrics.attempt(status)
+                if target is not None and self.health is not None:
+                    self._observed(target, response, failure, status)
                 if failure is not None:  # only a failed attempt pays for the excerpt and log
                     self._attempt_failed(
-                        route, request, attempt, response, elapsed, failure, target
+                        route, request, attempt, response, elapsed, failure, target, event_type
                     )
                 elif self.log is not None:
                     event_id = request.headers.get("webhook-id", "")
@@ -229,9 +252,23 @@ class Deliverer:
                         elapsed,
                         None,
                         endpoint_id=endpoint_id,
+                        event_type=event_type,
                     )
             gate.record(not isinstance(failure, RetryableDeliveryError), probe)
             return response
+
+    def _observed(
+        self,
+        target: EndpointTarget,
+        response: Response | None,
+        failure: DeliveryError | None,
+        status: int | None,
+    ) -> None:
+        """Tell the endpoint health how an attempt that went out ended (cancelled or
+        broken before an answer or a transport failure: nothing to tell)."""
+        if (response is not None or failure is not None) and self.health is not None:
+            ok = failure is None
+            self.health.observe(target.endpoint_id, target.offset, ok, status, time.time())
 
     def _attempt_failed(
         self,
@@ -242,6 +279,7 @@ class Deliverer:
         elapsed: float,
         failure: DeliveryError,
         target: EndpointTarget | None = None,
+        event_type: str | None = None,
     ) -> None:
         """Log the failed attempt now (rate-limited per endpoint) and record it, with its
         error and the response's excerpt, in the delivery log."""
@@ -261,6 +299,7 @@ class Deliverer:
                 failure.reason,
                 excerpt,
                 endpoint_id=endpoint_id,
+                event_type=event_type,
             )
 
     async def deliver(self, route: Route, ctx: RenderContext) -> DeliveryReport:
@@ -283,7 +322,9 @@ class Deliverer:
                 last.response = None
                 data = body if body is not None else _rendered(lambda: route.render_body(ctx))
                 request = _built(route, ctx, data, ctx.sent_at)
-                last.response = await self._send(route, gate, request, number)
+                last.response = await self._send(
+                    route, gate, request, number, _type_text(ctx.event_type)
+                )
                 return request, last.response
 
             return last.excerpted(await deliver_with_retries(attempt, route.config.retry))
@@ -309,8 +350,8 @@ class Deliverer:
                 ctx.sent_at = now = time.time()
                 last.response = None
                 endpoint = directory.get(endpoint_id)
-                if endpoint is None or not endpoint.active:
-                    self._gone(route, ctx, endpoint_id, number, endpoint is None)
+                if endpoint is None or not endpoint.enabled:
+                    self._gone(route, ctx, endpoint_id, number, endpoint)
                 gate = self.gates.for_endpoint(route, endpoint)
                 if parks and (why := gate.backlog(time.monotonic())) is not None:
                     raise EndpointBackloggedError(why)
@@ -323,7 +364,9 @@ class Deliverer:
                     if not route.template.per_attempt:
                         bodies[target.payload_version] = data
                 request = target.build(ctx, data, now)
-                last.response = await self._exchange(route, gate, request, number, target)
+                last.response = await self._exchange(
+                    route, gate, request, number, target, _type_text(ctx.event_type)
+                )
                 return request, last.response
 
             async def backoff(delay: float) -> None:
@@ -335,11 +378,24 @@ class Deliverer:
         return await _guarded(route.name, run)
 
     def _gone(
-        self, route: Route, ctx: RenderContext, endpoint_id: str, attempt: int, deleted: bool
+        self,
+        route: Route,
+        ctx: RenderContext,
+        endpoint_id: str,
+        attempt: int,
+        endpoint: Endpoint | None,
     ) -> NoReturn:
         """The endpoint was deleted or disabled before this attempt: nothing is sent; the
         delivery log records why.  Raises the error that ends the delivery."""
-        error: EndpointGoneError = EndpointDeletedError() if deleted else EndpointDisabledError()
+        deleted = endpoint is None
+        error: EndpointGoneError
+        if endpoint is None:
+            error = EndpointDeletedError()
+        else:
+            # the bridge's reason, unless its tenant turned it off (that is the reason)
+            status = endpoint.status if endpoint.active else None
+            disabled = status.disabled if status is not None else None
+            error = EndpointDisabledError(disabled.detail if disabled is not None else None)
         if deleted:
             self.gates.endpoint_gone(endpoint_id)
         if self.log is not None:
@@ -351,6 +407,7 @@ class Deliverer:
                 0.0,
                 error.reason,
                 endpoint_id=endpoint_id,
+                event_type=_type_text(ctx.event_type),
             )
         raise error
 

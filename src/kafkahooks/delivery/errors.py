@@ -106,11 +106,12 @@ class EndpointDeletedError(EndpointGoneError):
 
 
 class EndpointDisabledError(EndpointGoneError):
-    """The endpoint was disabled (``active: false``): its waiting event is dead-lettered
-    once with this reason; later events do not match it."""
+    """The endpoint was disabled (``active: false``, or by the bridge: ``detail`` says
+    why, e.g. ``HTTP 410 Gone``): its waiting event is dead-lettered once with this
+    reason; later events do not match it."""
 
-    def __init__(self) -> None:
-        super().__init__("endpoint-disabled")
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(f"endpoint-disabled ({detail})" if detail else "endpoint-disabled")
 
 
 class NoTenantError(PermanentDeliveryError):

@@ -120,8 +120,9 @@ def run_endpoints_demo(events: int = 600, timeout: float = 300.0) -> int:
         print(f"  produced {produced} call-status events of {len(TENANTS)} tenants to {TOPIC}")
         config = load_config(project_file(CONFIG), env)
         settings = Settings(allow_local_targets=True, shutdown_timeout=5, http_port=0)
-        directories = EndpointDirectories(config, settings)
-        bridge = Bridge(config, settings, directory=directories.open())
+        directories = EndpointDirectories(config, settings, status=True)
+        directory = directories.open()
+        bridge = Bridge(config, settings, directory=directory, health=directories.health)
         try:
             asyncio.run(_deliver(bridge, receivers, produced, timeout))
         finally:

@@ -3,9 +3,11 @@
 This is the in-memory form of one store record (``endpoints/records.py`` holds the
 wire form and its encryption).  Every field is plain data; the engine matches events
 against it (:meth:`Endpoint.wants`) and the deliverer builds each attempt from the
-version the directory holds *at that attempt*.  Invariant: ``repr()`` and ``str()``
-show the id, the tenant and the URL's origin only — never a path, query, header
-value or secret.
+version the directory holds *at that attempt*.  Its effective state is
+:attr:`Endpoint.enabled`: the tenant's ``active`` and no bridge disable of this
+revision (``status``, attached by the table, ``endpoints/status.py``).
+Invariant: ``repr()`` and ``str()`` show the id, the tenant and the URL's origin
+only — never a path, query, header value or secret.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from urllib.parse import urlsplit
 from pydantic import SecretStr
 
 from kafkahooks.config import Predicate, through_authority
+from kafkahooks.endpoints.status import EndpointStatus
 
 __all__ = ["Endpoint", "EndpointDirectory", "SigningSecret", "origin_of"]
 
@@ -72,6 +75,15 @@ class Endpoint:
     created: float = 0.0
     updated: float = 0.0
     offset: int = -1
+    # the bridge's status record about this version (``endpoints/status.py``), if any:
+    # never written into the endpoint's own record
+    status: EndpointStatus | None = None
+
+    @property
+    def enabled(self) -> bool:
+        """The effective state: ``active`` and not disabled by the bridge (a status
+        about this very revision with a disable)."""
+        return self.active and (self.status is None or self.status.disabled is None)
 
     @property
     def origin(self) -> str:
@@ -90,7 +102,7 @@ class Endpoint:
     def wants(self, route: str, event_type: object) -> bool:
         """Whether this endpoint subscribes to ``route`` and ``event_type`` (its filter
         predicates are checked by the engine, which holds the event)."""
-        if not self.active:
+        if not self.enabled:
             return False
         if self.routes is not None and route not in self.routes:
             return False

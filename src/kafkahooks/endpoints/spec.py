@@ -299,6 +299,9 @@ def describe_endpoint(ep: Endpoint, now: float) -> dict[str, Any]:
             p.model_dump(mode="json", by_alias=True, exclude_unset=True) for p in ep.filters
         ],
         "active": ep.active,
+        # the effective state: active and not disabled by kafkahooks (auto-disable)
+        "enabled": ep.enabled,
+        **_health(ep),
         "payload_version": ep.payload_version,
         "headers": sorted(ep.headers),
         "secret_headers": sorted(ep.secret_headers),
@@ -310,6 +313,19 @@ def describe_endpoint(ep: Endpoint, now: float) -> dict[str, Any]:
         "created": ep.created,
         "updated": ep.updated,
         "offset": ep.offset,  # the revision an update of this version must name
+    }
+
+
+def _health(ep: Endpoint) -> dict[str, Any]:
+    """What kafkahooks' status record says about this version of ``ep``: the start of
+    its failures without a success, and its disable (why, when)."""
+    status = ep.status
+    disabled = status.disabled if status is not None else None
+    return {
+        "failing_since": status.failing_since if status is not None else None,
+        "disabled_by_kafkahooks": None
+        if disabled is None
+        else {"reason": disabled.reason, "detail": disabled.detail, "at": disabled.at},
     }
 
 

@@ -3,7 +3,12 @@
 One thread (the store follower) calls :meth:`EndpointTable.apply` for every record;
 any thread reads.  Rules (issue 15: "Conflicting writes", "Bad records never delete"):
 
-* keys not starting with ``ep_`` are other kinds of record: ignored here;
+* keys ``health/<id>`` are the bridge's status records (``endpoints/status.py``): the same
+  revision rule, per key; a status is attached to its endpoint (``Endpoint.status``) only
+  while it names the endpoint's current revision (a tenant write voids it); a status of an
+  id the table does not hold is ignored and listed in :meth:`EndpointTable.orphans` until a
+  tombstone removes it, and a deleted endpoint's status is dropped the same way;
+* other keys not starting with ``ep_`` are other kinds of record: ignored here;
 * a tombstone deletes its key, always;
 * a record applies only if its ``revision`` is the offset of the record held for
   its key (-1 when none); otherwise it lost a race and is ignored
@@ -26,6 +31,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import replace
 from functools import partial
 from typing import Any, NamedTuple
 
@@ -34,6 +40,14 @@ from kafkahooks.endpoints.endpoint import Endpoint
 from kafkahooks.endpoints.errors import MissingKeyError, StoreRecordError
 from kafkahooks.endpoints.ids import ENDPOINT_ID_PREFIX
 from kafkahooks.endpoints.records import open_record, parse_record, record_kids
+from kafkahooks.endpoints.status import (
+    STATUS_PREFIX,
+    EndpointStatus,
+    StatusListener,
+    endpoint_of,
+    parse_status,
+    status_key,
+)
 from kafkahooks.telemetry import METRICS
 
 __all__ = ["EndpointTable"]
@@ -64,6 +78,11 @@ class EndpointTable:
         self._kid_tuples: dict[tuple[str, ...], tuple[str, ...]] = {}  # one copy of each
         self._kid_counts: Counter[str] = Counter()
         self._gauges: dict[str, Any] = {}  # kid -> its gauge child, reading _kid_counts
+        # endpoint id -> its held status record (about any revision: the next status write
+        # names its offset); few entries: only endpoints that failed or were disabled
+        self._status: dict[str, EndpointStatus] = {}
+        self._orphans: set[str] = set()  # status keys of endpoints not held, not tombstoned
+        self.listener: StatusListener | None = None  # the bridge's EndpointHealth
         self.records_read = 0  # every record seen, applied or not, superseded included
         self.conflicts_ignored = 0
         self.rejected: Counter[str] = Counter()
@@ -79,11 +98,26 @@ class EndpointTable:
     def offset_of(self, key: str) -> int:
         """The store offset of the record held for ``key`` (-1: none): the revision the
         next write of ``key`` must name, and how a writer learns it won."""
+        if key.startswith(STATUS_PREFIX):
+            status = self._status.get(endpoint_of(key))
+            return -1 if status is None else status.offset
         unreadable = self._unreadable.get(key)
         if unreadable is not None:
             return unreadable.offset
         ep = self._by_id.get(key)
         return -1 if ep is None else ep.offset
+
+    def status_of(self, endpoint_id: str) -> EndpointStatus | None:
+        """The status record held for an endpoint, whichever revision it is about."""
+        return self._status.get(endpoint_id)
+
+    def orphans(self) -> tuple[str, ...]:
+        """Status keys whose endpoint the table does not hold and that no tombstone
+        removed yet (the next writer tombstones them)."""
+        return tuple(self._orphans)
+
+    def is_orphan(self, key: str) -> bool:
+        return key in self._orphans
 
     def count_for(self, tenant: str) -> int:
         return len(self._by_tenant.get(tenant, ()))
@@ -132,6 +166,8 @@ class EndpointTable:
         """Apply one store record; ``True`` when it changed what this table holds."""
         self.records_read += 1
         if not key.startswith(ENDPOINT_ID_PREFIX):
+            if key.startswith(STATUS_PREFIX):
+                return self._apply_status(key, value, offset)
             return False
         if value is None:
             return self._delete(key)
@@ -168,8 +204,54 @@ class EndpointTable:
             return self._reject(key, offset, exc.reason)
         self._set_kids(ep.id, kids)
         self._unreadable.pop(key, None)
-        self._put(ep)
+        status = self._status.get(ep.id)
+        self._put(ep)  # a new revision: no status is about it yet
+        if status is not None and status.disabled is not None:
+            self._tell("voided", ep.id)
         return True
+
+    def _apply_status(self, key: str, value: bytes | None, offset: int) -> bool:
+        endpoint_id = endpoint_of(key)
+        if value is None:  # a tombstone always applies
+            self._orphans.discard(key)
+            old = self._status.pop(endpoint_id, None)
+            self._attach(endpoint_id, None)
+            return old is not None
+        try:
+            status, revision = parse_status(key, value, offset)
+        except StoreRecordError as exc:
+            return self._reject(key, offset, exc.reason)
+        tenant = self._tenant_of(endpoint_id)
+        if tenant is None:  # unknown or deleted: ignored, and tombstoned by the next writer
+            self._orphans.add(key)
+            self._tell("orphaned", key)
+            return False
+        old = self._status.get(endpoint_id)
+        if revision != (-1 if old is None else old.offset):
+            self.conflicts_ignored += 1
+            return False
+        self._status[endpoint_id] = status
+        self._attach(endpoint_id, status)
+        self._tell("status_applied", endpoint_id, tenant, old, status)
+        return True
+
+    def _attach(self, endpoint_id: str, status: EndpointStatus | None) -> None:
+        """Give the held endpoint ``status`` if it is about its current revision."""
+        ep = self._by_id.get(endpoint_id)
+        if ep is None:
+            return
+        shown = status if status is not None and status.about(ep.offset) else None
+        if shown is not ep.status:
+            self._put(replace(ep, status=shown))
+
+    def _tell(self, what: str, *args: object) -> None:
+        """Call the listener; its failure is logged, never the table's."""
+        if self.listener is None:
+            return
+        try:
+            getattr(self.listener, what)(*args)
+        except Exception:
+            log.exception("endpoint status listener failed", extra={"call": what})
 
     def _tenant_of(self, key: str) -> str | None:
         unreadable = self._unreadable.get(key)
@@ -199,6 +281,9 @@ class EndpointTable:
             self._by_tenant[ep.tenant] = tuple(ep if e.id == ep.id else e for e in current)
 
     def _delete(self, key: str) -> bool:
+        if self._status.pop(key, None) is not None:  # its status goes with it
+            self._orphans.add(status_key(key))
+            self._tell("orphaned", status_key(key))
         self._set_kids(key, ())
         unreadable = self._unreadable.pop(key, None)
         ep = self._by_id.pop(key, None)

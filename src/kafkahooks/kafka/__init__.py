@@ -1,11 +1,18 @@
 """Everything that talks to librdkafka: the consumer loop, the offsets tracker, the one committer,
-the acknowledged producer, topic admin, the delivery-attempt log, the store topic, the
-progress topic (finished offsets above the committed ones).
+the acknowledged producer, topic admin, the delivery-attempt log (written, and followed for the
+API), the store topic, the progress topic (finished offsets above the committed ones).
 """
 
 from kafkahooks.kafka.commits import TransactionalCommits, TransactionStopped
 from kafkahooks.kafka.consumer import ConsumerLoop, consumer_config
-from kafkahooks.kafka.deliverylog import DeliveryLog
+from kafkahooks.kafka.deliveryfollower import (
+    DeliveryLogError,
+    DeliveryLogFollower,
+    EndpointRead,
+    FollowerLoad,
+    partition_for,
+)
+from kafkahooks.kafka.deliverylog import AttemptRecord, DeliveryLog
 from kafkahooks.kafka.kafkalog import KAFKA_LOGGER, Reachability, with_logger
 from kafkahooks.kafka.offsets import OffsetTracker, TopicPartitionKey
 from kafkahooks.kafka.producer import AckedProducer, ProduceError, producer_properties
@@ -29,8 +36,13 @@ __all__ = [
     "MARKER_PREFIX",
     "PROGRESS_TOPIC",
     "AckedProducer",
+    "AttemptRecord",
     "ConsumerLoop",
     "DeliveryLog",
+    "DeliveryLogError",
+    "DeliveryLogFollower",
+    "EndpointRead",
+    "FollowerLoad",
     "OffsetTracker",
     "ProduceError",
     "Progress",
@@ -53,6 +65,7 @@ __all__ = [
     "create_topics",
     "ensure_store_topic",
     "ensure_topics",
+    "partition_for",
     "producer_properties",
     "read_topic",
     "with_logger",

@@ -10,6 +10,17 @@ database: ``kafkahooks deliveries`` reads it back.  A delivery to a customer end
 a delivery is identified by (event id, endpoint id); an attempt that found its
 endpoint deleted or disabled is recorded with that error and no status.  Writes are fire-and-forget;
 the log never slows or blocks a delivery.
+
+``event_type`` (issue 17) is the event's type as the route read it (``null`` when the
+route reads none, or for a batch); records written before it existed decode with
+``null`` there (:meth:`AttemptRecord.decode` ignores unknown fields and defaults missing
+optional ones), so old and new bridges may share one log.
+
+The record's key is the customer endpoint's id when there is one, else the event id:
+one endpoint's attempts then sit in one partition, in the order they were made, so the
+management API reads an endpoint's history older than its in-memory window from that
+one partition only (``kafka/deliveryfollower.py``), not from every partition.  Nothing
+read the key before; ``kafkahooks deliveries`` filters on the value.
 """
 
 from __future__ import annotations
@@ -17,6 +28,8 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict, dataclass
+
+import msgspec
 
 from kafkahooks.kafka.producer import AckedProducer
 
@@ -34,9 +47,28 @@ class AttemptRecord:
     at: float  # unix seconds
     excerpt: str | None = None  # of the response body, escaped (delivery/failures.py)
     endpoint_id: str | None = None  # a customer endpoint's delivery
+    event_type: str | None = None  # as the route read it (issue 17); older records: None
 
     def encode(self) -> bytes:
         return json.dumps(asdict(self), separators=(",", ":")).encode()
+
+    @classmethod
+    def decode(cls, raw: bytes | None) -> AttemptRecord | None:
+        """The record in ``raw``, or ``None`` for anything that is not one (a marker,
+        a foreign record): unknown fields are ignored, missing optional ones default.
+        msgspec decodes straight into the dataclass: 2 µs a record against 15 µs for
+        ``json.loads`` and a constructor (a replica's catch-up reads a million)."""
+        try:
+            return _DECODER.decode(raw or b"")
+        except msgspec.DecodeError:  # malformed, or not this record's shape
+            return None
+
+    def key(self) -> bytes:
+        """The Kafka key: the endpoint's id for a customer endpoint, else the event id."""
+        return (self.endpoint_id or self.event_id).encode()
+
+
+_DECODER = msgspec.json.Decoder(AttemptRecord)
 
 
 class DeliveryLog:
@@ -54,6 +86,7 @@ class DeliveryLog:
         error: str | None,
         excerpt: str | None = None,
         endpoint_id: str | None = None,
+        event_type: str | None = None,
     ) -> None:
         entry = AttemptRecord(
             event_id,
@@ -65,5 +98,6 @@ class DeliveryLog:
             time.time(),
             excerpt,
             endpoint_id,
+            event_type,
         )
-        self._producer.send_nowait(self.topic, entry.encode(), event_id.encode(), [])
+        self._producer.send_nowait(self.topic, entry.encode(), entry.key(), [])

@@ -496,6 +496,22 @@ class StoreLog:
                 results.append(exc)
         return results
 
+    def publish(self, topic: str, key: str, value: bytes, timeout: float) -> int:
+        """Write one record to another ``topic`` of the store's cluster (the store's
+        operational events) with the store's writer; its acknowledged offset, or
+        :class:`StoreWriteError`."""
+        if self._closed:
+            raise StoreWriteError(f"store {self.name!r} is closed")
+        deadline = time.monotonic() + timeout
+        ack = _Ack()
+        try:
+            self._producer.produce(topic, value=value, key=key.encode(), on_delivery=ack)
+        except (BufferError, KafkaException) as exc:
+            raise StoreWriteError(f"cannot write to topic {topic!r}: {exc}") from None
+        while not ack.done.is_set() and (left := deadline - time.monotonic()) > 0:
+            self._producer.poll(min(left, 0.05))
+        return self._acknowledged(ack, timeout)
+
     def _send_waiting(
         self, key: str, value: bytes | None, deadline: float
     ) -> _Ack | StoreWriteError:

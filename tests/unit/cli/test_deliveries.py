@@ -73,3 +73,18 @@ def test_a_read_that_did_not_reach_the_end_is_an_error_naming_what_was_not_read(
     assert unread("log", ReadResult(records=[1], unfinished=[0, 2]), 5.0) == 1
     err = capsys.readouterr().err
     assert "partition(s) 0, 2 of 'log' were not read to their end within 5 s" in err
+
+
+class _Message:
+    def __init__(self, value: bytes | None) -> None:
+        self._value = value
+
+    def value(self) -> bytes | None:
+        return self._value
+
+
+def test_the_api_followers_markers_are_not_shown_as_attempts() -> None:
+    from kafkahooks.cli.deliveries import _attempt
+
+    assert _attempt(_Message(b"")) is None  # type: ignore[arg-type]
+    assert _attempt(_Message(b'{"event_id":"evt_1","at":1}')) == {"event_id": "evt_1", "at": 1}  # type: ignore[arg-type]

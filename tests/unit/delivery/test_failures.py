@@ -101,7 +101,9 @@ class Log:
     def __init__(self) -> None:
         self.records: list[tuple[Any, ...]] = []
 
-    def record(self, *args: Any, endpoint_id: str | None = None) -> None:
+    def record(
+        self, *args: Any, endpoint_id: str | None = None, event_type: str | None = None
+    ) -> None:
         self.records.append(args)
 
 

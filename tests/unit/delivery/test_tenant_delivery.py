@@ -99,6 +99,7 @@ def test_a_deleted_endpoint_ends_as_endpoint_deleted_not_a_dead_letter() -> None
     assert outcome(route, report, 0, 1, parks=True) is Outcome.ENDPOINT_DELETED
     assert [r["error"] for r in log.records] == ["HTTP 503", "endpoint-deleted"]
     assert {r["endpoint_id"] for r in log.records} == {"ep_1"}
+    assert {r["event_type"] for r in log.records} == {"call.ended"}  # the API shows it
 
 
 def test_a_disabled_endpoint_is_dead_lettered_as_endpoint_disabled() -> None:
@@ -232,3 +233,54 @@ def test_idle_endpoint_gates_are_dropped_beyond_the_bound_and_busy_ones_kept() -
     assert busy.busy == 0 and busy.idle()
     assert failing.breaker is not None and failing.breaker.failures == 1
     assert not failing.idle()
+
+
+class Observed:
+    """An endpoint health that keeps what it was told."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, int, bool, int | None]] = []
+
+    def observe(
+        self, endpoint_id: str, revision: int, ok: bool, status: int | None, now: float
+    ) -> None:
+        self.seen.append((endpoint_id, revision, ok, status))
+
+
+def test_every_answer_of_a_customer_endpoint_is_told_to_its_health() -> None:
+    directory = MemoryDirectory([endpoint("ep_1", offset=7)])
+    route = RouteTable([tenant_route(**RETRYING)], directory=directory).routes[0]
+    health = Observed()
+    deliverer = Deliverer(Scripted(503, 410), 10, health=health)  # type: ignore[arg-type]
+    view = event(b'{"id": 1, "event": "call.ended", "account": "acme"}')
+    view.value = json.loads(view.raw_value or b"")
+    ctx = route.context(view, "call.ended")
+    ctx.endpoint_id = "ep_1"
+    report = asyncio.run(deliverer.deliver(route, ctx))
+    assert report.status == 410
+    assert health.seen == [("ep_1", 7, False, 503), ("ep_1", 7, False, 410)]
+    ctx.endpoint_id = "ep_1"
+    asyncio.run(deliverer.deliver(route, ctx))
+    assert health.seen[-1] == ("ep_1", 7, True, 200)
+
+
+def test_an_endpoint_disabled_by_kafkahooks_sends_nothing_and_names_why() -> None:
+    from kafkahooks.endpoints import Disable, EndpointStatus
+
+    status = EndpointStatus(1, 5.0, Disable("gone", 9.0, "HTTP 410 Gone"), "replica-a", 2)
+    disabled = dataclasses.replace(endpoint("ep_1", offset=1), status=status)
+    sender = Scripted()
+    route, report, _ = _deliver(MemoryDirectory([disabled]), sender)
+    assert sender.sent == [] and report.attempts == 0
+    assert isinstance(report.error, EndpointDisabledError)
+    assert report.error.reason == "endpoint-disabled (HTTP 410 Gone)"
+    assert outcome(route, report, 0, 1, True) is Outcome.DEAD_LETTERED
+
+
+def test_every_attempt_to_an_endpoint_names_the_event_type_in_the_delivery_log() -> None:
+    log = AttemptLogs()
+    _deliver(MemoryDirectory([endpoint("ep_1")]), Scripted(503, 200), log=log, **RETRYING)
+    assert [(r["status"], r["event_type"]) for r in log.records] == [
+        (503, "call.ended"),
+        (200, "call.ended"),
+    ]
