@@ -31,10 +31,12 @@ from kafkahooks.api import (
     build_catalogue,
     new_token,
     open_api_store,
+    open_endpoint_attempts,
 )
+from kafkahooks.config import RoutesFile
 from kafkahooks.endpoints import generate_key_spec
 from kafkahooks.kafka import producer_properties
-from tests.support.api import PUBLIC, ApiServer, NameResolver, admin_config, routes_doc, routes_file
+from tests.support.api import PUBLIC, ApiServer, NameResolver, admin_config, routes_doc
 from tests.support.kafka import GROUP_TIMINGS, create_topic, produce, unique
 from tests.support.receiver import Receiver
 
@@ -70,12 +72,15 @@ class Portal:
 def portal(bootstrap: str, tmp_path: Path) -> Iterator[Portal]:
     keys, store_topic = generate_key_spec("k1"), unique("endpoints")
     audit_topic = create_topic(bootstrap, unique("audit"))
-    config = routes_file(
+    log_topic = create_topic(bootstrap, unique("deliveries"), partitions=2)
+    api_doc = routes_doc(
         bootstrap=bootstrap,
         topic=store_topic,
         keys=keys,
         **admin_config(ADMIN.id, ADMIN.sha256, audit_topic=audit_topic, write_burst=1000),
     )
+    api_doc["kafka"]["delivery_log_topic"] = log_topic
+    config = RoutesFile.model_validate(api_doc)
     assert config.api is not None
     store = open_api_store(config, TokenTable(config.api.admin_tokens), 30)
     audit = KafkaAudit(producer_properties(config.kafka), config.api.audit_topic)
@@ -87,18 +92,24 @@ def portal(bootstrap: str, tmp_path: Path) -> Iterator[Portal]:
         NameResolver({"hooks.acme.example": [PUBLIC]}),
         allow_local=True,  # the receiver is on loopback (the bridge allows it too)
         catalogue=build_catalogue(config),
+        # the attempts read model the API answers …/attempts from: the bridge's log
+        attempts=open_endpoint_attempts({"bootstrap.servers": bootstrap}, log_topic, timeout=30),
     )
     server = ApiServer(ctx)
     topic = create_topic(bootstrap, unique("calls"))
     doc: dict[str, Any] = routes_doc(bootstrap=bootstrap, topic=store_topic, keys=keys)
     del doc["api"]
-    doc["kafka"].update(group_id=unique("g"), properties=dict(GROUP_TIMINGS))
+    doc["kafka"].update(
+        group_id=unique("g"), properties=dict(GROUP_TIMINGS), delivery_log_topic=log_topic
+    )
     doc["routes"][0].update(topics=[topic], retry={"max_attempts": 1})
     (tmp_path / "bridge.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
     try:
         yield Portal(server, ctx, topic, bootstrap)
     finally:
         server.close()
+        assert ctx.attempts is not None
+        ctx.attempts.close()
         store.close()
         audit.close()
 
@@ -135,6 +146,14 @@ def _verified_webhooks(receiver: Receiver, portal: Portal, secrets: list[str]) -
             return
         except standardwebhooks.WebhookVerificationError:
             assert time.monotonic() < deadline, "no webhook verified with every secret"
+
+
+def _reload_until(page: Any, done: Any, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while not done():
+        assert time.monotonic() < deadline, "the page never showed it"
+        time.sleep(0.3)
+        page.reload()
 
 
 def test_a_customer_manages_an_endpoint_in_the_browser(
@@ -180,6 +199,17 @@ def test_a_customer_manages_an_endpoint_in_the_browser(
         start_bridge(tmp_path / "bridge.yaml")
         _verified_webhooks(receiver, portal, [secret])
         assert receiver.requests[-1].headers["x-team"] == "billing"
+
+        # the attempts the bridge logged, as the API's read model has them
+        page.get_by_role("link", name="Recent attempts").click()
+        _reload_until(page, lambda: page.locator("tbody tr").count() > 0)
+        first_row = page.locator("tbody tr").first.inner_text()
+        assert "status-changed" in first_row and "200" in first_row
+        _shoot(page, screenshots, "attempts")
+        page.goto(portal.server.url + "/portal/")
+        assert "100.0% of" in page.locator("tbody").inner_text()
+        _shoot(page, screenshots, "endpoints-activity")
+        page.get_by_role("link", name="Billing system").click()
 
         # rotate: the overlap is stated; then both secrets verify the same webhook
         page.get_by_role("link", name="Rotate secret").click()

@@ -57,7 +57,7 @@ from kafkahooks.api.endpoints import (
 )
 from kafkahooks.api.errors import ApiError, ErrorBodyResponses, JsonAnswer, validation_errors
 from kafkahooks.api.models import endpoint_view
-from kafkahooks.api.portal.activity import PortalActivity
+from kafkahooks.api.portal.activity import PortalActivity, ReadModelAttempts
 from kafkahooks.api.portalsessions import (
     PORTAL_PREFIX,
     PortalSession,
@@ -239,8 +239,11 @@ def _take_reveal(request: Request, sess: Session, endpoint_id: str) -> dict[str,
 
 
 def _activity(request: Request) -> PortalActivity:
-    found: PortalActivity | None = getattr(request.app.state, "portal_activity", None)
-    return found or PortalActivity()
+    found: PortalActivity = getattr(request.app.state, "portal_activity", None) or PortalActivity()
+    model = context(request).attempts
+    if found.attempts is None and model is not None:  # the read model the API answers from
+        return replace(found, attempts=ReadModelAttempts(model))
+    return found
 
 
 def _endpoint(sess: Session, endpoint_id: str) -> Endpoint:
