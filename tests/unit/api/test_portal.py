@@ -5,6 +5,7 @@ the one-time secret, tenant isolation, the CSP, and tenant strings shown as text
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from fastapi.testclient import TestClient
 
@@ -160,3 +161,45 @@ def test_a_page_after_a_write_waits_for_the_store_offset(api: Api) -> None:
     assert behind.status_code == 503 and "not applied store offset" in behind.text
     api.store.put("unrelated", b"x")  # now it has
     assert client.get(f"/portal/?at={ahead}").status_code == 200
+
+
+class _Sender:
+    """A stand-in for the API's test send (``…/test``, not served yet): a receiver
+    that answers with markup."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, str]] = []
+
+    async def send_test(self, scope: Any, endpoint: Any, event_type: str) -> dict[str, Any]:
+        self.sent.append((scope.tenant, endpoint.id, event_type))
+        return {"status": 500, "latency_ms": 12.5, "error": "HTTP 500",
+                "response": "<script>alert('receiver')</script>"}  # fmt: skip
+
+
+class _Recoverer:
+    def __init__(self) -> None:
+        self.started: list[tuple[str, float]] = []
+
+    async def start(self, scope: Any, endpoint: Any, since: float) -> str:
+        self.started.append((endpoint.id, since))
+        return "job_1"
+
+
+def test_a_test_send_shows_the_receivers_answer_as_text_and_a_recover_starts(api: Api) -> None:
+    from kafkahooks.api.portal.activity import PortalActivity
+
+    sender, recoverer = _Sender(), _Recoverer()
+    api.http.app.state.portal_activity = PortalActivity(tests=sender, recovers=recoverer)
+    made = api.create(api.admin, "acme", description="billing", event_types=["status-changed"])
+    client = _browser(api, "acme")
+    page = client.get(f"/portal/e/{made['id']}")
+    assert '<option value="status-changed">' in page.text
+    sent = client.post(f"/portal/e/{made['id']}/test",
+                       data={"csrf": _csrf(page.text), "event_type": "status-changed"})  # fmt: skip
+    assert sent.status_code == 200 and sender.sent == [("acme", made["id"], "status-changed")]
+    assert "&lt;script&gt;alert(&#39;receiver&#39;)&lt;/script&gt;" in sent.text
+    assert "<script>alert" not in sent.text
+    started = client.post(f"/portal/e/{made['id']}/recover",
+                          data={"csrf": _csrf(page.text), "hours": "24"})  # fmt: skip
+    assert started.status_code == 200 and "job_1" in started.text
+    assert recoverer.started and recoverer.started[0][0] == made["id"]
