@@ -203,3 +203,25 @@ def test_a_test_send_shows_the_receivers_answer_as_text_and_a_recover_starts(api
                           data={"csrf": _csrf(page.text), "hours": "24"})  # fmt: skip
     assert started.status_code == 200 and "job_1" in started.text
     assert recoverer.started and recoverer.started[0][0] == made["id"]
+
+
+def test_an_edit_replaces_the_headers_and_a_stale_form_is_refused(api: Api) -> None:
+    made = api.create(api.admin, "acme", description="old", headers={"X-A": "1", "X-B": "2"})
+    client = _browser(api, "acme")
+    form = client.get(f"/portal/e/{made['id']}/edit")
+    assert "X-A: 1" in form.text
+    fields = {
+        "csrf": _csrf(form.text),
+        "version": str(made["offset"]),
+        "url": "",
+        "description": "new",
+        "headers": "X-B: 3",
+        "event_types": "status-changed",
+    }
+    saved = client.post(f"/portal/e/{made['id']}/edit", data=fields, follow_redirects=False)
+    assert saved.status_code == 303, saved.text
+    ep = api.ctx.store.tables.endpoints.get(made["id"])
+    assert ep is not None and dict(ep.headers) == {"X-B": "3"} and ep.description == "new"
+    assert ep.url == URL  # an empty URL kept the one held
+    stale = client.post(f"/portal/e/{made['id']}/edit", data={**fields, "description": "late"})
+    assert stale.status_code == 412 and "changed since" in stale.text

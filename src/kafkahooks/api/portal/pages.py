@@ -178,9 +178,12 @@ async def _form(request: Request, sess: Session) -> dict[str, list[str]]:
         data += chunk
         if len(data) > MAX_BODY:
             raise PortalPageError(413, "Too large", f"A form is at most {MAX_BODY // 1024} KiB.")
-    fields = urllib.parse.parse_qs(
-        data.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=500
-    )
+    try:
+        fields = urllib.parse.parse_qs(
+            data.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=500
+        )
+    except ValueError:  # more fields than any page's form has
+        raise PortalPageError(413, "Too large", "Send the page's form.") from None
     sent = (fields.get("csrf") or [""])[0]
     if not hmac.compare_digest(sent.encode(), sess.csrf.encode()):
         raise PortalPageError(
@@ -295,6 +298,15 @@ def _endpoint_body(fields: dict[str, list[str]], *, new: bool) -> dict[str, Any]
     if new or url:  # editing: an empty URL keeps the one held (it is shown masked)
         body["url"] = url
     return body
+
+
+def _edit_patch(ep: Endpoint, fields: dict[str, list[str]]) -> dict[str, Any]:
+    """The edit form as a JSON merge patch: header maps merge per name, so a header
+    the form no longer lists is named with null (removed)."""
+    patch = _endpoint_body(fields, new=False)
+    kept = patch["headers"]
+    patch["headers"] = {**{name: None for name in ep.headers if name not in kept}, **kept}
+    return patch
 
 
 def _form_values(fields: dict[str, list[str]]) -> dict[str, Any]:
@@ -464,11 +476,7 @@ def portal_router() -> APIRouter:
         ep = _endpoint(sess, endpoint_id)
         try:
             _, offset = await patch_for(
-                sess.scope,
-                request_id(request),
-                ep.id,
-                _endpoint_body(fields, new=False),
-                _version(fields),
+                sess.scope, request_id(request), ep.id, _edit_patch(ep, fields), _version(fields)
             )
         except ApiError as exc:
             return _page(
