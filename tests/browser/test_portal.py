@@ -115,9 +115,11 @@ def portal(bootstrap: str, tmp_path: Path) -> Iterator[Portal]:
 
 
 def _shoot(page: Any, folder: Path, name: str) -> None:
-    """The page at desktop width and at 360 px (full height), as small PNGs."""
+    """The page at desktop width and at 360 px (full height), as small PNGs; at 360 px
+    nothing is wider than the screen (no sideways scrolling)."""
     for suffix, size in (("", DESKTOP), ("-360", PHONE)):
         page.set_viewport_size(size)
+        assert page.evaluate("document.documentElement.scrollWidth") <= size["width"], name
         page.screenshot(path=str(folder / f"{name}{suffix}.png"), full_page=True)
     page.set_viewport_size(DESKTOP)
 
