@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-faults lint bench clean
+.PHONY: demo test test-faults test-browser portal-screenshots lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,21 @@ test: $(STAMP)
 
 test-faults: $(STAMP)
 	$(BIN)/pytest -m faults tests/faults $(PYTEST_ARGS)
+
+# The portal in a real browser: Debian's Chromium (installed with apt-get when missing;
+# Playwright's own browser download is never used). A missing browser fails the run.
+CHROMIUM ?= /usr/bin/chromium
+
+$(CHROMIUM):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
+	test -x $(CHROMIUM)
+
+test-browser: $(STAMP) $(CHROMIUM)
+	KAFKAHOOKS_CHROMIUM=$(CHROMIUM) $(BIN)/pytest -m browser tests/browser $(PYTEST_ARGS)
+
+# the README's pictures: the browser suite photographs each page into docs/portal
+portal-screenshots: $(STAMP) $(CHROMIUM)
+	KAFKAHOOKS_SCREENSHOTS=docs/portal KAFKAHOOKS_CHROMIUM=$(CHROMIUM) $(BIN)/pytest -m browser tests/browser
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -274,11 +274,16 @@ def test_the_command_serves_the_api(tmp_path: Path, bootstrap: str, store: Store
         types = httpx.get(f"{url}/v1/event-types", headers=headers, timeout=10).json()
         assert types[0]["type"] == "status-changed"
         assert httpx.get(f"{url}/openapi.json", timeout=10).json()["info"]["title"]
+        link = httpx.post(f"{url}/v1/tenants/acme/portal-sessions", headers=headers, timeout=10)
+        assert link.status_code == 201, link.text
+        opened = httpx.get(link.json()["url"], timeout=10)  # the portal, served by the command
+        assert opened.status_code == 200 and "kafkahooks_portal=" in opened.headers["set-cookie"]
     finally:
         process.terminate()
         _, err = process.communicate(timeout=20)
     assert "store loaded in" in err
     assert issued.json()["token"] not in err
+    assert link.json()["url"].split("link=")[1] not in err  # nor a sign-in link
 
 
 def test_the_command_refuses_a_config_without_the_api_section(

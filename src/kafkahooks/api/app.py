@@ -30,6 +30,7 @@ from kafkahooks.api.catalogue import catalogue_router
 from kafkahooks.api.context import ApiContext
 from kafkahooks.api.endpoints import endpoints_router
 from kafkahooks.api.errors import JsonAnswer, install_error_handlers
+from kafkahooks.api.portal.pages import install_portal
 
 __all__ = ["REQUEST_ID_HEADER", "create_app", "openapi_document"]
 
@@ -63,6 +64,7 @@ def create_app(ctx: ApiContext | None = None) -> FastAPI:
     app.include_router(endpoints_router(own_scope, in_schema=False), prefix="/v1")
     app.include_router(tokens_router())
     app.include_router(catalogue_router())
+    install_portal(app)  # /portal pages and POST …/portal-sessions
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> Response:

@@ -12,6 +12,9 @@ or skip an item); a cursor is sealed under the store's key bound to the tenant a
 filters, so it is opaque and useless elsewhere; ``If-Match`` names a version's store
 offset (its ETag) and a stale one answers 412; every write goes through
 ``api/writes.py``.
+The writes are functions of their own (:func:`create_for`, :func:`patch_for`,
+:func:`delete_for`, :func:`rotate_for`): the routes and the portal's pages call the
+same ones, so a portal session can do exactly what its tenant's token can.
 Invariant: a signing secret leaves only in a create's or rotate's answer (and the
 admin-only ``GET …/secret``); a secret header's value never leaves.
 """
@@ -59,7 +62,15 @@ from kafkahooks.endpoints import (
     written_in_force,
 )
 
-__all__ = ["OFFSET_HEADER", "endpoints_router", "tenant_endpoint"]
+__all__ = [
+    "OFFSET_HEADER",
+    "create_for",
+    "delete_for",
+    "endpoints_router",
+    "patch_for",
+    "rotate_for",
+    "tenant_endpoint",
+]
 
 log = logging.getLogger("kafkahooks.api")
 
@@ -193,22 +204,16 @@ def endpoints_router(scope_of: Callable[..., Scope], *, in_schema: bool = True) 
             str | None, Header(alias="Idempotency-Key", max_length=255)
         ] = None,
     ) -> Response:
+        if idempotency_key is None:
+            answer, offset = await create_for(scope, request_id(request), body)
+            return _versioned(answer, 201, offset, Location=_location(request, answer["id"]))
         check_rate(scope)
         data = _object(body, "the endpoint")
         spec = _spec(scope, data)
         await _check_url(scope, spec.url)
         audit = Audit(request_id(request), scope.token_id, scope.tenant, "create", None,
                       tuple(sorted(data)))  # fmt: skip
-        if idempotency_key is not None:
-            return await _idempotent_create(scope, audit, spec, data, idempotency_key)
-        ep = _new_endpoint(scope, spec)
-        audit = _with_id(audit, ep.id)
-        offset = await write_record(
-            scope, audit, ep.id, _encode(scope, ep, -1), won=_won(scope, ep.id)
-        )
-        return _versioned(
-            _created(scope, ep.id, ep), 201, offset, Location=_location(request, ep.id)
-        )
+        return await _idempotent_create(scope, audit, spec, data, idempotency_key)
 
     @router.get("/endpoints", response_model=EndpointPage, summary="List endpoints (by id)",
                 dependencies=[Depends(fresh)])  # fmt: skip
@@ -254,28 +259,15 @@ def endpoints_router(scope_of: Callable[..., Scope], *, in_schema: bool = True) 
     async def patch_endpoint(
         request: Request, scope: ScopeDep, endpoint_id: str, body: Body, if_match: IfMatch = None
     ) -> Response:
-        check_rate(scope)
-        patch = _object(body, "a JSON merge patch")
-        ep = await _current(scope, endpoint_id, if_match)
-        new = _patched(scope, ep, patch)
-        if new.url != ep.url:
-            await _check_url(scope, new.url)
-        audit = Audit(request_id(request), scope.token_id, scope.tenant, "update", ep.id,
-                      tuple(sorted(patch)))  # fmt: skip
-        offset = await write_record(scope, audit, ep.id, _encode(scope, new, ep.offset),
-                                    won=_won(scope, ep.id))  # fmt: skip
-        held = tenant_endpoint(scope, ep.id)
-        return _versioned(endpoint_view(held, scope.context.clock()), 200, offset)
+        view, offset = await patch_for(scope, request_id(request), endpoint_id, body, if_match)
+        return _versioned(view, 200, offset)
 
     @router.delete("/endpoints/{endpoint_id}", status_code=204, summary="Delete an endpoint",
                    dependencies=[Depends(fresh)])  # fmt: skip
     async def delete_endpoint(
         request: Request, scope: ScopeDep, endpoint_id: str, if_match: IfMatch = None
     ) -> Response:
-        check_rate(scope)
-        ep = await _current(scope, endpoint_id, if_match)
-        audit = Audit(request_id(request), scope.token_id, scope.tenant, "delete", ep.id)
-        offset = await write_record(scope, audit, ep.id, None)
+        offset = await delete_for(scope, request_id(request), endpoint_id, if_match)
         return Response(status_code=204, headers={OFFSET_HEADER: str(offset)})
 
     @router.post(
@@ -287,28 +279,7 @@ def endpoints_router(scope_of: Callable[..., Scope], *, in_schema: bool = True) 
     async def rotate(
         request: Request, scope: ScopeDep, endpoint_id: str, body: Body, if_match: IfMatch = None
     ) -> Response:
-        check_rate(scope)
-        ep = tenant_endpoint(scope, endpoint_id)
-        try:
-            ask = RotateRequest.model_validate(body if body is not None else {})
-        except ValidationError as exc:
-            raise validation_errors(exc) from None
-        ep = await _current(scope, endpoint_id, if_match)
-        now = scope.context.clock()
-        try:
-            new, secret = rotate_secret(ep, now, previous_valid_for=ask.seconds)
-        except EndpointLimitError as exc:
-            raise ApiError(422, "limit", str(exc)) from None
-        audit = Audit(request_id(request), scope.token_id, scope.tenant, "rotate", ep.id,
-                      ("secrets",))  # fmt: skip
-        offset = await write_record(scope, audit, ep.id, _encode(scope, new, ep.offset),
-                                    won=_won(scope, ep.id))  # fmt: skip
-        held = tenant_endpoint(scope, ep.id)
-        answer = {
-            "endpoint": endpoint_view(held, now),
-            "signing_secret": secret,
-            "previous_expires": now + ask.seconds if ask.seconds > 0 else None,
-        }
+        answer, offset = await rotate_for(scope, request_id(request), endpoint_id, body, if_match)
         return _versioned(answer, 200, offset)
 
     @router.get("/endpoints/{endpoint_id}/secret", response_model=EndpointSecrets,
@@ -325,6 +296,75 @@ def endpoints_router(scope_of: Callable[..., Scope], *, in_schema: bool = True) 
         return _versioned({"secrets": secrets}, 200, ep.offset)
 
     return router
+
+
+# -- the writes (the routes' and the portal's) ------------------------------------------
+
+
+async def create_for(scope: Scope, rid: str, body: Any) -> tuple[dict[str, Any], int]:
+    """Register an endpoint from a create body: (the answer with its signing secret,
+    the store offset).  Raises :class:`ApiError` as the route answers."""
+    check_rate(scope)
+    data = _object(body, "the endpoint")
+    spec = _spec(scope, data)
+    await _check_url(scope, spec.url)
+    ep = _new_endpoint(scope, spec)
+    audit = Audit(rid, scope.token_id, scope.tenant, "create", ep.id, tuple(sorted(data)))
+    offset = await write_record(scope, audit, ep.id, _encode(scope, ep, -1), won=_won(scope, ep.id))
+    return _created(scope, ep.id, ep), offset
+
+
+async def patch_for(
+    scope: Scope, rid: str, endpoint_id: str, body: Any, if_match: str | None
+) -> tuple[dict[str, Any], int]:
+    """Apply a JSON merge patch: (the endpoint's view, the store offset)."""
+    check_rate(scope)
+    patch = _object(body, "a JSON merge patch")
+    ep = await _current(scope, endpoint_id, if_match)
+    new = _patched(scope, ep, patch)
+    if new.url != ep.url:
+        await _check_url(scope, new.url)
+    audit = Audit(rid, scope.token_id, scope.tenant, "update", ep.id, tuple(sorted(patch)))
+    offset = await write_record(scope, audit, ep.id, _encode(scope, new, ep.offset),
+                                won=_won(scope, ep.id))  # fmt: skip
+    held = tenant_endpoint(scope, ep.id)
+    return endpoint_view(held, scope.context.clock()), offset
+
+
+async def delete_for(scope: Scope, rid: str, endpoint_id: str, if_match: str | None) -> int:
+    """Delete an endpoint: the store offset of its tombstone."""
+    check_rate(scope)
+    ep = await _current(scope, endpoint_id, if_match)
+    audit = Audit(rid, scope.token_id, scope.tenant, "delete", ep.id)
+    return await write_record(scope, audit, ep.id, None)
+
+
+async def rotate_for(
+    scope: Scope, rid: str, endpoint_id: str, body: Any, if_match: str | None
+) -> tuple[dict[str, Any], int]:
+    """A new signing secret: ({endpoint, signing_secret, previous_expires}, offset)."""
+    check_rate(scope)
+    ep = tenant_endpoint(scope, endpoint_id)
+    try:
+        ask = RotateRequest.model_validate(body if body is not None else {})
+    except ValidationError as exc:
+        raise validation_errors(exc) from None
+    ep = await _current(scope, endpoint_id, if_match)
+    now = scope.context.clock()
+    try:
+        new, secret = rotate_secret(ep, now, previous_valid_for=ask.seconds)
+    except EndpointLimitError as exc:
+        raise ApiError(422, "limit", str(exc)) from None
+    audit = Audit(rid, scope.token_id, scope.tenant, "rotate", ep.id, ("secrets",))
+    offset = await write_record(scope, audit, ep.id, _encode(scope, new, ep.offset),
+                                won=_won(scope, ep.id))  # fmt: skip
+    held = tenant_endpoint(scope, ep.id)
+    answer = {
+        "endpoint": endpoint_view(held, now),
+        "signing_secret": secret,
+        "previous_expires": now + ask.seconds if ask.seconds > 0 else None,
+    }
+    return answer, offset
 
 
 # -- helpers of the routes ----------------------------------------------------------------

@@ -189,4 +189,14 @@ class ErrorBody(_Out):
     error: ErrorDetail
 
 
-Action = Literal["create", "update", "delete", "rotate", "issue-token", "revoke-token"]
+Action = Literal[
+    "create",
+    "update",
+    "delete",
+    "rotate",
+    "issue-token",
+    "revoke-token",
+    "portal-session",
+    "portal-open",
+    "portal-end",
+]

@@ -3,8 +3,9 @@
 One :class:`~kafkahooks.kafka.StoreLog` reads the store topic from its beginning up to
 a marker (the start-up load), then follows it on one thread; each record goes to the
 table its key belongs to (``ep_…`` endpoints, ``token/…`` tokens, ``idem/…``
-idempotency keys; other kinds, e.g. the health records of auto-disable, are ignored
-here).  Nothing is kept on local disk: a new replica is as current as the store.
+idempotency keys, ``portal/…`` portal sessions; other kinds, e.g. the health records
+of auto-disable, are ignored here).  Nothing is kept on local disk: a new replica is
+as current as the store.
 
 A write (:meth:`ApiStore.write`) returns only once the broker acknowledged the record
 (``acks=all``, idempotent producer) **and** this replica's follower applied it, so the
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Protocol
 from anyio import to_thread
 
 from kafkahooks.api.idempotency import IdempotencyTable
+from kafkahooks.api.portalsessions import PORTAL_PREFIX, PortalSessionTable
 from kafkahooks.api.tokens import TokenTable
 from kafkahooks.config import RoutesFile
 from kafkahooks.endpoints import EndpointTable, Keyring
@@ -47,6 +49,7 @@ class StoreTables:
         self.endpoints = EndpointTable(keyring)
         self.tokens = tokens
         self.idempotency = IdempotencyTable(keyring)
+        self.portal = PortalSessionTable()
 
     def apply(self, key: str, value: bytes | None, offset: int) -> object:
         if key.startswith("ep_"):
@@ -55,6 +58,8 @@ class StoreTables:
             return self.tokens.apply(key, value, offset)
         if key.startswith("idem/"):
             return self.idempotency.apply(key, value, offset)
+        if key.startswith(PORTAL_PREFIX):
+            return self.portal.apply(key, value, offset)
         return False
 
 

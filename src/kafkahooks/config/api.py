@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["AdminToken", "ApiConfig"]
+__all__ = ["AdminToken", "ApiConfig", "PortalConfig"]
 
 TOKEN_ID_PATTERN = r"^[a-z0-9]{4,32}$"
 
@@ -27,6 +27,25 @@ class AdminToken(_Strict):
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
+class PortalConfig(_Strict):
+    """``api.portal``: the endpoint portal at ``/portal``.  ``frame_ancestors``: the
+    origins that may show it in a frame (the CSP ``frame-ancestors`` sources; ``'self'``
+    by default, ``'none'`` for no frame); ``link_minutes``: how long a session link can
+    be opened (once); ``session_minutes``: how long the signed-in session lasts."""
+
+    frame_ancestors: list[str] = Field(default_factory=lambda: ["'self'"])
+    link_minutes: float = Field(default=10.0, gt=0, le=60)
+    session_minutes: float = Field(default=60.0, gt=0, le=24 * 60)
+
+    @field_validator("frame_ancestors")
+    @classmethod
+    def _sources(cls, value: list[str]) -> list[str]:
+        for source in value:  # each is put into a header: no separators, no spaces
+            if not source or any(c in source for c in ' ;,\r\n\t"') or not source.isprintable():
+                raise ValueError("give CSP sources such as https://app.example.com or 'self'")
+        return value
+
+
 class ApiConfig(_Strict):
     """``listen``: ``host:port``; ``audit_topic``: where every write's intent and outcome
     go (acks=all); ``writes_per_second``/``write_burst``: each token's write rate on one
@@ -39,6 +58,7 @@ class ApiConfig(_Strict):
     writes_per_second: float = Field(default=5.0, gt=0, le=10_000)
     write_burst: int = Field(default=20, ge=1, le=100_000)
     idempotency_hours: float = Field(default=24.0, gt=0, le=24 * 30)
+    portal: PortalConfig = Field(default_factory=PortalConfig)
 
     @field_validator("listen")
     @classmethod

@@ -19,7 +19,7 @@ from pydantic import (
     model_validator,
 )
 
-from kafkahooks.config.api import AdminToken, ApiConfig
+from kafkahooks.config.api import AdminToken, ApiConfig, PortalConfig
 from kafkahooks.config.endpoint import EndpointConfig, SigningConfig
 from kafkahooks.config.filters import Predicate
 from kafkahooks.config.sources import (
@@ -44,6 +44,7 @@ __all__ = [
     "EndpointConfig",
     "EndpointStoreConfig",
     "KafkaConfig",
+    "PortalConfig",
     "RetryConfig",
     "RouteConfig",
     "RoutesFile",
