@@ -291,6 +291,12 @@ class Gates:
             self._drop_idle()
         return gate
 
+    def backlog_of(self, endpoint_id: str, now: float) -> str | None:
+        """Why a customer endpoint cannot take an event now (``EndpointGate.backlog``), if
+        it has a gate; ``None`` otherwise (a new gate is closed and unlimited)."""
+        found = self._endpoints.get(endpoint_id)
+        return None if found is None else found[0].backlog(now)
+
     def _drop_idle(self) -> None:
         """Look at the two least recently used gates: drop an idle one, keep a busy one
         (it moves to the end): two looks per new gate keep the count near the bound

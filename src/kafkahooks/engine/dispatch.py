@@ -13,13 +13,17 @@ that failed before it began (``fail``: no tenant) is settled like any other.
 A customer endpoint holds at most its route's ``endpoints.endpoint_queue``
 deliveries here (waiting on a lane, trying, backing off); beyond that, on a route
 that can park, the next one is parked at once (``endpoint-queue-full``), so one
-customer's slow or failing endpoint holds a bounded share of the window.  The
+customer's slow or failing endpoint holds a bounded share of the window.  One that
+arrives while the endpoint's circuit is open (no probe due) or its rate limit is far
+off is parked at once too; those already queued are parked when their turn comes
+(after the attempt ahead of them on their lane, at most one request timeout).  The
 counts are per (partition, endpoint) too, so a drain that cancels a partition's
 jobs before they ran (``forget``) leaves no count behind.
 """
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 
 from kafkahooks.delivery import (
@@ -77,20 +81,24 @@ class Dispatch:
             job = self._job(route, ctx)
             self.scheduler.submit(tp, route.name, route.config.ordering, event.key, job)
             return
-        if self._full(route, endpoint_id):
-            self.fail(tp, route, ctx, EndpointBackloggedError("endpoint-queue-full"))
+        why = self._backlog(route, endpoint_id)
+        if why is not None:
+            self.fail(tp, route, ctx, EndpointBackloggedError(why))
             return
         job = self._held_job(tp, endpoint_id, self._job(route, ctx))
         lane = f"{route.name}\x00{endpoint_id}"
         self.scheduler.submit(tp, lane, route.config.ordering, event.key, job)
 
-    def _full(self, route: Route, endpoint_id: str) -> bool:
+    def _backlog(self, route: Route, endpoint_id: str) -> str | None:
+        """Why a customer endpoint's delivery is parked at once rather than queued here: its
+        queue is full, or its circuit is open (no probe due) or its rate limit far off, so
+        an event arriving while it is down never waits on a lane (``None``: queue it)."""
         tenants = route.config.endpoints
-        return (
-            tenants is not None
-            and route.config.retry_topics is not None
-            and self._held[endpoint_id] >= tenants.endpoint_queue
-        )
+        if tenants is None or route.config.retry_topics is None:
+            return None
+        if self._held[endpoint_id] >= tenants.endpoint_queue:
+            return "endpoint-queue-full"
+        return self.deliverer.gates.backlog_of(endpoint_id, time.monotonic())
 
     def _held_job(self, tp: TopicPartitionKey, endpoint_id: str, job: Job) -> Job:
         """``job``, counted in its endpoint's queue from now until it ends."""
@@ -140,8 +148,9 @@ class Dispatch:
         job = self._job(route, ctx, tier, record)
         endpoint_id = ctx.endpoint_id
         if endpoint_id is not None:
-            if self._full(route, endpoint_id):
-                error = EndpointBackloggedError("endpoint-queue-full")
+            why = self._backlog(route, endpoint_id)
+            if why is not None:
+                error = EndpointBackloggedError(why)
                 job = self._settled_job(route, ctx, error, tier, record)
             else:
                 job = self._held_job(tp, endpoint_id, job)

@@ -7,6 +7,7 @@ import asyncio
 import json
 
 from kafkahooks.delivery.errors import EndpointBackloggedError
+from kafkahooks.delivery.gates import Gates
 from kafkahooks.delivery.retry import DeliveryReport
 from kafkahooks.delivery.route import Route, RouteTable
 from kafkahooks.endpoints import MemoryDirectory
@@ -24,6 +25,7 @@ class Held:
     def __init__(self) -> None:
         self.release = asyncio.Event()
         self.started = 0
+        self.gates = Gates()
 
     async def deliver(self, route: Route, ctx: RenderContext) -> DeliveryReport:
         self.started += 1
@@ -100,6 +102,24 @@ def test_a_route_that_cannot_park_never_refuses_for_a_full_queue() -> None:
             dispatch.submit(TP, route, _ctx(route, n, "ep_1"))
         await asyncio.sleep(0.01)
         assert held.started == 5 and settled.reports == []
+        held.release.set()
+
+    asyncio.run(asyncio.wait_for(run(), 5))
+
+
+def test_an_event_arriving_while_its_endpoints_circuit_is_open_is_parked_at_once() -> None:
+    async def run() -> None:
+        route, dispatch, held, settled = _dispatch(ordering="key")
+        gate = held.gates.for_endpoint(route, endpoint("ep_1"))
+        assert gate.breaker is not None
+        for _ in range(gate.breaker.config.failures):
+            gate.record(False, probe=False)  # the circuit opens
+        dispatch.submit(TP, route, _ctx(route, 1, "ep_1"))
+        dispatch.submit(TP, route, _ctx(route, 2, "ep_2"))
+        await asyncio.sleep(0.01)
+        [(endpoint_id, report)] = settled.reports
+        assert endpoint_id == "ep_1" and isinstance(report.error, EndpointBackloggedError)
+        assert report.error.reason == "circuit-open" and held.started == 1  # ep_2's
         held.release.set()
 
     asyncio.run(asyncio.wait_for(run(), 5))
