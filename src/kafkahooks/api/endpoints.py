@@ -46,7 +46,14 @@ from kafkahooks.api.models import (
     endpoint_view,
 )
 from kafkahooks.api.targets import url_refusal
-from kafkahooks.api.writes import check_rate, record_intent, settle, store_write, write_record
+from kafkahooks.api.writes import (
+    check_rate,
+    delete_records,
+    record_intent,
+    settle,
+    store_write,
+    write_record,
+)
 from kafkahooks.endpoints import (
     Endpoint,
     EndpointLimitError,
@@ -275,7 +282,7 @@ def endpoints_router(scope_of: Callable[..., Scope], *, in_schema: bool = True) 
         check_rate(scope)
         ep = await _current(scope, endpoint_id, if_match)
         audit = Audit(request_id(request), scope.token_id, scope.tenant, "delete", ep.id)
-        offset = await write_record(scope, audit, ep.id, None)
+        offset = await delete_records(scope, audit, ep.id)
         return Response(status_code=204, headers={OFFSET_HEADER: str(offset)})
 
     @router.post(

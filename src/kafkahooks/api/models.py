@@ -16,7 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from kafkahooks.config import shown_url
-from kafkahooks.endpoints import Endpoint
+from kafkahooks.endpoints import Endpoint, endpoint_health
 
 __all__ = [
     "EndpointCreated",
@@ -45,6 +45,12 @@ class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
 
+class DisabledByKafkahooks(_Out):
+    reason: str = Field(description="gone (it answered 410) or failing (no success for long)")
+    at: float
+    detail: str
+
+
 class EndpointView(_Out):
     """An endpoint as the API shows it: the URL's path and query masked (they may carry
     credentials), secret header names without values, secrets as their expiries."""
@@ -57,7 +63,17 @@ class EndpointView(_Out):
     event_types: list[str]
     routes: list[str] | None
     filters: list[dict[str, Any]]
-    active: bool
+    active: bool = Field(description="the tenant's switch")
+    enabled: bool = Field(
+        description="the effective state: active and not disabled by kafkahooks"
+    )
+    disabled_by_kafkahooks: DisabledByKafkahooks | None = Field(
+        description="why and when kafkahooks disabled this version (null: it did not); "
+        "any write of the endpoint (e.g. active: true) re-enables it"
+    )
+    failing_since: float | None = Field(
+        description="the first failure after the last success (null: not failing)"
+    )
     payload_version: str | None
     headers: dict[str, str]
     secret_headers: list[str] = Field(description="names only: values are write-only")
@@ -84,6 +100,8 @@ def endpoint_view(ep: Endpoint, now: float) -> dict[str, Any]:
             p.model_dump(mode="json", by_alias=True, exclude_unset=True) for p in ep.filters
         ],
         "active": ep.active,
+        "enabled": ep.enabled,
+        **endpoint_health(ep),
         "payload_version": ep.payload_version,
         "headers": dict(ep.headers),
         "secret_headers": sorted(ep.secret_headers),
