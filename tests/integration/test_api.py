@@ -31,8 +31,10 @@ from kafkahooks.api import (
     build_catalogue,
     new_token,
     open_api_store,
+    open_endpoint_attempts,
 )
-from kafkahooks.kafka import producer_properties
+from kafkahooks.app import store_properties
+from kafkahooks.kafka import ensure_topics, producer_properties
 from tests.support.api import (
     PUBLIC,
     ApiServer,
@@ -68,11 +70,15 @@ class Replicas:
         assert config.api is not None
         store = open_api_store(config, TokenTable(config.api.admin_tokens), 30)
         audit = KafkaAudit(producer_properties(config.kafka), config.api.audit_topic)
+        log_topic = config.kafka.delivery_log_topic
+        assert log_topic is not None
+        ensure_topics(producer_properties(config.kafka), [log_topic])
+        attempts = open_endpoint_attempts(store_properties(config), log_topic, timeout=30)
         ctx = ApiContext(config.api, config, store, audit, self.resolver,
-                         catalogue=build_catalogue(config))  # fmt: skip
+                         catalogue=build_catalogue(config), attempts=attempts)  # fmt: skip
         self.contexts.append(ctx)
         server = ApiServer(ctx)
-        self.closers += [store.close, audit.close, server.close]
+        self.closers += [store.close, audit.close, attempts.close, server.close]
         return server
 
     def client(self, which: int, token: str = ADMIN.value) -> httpx.Client:
@@ -277,7 +283,7 @@ def test_the_command_serves_the_api(tmp_path: Path, bootstrap: str, store: Store
     finally:
         process.terminate()
         _, err = process.communicate(timeout=20)
-    assert "store loaded in" in err
+    assert "store loaded in" in err and "delivery log read in" in err
     assert issued.json()["token"] not in err
 
 
@@ -293,6 +299,13 @@ def test_the_command_refuses_a_config_without_the_api_section(
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert done.returncode == 2 and "no api section" in done.stderr
+
+
+def _attempts(client: httpx.Client, eid: str) -> list[dict[str, Any]]:
+    answer = client.get(f"/v1/endpoints/{eid}/attempts")
+    assert answer.status_code == 200, answer.text
+    data: list[dict[str, Any]] = answer.json()["data"]
+    return data
 
 
 def test_a_customer_registers_receives_and_rotates_with_a_tenant_token_only(
@@ -328,6 +341,16 @@ def test_a_customer_registers_receives_and_rotates_with_a_tenant_token_only(
                 standardwebhooks.Webhook(first_secret).verify(request.body, request.headers)
 
             eid = created.json()["id"]
+            # the bridges logged the attempts; replica B's read model follows the log
+            delivered = {r.headers["webhook-id"] for r in receiver.requests}
+            wait_until(lambda: len(_attempts(b, eid)) >= 4, 20)
+            shown = _attempts(b, eid)
+            assert {a["event_id"] for a in shown} == delivered
+            assert {a["status"] for a in shown} == {200}
+            stats = b.get(f"/v1/endpoints/{eid}/stats").json()
+            assert stats["deliveries"] >= 4 and stats["failures"] == 0
+            assert "bucket" in stats["method"]
+
             fresh = {"Kafkahooks-Min-Offset": str(created.json()["offset"])}
             rotated = b.post(f"/v1/endpoints/{eid}/secret/rotate",
                              json={"expire_previous": "1h"}, headers=fresh)  # fmt: skip

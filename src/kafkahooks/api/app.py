@@ -24,6 +24,7 @@ from fastapi.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kafkahooks import __version__
+from kafkahooks.api.activity import activity_router
 from kafkahooks.api.admin import tokens_router
 from kafkahooks.api.auth import own_scope, tenant_scope
 from kafkahooks.api.catalogue import catalogue_router
@@ -61,6 +62,8 @@ def create_app(ctx: ApiContext | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(endpoints_router(tenant_scope), prefix="/v1/tenants/{tenant}")
     app.include_router(endpoints_router(own_scope, in_schema=False), prefix="/v1")
+    app.include_router(activity_router(tenant_scope), prefix="/v1/tenants/{tenant}")
+    app.include_router(activity_router(own_scope, in_schema=False), prefix="/v1")
     app.include_router(tokens_router())
     app.include_router(catalogue_router())
 

@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 
@@ -21,6 +21,9 @@ from kafkahooks.api.ratelimit import RateLimiter
 from kafkahooks.api.state import ApiStore
 from kafkahooks.config import ApiConfig, RoutesFile
 from kafkahooks.delivery import Resolver
+
+if TYPE_CHECKING:
+    from kafkahooks.api.attemptlog import AttemptsSource
 
 __all__ = ["ApiContext", "context", "request_id"]
 
@@ -36,6 +39,8 @@ class ApiContext:
     clock: Callable[[], float] = time.time
     limiter: RateLimiter = field(init=False)
     catalogue: list[dict[str, Any]] = field(default_factory=list)
+    # the delivery log's read model (``EndpointAttempts``); None: attempts/stats answer 503
+    attempts: AttemptsSource | None = None
 
     def __post_init__(self) -> None:
         self.limiter = RateLimiter(self.config.writes_per_second, self.config.write_burst)

@@ -32,7 +32,7 @@ from pydantic import ValidationError
 
 from kafkahooks.api.audit import Audit
 from kafkahooks.api.auth import Scope, fresh, json_body, wait_for_offset
-from kafkahooks.api.context import request_id
+from kafkahooks.api.context import ApiContext, request_id
 from kafkahooks.api.errors import ApiError, JsonAnswer, invalid, not_found, validation_errors
 from kafkahooks.api.idempotency import STALE_CLAIM, body_hash, idempotency_key
 from kafkahooks.api.models import (
@@ -66,7 +66,7 @@ from kafkahooks.endpoints import (
     written_in_force,
 )
 
-__all__ = ["OFFSET_HEADER", "endpoints_router", "tenant_endpoint"]
+__all__ = ["OFFSET_HEADER", "endpoint_of_tenant", "endpoints_router", "tenant_endpoint"]
 
 log = logging.getLogger("kafkahooks.api")
 
@@ -84,13 +84,18 @@ def _versioned(body: Any, status: int, offset: int, **headers: str) -> JsonAnswe
     )  # fmt: skip
 
 
-def tenant_endpoint(scope: Scope, endpoint_id: str) -> Endpoint:
-    """The endpoint ``endpoint_id`` of the scope's tenant, or 404 (another tenant's
-    endpoint is not found either)."""
-    ep = version_in_force(scope.context.store.tables.endpoints, endpoint_id)
-    if ep is None or ep.tenant != scope.tenant:
+def endpoint_of_tenant(ctx: ApiContext, tenant: str, endpoint_id: str) -> Endpoint:
+    """The endpoint ``endpoint_id`` of ``tenant``, or 404 (another tenant's endpoint is
+    not found either).  For the routes and the portal's pages alike."""
+    ep = version_in_force(ctx.store.tables.endpoints, endpoint_id)
+    if ep is None or ep.tenant != tenant:
         raise not_found(f"no endpoint {endpoint_id}")
     return ep
+
+
+def tenant_endpoint(scope: Scope, endpoint_id: str) -> Endpoint:
+    """The endpoint ``endpoint_id`` of the scope's tenant, or 404."""
+    return endpoint_of_tenant(scope.context, scope.tenant, endpoint_id)
 
 
 def _object(body: Any, what: str) -> dict[str, Any]:

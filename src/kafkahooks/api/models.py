@@ -19,6 +19,7 @@ from kafkahooks.config import shown_url
 from kafkahooks.endpoints import Endpoint, endpoint_health
 
 __all__ = [
+    "AttemptsAnswer",
     "EndpointCreated",
     "EndpointPage",
     "EndpointSecrets",
@@ -27,6 +28,7 @@ __all__ = [
     "EventType",
     "RotateRequest",
     "SecretRotated",
+    "StatsAnswer",
     "TokenCreate",
     "TokenCreated",
     "TokenView",
@@ -64,9 +66,7 @@ class EndpointView(_Out):
     routes: list[str] | None
     filters: list[dict[str, Any]]
     active: bool = Field(description="the tenant's switch")
-    enabled: bool = Field(
-        description="the effective state: active and not disabled by kafkahooks"
-    )
+    enabled: bool = Field(description="the effective state: active and not disabled by kafkahooks")
     disabled_by_kafkahooks: DisabledByKafkahooks | None = Field(
         description="why and when kafkahooks disabled this version (null: it did not); "
         "any write of the endpoint (e.g. active: true) re-enables it"
@@ -194,6 +194,40 @@ class EventType(_Out):
     route: str
     description: str
     sample: Any = Field(description="the payload a sample event of this type renders to")
+
+
+class AttemptView(_Out):
+    at: float = Field(description="unix seconds")
+    event_id: str
+    event_type: str | None
+    attempt: int = Field(description="1: the first try")
+    status: int | None = Field(description="null: no response (timeout, refused, not sent)")
+    latency_ms: float
+    error: str | None = Field(description="null: delivered (2xx)")
+
+
+class AttemptsAnswer(_Out):
+    data: list[AttemptView] = Field(description="newest first")
+    complete: bool = Field(description="false: a log read ran out of time; older may be missing")
+    source: Literal["memory", "log"]
+
+
+class LatencyView(_Out):
+    estimate_ms: float = Field(description="the geometric middle of the bucket")
+    low_ms: float
+    high_ms: float | None = Field(description="null: the open last bucket")
+
+
+class StatsAnswer(_Out):
+    endpoint_id: str
+    since: float = Field(description="the start of the oldest UTC hour counted")
+    until: float
+    attempts: int
+    deliveries: int = Field(description="attempts answered 2xx")
+    failures: int
+    p50: LatencyView | None = Field(description="a bucket estimate (see method)")
+    p99: LatencyView | None = Field(description="a bucket estimate (see method)")
+    method: str = Field(description="how the latencies are estimated")
 
 
 class ErrorDetail(_Out):

@@ -4,7 +4,8 @@ One :class:`~kafkahooks.kafka.StoreLog` reads the store topic from its beginning
 a marker (the start-up load), then follows it on one thread; each record goes to the
 table its key belongs to (``ep_…`` endpoints and ``health/…`` the bridge's status of
 them, so an answer shows the effective state; ``token/…`` tokens, ``idem/…``
-idempotency keys; other kinds are ignored here).  Nothing is kept on local disk: a new replica is as current as the store.
+idempotency keys; other kinds are ignored here).  Nothing is kept on local disk: a
+new replica is as current as the store.
 
 A write (:meth:`ApiStore.write`) returns only once the broker acknowledged the record
 (``acks=all``, idempotent producer) **and** this replica's follower applied it, so the
