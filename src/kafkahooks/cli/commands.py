@@ -89,20 +89,18 @@ def route_secrets(config: RouteConfig) -> list[str]:
 def pick_event(route: Route, event_type: str | None, event_file: str | None) -> Event:
     """The ``--event`` file, else the first built-in sample of ``--event-type``
     (or, without it, the first sample the route takes)."""
-    from kafkahooks.samples import event_from_path, sample_events
+    from kafkahooks.delivery import NoSampleError, sample_event
+    from kafkahooks.samples import event_from_path
 
-    topic = route.config.topics[0]
     if event_file is not None:
-        return event_from_path(event_file, topic)
-    samples = sample_events(topic)
-    for _, event in samples:
-        taken, etype = route.match(event)
-        if (event_type is None and taken) or (event_type is not None and etype == event_type):
-            return event
-    usage_error(_no_sample(route, event_type, [route.match(e)[1] for _, e in samples]))
+        return event_from_path(event_file, route.config.topics[0])
+    try:
+        return sample_event(route, event_type)
+    except NoSampleError as exc:
+        usage_error(no_sample_message(route, event_type, exc.types))
 
 
-def _no_sample(route: Route, event_type: str | None, types: list[Any]) -> str:
+def no_sample_message(route: Route, event_type: str | None, types: list[Any]) -> str:
     """Why no built-in sample fits, what there is instead, and how to pass an event."""
     wanted = f"of type {event_type!r}" if event_type else "that this route takes"
     known = sorted({str(t) for t in types if t is not None})
@@ -182,8 +180,10 @@ class _Printer:
 
     def request(self, request: OutboundRequest, shown_body: bytes) -> None:
         if self.endpoint is None:
-            self.line("# route with endpoints: shown for a placeholder endpoint and secret; "
-                      "each tenant's endpoint gets its own URL, headers and signature")
+            self.line(
+                "# route with endpoints: shown for a placeholder endpoint and secret; "
+                "each tenant's endpoint gets its own URL, headers and signature"
+            )
             self.line(f"{request.method} {request.url}")
         else:
             self.line(f"{request.method} {self.endpoint.shown(request.url)}")
@@ -301,8 +301,18 @@ def add_commands(sub: Any) -> None:
     secret = sub.add_parser("secret", help="signing secrets")
     secret_sub = secret.add_subparsers(dest="secret_command", required=True)
     generate = secret_sub.add_parser("generate", help="print a new strong random secret")
-    generate.add_argument("--format", choices=["hex", "whsec"], default="hex",
-                          help="hex (HMAC schemes) or whsec (Standard Webhooks)")
-    generate.add_argument("--bytes", type=int, default=32, choices=range(24, 65),
-                          metavar="24..64", help="random bytes (default 32)")
+    generate.add_argument(
+        "--format",
+        choices=["hex", "whsec"],
+        default="hex",
+        help="hex (HMAC schemes) or whsec (Standard Webhooks)",
+    )
+    generate.add_argument(
+        "--bytes",
+        type=int,
+        default=32,
+        choices=range(24, 65),
+        metavar="24..64",
+        help="random bytes (default 32)",
+    )
     generate.set_defaults(func=cmd_secret)

@@ -29,6 +29,7 @@ from kafkahooks.templating import RenderContext
 
 __all__ = ["EndpointTarget", "EndpointTargets"]
 
+
 @dataclass(frozen=True, slots=True, repr=False)
 class EndpointTarget:
     endpoint_id: str
