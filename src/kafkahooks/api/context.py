@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import Request
 
 from kafkahooks.api.audit import AuditRecorder
-from kafkahooks.api.ratelimit import RateLimiter
+from kafkahooks.api.ratelimit import RateLimiter, WindowLimiter
 from kafkahooks.api.state import ApiStore
 from kafkahooks.config import ApiConfig, RoutesFile
 from kafkahooks.delivery import Resolver
@@ -41,6 +41,8 @@ class ApiContext:
     catalogue: list[dict[str, Any]] = field(default_factory=list)
     # the delivery log's read model (``EndpointAttempts``); None: attempts/stats answer 503
     attempts: AttemptsSource | None = None
+    # test sends per endpoint (``api/testsend.py``): 10 a minute on this replica
+    test_sends: WindowLimiter = field(default_factory=lambda: WindowLimiter(10, 60.0))
 
     def __post_init__(self) -> None:
         self.limiter = RateLimiter(self.config.writes_per_second, self.config.write_burst)

@@ -29,6 +29,8 @@ __all__ = [
     "RotateRequest",
     "SecretRotated",
     "StatsAnswer",
+    "TestSend",
+    "TestSent",
     "TokenCreate",
     "TokenCreated",
     "TokenView",
@@ -228,6 +230,23 @@ class StatsAnswer(_Out):
     p50: LatencyView | None = Field(description="a bucket estimate (see method)")
     p99: LatencyView | None = Field(description="a bucket estimate (see method)")
     method: str = Field(description="how the latencies are estimated")
+
+
+class TestSend(_In):
+    event_type: str | None = Field(
+        default=None, max_length=256,
+        description="the sample's type (default: the endpoint's first, or the route's first)",
+    )  # fmt: skip
+
+
+class TestSent(_Out):
+    event_id: str = Field(description="evt_test_…: the webhook-id sent")
+    event_type: str | None
+    route: str
+    status: int | None = Field(description="null: no answer (refused, timeout, …)")
+    latency_ms: float | None
+    response_excerpt: str | None = Field(description="the answer's start, escaped")
+    error: str | None = Field(description='null: a 2xx answer; "not a public address": refused')
 
 
 class ErrorDetail(_Out):
