@@ -31,6 +31,7 @@ from kafkahooks.api.catalogue import catalogue_router
 from kafkahooks.api.context import ApiContext
 from kafkahooks.api.endpoints import endpoints_router
 from kafkahooks.api.errors import JsonAnswer, install_error_handlers
+from kafkahooks.api.recover import recover_router
 from kafkahooks.api.testsend import test_router
 
 __all__ = ["REQUEST_ID_HEADER", "create_app", "openapi_document"]
@@ -67,6 +68,8 @@ def create_app(ctx: ApiContext | None = None) -> FastAPI:
     app.include_router(activity_router(own_scope, in_schema=False), prefix="/v1")
     app.include_router(test_router(tenant_scope), prefix="/v1/tenants/{tenant}")
     app.include_router(test_router(own_scope, in_schema=False), prefix="/v1")
+    app.include_router(recover_router(tenant_scope), prefix="/v1/tenants/{tenant}")
+    app.include_router(recover_router(own_scope, in_schema=False), prefix="/v1")
     app.include_router(tokens_router())
     app.include_router(catalogue_router())
 

@@ -26,6 +26,8 @@ __all__ = [
     "EndpointView",
     "ErrorBody",
     "EventType",
+    "RecoverRequest",
+    "RecoverView",
     "RotateRequest",
     "SecretRotated",
     "StatsAnswer",
@@ -249,6 +251,25 @@ class TestSent(_Out):
     error: str | None = Field(description='null: a 2xx answer; "not a public address": refused')
 
 
+class RecoverRequest(_In):
+    since: float = Field(description="unix seconds: dead letters written since then are re-sent")
+
+
+class RecoverView(_Out):
+    job: str
+    endpoint_id: str
+    state: Literal["requested", "running", "done", "failed"] = Field(
+        description="requested: no bridge has claimed it yet"
+    )
+    since: float
+    requested: float
+    started: float | None
+    finished: float | None
+    scanned: int = Field(description="dead-letter records read")
+    resent: int = Field(description="this endpoint's, sent again with their event ids")
+    error: str | None
+
+
 class ErrorDetail(_Out):
     status: int
     code: str
@@ -260,4 +281,4 @@ class ErrorBody(_Out):
     error: ErrorDetail
 
 
-Action = Literal["create", "update", "delete", "rotate", "issue-token", "revoke-token"]
+Action = Literal["create", "update", "delete", "rotate", "recover", "issue-token", "revoke-token"]

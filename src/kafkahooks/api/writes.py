@@ -22,7 +22,7 @@ from collections.abc import Callable
 from kafkahooks.api.audit import Audit, AuditUnavailableError
 from kafkahooks.api.auth import Scope
 from kafkahooks.api.errors import ApiError, conflict
-from kafkahooks.endpoints import status_key
+from kafkahooks.endpoints import recover_key, status_key
 from kafkahooks.kafka import StoreWriteError
 
 __all__ = [
@@ -101,7 +101,7 @@ async def write_record(
 async def delete_records(scope: Scope, audit: Audit, endpoint_id: str) -> int:
     """Delete an endpoint through the steps above: its record's tombstone, then the
     tombstones of the records kafkahooks keeps about it (its health status, as
-    ``kafkahooks endpoints delete`` does; its recover job), so none outlives it
+    ``kafkahooks endpoints delete`` does, and its recover job), so none outlives it
     (every replica ignores them once the endpoint is gone; the tombstones let the
     store forget them).  The endpoint's tombstone's offset."""
     await record_intent(scope, audit)
@@ -113,4 +113,4 @@ async def delete_records(scope: Scope, audit: Audit, endpoint_id: str) -> int:
 
 def related_keys(endpoint_id: str) -> tuple[str, ...]:
     """The store keys of kafkahooks' own records about an endpoint."""
-    return (status_key(endpoint_id),)
+    return (status_key(endpoint_id), recover_key(endpoint_id))

@@ -243,7 +243,7 @@ def cmd_update(args: argparse.Namespace) -> int:
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
-    from kafkahooks.endpoints import status_key
+    from kafkahooks.endpoints import recover_key, status_key
     from kafkahooks.kafka import StoreWriteError
 
     session = open_session(args)
@@ -251,8 +251,12 @@ def cmd_delete(args: argparse.Namespace) -> int:
         if session.table.offset_of(args.id) == -1:  # (one it cannot decrypt may go)
             endpoint_or_exit(session, args.id)
         ep = session.table.get(args.id)
-        # both keys: the endpoint's and kafkahooks' status record of it
-        keys: list[tuple[str, bytes | None]] = [(args.id, None), (status_key(args.id), None)]
+        # the endpoint's key and those of kafkahooks' records of it (status, recover job)
+        keys: list[tuple[str, bytes | None]] = [
+            (args.id, None),
+            (status_key(args.id), None),
+            (recover_key(args.id), None),
+        ]
         results = session.log.write_many(keys, session.timeout)
         for result in results:
             if isinstance(result, StoreWriteError):

@@ -53,6 +53,14 @@ if TYPE_CHECKING:
         encode_endpoint,
         record_json_schema,
     )
+    from kafkahooks.endpoints.recover import (
+        RECOVER_PREFIX,
+        STALE_AFTER,
+        RecoverJob,
+        encode_job,
+        parse_job,
+        recover_key,
+    )
     from kafkahooks.endpoints.spec import (
         LIMITS,
         EndpointSpec,
@@ -86,6 +94,8 @@ __all__ = [
     "MAX_RECORD_BYTES",
     "RECORD_ADAPTER",
     "RECORD_VERSION",
+    "RECOVER_PREFIX",
+    "STALE_AFTER",
     "STATUS_PREFIX",
     "Disable",
     "Endpoint",
@@ -100,6 +110,7 @@ __all__ = [
     "Keyring",
     "MemoryDirectory",
     "MissingKeyError",
+    "RecoverJob",
     "Sealed",
     "SigningSecret",
     "StoreRecordError",
@@ -109,6 +120,7 @@ __all__ = [
     "decode_endpoint",
     "describe_endpoint",
     "encode_endpoint",
+    "encode_job",
     "encode_status",
     "endpoint_health",
     "generate_key_spec",
@@ -116,7 +128,9 @@ __all__ = [
     "new_endpoint_id",
     "new_signing_secret",
     "origin_of",
+    "parse_job",
     "record_json_schema",
+    "recover_key",
     "rotate_secret",
     "set_active",
     "spec_of",
@@ -128,6 +142,12 @@ __all__ = [
 ]
 
 _HOMES = {
+    "RECOVER_PREFIX": "recover",
+    "STALE_AFTER": "recover",
+    "RecoverJob": "recover",
+    "encode_job": "recover",
+    "parse_job": "recover",
+    "recover_key": "recover",
     "DEFAULT_PERIOD": "health",
     "Disable": "status",
     "ENDPOINT_ID_PREFIX": "ids",
