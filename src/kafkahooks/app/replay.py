@@ -123,26 +123,19 @@ class ReplaySummary:
         verb = "would replay" if self.dry_run else "replayed"
         again = "would fail again" if self.dry_run else "failed again"
         others = f", other events {self.other_events}" if self.other_events else ""
-        deleted = f", endpoint deleted {self.endpoint_deleted}" if self.endpoint_deleted else ""
-        return (
-            f"read {self.read}, {verb} {self.replayed}, delivered {self.delivered}, "
-            f"{again} {self.failed_again}, filtered {self.filtered}, "
-            f"without body {self.no_body}, other routes {self.other_routes}{others}"
-            f"{deleted}"
+        deleted = (
+            f", endpoint deleted {self.endpoint_deleted}" if self.endpoint_deleted else ""
         )
+        return (f"read {self.read}, {verb} {self.replayed}, delivered {self.delivered}, "
+                f"{again} {self.failed_again}, filtered {self.filtered}, "
+                f"without body {self.no_body}, other routes {self.other_routes}{others}"
+                f"{deleted}")
 
 
 class Replayer:
     def __init__(
-        self,
-        config: RoutesFile,
-        route: Route,
-        settings: Settings,
-        *,
-        dry_run: bool = False,
-        out: Any = None,
-        event_id: str | None = None,
-        endpoint_id: str | None = None,
+        self, config: RoutesFile, route: Route, settings: Settings, *, dry_run: bool = False,
+        out: Any = None, event_id: str | None = None, endpoint_id: str | None = None,
     ) -> None:
         self.config = config
         self.route = route
@@ -166,8 +159,7 @@ class Replayer:
             None
             if dry_run
             else TransactionalCommits(
-                producer_properties(kafka, dead_letters=True),
-                replay_group(route.name),
+                producer_properties(kafka, dead_letters=True), replay_group(route.name),
                 f"replay of route {route.name!r}",
             )
         )
@@ -198,8 +190,7 @@ class Replayer:
                 continue  # nothing was ever dead-lettered there
             tps = [TopicPartition(topic, p) for p in sorted(meta.partitions)]
             committed = {
-                (tp.topic, tp.partition): tp.offset for tp in self.consumer.committed(tps, 10)
-            }
+                (tp.topic, tp.partition): tp.offset for tp in self.consumer.committed(tps, 10)}
             for tp in tps:
                 key = (topic, tp.partition)
                 self.floor[key] = max(committed.get(key, -1), -1)
@@ -222,12 +213,9 @@ class Replayer:
                 return self.summary
         firsts = await asyncio.to_thread(self.partitions, start)
         where = ", ".join(f"{t}/{p}@{o}" for (t, p), o in sorted(firsts.items())) or "nothing"
-        print(
-            f"replay {self.route.name} (group {replay_group(self.route.name)})"
-            f"{', dry run' if self.dry_run else ''}: reading {where}",
-            file=self.out,
-            flush=True,
-        )
+        print(f"replay {self.route.name} (group {replay_group(self.route.name)})"
+              f"{', dry run' if self.dry_run else ''}: reading {where}",
+              file=self.out, flush=True)
         if firsts:
             self.tracker.assign(list(firsts))
             self.consumer.assign([TopicPartition(t, p, o) for (t, p), o in firsts.items()])
@@ -285,10 +273,8 @@ class Replayer:
 
     def _submit(self, record: DeadRecord, ordering: Ordering, slots: asyncio.Semaphore) -> None:
         """Send on the route's lanes: one key (or source partition) at a time, in order."""
-        source = (
-            record.own.get("source.topic") or record.topic,
-            int(record.own.get("source.partition") or record.partition),
-        )
+        source = (record.own.get("source.topic") or record.topic,
+                  int(record.own.get("source.partition") or record.partition))
         self._lanes_used.add(source)
 
         async def job() -> None:
@@ -338,11 +324,8 @@ class Replayer:
         plan = self.plans[event.topic]
         if event.raw_value is None and "value.omitted" in own:
             self.summary.no_body += 1
-            print(
-                f"  no body to replay (oversize): {event.topic}/{event.partition}"
-                f"@{event.offset}; re-produce it from the source",
-                file=self.out,
-            )
+            print(f"  no body to replay (oversize): {event.topic}/{event.partition}"
+                  f"@{event.offset}; re-produce it from the source", file=self.out)
             return
         self.summary.replayed += 1
         attempts = int(own.get("attempts") or 0)
@@ -385,12 +368,10 @@ class Replayer:
             except (TemplateError, ValueError) as exc:
                 await self._fail(ctx.event, None, exc, attempts, ctx.event_id, ctx.endpoint_id)
                 return
-            print(
-                f"  would send {ctx.event_id} ({ctx.event.topic}/{ctx.event.partition}"
-                f"@{ctx.event.offset}) → {self._target(ctx)}, "
-                f"{len(body)} bytes",
-                file=self.out,
-            )
+            print(f"  would send {ctx.event_id} ({ctx.event.topic}/{ctx.event.partition}"
+                  f"@{ctx.event.offset}) → {self._target(ctx)}, "
+                  f"{len(body)} bytes",
+                  file=self.out)
             return
         report = await self.deliverer.deliver(self.route, ctx)
         decided = outcome(self.route, report, 0, 1, parks=False)
@@ -399,32 +380,21 @@ class Replayer:
             return
         if decided is Outcome.ENDPOINT_DELETED:
             self.summary.endpoint_deleted += 1
-            print(
-                f"  endpoint {ctx.endpoint_id} was deleted: {ctx.event_id} is finished "
-                f"without sending",
-                file=self.out,
-            )
+            print(f"  endpoint {ctx.endpoint_id} was deleted: {ctx.event_id} is finished "
+                  f"without sending", file=self.out)
             return
-        await self._fail(ctx.event, report, report.error, attempts, ctx.event_id, ctx.endpoint_id)
+        await self._fail(
+            ctx.event, report, report.error, attempts, ctx.event_id, ctx.endpoint_id
+        )
 
-    async def _fail(
-        self,
-        event: Event,
-        report: DeliveryReport | None,
-        error: Exception | None,
-        attempts: int,
-        event_id: str | None,
-        endpoint_id: str | None = None,
-    ) -> None:
+    async def _fail(self, event: Event, report: DeliveryReport | None, error: Exception | None,
+                    attempts: int, event_id: str | None, endpoint_id: str | None = None) -> None:
         self.summary.failed_again += 1
         assert error is not None
         if self.transactions is None:  # dry run
             reason = getattr(error, "reason", None) or str(error)
-            print(
-                f"  would fail again: {event.topic}/{event.partition}@{event.offset}: "
-                f"{type(error).__name__}: {reason}",
-                file=self.out,
-            )
+            print(f"  would fail again: {event.topic}/{event.partition}@{event.offset}: "
+                  f"{type(error).__name__}: {reason}", file=self.out)
             return
         record = dead_letter(
             event,
@@ -446,16 +416,12 @@ class Replayer:
         at once)."""
         if self.transactions is None or self.error is not None:
             return
-        positions = {
-            tp: position
-            for tp, position in self.tracker.positions(force=True).items()
-            if position > self.floor.get(tp, -1) and not self.selective
-        }
+        positions = {tp: position for tp, position in self.tracker.positions(force=True).items()
+                     if position > self.floor.get(tp, -1) and not self.selective}
         offsets = [TopicPartition(t, p, o) for (t, p), o in positions.items()]
         try:
             await self.transactions.commit(
-                offsets, self.consumer.consumer_group_metadata(), again=not final
-            )
+                offsets, self.consumer.consumer_group_metadata(), again=not final)
         except TransactionStopped as exc:
             self.error = str(exc)
             return

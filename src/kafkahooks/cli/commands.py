@@ -180,10 +180,8 @@ class _Printer:
 
     def request(self, request: OutboundRequest, shown_body: bytes) -> None:
         if self.endpoint is None:
-            self.line(
-                "# route with endpoints: shown for a placeholder endpoint and secret; "
-                "each tenant's endpoint gets its own URL, headers and signature"
-            )
+            self.line("# route with endpoints: shown for a placeholder endpoint and secret; "
+                      "each tenant's endpoint gets its own URL, headers and signature")
             self.line(f"{request.method} {request.url}")
         else:
             self.line(f"{request.method} {self.endpoint.shown(request.url)}")
@@ -301,18 +299,8 @@ def add_commands(sub: Any) -> None:
     secret = sub.add_parser("secret", help="signing secrets")
     secret_sub = secret.add_subparsers(dest="secret_command", required=True)
     generate = secret_sub.add_parser("generate", help="print a new strong random secret")
-    generate.add_argument(
-        "--format",
-        choices=["hex", "whsec"],
-        default="hex",
-        help="hex (HMAC schemes) or whsec (Standard Webhooks)",
-    )
-    generate.add_argument(
-        "--bytes",
-        type=int,
-        default=32,
-        choices=range(24, 65),
-        metavar="24..64",
-        help="random bytes (default 32)",
-    )
+    generate.add_argument("--format", choices=["hex", "whsec"], default="hex",
+                          help="hex (HMAC schemes) or whsec (Standard Webhooks)")
+    generate.add_argument("--bytes", type=int, default=32, choices=range(24, 65),
+                          metavar="24..64", help="random bytes (default 32)")
     generate.set_defaults(func=cmd_secret)

@@ -128,18 +128,11 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="local broker + receiver + sample events, end to end")
     demo.add_argument("--events", type=int, default=2000, help="events to produce")
     demo.add_argument("--calls", type=int, default=0, help="distinct calls (default events/4)")
-    demo.add_argument(
-        "--format",
-        choices=["json", "avro"],
-        default="json",
-        help="produce the events as JSON, or as schemaless Avro (call-status.avsc)",
-    )
-    demo.add_argument(
-        "--endpoints",
-        action="store_true",
-        help="customers' own endpoints: created with `kafkahooks endpoints create`, "
-        "each receiving its tenant's events",
-    )
+    demo.add_argument("--format", choices=["json", "avro"], default="json",
+                      help="produce the events as JSON, or as schemaless Avro (call-status.avsc)")
+    demo.add_argument("--endpoints", action="store_true",
+                      help="customers' own endpoints: created with `kafkahooks endpoints create`, "
+                      "each receiving its tenant's events")
     demo.set_defaults(func=cmd_demo)
     return parser
 

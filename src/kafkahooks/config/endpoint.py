@@ -57,36 +57,20 @@ _SURROGATE = re.compile(r"[\ud800-\udfff]")
 # Set by kafkahooks itself (the event id, the batch size, the signature scheme's
 # headers, the payload version) or by the HTTP client (message framing, hop-by-hop);
 # a per-event value must never set them.  Lower case: names compare case-insensitively.
-KAFKAHOOKS_HEADERS = frozenset(
-    {
-        "webhook-id",
-        "webhook-timestamp",
-        "webhook-signature",
-        "webhook-batch-size",
-        "webhook-payload-version",
-    }
-)
-TRANSPORT_HEADERS = frozenset(
-    {
-        "host",
-        "content-length",
-        "transfer-encoding",
-        "connection",
-        "keep-alive",
-        "te",
-        "trailer",
-        "upgrade",
-        "expect",
-        "proxy-authorization",
-        "proxy-connection",
-    }
-)
-RESERVED_HEADERS = (
-    KAFKAHOOKS_HEADERS | TRANSPORT_HEADERS | {"content-type", "authorization", "user-agent"}
-)
+KAFKAHOOKS_HEADERS = frozenset({
+    "webhook-id", "webhook-timestamp", "webhook-signature", "webhook-batch-size",
+    "webhook-payload-version",
+})
+TRANSPORT_HEADERS = frozenset({
+    "host", "content-length", "transfer-encoding", "connection", "keep-alive", "te",
+    "trailer", "upgrade", "expect", "proxy-authorization", "proxy-connection",
+})
+RESERVED_HEADERS = KAFKAHOOKS_HEADERS | TRANSPORT_HEADERS | {
+    "content-type", "authorization", "user-agent"}
 # Static headers kafkahooks also sets (in lower case): written in lower case too, so a
 # configured value replaces kafkahooks' instead of going out next to it.
-_OVERRIDABLE = frozenset({"content-type", "user-agent", "authorization", "webhook-payload-version"})
+_OVERRIDABLE = frozenset(
+    {"content-type", "user-agent", "authorization", "webhook-payload-version"})
 # header values a repr may never show
 _CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization"})
 
@@ -104,10 +88,8 @@ def _check_header_names(names: Any) -> None:
 def _check_header_values(values: dict[str, str]) -> None:
     for name, value in values.items():
         if _BAD_TEXT.search(value):
-            raise ValueError(
-                f"header {name}: the value holds a line break, NUL, other "
-                "control character or invalid text (never repeated here)"
-            )
+            raise ValueError(f"header {name}: the value holds a line break, NUL, other "
+                             "control character or invalid text (never repeated here)")
 
 
 def _text(value: SecretStr, what: str) -> SecretStr:
@@ -136,9 +118,7 @@ SIGNING_PRESETS: dict[str, dict[str, Any]] = {
         "encoding": "hex",
     },
     "github": {
-        "scheme": "hmac-sha256",
-        "header": "X-Hub-Signature-256",
-        "prefix": "sha256=",
+        "scheme": "hmac-sha256", "header": "X-Hub-Signature-256", "prefix": "sha256=",
         "encoding": "hex",
     },
 }
@@ -196,11 +176,8 @@ class SigningConfig(_Strict):
                 f"nor a preset ({', '.join(sorted(SIGNING_PRESETS))})"
             )
         if preset is not None:
-            data = {
-                **preset,
-                **{k: v for k, v in data.items() if k != "scheme"},
-                "preset": str(data["scheme"]).lower(),
-            }
+            data = {**preset, **{k: v for k, v in data.items() if k != "scheme"},
+                    "preset": str(data["scheme"]).lower()}
         return data
 
     @field_validator("secrets")
@@ -235,21 +212,16 @@ class SigningConfig(_Strict):
         _check_header_names(names)
         if self.scheme == "standard-webhooks":
             if any(not _whsec_valid(s.get_secret_value()) for s in self.secrets):
-                raise ValueError(
-                    "standard-webhooks secrets are 'whsec_' + base64 "
-                    "(kafkahooks secret generate --format whsec)"
-                )
+                raise ValueError("standard-webhooks secrets are 'whsec_' + base64 "
+                                 "(kafkahooks secret generate --format whsec)")
             if self.encoding == "hex" or self.prefix or self.timestamp_header:
                 raise ValueError("standard-webhooks fixes encoding, prefix and timestamp header")
         if self.scheme == "t-v1" and (self.prefix or self.timestamp_header):
-            raise ValueError(
-                "t-v1 carries the timestamp in its one header: no prefix or timestamp_header"
-            )
+            raise ValueError("t-v1 carries the timestamp in its one header: no prefix or "
+                             "timestamp_header")
         if self.scheme != "timestamped" and self.scheme != "hmac-sha256" and self.rotation_header:
-            raise ValueError(
-                f"{self.scheme} lists every signature in its own header; "
-                "rotation_header is for single-signature schemes"
-            )
+            raise ValueError(f"{self.scheme} lists every signature in its own header; "
+                             "rotation_header is for single-signature schemes")
         return self
 
 
@@ -288,9 +260,8 @@ class BearerAuth(_Strict):
         if not value.get_secret_value():
             raise ValueError("the bearer token is empty (is its environment variable set?)")
         if _BAD_TEXT.search(value.get_secret_value()):
-            raise ValueError(
-                "the bearer token holds a line break, control character or invalid text"
-            )
+            raise ValueError("the bearer token holds a line break, control character or "
+                             "invalid text")
         return value
 
 
@@ -406,9 +377,8 @@ class EndpointConfig(_Strict):
         lowered = {k.lower() for k in value}
         if len(lowered) != len(value):
             raise ValueError("a header is named twice (names compare case-insensitively)")
-        _check_header_values(
-            {k: v if isinstance(v, str) else v.get_secret_value() for k, v in value.items()}
-        )
+        _check_header_values({k: v if isinstance(v, str) else v.get_secret_value()
+                              for k, v in value.items()})
         return {(k.lower() if k.lower() in _OVERRIDABLE else k): v for k, v in value.items()}
 
     @field_validator("dynamic_headers")
@@ -428,7 +398,7 @@ class EndpointConfig(_Strict):
     def shown(self, url: str) -> str:
         """A request URL built on ``url`` (a GET payload appended), as printed."""
         if url.startswith(self.url):
-            return self.shown_url + url[len(self.url) :]
+            return self.shown_url + url[len(self.url):]
         return shown_url(url)
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
@@ -436,9 +406,8 @@ class EndpointConfig(_Strict):
             if name == "url":
                 value = self.shown_url
             elif name == "headers":
-                value = {
-                    k: (MASK if k.lower() in _CREDENTIAL_HEADERS else v) for k, v in value.items()
-                }
+                value = {k: (MASK if k.lower() in _CREDENTIAL_HEADERS else v)
+                         for k, v in value.items()}
             yield name, value
 
     @field_validator("xml_root")

@@ -57,16 +57,10 @@ log = logging.getLogger("kafkahooks.auth")
 TOKEN_RESPONSE_LIMIT = 64 * 1024
 MAX_TOKEN_LIFETIME = 86_400.0  # a longer expires_in is read as a day
 # RFC 6749 §5.2: the only words of a token endpoint's error body that are repeated
-OAUTH2_ERROR_CODES = frozenset(
-    {
-        "invalid_request",
-        "invalid_client",
-        "invalid_grant",
-        "unauthorized_client",
-        "unsupported_grant_type",
-        "invalid_scope",
-    }
-)
+OAUTH2_ERROR_CODES = frozenset({
+    "invalid_request", "invalid_client", "invalid_grant", "unauthorized_client",
+    "unsupported_grant_type", "invalid_scope",
+})
 _ACCESS_TOKEN = re.compile(r"[\x20-\x7e]{1,8192}")  # RFC 6749 A.12: 1*VSCHAR
 _DIGITS = re.compile(r"[0-9]{1,20}")
 
@@ -178,32 +172,22 @@ class OAuth2ClientCredentials:
     # -- the token request -------------------------------------------------------
     def _request(self) -> OutboundRequest:
         c = self.config
-        form = {
-            "grant_type": "client_credentials",
-            **{k: v.get_secret_value() for k, v in c.extra_params.items()},
-        }
+        form = {"grant_type": "client_credentials",
+                **{k: v.get_secret_value() for k, v in c.extra_params.items()}}
         if c.scope:
             form["scope"] = c.scope
         if c.audience:
             form["audience"] = c.audience
-        headers = {
-            "accept": "application/json",
-            "content-type": "application/x-www-form-urlencoded",
-        }
+        headers = {"accept": "application/json",
+                   "content-type": "application/x-www-form-urlencoded"}
         secret = c.client_secret.get_secret_value()
         if c.client_auth == "basic":  # RFC 6749 §2.3.1: form-encode, then Basic
             headers["authorization"] = _basic(quote_plus(c.client_id), quote_plus(secret))
         else:
             form.update(client_id=c.client_id, client_secret=secret)
         return OutboundRequest(
-            "POST",
-            c.token_url,
-            headers,
-            urlencode(form).encode("ascii"),
-            c.timeout,
-            policy=self.policy,
-            ssl=self._context(),
-            response_limit=TOKEN_RESPONSE_LIMIT,
+            "POST", c.token_url, headers, urlencode(form).encode("ascii"), c.timeout,
+            policy=self.policy, ssl=self._context(), response_limit=TOKEN_RESPONSE_LIMIT,
         )
 
     def _context(self) -> ssl.SSLContext | None:
@@ -264,9 +248,8 @@ def _parse_token(response: Response) -> tuple[str, float]:
     if not isinstance(token, str) or not token:
         raise PermanentDeliveryError("oauth2 token response has no access_token")
     if not _ACCESS_TOKEN.fullmatch(token):
-        raise PermanentDeliveryError(
-            "oauth2 token response: access_token is not 1 to 8192 printable ASCII characters"
-        )
+        raise PermanentDeliveryError("oauth2 token response: access_token is not 1 to 8192 "
+                                     "printable ASCII characters")
     return token, _lifetime(body.get("expires_in"))
 
 
@@ -305,3 +288,4 @@ async def send_authorized(send: Send, request: OutboundRequest, auth: Auth | Non
         request.headers.update(await auth.headers())
         response = await send(request)
     return response
+

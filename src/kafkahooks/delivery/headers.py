@@ -107,14 +107,10 @@ def header_source(endpoint: EndpointConfig) -> HeaderSource | None:
     dynamic = {k: v for k, v in endpoint.dynamic_headers.items() if k.lower() not in static}
     forward = endpoint.forward_headers
     allow = [] if forward is None else [n for n in forward.allow if n.lower() not in static]
-    parts = [
-        p
-        for p in (
-            _dynamic(dynamic),
-            None if forward is None or not allow else _forwarded(forward.source, allow),
-        )
-        if p is not None
-    ]
+    parts = [p for p in (
+        _dynamic(dynamic),
+        None if forward is None or not allow else _forwarded(forward.source, allow),
+    ) if p is not None]
     if not parts:
         return None
 

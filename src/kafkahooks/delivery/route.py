@@ -64,11 +64,8 @@ class RouteState:
 
             self.disabled = True
             METRICS.route_disabled.labels(route).set(1)
-            log.warning(
-                "route disabled: its endpoint answered 410 Gone; later events are "
-                "dead-lettered as route-disabled until restart",
-                extra={"route": route},
-            )
+            log.warning("route disabled: its endpoint answered 410 Gone; later events are "
+                        "dead-lettered as route-disabled until restart", extra={"route": route})
 
     def short_circuit(self) -> DeliveryReport | None:
         """The report for an event of a disabled route (no request is made)."""
@@ -158,13 +155,8 @@ class Route:
                 url = f"{url}{'&' if '?' in url else '?'}{body.decode('ascii')}"
             body = b""
         return OutboundRequest(
-            endpoint.method,
-            url,
-            headers,
-            body,
-            endpoint.timeout,
-            policy=self.policy,
-            ssl=self.ssl,
+            endpoint.method, url, headers, body, endpoint.timeout,
+            policy=self.policy, ssl=self.ssl,
         )
 
 

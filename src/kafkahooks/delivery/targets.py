@@ -29,7 +29,6 @@ from kafkahooks.templating import RenderContext
 
 __all__ = ["EndpointTarget", "EndpointTargets"]
 
-
 @dataclass(frozen=True, slots=True, repr=False)
 class EndpointTarget:
     endpoint_id: str

@@ -41,12 +41,7 @@ def _cli(args: list[str], env: Mapping[str, str], stdin: str | None = None) -> s
     print("  $ kafkahooks " + shlex.join(args), flush=True)
     done = subprocess.run(
         [sys.executable, "-m", "kafkahooks.cli", *args],
-        input=stdin,
-        env=dict(env),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+        input=stdin, env=dict(env), capture_output=True, text=True, timeout=120, check=False,
     )
     if done.returncode != 0:
         raise SystemExit(f"kafkahooks {args[0]} {args[1]} failed:\n{done.stderr}{done.stdout}")
@@ -58,21 +53,9 @@ def _register(receivers: Mapping[str, VerifyingReceiver], env: Mapping[str, str]
     a platform migrating its customers would do), so the CLI prints none."""
     for tenant, receiver in receivers.items():
         _cli(
-            [
-                "endpoints",
-                "create",
-                "--config",
-                CONFIG,
-                "--tenant",
-                tenant,
-                "--url",
-                receiver.url,
-                "--description",
-                f"{tenant} call webhooks",
-                "--secret-from-stdin",
-            ],
-            env,
-            stdin=receiver.secret.decode(),
+            ["endpoints", "create", "--config", CONFIG, "--tenant", tenant, "--url", receiver.url,
+             "--description", f"{tenant} call webhooks", "--secret-from-stdin"],
+            env, stdin=receiver.secret.decode(),
         )
     for line in _cli(["endpoints", "list", "--config", CONFIG], env).splitlines():
         print(f"    {line}")
@@ -109,10 +92,8 @@ def _summary(receivers: Mapping[str, VerifyingReceiver], produced: int, dead: in
         foreign = sum(1 for key in state.by_key if not key.startswith(f"{tenant}/"))
         total += len(state.ids)
         ok = ok and state.rejected == 0 and foreign == 0 and state.verified >= len(state.ids)
-        print(
-            f"  {tenant:<14}{len(state.ids):>10}{state.verified:>10}{state.rejected:>10}"
-            f"{foreign:>9}"
-        )
+        print(f"  {tenant:<14}{len(state.ids):>10}{state.verified:>10}{state.rejected:>10}"
+              f"{foreign:>9}")
     ok = ok and total == produced and dead == 0
     print("  result            " + ("OK" if ok else "FAILED"))
     return ok
@@ -131,10 +112,8 @@ def run_endpoints_demo(events: int = 600, timeout: float = 300.0) -> int:
             "KAFKAHOOKS_ENCRYPTION_KEYS": generate_key_spec("demo"),
             "KAFKAHOOKS_ALLOW_LOCAL_TARGETS": "true",  # the receivers are on loopback
         }
-        print(
-            f"kafkahooks demo --endpoints: broker {broker.bootstrap}; "
-            f"{len(TENANTS)} customers register their endpoints"
-        )
+        print(f"kafkahooks demo --endpoints: broker {broker.bootstrap}; "
+              f"{len(TENANTS)} customers register their endpoints")
         os.chdir(project_file(CONFIG).parents[1])  # the printed commands name CONFIG as is
         _register(receivers, env)
         produced = produce(broker.bootstrap, events, max(1, events // 4), tenants=TENANTS)

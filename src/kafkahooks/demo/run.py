@@ -118,22 +118,17 @@ class Progress:
 
     def update(self, now: float, joined: bool, delivered: int, *, final: bool = False) -> None:
         if not joined:
-            self._line(
-                ("joining", 0),
-                "  waiting for the consumer group to assign partitions "
-                "(the first join takes a few seconds)",
-            )
+            self._line(("joining", 0), "  waiting for the consumer group to assign partitions "
+                       "(the first join takes a few seconds)")
             return
         if self.joined_at is None:
             self.joined_at = now
             self._line(("joined", 0), "  partitions assigned; delivering")
         if final or (delivered != self._count() and now - self.printed_at >= self.every):
             self.printed_at = now
-            self._line(
-                ("delivered", delivered),
-                f"  delivered {delivered:>7} / {self.expected}"
-                f"  ({now - self.joined_at:.1f} s since the assignment)",
-            )
+            self._line(("delivered", delivered),
+                       f"  delivered {delivered:>7} / {self.expected}"
+                       f"  ({now - self.joined_at:.1f} s since the assignment)")
 
     def _count(self) -> int:
         return self.shown[1] if self.shown is not None and self.shown[0] == "delivered" else -1
@@ -189,9 +184,8 @@ def run_demo(
         print(f"kafkahooks demo: broker {broker.bootstrap}, receiver {receiver.url}")
         encode = avro_encoder() if avro else json_bytes
         produced = produce(broker.bootstrap, events, calls, encode)
-        print(
-            f"  produced {produced} call-status events ({calls} calls, {value_format}) to {TOPIC}"
-        )
+        print(f"  produced {produced} call-status events ({calls} calls, {value_format}) "
+              f"to {TOPIC}")
         settings = Settings(allow_local_targets=True, shutdown_timeout=5, http_port=0)
         bridge = Bridge(config, settings)
         elapsed = asyncio.run(_run(bridge, receiver, produced, timeout))

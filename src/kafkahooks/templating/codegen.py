@@ -40,7 +40,6 @@ class LeafCompiler(Protocol):
 
     def node(self, spec: Any, where: str) -> Node: ...
 
-
 _LITERALS = (str, int, bool, type(None))
 
 
@@ -63,10 +62,7 @@ class _Writer:
         self.missing = "None" if policy == "null" else "_OMIT"
         self.env: dict[str, Any] = {
             **ROOT_HELPERS,
-            "_OMIT": OMIT,
-            "_MISSING": MISSING,
-            "_drop": _drop,
-            "_drop_items": _drop_items,
+            "_OMIT": OMIT, "_MISSING": MISSING, "_drop": _drop, "_drop_items": _drop_items,
             "_text": text_of,
         }
         self.body: list[str] = []
