@@ -45,8 +45,15 @@ from tests.support.api import (
     routes_file,
 )
 from tests.support.bridge import BridgeProcess, wait_until
-from tests.support.kafka import GROUP_TIMINGS, create_topic, produce, read_topic, unique
-from tests.support.receiver import Receiver
+from tests.support.kafka import (
+    GROUP_TIMINGS,
+    create_topic,
+    headers_of,
+    produce,
+    read_topic,
+    unique,
+)
+from tests.support.receiver import Receiver, Reply
 from tests.support.store import StoreWriter
 
 URL = "https://hooks.acme.example/in?key=p4th-s3cret"
@@ -370,6 +377,68 @@ def test_a_customer_registers_receives_and_rotates_with_a_tenant_token_only(
                     assert time.monotonic() < deadline, (
                         "the bridges never signed with the new secret"
                     )
+            for bridge in bridges:
+                assert bridge.terminate() == 0, bridge.output()
+    finally:
+        receiver.close()
+
+
+def test_recover_resends_an_endpoints_dead_letters_with_their_event_ids(
+    replicas: Replicas, bootstrap: str, tmp_path: Path, start_bridge: Callable[..., BridgeProcess]
+) -> None:
+    """Dead-lettered while the endpoint answered 400; fixed; recovered through the API:
+    every event arrives once more with its original webhook-id, sent by one bridge."""
+    for ctx in replicas.contexts:
+        ctx.allow_local = True  # the receiver is on loopback (the bridges allow it too)
+    receiver = Receiver(lambda _: Reply(400, body=b"bad request"))
+    try:
+        topic, group = create_topic(bootstrap, unique("calls")), unique("g")
+        store = replicas.config.endpoint_store
+        assert store is not None
+        doc = routes_doc(bootstrap=bootstrap, topic=store.topic,
+                         keys=store.encryption_keys.get_secret_value())  # fmt: skip
+        del doc["api"]
+        doc["kafka"].update(group_id=group, properties=dict(GROUP_TIMINGS))
+        doc["routes"][0].update(topics=[topic], retry={"max_attempts": 1})
+        config = tmp_path / "bridge.yaml"
+        config.write_text(yaml.safe_dump(doc, sort_keys=False))
+        token, _ = _tenant_token(replicas, "acme")
+        with replicas.client(0, token) as a, replicas.client(1, token) as b:
+            created = a.post("/v1/endpoints", json={"url": receiver.url})
+            assert created.status_code == 201, created.text
+            eid, secret = created.json()["id"], created.json()["signing_secret"]
+            bridges = [start_bridge(config), start_bridge(config)]
+            since = time.time() - 1
+            event = {"event": "status-changed", "companionId": "acme", "data": {"status": "up"}}
+            produce(bootstrap, topic, [(f"call-{i}", event) for i in range(3)])
+            dead = read_topic(bootstrap, f"{topic}.dlq", expect=3, timeout=30)
+            assert {headers_of(m)["kafkahooks.endpoint_id"] for m in dead} == {eid}
+            first_ids = {r.headers["webhook-id"] for r in receiver.requests}
+            assert len(first_ids) == 3
+
+            receiver.behaviour = lambda _: Reply(200)  # the customer fixed the endpoint
+            started = a.post(f"/v1/endpoints/{eid}/recover", json={"since": since})
+            assert started.status_code == 202, started.text
+            job = started.json()["job"]
+            fresh = {"Kafkahooks-Min-Offset": started.headers["Kafkahooks-Store-Offset"]}
+            again = b.post(f"/v1/endpoints/{eid}/recover", json={"since": since}, headers=fresh)
+            assert again.status_code == 409, again.text
+
+            def done() -> bool:
+                shown = b.get(f"/v1/endpoints/{eid}/recover/{job}")
+                assert shown.status_code == 200, shown.text
+                return bool(shown.json()["state"] == "done")
+
+            wait_until(done, 60)
+            shown = b.get(f"/v1/endpoints/{eid}/recover/{job}").json()
+            assert shown["resent"] == 3 and shown["scanned"] >= 3 and shown["finished"]
+            receiver.wait_count(6, timeout=60)
+            again_ids = [r.headers["webhook-id"] for r in receiver.requests[3:]]
+            assert sorted(again_ids) == sorted(first_ids)  # once each, original ids
+            for request in receiver.requests[3:]:
+                standardwebhooks.Webhook(secret).verify(request.body, request.headers)
+            time.sleep(1)  # (a second runner would re-send within its tick: none must)
+            assert len(receiver.requests) == 6
             for bridge in bridges:
                 assert bridge.terminate() == 0, bridge.output()
     finally:
