@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from kafkahooks.api.state import KafkaApiStore
     from kafkahooks.api.tokens import TokenTable
 
-__all__ = ["ApiStartError", "run_api"]
+__all__ = ["ApiStartError", "load_api", "run_api"]
 
 log = logging.getLogger("kafkahooks.api")
 
@@ -67,7 +67,7 @@ def run_api(config: RoutesFile, allow_local: bool, *, listen: str | None = None)
     # created when missing (a failure is logged; the loads then say what is wrong)
     topics = [config.api.audit_topic, config.kafka.delivery_log_topic]
     ensure_topics(producer_properties(config.kafka), [t for t in topics if t])
-    store, attempts = _load(config, tokens)
+    store, attempts = load_api(config, tokens)
     audit = KafkaAudit(producer_properties(config.kafka), config.api.audit_topic)
     try:
         ctx = ApiContext(
@@ -90,7 +90,7 @@ def run_api(config: RoutesFile, allow_local: bool, *, listen: str | None = None)
     return 0
 
 
-def _load(config: RoutesFile, tokens: TokenTable) -> tuple[KafkaApiStore, EndpointAttempts]:
+def load_api(config: RoutesFile, tokens: TokenTable) -> tuple[KafkaApiStore, EndpointAttempts]:
     """The store and the delivery log's read model, loaded at the same time (each takes
     ~20 s at the issue's sizes: one after the other would double the start-up); each
     load's time is printed.  Either failing closes the other."""
