@@ -11,8 +11,8 @@ request answers 409 (unless the job is stale: no progress for ``STALE_AFTER`` se
 and never claimed — a bridge-less deployment — in which case the new request
 replaces it).
 
-Service functions (:func:`start_recover`, :func:`recover_view`) for the routes and the
-portal.  Invariant: a job view holds no secret, only counts, times and states.
+Service functions (:func:`start_recover`, :func:`job_of`, :func:`recover_view`) for the
+routes and the portal.  Invariant: a job view holds no secret, only counts, times and states.
 """
 
 # no ``from __future__ import annotations``: FastAPI reads the route functions' annotations
@@ -40,7 +40,7 @@ from kafkahooks.api.models import RecoverRequest, RecoverView
 from kafkahooks.api.writes import check_rate, write_record
 from kafkahooks.endpoints import RecoverJob, encode_job, recover_key
 
-__all__ = ["recover_router", "recover_view", "start_recover"]
+__all__ = ["job_of", "recover_router", "recover_view", "start_recover"]
 
 MAX_AGE = 30 * 86400.0  # a `since` further back than dead-letter topics usually keep
 

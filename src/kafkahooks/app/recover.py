@@ -113,8 +113,9 @@ class RecoverRunner:
         now = self.clock()
         for job in self.table.recover_jobs():
             if job.state == "requested" or (job.state == "running" and job.stale(now)):
+                # a take-over scans again from `since`: its counts start again too
                 claimed = self._write(job, job.with_(
-                    state="running", writer=self.writer_id, updated=now,
+                    state="running", writer=self.writer_id, updated=now, scanned=0, resent=0,
                     started=job.started if job.started is not None else now,
                 ))  # fmt: skip
                 if claimed is not None:
