@@ -213,6 +213,18 @@ def test_a_customer_manages_an_endpoint_in_the_browser(
         _shoot(page, screenshots, "endpoints-activity")
         page.get_by_role("link", name="Billing system").click()
 
+        # a test send: the route's sample event, signed, through the real client
+        page.get_by_role("button", name="Send test").click()
+        page.get_by_role("heading", name="Test sent").wait_for()
+        assert "200" in page.locator("dl.facts").inner_text()
+        receiver.wait_for(
+            lambda got: any(r.headers.get("webhook-id", "").startswith("evt_test_") for r in got)
+        )
+        sent = next(r for r in receiver.requests if r.headers["webhook-id"].startswith("evt_test_"))
+        standardwebhooks.Webhook(secret).verify(sent.body, sent.headers)
+        _shoot(page, screenshots, "test")
+        page.get_by_role("link", name="← Back").click()
+
         # rotate: the overlap is stated; then both secrets verify the same webhook
         page.get_by_role("link", name="Rotate secret").click()
         assert page.get_by_text("The previous secret keeps signing until it expires").is_visible()

@@ -31,8 +31,10 @@ from kafkahooks.api import (
     build_catalogue,
     new_token,
     open_api_store,
+    open_endpoint_attempts,
 )
-from kafkahooks.kafka import producer_properties
+from kafkahooks.app import store_properties
+from kafkahooks.kafka import ensure_topics, producer_properties
 from tests.support.api import (
     PUBLIC,
     ApiServer,
@@ -43,8 +45,15 @@ from tests.support.api import (
     routes_file,
 )
 from tests.support.bridge import BridgeProcess, wait_until
-from tests.support.kafka import GROUP_TIMINGS, create_topic, produce, read_topic, unique
-from tests.support.receiver import Receiver
+from tests.support.kafka import (
+    GROUP_TIMINGS,
+    create_topic,
+    headers_of,
+    produce,
+    read_topic,
+    unique,
+)
+from tests.support.receiver import Receiver, Reply
 from tests.support.store import StoreWriter
 
 URL = "https://hooks.acme.example/in?key=p4th-s3cret"
@@ -68,11 +77,15 @@ class Replicas:
         assert config.api is not None
         store = open_api_store(config, TokenTable(config.api.admin_tokens), 30)
         audit = KafkaAudit(producer_properties(config.kafka), config.api.audit_topic)
+        log_topic = config.kafka.delivery_log_topic
+        assert log_topic is not None
+        ensure_topics(producer_properties(config.kafka), [log_topic])
+        attempts = open_endpoint_attempts(store_properties(config), log_topic, timeout=30)
         ctx = ApiContext(config.api, config, store, audit, self.resolver,
-                         catalogue=build_catalogue(config))  # fmt: skip
+                         catalogue=build_catalogue(config), attempts=attempts)  # fmt: skip
         self.contexts.append(ctx)
         server = ApiServer(ctx)
-        self.closers += [store.close, audit.close, server.close]
+        self.closers += [store.close, audit.close, attempts.close, server.close]
         return server
 
     def client(self, which: int, token: str = ADMIN.value) -> httpx.Client:
@@ -281,7 +294,7 @@ def test_the_command_serves_the_api(tmp_path: Path, bootstrap: str, store: Store
     finally:
         process.terminate()
         _, err = process.communicate(timeout=20)
-    assert "store loaded in" in err
+    assert "store loaded in" in err and "delivery log read in" in err
     assert issued.json()["token"] not in err
     assert link.json()["url"].split("link=")[1] not in err  # nor a sign-in link
 
@@ -298,6 +311,13 @@ def test_the_command_refuses_a_config_without_the_api_section(
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert done.returncode == 2 and "no api section" in done.stderr
+
+
+def _attempts(client: httpx.Client, eid: str) -> list[dict[str, Any]]:
+    answer = client.get(f"/v1/endpoints/{eid}/attempts")
+    assert answer.status_code == 200, answer.text
+    data: list[dict[str, Any]] = answer.json()["data"]
+    return data
 
 
 def test_a_customer_registers_receives_and_rotates_with_a_tenant_token_only(
@@ -333,6 +353,16 @@ def test_a_customer_registers_receives_and_rotates_with_a_tenant_token_only(
                 standardwebhooks.Webhook(first_secret).verify(request.body, request.headers)
 
             eid = created.json()["id"]
+            # the bridges logged the attempts; replica B's read model follows the log
+            delivered = {r.headers["webhook-id"] for r in receiver.requests}
+            wait_until(lambda: len(_attempts(b, eid)) >= 4, 20)
+            shown = _attempts(b, eid)
+            assert {a["event_id"] for a in shown} == delivered
+            assert {a["status"] for a in shown} == {200}
+            stats = b.get(f"/v1/endpoints/{eid}/stats").json()
+            assert stats["deliveries"] >= 4 and stats["failures"] == 0
+            assert "bucket" in stats["method"]
+
             fresh = {"Kafkahooks-Min-Offset": str(created.json()["offset"])}
             rotated = b.post(f"/v1/endpoints/{eid}/secret/rotate",
                              json={"expire_previous": "1h"}, headers=fresh)  # fmt: skip
@@ -352,6 +382,68 @@ def test_a_customer_registers_receives_and_rotates_with_a_tenant_token_only(
                     assert time.monotonic() < deadline, (
                         "the bridges never signed with the new secret"
                     )
+            for bridge in bridges:
+                assert bridge.terminate() == 0, bridge.output()
+    finally:
+        receiver.close()
+
+
+def test_recover_resends_an_endpoints_dead_letters_with_their_event_ids(
+    replicas: Replicas, bootstrap: str, tmp_path: Path, start_bridge: Callable[..., BridgeProcess]
+) -> None:
+    """Dead-lettered while the endpoint answered 400; fixed; recovered through the API:
+    every event arrives once more with its original webhook-id, sent by one bridge."""
+    for ctx in replicas.contexts:
+        ctx.allow_local = True  # the receiver is on loopback (the bridges allow it too)
+    receiver = Receiver(lambda _: Reply(400, body=b"bad request"))
+    try:
+        topic, group = create_topic(bootstrap, unique("calls")), unique("g")
+        store = replicas.config.endpoint_store
+        assert store is not None
+        doc = routes_doc(bootstrap=bootstrap, topic=store.topic,
+                         keys=store.encryption_keys.get_secret_value())  # fmt: skip
+        del doc["api"]
+        doc["kafka"].update(group_id=group, properties=dict(GROUP_TIMINGS))
+        doc["routes"][0].update(topics=[topic], retry={"max_attempts": 1})
+        config = tmp_path / "bridge.yaml"
+        config.write_text(yaml.safe_dump(doc, sort_keys=False))
+        token, _ = _tenant_token(replicas, "acme")
+        with replicas.client(0, token) as a, replicas.client(1, token) as b:
+            created = a.post("/v1/endpoints", json={"url": receiver.url})
+            assert created.status_code == 201, created.text
+            eid, secret = created.json()["id"], created.json()["signing_secret"]
+            bridges = [start_bridge(config), start_bridge(config)]
+            since = time.time() - 1
+            event = {"event": "status-changed", "companionId": "acme", "data": {"status": "up"}}
+            produce(bootstrap, topic, [(f"call-{i}", event) for i in range(3)])
+            dead = read_topic(bootstrap, f"{topic}.dlq", expect=3, timeout=30)
+            assert {headers_of(m)["kafkahooks.endpoint_id"] for m in dead} == {eid}
+            first_ids = {r.headers["webhook-id"] for r in receiver.requests}
+            assert len(first_ids) == 3
+
+            receiver.behaviour = lambda _: Reply(200)  # the customer fixed the endpoint
+            started = a.post(f"/v1/endpoints/{eid}/recover", json={"since": since})
+            assert started.status_code == 202, started.text
+            job = started.json()["job"]
+            fresh = {"Kafkahooks-Min-Offset": started.headers["Kafkahooks-Store-Offset"]}
+            again = b.post(f"/v1/endpoints/{eid}/recover", json={"since": since}, headers=fresh)
+            assert again.status_code == 409, again.text
+
+            def done() -> bool:
+                shown = b.get(f"/v1/endpoints/{eid}/recover/{job}")
+                assert shown.status_code == 200, shown.text
+                return bool(shown.json()["state"] == "done")
+
+            wait_until(done, 60)
+            shown = b.get(f"/v1/endpoints/{eid}/recover/{job}").json()
+            assert shown["resent"] == 3 and shown["scanned"] >= 3 and shown["finished"]
+            receiver.wait_count(6, timeout=60)
+            again_ids = [r.headers["webhook-id"] for r in receiver.requests[3:]]
+            assert sorted(again_ids) == sorted(first_ids)  # once each, original ids
+            for request in receiver.requests[3:]:
+                standardwebhooks.Webhook(secret).verify(request.body, request.headers)
+            time.sleep(1)  # (a second runner would re-send within its tick: none must)
+            assert len(receiver.requests) == 6
             for bridge in bridges:
                 assert bridge.terminate() == 0, bridge.output()
     finally:

@@ -13,7 +13,11 @@ ROOT = Path(__file__).resolve().parents[2]
 def _demo(*args: str) -> str:
     done = subprocess.run(
         [sys.executable, "-m", "kafkahooks.cli", "demo", *args],
-        cwd=ROOT, capture_output=True, text=True, timeout=180, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return done.stdout
@@ -33,3 +37,9 @@ def test_the_endpoints_demo_registers_with_the_cli_and_each_customer_gets_only_i
     assert sum(int(r[1]) for r in rows) == 120
     assert all(r[1] == r[2] and r[3] == "0" and r[4] == "0" for r in rows), rows
     assert re.search(r"result\s+OK", out), out
+    # the management API served beside it: its URL, a demo admin token, curl examples, and
+    # the first tenant's endpoint read through it with its delivery stats
+    assert re.search(r"management API: http://127\.0\.0\.1:\d+", out), out
+    assert re.search(r"admin token \(demo only, shown once\): kht_demo_\w+", out), out
+    assert 'curl -s -H "Authorization: Bearer kht_demo_' in out
+    assert re.search(r"via the API: cmp_acme endpoint ep_\w+ enabled=True; 24 h: 40 delivered", out)

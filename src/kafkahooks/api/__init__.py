@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from kafkahooks.api.audit import Audit, AuditRecorder, AuditUnavailableError, KafkaAudit
     from kafkahooks.api.catalogue import build_catalogue
     from kafkahooks.api.context import ApiContext
-    from kafkahooks.api.server import ApiStartError, run_api
+    from kafkahooks.api.server import ApiStartError, load_api, run_api
     from kafkahooks.api.state import ApiStore, KafkaApiStore, StoreTables, open_api_store
     from kafkahooks.api.tokens import Principal, TokenTable, hash_secret, new_token
 
@@ -57,6 +57,7 @@ __all__ = [
     "build_catalogue",
     "create_app",
     "hash_secret",
+    "load_api",
     "new_token",
     "open_api_store",
     "open_endpoint_attempts",
@@ -92,6 +93,7 @@ _HOMES = {
     "open_api_store": "state",
     "openapi_document": "app",
     "run_api": "server",
+    "load_api": "server",
 }
 
 __getattr__ = lazy_door(__name__, globals(), _HOMES)

@@ -24,6 +24,7 @@ from fastapi.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kafkahooks import __version__
+from kafkahooks.api.activity import activity_router
 from kafkahooks.api.admin import tokens_router
 from kafkahooks.api.auth import own_scope, tenant_scope
 from kafkahooks.api.catalogue import catalogue_router
@@ -31,6 +32,9 @@ from kafkahooks.api.context import ApiContext
 from kafkahooks.api.endpoints import endpoints_router
 from kafkahooks.api.errors import JsonAnswer, install_error_handlers
 from kafkahooks.api.portal.pages import install_portal
+from kafkahooks.api.portal.services import api_activity
+from kafkahooks.api.recover import recover_router
+from kafkahooks.api.testsend import test_router
 
 __all__ = ["REQUEST_ID_HEADER", "create_app", "openapi_document"]
 
@@ -62,9 +66,15 @@ def create_app(ctx: ApiContext | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(endpoints_router(tenant_scope), prefix="/v1/tenants/{tenant}")
     app.include_router(endpoints_router(own_scope, in_schema=False), prefix="/v1")
+    app.include_router(activity_router(tenant_scope), prefix="/v1/tenants/{tenant}")
+    app.include_router(activity_router(own_scope, in_schema=False), prefix="/v1")
+    app.include_router(test_router(tenant_scope), prefix="/v1/tenants/{tenant}")
+    app.include_router(test_router(own_scope, in_schema=False), prefix="/v1")
+    app.include_router(recover_router(tenant_scope), prefix="/v1/tenants/{tenant}")
+    app.include_router(recover_router(own_scope, in_schema=False), prefix="/v1")
     app.include_router(tokens_router())
     app.include_router(catalogue_router())
-    install_portal(app)  # /portal pages and POST …/portal-sessions
+    install_portal(app, api_activity())  # /portal pages and POST …/portal-sessions
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> Response:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from kafkahooks.api.attempts import (
     HOURS,
@@ -30,7 +30,13 @@ from kafkahooks.api.attempts import (
 )
 from kafkahooks.kafka import AttemptRecord, DeliveryLogFollower, FollowerLoad
 
-__all__ = ["MAX_LIMIT", "AttemptsPage", "EndpointAttempts", "open_endpoint_attempts"]
+__all__ = [
+    "MAX_LIMIT",
+    "AttemptsPage",
+    "AttemptsSource",
+    "EndpointAttempts",
+    "open_endpoint_attempts",
+]
 
 MAX_LIMIT = KEEP  # attempts per answer, at most
 _WINDOW = HOURS * 3600.0  # what the catch-up reads: the statistics' 25 hours
@@ -44,6 +50,22 @@ class AttemptsPage:
     attempts: list[Attempt]
     complete: bool
     source: Literal["memory", "log"]
+
+
+class AttemptsSource(Protocol):
+    """What the routes need of the read model (``EndpointAttempts``; a fake in tests)."""
+
+    def attempts(
+        self,
+        endpoint_id: str,
+        *,
+        status: StatusFilter | None = None,
+        since: float | None = None,
+        limit: int = 50,
+        timeout: float = 5.0,
+    ) -> AttemptsPage: ...
+
+    def stats(self, endpoint_id: str) -> EndpointStats: ...
 
 
 def _attempt(r: AttemptRecord) -> Attempt:

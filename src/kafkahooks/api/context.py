@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any
 from fastapi import Request
 
 from kafkahooks.api.audit import AuditRecorder
-from kafkahooks.api.ratelimit import RateLimiter
+from kafkahooks.api.ratelimit import RateLimiter, WindowLimiter
 from kafkahooks.api.state import ApiStore
 from kafkahooks.config import ApiConfig, RoutesFile
 from kafkahooks.delivery import Resolver
 
 if TYPE_CHECKING:
-    from kafkahooks.api.attemptlog import EndpointAttempts
+    from kafkahooks.api.attemptlog import AttemptsSource
 
 __all__ = ["ApiContext", "context", "request_id"]
 
@@ -39,8 +39,10 @@ class ApiContext:
     clock: Callable[[], float] = time.time
     limiter: RateLimiter = field(init=False)
     catalogue: list[dict[str, Any]] = field(default_factory=list)
-    # the attempts and stats read model over the delivery log (None: not opened)
-    attempts: EndpointAttempts | None = None
+    # the delivery log's read model (``EndpointAttempts``); None: attempts/stats answer 503
+    attempts: AttemptsSource | None = None
+    # test sends per endpoint (``api/testsend.py``): 10 a minute on this replica
+    test_sends: WindowLimiter = field(default_factory=lambda: WindowLimiter(10, 60.0))
 
     def __post_init__(self) -> None:
         self.limiter = RateLimiter(self.config.writes_per_second, self.config.write_burst)

@@ -35,7 +35,7 @@ from pydantic import ValidationError
 
 from kafkahooks.api.audit import Audit
 from kafkahooks.api.auth import Scope, fresh, json_body, wait_for_offset
-from kafkahooks.api.context import request_id
+from kafkahooks.api.context import ApiContext, request_id
 from kafkahooks.api.errors import ApiError, JsonAnswer, invalid, not_found, validation_errors
 from kafkahooks.api.idempotency import STALE_CLAIM, body_hash, idempotency_key
 from kafkahooks.api.models import (
@@ -49,7 +49,14 @@ from kafkahooks.api.models import (
     endpoint_view,
 )
 from kafkahooks.api.targets import url_refusal
-from kafkahooks.api.writes import check_rate, record_intent, settle, store_write, write_record
+from kafkahooks.api.writes import (
+    check_rate,
+    delete_records,
+    record_intent,
+    settle,
+    store_write,
+    write_record,
+)
 from kafkahooks.endpoints import (
     Endpoint,
     EndpointLimitError,
@@ -66,6 +73,7 @@ __all__ = [
     "OFFSET_HEADER",
     "create_for",
     "delete_for",
+    "endpoint_of_tenant",
     "endpoints_router",
     "patch_for",
     "rotate_for",
@@ -88,13 +96,18 @@ def _versioned(body: Any, status: int, offset: int, **headers: str) -> JsonAnswe
     )  # fmt: skip
 
 
-def tenant_endpoint(scope: Scope, endpoint_id: str) -> Endpoint:
-    """The endpoint ``endpoint_id`` of the scope's tenant, or 404 (another tenant's
-    endpoint is not found either)."""
-    ep = version_in_force(scope.context.store.tables.endpoints, endpoint_id)
-    if ep is None or ep.tenant != scope.tenant:
+def endpoint_of_tenant(ctx: ApiContext, tenant: str, endpoint_id: str) -> Endpoint:
+    """The endpoint ``endpoint_id`` of ``tenant``, or 404 (another tenant's endpoint is
+    not found either).  For the routes and the portal's pages alike."""
+    ep = version_in_force(ctx.store.tables.endpoints, endpoint_id)
+    if ep is None or ep.tenant != tenant:
         raise not_found(f"no endpoint {endpoint_id}")
     return ep
+
+
+def tenant_endpoint(scope: Scope, endpoint_id: str) -> Endpoint:
+    """The endpoint ``endpoint_id`` of the scope's tenant, or 404."""
+    return endpoint_of_tenant(scope.context, scope.tenant, endpoint_id)
 
 
 def _object(body: Any, what: str) -> dict[str, Any]:
@@ -336,7 +349,7 @@ async def delete_for(scope: Scope, rid: str, endpoint_id: str, if_match: str | N
     check_rate(scope)
     ep = await _current(scope, endpoint_id, if_match)
     audit = Audit(rid, scope.token_id, scope.tenant, "delete", ep.id)
-    return await write_record(scope, audit, ep.id, None)
+    return await delete_records(scope, audit, ep.id)
 
 
 async def rotate_for(

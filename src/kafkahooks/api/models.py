@@ -16,17 +16,23 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from kafkahooks.config import shown_url
-from kafkahooks.endpoints import Endpoint
+from kafkahooks.endpoints import Endpoint, endpoint_health
 
 __all__ = [
+    "AttemptsAnswer",
     "EndpointCreated",
     "EndpointPage",
     "EndpointSecrets",
     "EndpointView",
     "ErrorBody",
     "EventType",
+    "RecoverRequest",
+    "RecoverView",
     "RotateRequest",
     "SecretRotated",
+    "StatsAnswer",
+    "TestSend",
+    "TestSent",
     "TokenCreate",
     "TokenCreated",
     "TokenView",
@@ -45,6 +51,12 @@ class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
 
+class DisabledByKafkahooks(_Out):
+    reason: str = Field(description="gone (it answered 410) or failing (no success for long)")
+    at: float
+    detail: str
+
+
 class EndpointView(_Out):
     """An endpoint as the API shows it: the URL's path and query masked (they may carry
     credentials), secret header names without values, secrets as their expiries."""
@@ -57,7 +69,15 @@ class EndpointView(_Out):
     event_types: list[str]
     routes: list[str] | None
     filters: list[dict[str, Any]]
-    active: bool
+    active: bool = Field(description="the tenant's switch")
+    enabled: bool = Field(description="the effective state: active and not disabled by kafkahooks")
+    disabled_by_kafkahooks: DisabledByKafkahooks | None = Field(
+        description="why and when kafkahooks disabled this version (null: it did not); "
+        "any write of the endpoint (e.g. active: true) re-enables it"
+    )
+    failing_since: float | None = Field(
+        description="the first failure after the last success (null: not failing)"
+    )
     payload_version: str | None
     headers: dict[str, str]
     secret_headers: list[str] = Field(description="names only: values are write-only")
@@ -84,6 +104,8 @@ def endpoint_view(ep: Endpoint, now: float) -> dict[str, Any]:
             p.model_dump(mode="json", by_alias=True, exclude_unset=True) for p in ep.filters
         ],
         "active": ep.active,
+        "enabled": ep.enabled,
+        **endpoint_health(ep),
         "payload_version": ep.payload_version,
         "headers": dict(ep.headers),
         "secret_headers": sorted(ep.secret_headers),
@@ -178,6 +200,76 @@ class EventType(_Out):
     sample: Any = Field(description="the payload a sample event of this type renders to")
 
 
+class AttemptView(_Out):
+    at: float = Field(description="unix seconds")
+    event_id: str
+    event_type: str | None
+    attempt: int = Field(description="1: the first try")
+    status: int | None = Field(description="null: no response (timeout, refused, not sent)")
+    latency_ms: float
+    error: str | None = Field(description="null: delivered (2xx)")
+
+
+class AttemptsAnswer(_Out):
+    data: list[AttemptView] = Field(description="newest first")
+    complete: bool = Field(description="false: a log read ran out of time; older may be missing")
+    source: Literal["memory", "log"]
+
+
+class LatencyView(_Out):
+    estimate_ms: float = Field(description="the geometric middle of the bucket")
+    low_ms: float
+    high_ms: float | None = Field(description="null: the open last bucket")
+
+
+class StatsAnswer(_Out):
+    endpoint_id: str
+    since: float = Field(description="the start of the oldest UTC hour counted")
+    until: float
+    attempts: int
+    deliveries: int = Field(description="attempts answered 2xx")
+    failures: int
+    p50: LatencyView | None = Field(description="a bucket estimate (see method)")
+    p99: LatencyView | None = Field(description="a bucket estimate (see method)")
+    method: str = Field(description="how the latencies are estimated")
+
+
+class TestSend(_In):
+    event_type: str | None = Field(
+        default=None, max_length=256,
+        description="the sample's type (default: the endpoint's first, or the route's first)",
+    )  # fmt: skip
+
+
+class TestSent(_Out):
+    event_id: str = Field(description="evt_test_…: the webhook-id sent")
+    event_type: str | None
+    route: str
+    status: int | None = Field(description="null: no answer (refused, timeout, …)")
+    latency_ms: float | None
+    response_excerpt: str | None = Field(description="the answer's start, escaped")
+    error: str | None = Field(description='null: a 2xx answer; "not a public address": refused')
+
+
+class RecoverRequest(_In):
+    since: float = Field(description="unix seconds: dead letters written since then are re-sent")
+
+
+class RecoverView(_Out):
+    job: str
+    endpoint_id: str
+    state: Literal["requested", "running", "done", "failed"] = Field(
+        description="requested: no bridge has claimed it yet"
+    )
+    since: float
+    requested: float
+    started: float | None
+    finished: float | None
+    scanned: int = Field(description="dead-letter records read")
+    resent: int = Field(description="this endpoint's, sent again with their event ids")
+    error: str | None
+
+
 class ErrorDetail(_Out):
     status: int
     code: str
@@ -194,6 +286,7 @@ Action = Literal[
     "update",
     "delete",
     "rotate",
+    "recover",
     "issue-token",
     "revoke-token",
     "portal-session",

@@ -1,4 +1,5 @@
-"""Write rate limits per token, on one replica: a token bucket per token id.
+"""Rate limits on one replica: writes per token (a token bucket per token id), and
+:class:`WindowLimiter` (at most N per key in any window: test sends per endpoint).
 
 Limits are per API replica (there is no shared counter: replicas share nothing but the
 store); with N replicas behind a balancer a token may write up to N times the rate.
@@ -10,9 +11,10 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 
-__all__ = ["RateLimiter"]
+__all__ = ["RateLimiter", "WindowLimiter"]
 
 _MAX_TOKENS_TRACKED = 100_000  # buckets kept; beyond it the fullest are forgotten
 
@@ -50,3 +52,27 @@ class RateLimiter:
     @staticmethod
     def retry_after(seconds: float) -> str:
         return str(max(1, math.ceil(seconds)))
+
+
+class WindowLimiter:
+    """At most ``limit`` sends per key in any ``window`` seconds (a sliding log: ten
+    timestamps an endpoint at most, forgotten once a window passes)."""
+
+    def __init__(
+        self, limit: int = 10, window: float = 60.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.limit, self.window, self.clock = limit, window, clock
+        self._sent: dict[str, deque[float]] = {}
+
+    def take(self, key: str) -> float:
+        """0 if a send may go now (and counts it), else the seconds until one may."""
+        now = self.clock()
+        sent = self._sent.setdefault(key, deque())
+        while sent and sent[0] <= now - self.window:
+            sent.popleft()
+        if len(sent) >= self.limit:
+            return sent[0] + self.window - now
+        sent.append(now)
+        if len(self._sent) > 10_000:  # forget idle endpoints now and then
+            self._sent = {k: v for k, v in self._sent.items() if v and v[-1] > now - self.window}
+        return 0.0

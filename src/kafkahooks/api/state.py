@@ -2,10 +2,11 @@
 
 One :class:`~kafkahooks.kafka.StoreLog` reads the store topic from its beginning up to
 a marker (the start-up load), then follows it on one thread; each record goes to the
-table its key belongs to (``ep_…`` endpoints, ``token/…`` tokens, ``idem/…``
-idempotency keys, ``portal/…`` portal sessions; other kinds, e.g. the health records
-of auto-disable, are ignored here).  Nothing is kept on local disk: a new replica is
-as current as the store.
+table its key belongs to (``ep_…`` endpoints, with ``health/…`` the bridge's status of
+them, so an answer shows the effective state, and ``recover/…`` their recover jobs;
+``token/…`` tokens, ``idem/…`` idempotency keys, ``portal/…`` portal sessions; other
+kinds are ignored here).  Nothing is kept on local disk: a new replica is as current as
+the store.
 
 A write (:meth:`ApiStore.write`) returns only once the broker acknowledged the record
 (``acks=all``, idempotent producer) **and** this replica's follower applied it, so the
@@ -28,7 +29,7 @@ from kafkahooks.api.idempotency import IdempotencyTable
 from kafkahooks.api.portalsessions import PORTAL_PREFIX, PortalSessionTable
 from kafkahooks.api.tokens import TokenTable
 from kafkahooks.config import RoutesFile
-from kafkahooks.endpoints import EndpointTable, Keyring
+from kafkahooks.endpoints import RECOVER_PREFIX, STATUS_PREFIX, EndpointTable, Keyring
 
 if TYPE_CHECKING:
     from kafkahooks.kafka import StoreLog
@@ -52,7 +53,7 @@ class StoreTables:
         self.portal = PortalSessionTable()
 
     def apply(self, key: str, value: bytes | None, offset: int) -> object:
-        if key.startswith("ep_"):
+        if key.startswith(("ep_", STATUS_PREFIX, RECOVER_PREFIX)):  # an endpoint, or of one
             return self.endpoints.apply(key, value, offset)
         if key.startswith("token/"):
             return self.tokens.apply(key, value, offset)

@@ -22,9 +22,18 @@ from collections.abc import Callable
 from kafkahooks.api.audit import Audit, AuditUnavailableError
 from kafkahooks.api.auth import Scope
 from kafkahooks.api.errors import ApiError, conflict
+from kafkahooks.endpoints import recover_key, status_key
 from kafkahooks.kafka import StoreWriteError
 
-__all__ = ["CONFLICT", "check_rate", "record_intent", "settle", "store_write", "write_record"]
+__all__ = [
+    "CONFLICT",
+    "check_rate",
+    "delete_records",
+    "record_intent",
+    "settle",
+    "store_write",
+    "write_record",
+]
 
 CONFLICT = "the endpoint was changed by someone else; nothing was changed (read it again)"
 
@@ -87,3 +96,21 @@ async def write_record(
     await record_intent(scope, audit)
     offset = await store_write(scope, audit, key, value)
     return settle(scope, audit, offset, won)
+
+
+async def delete_records(scope: Scope, audit: Audit, endpoint_id: str) -> int:
+    """Delete an endpoint through the steps above: its record's tombstone, then the
+    tombstones of the records kafkahooks keeps about it (its health status, as
+    ``kafkahooks endpoints delete`` does, and its recover job), so none outlives it
+    (every replica ignores them once the endpoint is gone; the tombstones let the
+    store forget them).  The endpoint's tombstone's offset."""
+    await record_intent(scope, audit)
+    offset = await store_write(scope, audit, endpoint_id, None)
+    for key in related_keys(endpoint_id):
+        await store_write(scope, audit, key, None)
+    return settle(scope, audit, offset, None)
+
+
+def related_keys(endpoint_id: str) -> tuple[str, ...]:
+    """The store keys of kafkahooks' own records about an endpoint."""
+    return (status_key(endpoint_id), recover_key(endpoint_id))

@@ -16,7 +16,8 @@ from kafkahooks.lazy import lazy_door
 if TYPE_CHECKING:
     from kafkahooks.app.bridge import Bridge, run_bridge
     from kafkahooks.app.checks import AllowLocal, load_checked, sample_warnings
-    from kafkahooks.app.replay import DeadRecord, Replayer
+    from kafkahooks.app.deadrecord import DeadRecord
+    from kafkahooks.app.replay import Replayer
     from kafkahooks.app.settings import Settings
     from kafkahooks.app.store import (
         EndpointDirectories,
@@ -45,7 +46,7 @@ __all__ = [
 _HOMES = {
     "AllowLocal": "checks",
     "Bridge": "bridge",
-    "DeadRecord": "replay",
+    "DeadRecord": "deadrecord",
     "EndpointDirectories": "store",
     "EndpointStore": "store",
     "Replayer": "replay",

@@ -58,11 +58,11 @@ from typing import Any
 from confluent_kafka import (
     Consumer,
     KafkaError,
-    Message,
     TopicPartition,
 )
 
 from kafkahooks.app.bridge import make_sender
+from kafkahooks.app.deadrecord import DeadRecord
 from kafkahooks.app.settings import Settings
 from kafkahooks.config import RoutesFile
 from kafkahooks.decode import Decoders, RegistryUnavailableError, SourcePlan
@@ -74,7 +74,6 @@ from kafkahooks.delivery import (
     Route,
 )
 from kafkahooks.engine import (
-    HEADER_PREFIX,
     NO_TENANT,
     FanOut,
     Ordering,
@@ -83,7 +82,7 @@ from kafkahooks.engine import (
     dead_letter,
     outcome,
 )
-from kafkahooks.event import Event, Headers, header_text
+from kafkahooks.event import Event
 from kafkahooks.kafka import (
     OffsetTracker,
     TopicPartitionKey,
@@ -131,53 +130,6 @@ class ReplaySummary:
                 f"{again} {self.failed_again}, filtered {self.filtered}, "
                 f"without body {self.no_body}, other routes {self.other_routes}{others}"
                 f"{deleted}")
-
-
-@dataclass(frozen=True, slots=True)
-class DeadRecord:
-    """One record of a dead-letter topic, with its ``kafkahooks.*`` headers split off."""
-
-    topic: str
-    partition: int
-    offset: int
-    timestamp: int
-    key: bytes | None
-    value: bytes | None
-    headers: Headers  # the source event's own headers
-    own: dict[str, str]  # kafkahooks.* headers, prefix removed
-
-    @property
-    def tp(self) -> TopicPartitionKey:
-        return (self.topic, self.partition)
-
-    @classmethod
-    def of(cls, message: Message) -> DeadRecord:
-        topic, partition, offset = message.topic(), message.partition(), message.offset()
-        assert topic is not None and partition is not None and offset is not None
-        raw = message.headers() or []
-        pairs = list(raw.items()) if isinstance(raw, dict) else raw
-        kept: Headers = []
-        own: dict[str, str] = {}
-        for name, value in pairs:
-            if not name.startswith(HEADER_PREFIX):
-                kept.append((name, value))
-            elif value is not None:
-                own[name.removeprefix(HEADER_PREFIX)] = header_text(value)
-        _, ts = message.timestamp()
-        return cls(topic, partition, offset, ts, message.key(), message.value(), kept, own)
-
-    def source_event(self) -> Event:
-        """The event as the bridge first read it."""
-        own = self.own
-        return Event(
-            topic=own.get("source.topic") or self.topic,
-            partition=int(own.get("source.partition") or self.partition),
-            offset=int(own.get("source.offset") or self.offset),
-            timestamp=int(own.get("source.timestamp") or self.timestamp),
-            key=self.key,
-            raw_value=self.value,
-            headers=list(self.headers),
-        )
 
 
 class Replayer:

@@ -11,7 +11,9 @@ A bridge's store also carries the endpoints' health (``status=True``): an
 :class:`~kafkahooks.endpoints.EndpointHealth` listening to the table (registered before
 the load, so that void disables and orphaned status records found in the store are
 settled once it is loaded) and the :class:`~kafkahooks.app.statuswriter.StatusWriter`
-thread that writes its records and produces its events.
+thread that writes its records and produces its events, and the
+:class:`~kafkahooks.app.recover.RecoverRunner` thread that claims and runs the recover
+jobs the API writes.
 
 Invariant: :func:`open_store` returns only a store that was read to its end with every
 record decryptable; a record under a key id the configuration lacks is a
@@ -28,6 +30,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from kafkahooks.app.recover import RecoverRunner
 from kafkahooks.app.settings import Settings
 from kafkahooks.app.statuswriter import StatusWriter
 from kafkahooks.config import EndpointStoreConfig, RoutesFile
@@ -71,8 +74,11 @@ class EndpointStore:
     max_per_tenant: int
     health: EndpointHealth | None = None  # a bridge's: auto-disable
     status_writer: StatusWriter | None = None
+    recover: RecoverRunner | None = None  # a bridge's: runs recover jobs
 
     def close(self) -> None:
+        if self.recover is not None:
+            self.recover.close()
         if self.status_writer is not None:
             self.status_writer.close()
         self.log.close()
@@ -129,6 +135,7 @@ def open_store(
     health = _health(table, settings) if status and follow else None
     store_log = StoreLog(props, settings.topic, table.apply, name="endpoints")
     writer = None
+    runner = None
     try:
         loaded = store_log.load(timeout)
         if table.missing_keys and not missing_keys_ok:
@@ -140,7 +147,11 @@ def open_store(
                 ensure_topics(producer_properties(config.kafka), [settings.events_topic])
             writer = StatusWriter(health, store_log, settings.events_topic)
             writer.start()
+            runner = RecoverRunner(config, table, store_log)
+            runner.start()
     except BaseException:
+        if writer is not None:
+            writer.close()
         store_log.close()
         raise
     log.info(
@@ -153,8 +164,9 @@ def open_store(
         },
     )
     return EndpointStore(
-        table, store_log, loaded, keyring, settings.max_endpoints_per_tenant, health, writer
-    )
+        table, store_log, loaded, keyring, settings.max_endpoints_per_tenant, health, writer,
+        runner,
+    )  # fmt: skip
 
 
 def _health(table: EndpointTable, settings: EndpointStoreConfig) -> EndpointHealth:

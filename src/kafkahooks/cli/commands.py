@@ -89,20 +89,18 @@ def route_secrets(config: RouteConfig) -> list[str]:
 def pick_event(route: Route, event_type: str | None, event_file: str | None) -> Event:
     """The ``--event`` file, else the first built-in sample of ``--event-type``
     (or, without it, the first sample the route takes)."""
-    from kafkahooks.samples import event_from_path, sample_events
+    from kafkahooks.delivery import NoSampleError, sample_event
+    from kafkahooks.samples import event_from_path
 
-    topic = route.config.topics[0]
     if event_file is not None:
-        return event_from_path(event_file, topic)
-    samples = sample_events(topic)
-    for _, event in samples:
-        taken, etype = route.match(event)
-        if (event_type is None and taken) or (event_type is not None and etype == event_type):
-            return event
-    usage_error(_no_sample(route, event_type, [route.match(e)[1] for _, e in samples]))
+        return event_from_path(event_file, route.config.topics[0])
+    try:
+        return sample_event(route, event_type)
+    except NoSampleError as exc:
+        usage_error(no_sample_message(route, event_type, exc.types))
 
 
-def _no_sample(route: Route, event_type: str | None, types: list[Any]) -> str:
+def no_sample_message(route: Route, event_type: str | None, types: list[Any]) -> str:
     """Why no built-in sample fits, what there is instead, and how to pass an event."""
     wanted = f"of type {event_type!r}" if event_type else "that this route takes"
     known = sorted({str(t) for t in types if t is not None})

@@ -243,7 +243,7 @@ def cmd_update(args: argparse.Namespace) -> int:
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
-    from kafkahooks.endpoints import status_key
+    from kafkahooks.endpoints import recover_key, status_key
     from kafkahooks.kafka import StoreWriteError
 
     session = open_session(args)
@@ -251,8 +251,12 @@ def cmd_delete(args: argparse.Namespace) -> int:
         if session.table.offset_of(args.id) == -1:  # (one it cannot decrypt may go)
             endpoint_or_exit(session, args.id)
         ep = session.table.get(args.id)
-        # both keys: the endpoint's and kafkahooks' status record of it
-        keys: list[tuple[str, bytes | None]] = [(args.id, None), (status_key(args.id), None)]
+        # the endpoint's key and those of kafkahooks' records of it (status, recover job)
+        keys: list[tuple[str, bytes | None]] = [
+            (args.id, None),
+            (status_key(args.id), None),
+            (recover_key(args.id), None),
+        ]
         results = session.log.write_many(keys, session.timeout)
         for result in results:
             if isinstance(result, StoreWriteError):
@@ -384,45 +388,33 @@ def cmd_test(args: argparse.Namespace) -> int:
 
 
 def _test_request(session: Session, ep: Endpoint, args: argparse.Namespace) -> tuple[Any, str, Any]:
-    """The signed request a route with ``endpoints:`` would send ``ep`` for a sample event."""
-    from kafkahooks.cli.commands import pick_event
-    from kafkahooks.delivery import compile_route
+    """The signed request a route with ``endpoints:`` would send ``ep`` for a sample event
+    (``delivery/sample.py``, shared with the API's test send)."""
+    from kafkahooks.cli.commands import no_sample_message
+    from kafkahooks.delivery import NoSampleError, compile_route, sample_request, tenant_routes
     from kafkahooks.endpoints import MemoryDirectory
+    from kafkahooks.samples import event_from_path
 
-    routes = [
-        r for r in session.config.routes
-        if r.endpoints is not None and (ep.routes is None or r.name in ep.routes)
-        and (args.route is None or r.name == args.route)
-    ]  # fmt: skip
+    routes = tenant_routes(session.config.routes, ep, args.route)
     if not routes:
         usage_error(f"{ep.id}: no route with endpoints: delivers to it"
                     + (f" named {args.route!r}" if args.route else ""))  # fmt: skip
-    route = compile_route(routes[0], session.allow_local, directory=MemoryDirectory([ep]))
-    event_type = args.event_type
-    if event_type is None and "*" not in ep.event_types:
-        event_type = ep.event_types[0]
-    event = pick_event(route, event_type, args.event)
-    _, etype = route.match(event)
-    now = time.time()
-    ctx = route.context(event, etype)
-    ctx.sent_at = now
-    ctx.endpoint_id = ep.id
-    assert route.targets is not None
-    target = route.targets.target(ep, now)
-    ctx.payload_version = target.payload_version
-    return target.build(ctx, route.render_body(ctx), now), route.name, etype
+    event = None if args.event is None else event_from_path(args.event, routes[0].topics[0])
+    try:
+        sample = sample_request(
+            routes[0], ep, session.allow_local, event_type=args.event_type, event=event
+        )
+    except NoSampleError as exc:
+        route = compile_route(routes[0], session.allow_local, directory=MemoryDirectory([ep]))
+        usage_error(no_sample_message(route, exc.event_type, exc.types))
+    return sample.request, sample.route, sample.event_type
 
 
 async def _send(request: Any) -> tuple[int, bytes, float]:
-    from kafkahooks.delivery import Http1Sender
+    from kafkahooks.delivery import send_once
 
-    sender = Http1Sender(max_connections=2)
-    started = time.monotonic()
-    try:
-        response = await sender.send(request)
-    finally:
-        await sender.aclose()
-    return response.status, response.body, time.monotonic() - started
+    result = await send_once(request)
+    return result.status, result.body, result.seconds
 
 
 # -- the parser -----------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         NoTenantError,
         RetryableDeliveryError,
         RouteDisabledError,
+        TargetRefusedError,
     )
     from kafkahooks.delivery.failures import FailedAttempts, endpoint_of, response_excerpt
     from kafkahooks.delivery.gates import Gates
@@ -42,6 +43,15 @@ if TYPE_CHECKING:
     from kafkahooks.delivery.request import OutboundRequest
     from kafkahooks.delivery.retry import DeliveryReport
     from kafkahooks.delivery.route import Route, RouteStates, RouteTable, compile_route
+    from kafkahooks.delivery.sample import (
+        NoSampleError,
+        SampleRequest,
+        SampleResult,
+        sample_event,
+        sample_request,
+        send_once,
+        tenant_routes,
+    )
     from kafkahooks.delivery.sender import Response, Sender
     from kafkahooks.delivery.targets import EndpointTarget, EndpointTargets
 
@@ -59,6 +69,7 @@ __all__ = [
     "FailedAttempts",
     "Gates",
     "Http1Sender",
+    "NoSampleError",
     "NoTenantError",
     "OutboundRequest",
     "Resolver",
@@ -68,10 +79,13 @@ __all__ = [
     "RouteDisabledError",
     "RouteStates",
     "RouteTable",
+    "SampleRequest",
+    "SampleResult",
     "Sender",
     "SystemResolver",
     "TargetPolicy",
     "TargetRefused",
+    "TargetRefusedError",
     "check_url",
     "compile_route",
     "destination",
@@ -79,7 +93,11 @@ __all__ = [
     "refuse",
     "response_excerpt",
     "route_problems",
+    "sample_event",
+    "sample_request",
     "send_authorized",
+    "send_once",
+    "tenant_routes",
     "transport_problems",
 ]
 
@@ -119,6 +137,14 @@ _HOMES = {
     "refuse": "guard",
     "Resolver": "dns",
     "SystemResolver": "dns",
+    "TargetRefusedError": "errors",
+    "NoSampleError": "sample",
+    "SampleRequest": "sample",
+    "SampleResult": "sample",
+    "sample_event": "sample",
+    "sample_request": "sample",
+    "send_once": "sample",
+    "tenant_routes": "sample",
 }
 
 

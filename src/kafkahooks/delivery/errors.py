@@ -7,6 +7,7 @@
     │   └── EndpointBackloggedError  a customer endpoint cannot take it now (queue full,
     │                            circuit open, rate limit): parked at once, nothing sent
     └── PermanentDeliveryError   other 4xx, 3xx, events that cannot be rendered
+        ├── TargetRefusedError   the transport guard refused the target (nothing sent)
         ├── RouteDisabledError   the endpoint answered 410 Gone earlier
         ├── EndpointDeletedError a customer endpoint was deleted (finished, not dead-lettered)
         ├── EndpointDisabledError a customer endpoint was disabled (dead-lettered once)
@@ -36,6 +37,7 @@ __all__ = [
     "PermanentDeliveryError",
     "RetryableDeliveryError",
     "RouteDisabledError",
+    "TargetRefusedError",
     "classify_status",
     "classify_transport_error",
     "parse_retry_after",
@@ -71,6 +73,11 @@ class RetryableDeliveryError(DeliveryError):
 
 class PermanentDeliveryError(DeliveryError):
     pass
+
+
+class TargetRefusedError(PermanentDeliveryError):
+    """The transport guard refused the target (scheme, or a non-public address it named
+    or resolved to): nothing was sent to it."""
 
 
 class EndpointBackloggedError(RetryableDeliveryError):

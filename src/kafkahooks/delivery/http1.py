@@ -62,6 +62,7 @@ from kafkahooks.delivery.dns import Address, CachingResolver, Resolver, SystemRe
 from kafkahooks.delivery.errors import (
     PermanentDeliveryError,
     RetryableDeliveryError,
+    TargetRefusedError,
     classify_transport_error,
 )
 from kafkahooks.delivery.guard import (
@@ -522,7 +523,7 @@ class Http1Sender:
             ):
                 return await self._exchange(key, target, context, data, request.response_limit)
         except TargetRefused as exc:
-            raise PermanentDeliveryError(str(exc)) from None
+            raise TargetRefusedError(str(exc)) from None
         except UnexpectedUpgrade as exc:
             raise PermanentDeliveryError(str(exc), 101) from None
         except ProtocolError as exc:  # our own words (which cap, what was unreadable): say them

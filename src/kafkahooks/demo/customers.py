@@ -6,6 +6,10 @@ separate process, exactly as printed, so the demo shows the operator's commands.
 all three are produced interleaved; the summary shows per tenant the deliveries verified
 with that tenant's own secret, and that none reached another tenant's endpoint.
 
+The demo also serves the management API (``demo/api.py``) on loopback and prints its
+URL, an admin token (demo only) and curl examples; at the end it reads one tenant's
+endpoint and its delivery stats through it.
+
 Invariant: the demo succeeds only if every event reached its own tenant's receiver, every
 signature verified with that tenant's secret, and no receiver saw another tenant's call.
 """
@@ -23,6 +27,7 @@ from collections.abc import Mapping
 
 from kafkahooks.app import Bridge, EndpointDirectories, Settings
 from kafkahooks.config import load_config
+from kafkahooks.demo.api import DemoApi, with_demo_api
 from kafkahooks.demo.broker import EmbeddedBroker
 from kafkahooks.demo.receiver import VerifyingReceiver
 from kafkahooks.demo.run import TOPIC, produce, project_file
@@ -81,6 +86,23 @@ async def _deliver(
     return elapsed
 
 
+def _show_api(api: DemoApi, tenant: str, received: int) -> None:
+    """What the tenant's code would see through the API once the events were delivered
+    (the stats follow the delivery log: they reach ``received`` a moment after the last
+    delivery)."""
+    (endpoint,) = api.get(f"/v1/tenants/{tenant}/endpoints")["data"]
+    path = f"/v1/tenants/{tenant}/endpoints/{endpoint['id']}"
+    deadline = time.monotonic() + 10
+    stats = api.get(f"{path}/stats")
+    while stats["deliveries"] < received and time.monotonic() < deadline:
+        time.sleep(0.2)
+        stats = api.get(f"{path}/stats")
+    p50 = stats["p50"]["estimate_ms"] if stats["p50"] else None
+    print(f"  via the API: {tenant} endpoint {endpoint['id']} enabled={endpoint['enabled']}; "
+          f"24 h: {stats['deliveries']} delivered, {stats['failures']} failed, "
+          f"p50 ≈ {p50} ms (bucket estimate)", flush=True)  # fmt: skip
+
+
 def _summary(receivers: Mapping[str, VerifyingReceiver], produced: int, dead: int) -> bool:
     print("\nsummary")
     print(f"  events produced   {produced}   dead-lettered {dead}")
@@ -118,14 +140,18 @@ def run_endpoints_demo(events: int = 600, timeout: float = 300.0) -> int:
         _register(receivers, env)
         produced = produce(broker.bootstrap, events, max(1, events // 4), tenants=TENANTS)
         print(f"  produced {produced} call-status events of {len(TENANTS)} tenants to {TOPIC}")
-        config = load_config(project_file(CONFIG), env)
+        config, admin_token = with_demo_api(load_config(project_file(CONFIG), env))
+        api = DemoApi(config, admin_token)
+        api.print_intro(TENANTS[0])
         settings = Settings(allow_local_targets=True, shutdown_timeout=5, http_port=0)
         directories = EndpointDirectories(config, settings, status=True)
         directory = directories.open()
         bridge = Bridge(config, settings, directory=directory, health=directories.health)
         try:
             asyncio.run(_deliver(bridge, receivers, produced, timeout))
+            _show_api(api, TENANTS[0], len(receivers[TENANTS[0]].state.ids))
         finally:
+            api.close()
             directories.close()
             for receiver in receivers.values():
                 receiver.stop()

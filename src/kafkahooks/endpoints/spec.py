@@ -57,6 +57,7 @@ __all__ = [
     "check_endpoint_url",
     "create_endpoint",
     "describe_endpoint",
+    "endpoint_health",
     "new_signing_secret",
     "rotate_secret",
     "set_active",
@@ -301,7 +302,7 @@ def describe_endpoint(ep: Endpoint, now: float) -> dict[str, Any]:
         "active": ep.active,
         # the effective state: active and not disabled by kafkahooks (auto-disable)
         "enabled": ep.enabled,
-        **_health(ep),
+        **endpoint_health(ep),
         "payload_version": ep.payload_version,
         "headers": sorted(ep.headers),
         "secret_headers": sorted(ep.secret_headers),
@@ -316,7 +317,7 @@ def describe_endpoint(ep: Endpoint, now: float) -> dict[str, Any]:
     }
 
 
-def _health(ep: Endpoint) -> dict[str, Any]:
+def endpoint_health(ep: Endpoint) -> dict[str, Any]:
     """What kafkahooks' status record says about this version of ``ep``: the start of
     its failures without a success, and its disable (why, when)."""
     status = ep.status

@@ -8,6 +8,9 @@ any thread reads.  Rules (issue 15: "Conflicting writes", "Bad records never del
   while it names the endpoint's current revision (a tenant write voids it); a status of an
   id the table does not hold is ignored and listed in :meth:`EndpointTable.orphans` until a
   tombstone removes it, and a deleted endpoint's status is dropped the same way;
+* keys ``recover/<id>`` are recover jobs (``endpoints/recover.py``): the same revision
+  rule, per key; a job of an id the table does not hold is ignored, and a deleted
+  endpoint's job is dropped with it (the deleting writer tombstones its key);
 * other keys not starting with ``ep_`` are other kinds of record: ignored here;
 * a tombstone deletes its key, always;
 * a record applies only if its ``revision`` is the offset of the record held for
@@ -40,6 +43,7 @@ from kafkahooks.endpoints.endpoint import Endpoint
 from kafkahooks.endpoints.errors import MissingKeyError, StoreRecordError
 from kafkahooks.endpoints.ids import ENDPOINT_ID_PREFIX
 from kafkahooks.endpoints.records import open_record, parse_record, record_kids
+from kafkahooks.endpoints.recover import RECOVER_PREFIX, RecoverJob, parse_job
 from kafkahooks.endpoints.status import (
     STATUS_PREFIX,
     EndpointStatus,
@@ -82,6 +86,7 @@ class EndpointTable:
         # names its offset); few entries: only endpoints that failed or were disabled
         self._status: dict[str, EndpointStatus] = {}
         self._orphans: set[str] = set()  # status keys of endpoints not held, not tombstoned
+        self._jobs: dict[str, RecoverJob] = {}  # endpoint id -> its recover job in force
         self.listener: StatusListener | None = None  # the bridge's EndpointHealth
         self.records_read = 0  # every record seen, applied or not, superseded included
         self.conflicts_ignored = 0
@@ -101,6 +106,9 @@ class EndpointTable:
         if key.startswith(STATUS_PREFIX):
             status = self._status.get(endpoint_of(key))
             return -1 if status is None else status.offset
+        if key.startswith(RECOVER_PREFIX):
+            job = self._jobs.get(key[len(RECOVER_PREFIX) :])
+            return -1 if job is None else job.offset
         unreadable = self._unreadable.get(key)
         if unreadable is not None:
             return unreadable.offset
@@ -110,6 +118,14 @@ class EndpointTable:
     def status_of(self, endpoint_id: str) -> EndpointStatus | None:
         """The status record held for an endpoint, whichever revision it is about."""
         return self._status.get(endpoint_id)
+
+    def recover_of(self, endpoint_id: str) -> RecoverJob | None:
+        """The endpoint's recover job in force (any state), or ``None``."""
+        return self._jobs.get(endpoint_id)
+
+    def recover_jobs(self) -> tuple[RecoverJob, ...]:
+        """Every recover job held (a snapshot; few: one per recovered endpoint)."""
+        return tuple(self._jobs.values())
 
     def orphans(self) -> tuple[str, ...]:
         """Status keys whose endpoint the table does not hold and that no tombstone
@@ -168,6 +184,8 @@ class EndpointTable:
         if not key.startswith(ENDPOINT_ID_PREFIX):
             if key.startswith(STATUS_PREFIX):
                 return self._apply_status(key, value, offset)
+            if key.startswith(RECOVER_PREFIX):
+                return self._apply_job(key, value, offset)
             return False
         if value is None:
             return self._delete(key)
@@ -235,6 +253,23 @@ class EndpointTable:
         self._tell("status_applied", endpoint_id, tenant, old, status)
         return True
 
+    def _apply_job(self, key: str, value: bytes | None, offset: int) -> bool:
+        endpoint_id = key[len(RECOVER_PREFIX) :]
+        if value is None:  # a tombstone always applies
+            return self._jobs.pop(endpoint_id, None) is not None
+        try:
+            job, revision = parse_job(key, value, offset)
+        except StoreRecordError as exc:
+            return self._reject(key, offset, exc.reason)
+        if self._tenant_of(endpoint_id) is None:  # unknown or deleted: ignored
+            return False
+        old = self._jobs.get(endpoint_id)
+        if revision != (-1 if old is None else old.offset):
+            self.conflicts_ignored += 1
+            return False
+        self._jobs[endpoint_id] = job
+        return True
+
     def _attach(self, endpoint_id: str, status: EndpointStatus | None) -> None:
         """Give the held endpoint ``status`` if it is about its current revision."""
         ep = self._by_id.get(endpoint_id)
@@ -281,6 +316,7 @@ class EndpointTable:
             self._by_tenant[ep.tenant] = tuple(ep if e.id == ep.id else e for e in current)
 
     def _delete(self, key: str) -> bool:
+        self._jobs.pop(key, None)  # its recover job goes with it
         if self._status.pop(key, None) is not None:  # its status goes with it
             self._orphans.add(status_key(key))
             self._tell("orphaned", status_key(key))

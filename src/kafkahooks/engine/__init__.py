@@ -8,6 +8,7 @@ parked / dead-lettered) → finish (the offset tracker); ``halt`` stops the brid
 from kafkahooks.engine.deadletter import HEADER_PREFIX, DeadLetter, DeadLetterWriter, dead_letter
 from kafkahooks.engine.dlqlimit import DeadLetterLimit
 from kafkahooks.engine.fanout import NO_TENANT, FanOut, tenant_of
+from kafkahooks.engine.parking import park_headers
 from kafkahooks.engine.pipeline import Pipeline
 from kafkahooks.engine.scheduler import Ordering, Scheduler
 from kafkahooks.engine.settle import Outcome, outcome
@@ -27,5 +28,6 @@ __all__ = [
     "Stats",
     "dead_letter",
     "outcome",
+    "park_headers",
     "tenant_of",
 ]

@@ -324,3 +324,23 @@ def test_healthz_says_whether_the_replica_can_serve(api: Api) -> None:
     api.store.problem = lambda: "the store follower is not running"  # type: ignore[method-assign]
     answer = api.http.get("/healthz")
     assert answer.status_code == 503 and "follower" in answer.json()["status"]
+
+
+def test_the_view_shows_a_disable_by_kafkahooks_and_delete_removes_its_status(api: Api) -> None:
+    from kafkahooks.endpoints import Disable, EndpointStatus, encode_status, status_key
+
+    acme = api.client(api.tenant_token("acme"))
+    created = api.create(acme)
+    eid, offset = created["id"], created["offset"]
+    assert created["enabled"] is True and created["disabled_by_kafkahooks"] is None
+    status = EndpointStatus(offset, 100.0, Disable("gone", 200.0, "HTTP 410"), "bridge-1")
+    api.store.put(status_key(eid), encode_status(eid, status, -1, 200.0))
+    shown = acme.get(f"/v1/endpoints/{eid}").json()
+    assert shown["active"] is True and shown["enabled"] is False
+    assert shown["disabled_by_kafkahooks"] == {"reason": "gone", "at": 200.0, "detail": "HTTP 410"}
+    assert shown["failing_since"] == 100.0
+    assert acme.get("/v1/endpoints").json()["data"][0]["enabled"] is False
+
+    assert acme.delete(f"/v1/endpoints/{eid}").status_code == 204
+    assert (status_key(eid), None) in api.store.records  # the status goes with it
+    assert api.store.tables.endpoints.status_of(eid) is None

@@ -180,7 +180,7 @@ class _Recoverer:
     def __init__(self) -> None:
         self.started: list[tuple[str, float]] = []
 
-    async def start(self, scope: Any, endpoint: Any, since: float) -> str:
+    async def start(self, scope: Any, endpoint: Any, since: float, rid: str) -> str:
         self.started.append((endpoint.id, since))
         return "job_1"
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from kafkahooks.api.attemptlog import EndpointAttempts
+from kafkahooks.api.attemptlog import AttemptsSource
 from kafkahooks.api.attempts import StatusFilter
 from kafkahooks.api.auth import Scope
 from kafkahooks.endpoints import Endpoint
@@ -43,9 +43,10 @@ class TestSender(Protocol):
 
 
 class Recoverer(Protocol):
-    async def start(self, scope: Scope, endpoint: Endpoint, since: float) -> str:
-        """Start re-sending the endpoint's dead-lettered deliveries since ``since``;
-        the job id.  Raises ``ApiError`` (e.g. 409: one is running)."""
+    async def start(self, scope: Scope, endpoint: Endpoint, since: float, rid: str) -> str:
+        """Start re-sending the endpoint's dead-lettered deliveries since ``since``
+        (``rid``: the request's id, for the audit record); the job id.  Raises
+        ``ApiError`` (e.g. 409: one is running)."""
         ...
 
 
@@ -60,7 +61,7 @@ class ReadModelAttempts:
     """:class:`AttemptsReader` over the API's attempts and stats read model
     (``api/attemptlog.py``, the same one ``…/attempts`` and ``…/stats`` answer from)."""
 
-    def __init__(self, model: EndpointAttempts) -> None:
+    def __init__(self, model: AttemptsSource) -> None:
         self.model = model
 
     def summary(self, endpoint_id: str) -> dict[str, Any] | None:

@@ -595,7 +595,7 @@ def portal_router() -> APIRouter:
             raise _not_here("Recovers")
         hours = _one(fields, "hours")
         since = sess.scope.context.clock() - 3600 * (float(hours) if hours.isdigit() else 24)
-        job = await _or_page(recovers.start(sess.scope, ep, since))
+        job = await _or_page(recovers.start(sess.scope, ep, since, request_id(request)))
         return _page(
             request,
             "message.html",
