@@ -38,7 +38,7 @@ from kafkahooks.endpoints import generate_key_spec
 from kafkahooks.kafka import producer_properties
 from tests.support.api import PUBLIC, ApiServer, NameResolver, admin_config, routes_doc
 from tests.support.kafka import GROUP_TIMINGS, create_topic, produce, unique
-from tests.support.receiver import Receiver
+from tests.support.receiver import Receiver, Reply
 
 pytestmark = pytest.mark.browser
 
@@ -47,6 +47,7 @@ DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 360, "height": 740}
 EVENT = {"event": "status-changed", "companionId": "acme", "data": {"status": "up"}}
 XSS = '<img src=x onerror="window.__xss=1">'
+SCRIPT = "<script>window.__xss=2</script>"
 
 
 @dataclass
@@ -272,16 +273,26 @@ def test_tenant_strings_are_text_and_tenants_never_meet(
             },
         )
         assert other.status_code == 201, other.text
+    hostile = Receiver(lambda _: Reply(body=SCRIPT.encode()))  # answers with a script
     page = _signed_in(browser, portal)
     page.get_by_role("link", name="Add endpoint").click()
-    page.get_by_label("URL").fill("https://hooks.acme.example/in")
+    page.get_by_label("URL").fill(hostile.url)
     page.get_by_label("Description").fill(XSS)
     page.get_by_role("button", name="Add endpoint").click()
-    for path in ("/portal/", page.url):
+    detail = page.url
+    for path in ("/portal/", detail):
         page.goto(path if path.startswith("http") else portal.server.url + path)
         assert page.get_by_text(XSS).first.is_visible()  # shown as the text it is
         assert page.locator("main img").count() == 0
         assert page.evaluate("window.__xss") is None
+    try:  # the receiver's answer, shown on the test page, is text too
+        page.get_by_role("button", name="Send test").click()
+        page.get_by_role("heading", name="Test sent").wait_for()
+        assert page.locator("pre.response").inner_text() == SCRIPT
+        assert page.locator("main script").count() == 0
+        assert page.evaluate("window.__xss") is None
+    finally:
+        hostile.close()
     page.goto(portal.server.url + "/portal/")
     _shoot(page, screenshots, "endpoints")
     assert "globex" not in page.content()
