@@ -50,7 +50,7 @@ def test_private_address_behind_a_name_is_dead_lettered_without_a_connection(
     assert sockets.opened == []
     record = read_topic(bootstrap, f"{topic}.dlq", 1)[0]
     headers = headers_of(record)
-    assert headers["kafkahooks.error.class"] == "PermanentDeliveryError"
+    assert headers["kafkahooks.error.class"] == "TargetRefusedError"  # a permanent error
     assert headers["kafkahooks.error.message"].startswith(
         "target hooks.customer.test (169.254.169.254) is a cloud-metadata address; refused")
     assert headers["kafkahooks.attempts"] == "1"
