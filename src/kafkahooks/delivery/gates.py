@@ -16,8 +16,14 @@ sets no metric (no label may carry an endpoint id) and is dropped when its
 endpoint is gone.  Beyond :data:`IDLE_ENDPOINT_GATES` of them, the least recently
 used are dropped while *idle* (nothing in flight or waiting, breaker closed with no
 failure, rate limiter with nothing to space): a new gate for that endpoint behaves
-exactly as the dropped one would have.  A gate costs ~2.2 KB, and a replica that
-sent to each of 100,000 endpoints kept ~220 MB of them (``bench/endpoints.py``).
+exactly as the dropped one would have.  A gate cost ~2.2 KB, and a replica that
+sent to each of 100,000 endpoints kept ~220 MB of them (``bench/endpoints.py``).  With
+its events made when first needed and ``__slots__`` it costs ~470 B (tracemalloc, a
+gate with a breaker, its name and its registry entry), so the bound is 24,576 gates
+(~12 MB): a bound of 4,096 made ``bench/endpoints.py``'s tenant row (events over
+19,000 endpoints in turn) create a gate on 28,500 of 30,000 attempts, ~4.5 µs each.
+A working set beyond the bound still creates its gates (a least-recently-used bound
+misses on every attempt of a cycle longer than itself).
 
 A customer endpoint's gate never makes an event wait long (issue 16): ``backlog``
 says when the event should be parked instead of sent (its circuit is open and no
@@ -50,7 +56,7 @@ log = logging.getLogger("kafkahooks.endpoints")
 
 State = Literal["closed", "open", "half-open"]
 # customer-endpoint gates kept beyond need: more are dropped when idle (module doc)
-IDLE_ENDPOINT_GATES = 4096
+IDLE_ENDPOINT_GATES = 24_576
 # what a customer endpoint's gate limits come from: its rate limit, the route's limits
 _EndpointWanted = tuple[float | None, EndpointLimits, CircuitBreakerConfig]
 # seconds a customer endpoint's own rate limit may hold an event before it is parked
@@ -78,6 +84,20 @@ def origin_of(url: str) -> str:
 class CircuitBreaker:
     """``origin`` names it in logs; ``label`` in the circuit metric (``None``: no metric,
     as for a customer endpoint's)."""
+
+    # slots: a customer endpoint's gate holds one, and thousands of gates are kept
+    __slots__ = (
+        "_closed",
+        "_opened",
+        "_opened_at",
+        "_probing",
+        "config",
+        "failures",
+        "label",
+        "opened",
+        "origin",
+        "state",
+    )
 
     def __init__(self, origin: str, config: CircuitBreakerConfig, label: str | None = None) -> None:
         self.origin = origin
@@ -163,6 +183,8 @@ class CircuitBreaker:
 class RateLimiter:
     """Evenly spaced requests: at most ``rate`` per second."""
 
+    __slots__ = ("_interval", "_next")
+
     def __init__(self, rate: float) -> None:
         self._interval = 1.0 / rate
         self._next = 0.0
@@ -185,6 +207,18 @@ class RateLimiter:
 
 class EndpointGate:
     """``metric``: whether its breaker shows in the circuit metric (labelled by origin)."""
+
+    # slots: thousands of customer endpoints' gates are kept (module doc)
+    __slots__ = (
+        "_rate",
+        "_slots",
+        "breaker",
+        "breaker_config",
+        "busy",
+        "limits",
+        "metric",
+        "origin",
+    )
 
     def __init__(
         self,
@@ -266,9 +300,12 @@ class Gates:
         self._endpoints: OrderedDict[str, tuple[EndpointGate, _EndpointWanted]] = OrderedDict()
         self.idle_endpoint_gates = IDLE_ENDPOINT_GATES
 
-    def for_endpoint(self, route: Route, endpoint: Endpoint) -> EndpointGate:
+    def for_endpoint(
+        self, route: Route, endpoint: Endpoint, origin: str | None = None
+    ) -> EndpointGate:
         """The gate of one customer endpoint: its own (see the module doc), with the
-        limits of its current version; a change gives a new gate keeping the breaker."""
+        limits of its current version; a change gives a new gate keeping the breaker.
+        ``origin``: ``endpoint.origin`` if the caller has it (it costs a URL parse)."""
         cfg = route.config
         wanted = (endpoint.rate_limit, cfg.limits, cfg.circuit_breaker)
         found = self._endpoints.get(endpoint.id)
@@ -281,7 +318,7 @@ class Gates:
                 concurrency=limits.concurrency, rate_per_second=endpoint.rate_limit
             )
         if found is None:
-            name = f"{endpoint.origin} ({endpoint.id})"
+            name = f"{origin or endpoint.origin} ({endpoint.id})"
             gate = EndpointGate(name, limits, cfg.circuit_breaker, metric=False)
         else:
             gate = found[0].reconfigured(limits, cfg.circuit_breaker)

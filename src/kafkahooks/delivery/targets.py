@@ -29,6 +29,7 @@ from kafkahooks.templating import RenderContext
 
 __all__ = ["EndpointTarget", "EndpointTargets"]
 
+
 @dataclass(frozen=True, slots=True, repr=False)
 class EndpointTarget:
     endpoint_id: str
@@ -86,7 +87,8 @@ class EndpointTargets:
         self._policy = policy
         self.built = 0  # targets made so far (tests)
 
-    def target(self, endpoint: Endpoint, now: float) -> EndpointTarget:
+    def target(self, endpoint: Endpoint, now: float, origin: str | None = None) -> EndpointTarget:
+        """``origin``: ``endpoint.origin`` if the caller has it (it costs a URL parse)."""
         self.built += 1
         version = endpoint.payload_version or self._payload_version
         headers = self._base  # not copied: build() copies it for each request
@@ -103,7 +105,7 @@ class EndpointTargets:
             endpoint_id=endpoint.id,
             offset=endpoint.offset,
             url=endpoint.url,
-            origin=endpoint.origin,
+            origin=origin or endpoint.origin,
             headers=headers,
             signer=self._signer,
             keys=keys,
