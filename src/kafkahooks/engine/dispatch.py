@@ -73,7 +73,7 @@ class Dispatch:
         if left > 0:
             self._held[endpoint_id] = left
         else:
-            del self._held[endpoint_id]
+            self._held.pop(endpoint_id, None)  # as Counter did: a missing key is no error
 
     def submit(self, tp: TopicPartitionKey, route: Route, ctx: RenderContext) -> None:
         """Deliver ``ctx`` on ``route``: on its lane, or in the route's next batch."""
