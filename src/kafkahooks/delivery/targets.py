@@ -29,6 +29,7 @@ from kafkahooks.templating import RenderContext
 
 __all__ = ["EndpointTarget", "EndpointTargets"]
 
+
 @dataclass(frozen=True, slots=True, repr=False)
 class EndpointTarget:
     endpoint_id: str
@@ -86,7 +87,8 @@ class EndpointTargets:
         self._policy = policy
         self.built = 0  # targets made so far (tests)
 
-    def target(self, endpoint: Endpoint, now: float) -> EndpointTarget:
+    def target(self, endpoint: Endpoint, now: float, origin: str | None = None) -> EndpointTarget:
+        """``origin``: ``endpoint.origin`` if the caller has it (it costs a URL parse)."""
         self.built += 1
         version = endpoint.payload_version or self._payload_version
         headers = self._base  # not copied: build() copies it for each request
@@ -98,12 +100,13 @@ class EndpointTargets:
             secrets = endpoint.signing_secrets(now)  # expired previous ones are left out
             if not secrets:
                 raise NoSigningSecretError()
-            keys = tuple(self._signer.key_bytes(s.get_secret_value()) for s in secrets)
+            key_bytes = self._signer.key_bytes  # a list, not a generator: cheaper for 1-2
+            keys = tuple([key_bytes(s.get_secret_value()) for s in secrets])
         return EndpointTarget(
             endpoint_id=endpoint.id,
             offset=endpoint.offset,
             url=endpoint.url,
-            origin=endpoint.origin,
+            origin=origin or endpoint.origin,
             headers=headers,
             signer=self._signer,
             keys=keys,

@@ -102,7 +102,8 @@ class Endpoint:
     def wants(self, route: str, event_type: object) -> bool:
         """Whether this endpoint subscribes to ``route`` and ``event_type`` (its filter
         predicates are checked by the engine, which holds the event)."""
-        if not self.enabled:
+        # ``enabled`` inlined: fan-out asks every endpoint of the tenant, on every event
+        if not self.active or (self.status is not None and self.status.disabled is not None):
             return False
         if self.routes is not None and route not in self.routes:
             return False
