@@ -31,11 +31,17 @@ def usage_error(message: str) -> NoReturn:
     raise SystemExit(2)
 
 
-def _wait_for_signal(failed: Callable[[], bool] = lambda: False) -> None:
-    """Block until SIGINT or SIGTERM, or until ``failed()`` says what was served is gone."""
+def _catch_stop_signals() -> threading.Event:
+    """From now on SIGINT and SIGTERM set the returned event.  Called before the ready
+    line is printed: a script that signals as soon as it reads it gets a clean exit."""
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda _signum, _frame: stop.set())
+    return stop
+
+
+def _wait_for_signal(stop: threading.Event, failed: Callable[[], bool] = lambda: False) -> None:
+    """Block until ``stop`` is set, or until ``failed()`` says what was served is gone."""
     while not stop.wait(0.5) and not failed():
         pass
 
@@ -63,6 +69,7 @@ def cmd_broker(args: argparse.Namespace) -> int:
     try:
         if args.topic:
             ensure_topics({"bootstrap.servers": broker.bootstrap}, args.topic, args.partitions)
+        stop = _catch_stop_signals()
         settings = " ".join(f"{k}={v}" for k, v in LOCAL_CONSUMER_SETTINGS.items())
         print(
             f"local broker (Tansu, memory only: a restart starts empty) at {broker.bootstrap}\n"
@@ -74,7 +81,7 @@ def cmd_broker(args: argparse.Namespace) -> int:
             + "Ctrl-C stops it.",
             flush=True,
         )
-        _wait_for_signal(failed=lambda: broker.exit_code() is not None)
+        _wait_for_signal(stop, failed=lambda: broker.exit_code() is not None)
         if (code := broker.exit_code()) is not None:
             print(f"kafkahooks broker: the broker exited by itself (code {code})", file=sys.stderr)
             return 1
@@ -126,6 +133,7 @@ def cmd_listen(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
+    stop = _catch_stop_signals()
     print(
         f"listening on {receiver.url} (any path; {check.scheme}, header {check.header}); "
         "answers 200 when the signature verifies, 401 when not. Ctrl-C stops it.",
@@ -134,7 +142,7 @@ def cmd_listen(args: argparse.Namespace) -> int:
     server = threading.Thread(target=receiver.serve_forever, daemon=True)
     server.start()
     try:
-        _wait_for_signal()
+        _wait_for_signal(stop)
     finally:
         receiver.shutdown()
         server.join(5)
