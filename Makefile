@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-faults test-browser portal-screenshots lint bench clean
+.PHONY: demo test test-faults test-slow test-browser portal-screenshots lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ test: $(STAMP)
 
 test-faults: $(STAMP)
 	$(BIN)/pytest -m faults tests/faults $(PYTEST_ARGS)
+
+# integration files whose tests each run bridges or CLI processes for 10-30 s
+test-slow: $(STAMP)
+	$(BIN)/pytest -n 4 -m slow tests/integration $(PYTEST_ARGS)
 
 # The portal in a real browser: Debian's Chromium (installed with apt-get when missing;
 # Playwright's own browser download is never used). A missing browser fails the run.

@@ -1,3 +1,4 @@
+
 """Auto-disable of customer endpoints, with real bridges, the real store topic and receivers.
 
 410 Gone disables one endpoint of a tenant (its other keeps receiving); the failure clock
@@ -17,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from kafkahooks.endpoints import Endpoint, EndpointStatus
@@ -31,6 +33,9 @@ from tests.support.kafka import (
 )
 from tests.support.receiver import Receiver, Reply, Request
 from tests.support.store import StoreWriter, read_table
+
+# each test starts bridges or CLI processes for 10-30 s: `make test-slow` runs them
+pytestmark = pytest.mark.slow
 
 PERIOD = 3.0  # seconds of failures before the clock disables (5 days by default)
 

@@ -39,6 +39,9 @@ from tests.support.metrics import sample
 from tests.support.receiver import Receiver, Request
 from tests.support.store import StoreWriter, new_endpoint, read_table
 
+# each test starts bridges or CLI processes for 10-30 s: `make test-slow` runs them
+pytestmark = pytest.mark.slow
+
 Start = Callable[..., BridgeProcess]
 Tenant = str | int
 BATCH = 6  # events asserted on after each write

@@ -30,6 +30,9 @@ from tests.support.bridge import BridgeProcess, wait_until
 from tests.support.kafka import GROUP_TIMINGS, committed, create_topic, produce, unique
 from tests.support.receiver import Receiver
 
+# each test starts bridges or CLI processes for 10-30 s: `make test-slow` runs them
+pytestmark = pytest.mark.slow
+
 K1 = generate_key_spec("k1")
 K2 = generate_key_spec("k2")
 PATH_TOKEN = "p4th-t0ken-9f3e"

@@ -25,6 +25,9 @@ from tests.support.metrics import sample
 from tests.support.receiver import Receiver, Reply, Request
 from tests.support.store import StoreWriter
 
+# each test starts bridges or CLI processes for 10-30 s: `make test-slow` runs them
+pytestmark = pytest.mark.slow
+
 WINDOW = 20
 OTHERS = 300  # fifteen windows' worth of the other tenant's events behind the stuck one
 

@@ -28,6 +28,9 @@ from tests.support.logs import logged
 from tests.support.receiver import Receiver, Reply
 from tests.support.store import StoreWriter
 
+# each test starts bridges or CLI processes for 10-30 s: `make test-slow` runs them
+pytestmark = pytest.mark.slow
+
 Start = Callable[..., BridgeProcess]
 
 WINDOW = 50
