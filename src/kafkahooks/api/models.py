@@ -15,8 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from kafkahooks.config import shown_url
-from kafkahooks.endpoints import Endpoint, endpoint_health
+from kafkahooks.endpoints import Endpoint, describe_endpoint
 
 __all__ = [
     "AttemptsAnswer",
@@ -92,32 +91,9 @@ class EndpointView(_Out):
 
 
 def endpoint_view(ep: Endpoint, now: float) -> dict[str, Any]:
-    return {
-        "id": ep.id,
-        "tenant": ep.tenant,
-        "url": shown_url(ep.url),
-        "origin": ep.origin,
-        "description": ep.description,
-        "event_types": list(ep.event_types),
-        "routes": None if ep.routes is None else list(ep.routes),
-        "filters": [
-            p.model_dump(mode="json", by_alias=True, exclude_unset=True) for p in ep.filters
-        ],
-        "active": ep.active,
-        "enabled": ep.enabled,
-        **endpoint_health(ep),
-        "payload_version": ep.payload_version,
-        "headers": dict(ep.headers),
-        "secret_headers": sorted(ep.secret_headers),
-        "secrets": [
-            {"expires": s.expires} for s in ep.secrets if s.expires is None or s.expires > now
-        ],
-        "rate_limit": ep.rate_limit,
-        "metadata": dict(ep.metadata),
-        "created": ep.created,
-        "updated": ep.updated,
-        "offset": ep.offset,
-    }
+    """The API's view: the CLI's (``describe_endpoint``: no secret, URL path masked)
+    with the plain headers' values, which the tenant set and may read back."""
+    return {**describe_endpoint(ep, now), "headers": dict(ep.headers)}
 
 
 class EndpointCreated(EndpointView):
