@@ -24,13 +24,14 @@ from typing import Annotated, Any, Literal, NotRequired
 from urllib.parse import urlsplit
 
 import orjson
-from pydantic import ConfigDict, Field, SecretStr, TypeAdapter, ValidationError, with_config
+from pydantic import ConfigDict, Field, SecretStr, TypeAdapter, with_config
 from typing_extensions import TypedDict
 
 from kafkahooks.config import Predicate
 from kafkahooks.endpoints.crypto import Keyring, Sealed
 from kafkahooks.endpoints.endpoint import Endpoint, SigningSecret
 from kafkahooks.endpoints.errors import EndpointLimitError, StoreRecordError
+from kafkahooks.endpoints.storejson import validated
 
 __all__ = [
     "MAX_RECORD_BYTES",
@@ -172,20 +173,7 @@ def encode_endpoint(ep: Endpoint, keyring: Keyring, revision: int, now: float) -
 def parse_record(key: str, value: bytes) -> EndpointRecord:
     """Check a record's JSON, version and shape (no decryption): the plain fields the
     store's conflict rule needs.  ``StoreRecordError`` names what is wrong."""
-    try:
-        raw = orjson.loads(value)
-    except orjson.JSONDecodeError:
-        raise StoreRecordError("json", key) from None
-    if not isinstance(raw, dict):
-        raise StoreRecordError("json", f"{key}: not an object")
-    version = raw.get("version")
-    if isinstance(version, str) and version.partition(".")[0] != "1":
-        raise StoreRecordError("version", f"{key}: version {version[:20]!r}")
-    try:
-        record = RECORD_ADAPTER.validate_python(raw)
-    except ValidationError as exc:
-        fields = sorted({".".join(map(str, e["loc"])) for e in exc.errors()})[:5]
-        raise StoreRecordError("schema", f"{key}: {', '.join(fields)}") from None
+    record = validated(key, value, RECORD_ADAPTER)
     if record["id"] != key:
         raise StoreRecordError("key-mismatch", f"{key}: the record's id differs")
     return record

@@ -22,10 +22,11 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Protocol
 
 import orjson
-from pydantic import ConfigDict, Field, TypeAdapter, ValidationError, with_config
+from pydantic import ConfigDict, Field, TypeAdapter, with_config
 from typing_extensions import TypedDict
 
 from kafkahooks.endpoints.errors import StoreRecordError
+from kafkahooks.endpoints.storejson import validated
 
 __all__ = [
     "STATUS_ADAPTER",
@@ -138,20 +139,7 @@ def encode_status(endpoint_id: str, status: EndpointStatus, revision: int, now: 
 def parse_status(key: str, value: bytes, offset: int) -> tuple[EndpointStatus, int]:
     """The status a record holds (``offset`` set) and its ``revision``; raises
     ``StoreRecordError`` (``json``, ``version``, ``schema``, ``key-mismatch``)."""
-    try:
-        raw = orjson.loads(value)
-    except orjson.JSONDecodeError:
-        raise StoreRecordError("json", key) from None
-    if not isinstance(raw, dict):
-        raise StoreRecordError("json", f"{key}: not an object")
-    version = raw.get("version")
-    if isinstance(version, str) and version.partition(".")[0] != "1":
-        raise StoreRecordError("version", f"{key}: version {version[:20]!r}")
-    try:
-        record = STATUS_ADAPTER.validate_python(raw)
-    except ValidationError as exc:
-        fields = sorted({".".join(map(str, e["loc"])) for e in exc.errors()})[:5]
-        raise StoreRecordError("schema", f"{key}: {', '.join(fields)}") from None
+    record = validated(key, value, STATUS_ADAPTER)
     if status_key(record["id"]) != key:
         raise StoreRecordError("key-mismatch", f"{key}: the record's id differs")
     disabled = record["disabled"]
