@@ -34,7 +34,7 @@ from typing import Any
 
 import orjson
 
-from kafkahooks.api.tokens import Principal
+from kafkahooks.api.tokens import Principal, hash_secret
 
 __all__ = [
     "PORTAL_PREFIX",
@@ -52,10 +52,6 @@ PORTAL_PREFIX = "portal/"
 _VERSION = "1.0"
 _SHAPE = re.compile(r"([a-f0-9]{16})\.([A-Za-z0-9_-]{32,64})")
 _DUMMY = hashlib.sha256(b"kafkahooks: no such portal session").hexdigest()
-
-
-def _hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode("ascii")).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +96,7 @@ def new_session(
     """An unopened session and its link secret (``<id>.<secret>``, shown once)."""
     sid, secret = secrets.token_hex(8), secrets.token_urlsafe(24)
     session = PortalSession(
-        sid, tenant, _hash(secret), now, now + link_seconds, session_seconds,
+        sid, tenant, hash_secret(secret), now, now + link_seconds, session_seconds,
         description=description,
     )  # fmt: skip
     return session, f"{sid}.{secret}"
@@ -109,7 +105,7 @@ def new_session(
 def opened(session: PortalSession, now: float) -> tuple[PortalSession, str]:
     """The record that opens ``session`` and its cookie (``<id>.<secret>``)."""
     secret = secrets.token_urlsafe(24)
-    return replace(session, opened=now, cookie_sha256=_hash(secret)), f"{session.id}.{secret}"
+    return replace(session, opened=now, cookie_sha256=hash_secret(secret)), f"{session.id}.{secret}"
 
 
 def csrf_token(cookie: str) -> str:
@@ -186,7 +182,7 @@ class PortalSessionTable:
         sid, secret = match.groups()
         held = self._sessions.get(sid)
         expected = digest_of(held) if held is not None else _DUMMY
-        if not hmac.compare_digest(_hash(secret), expected) or held is None:
+        if not hmac.compare_digest(hash_secret(secret), expected) or held is None:
             return None
         return held
 

@@ -256,6 +256,13 @@ def _endpoint(sess: Session, endpoint_id: str) -> Endpoint:
         raise PortalPageError(404, "Not found", "There is no such endpoint.") from None
 
 
+def _endpoint_page(request: Request, sess: Session, endpoint_id: str, template: str) -> Response:
+    """A page about one of the session tenant's endpoints (a confirmation, say)."""
+    ep = _endpoint(sess, endpoint_id)
+    view = endpoint_view(ep, sess.scope.context.clock())
+    return _page(request, template, session=sess, ep=view)
+
+
 def _catalogue(ctx: ApiContext) -> list[dict[str, Any]]:
     """One entry per event type (the first route's sample), samples as indented JSON."""
     seen: dict[str, dict[str, Any]] = {}
@@ -503,10 +510,7 @@ def portal_router() -> APIRouter:
 
     @router.get("/e/{endpoint_id}/delete")
     async def delete_confirm(request: Request, sess: SessionDep, endpoint_id: str) -> Response:
-        ep = _endpoint(sess, endpoint_id)
-        return _page(
-            request, "delete.html", session=sess, ep=endpoint_view(ep, sess.scope.context.clock())
-        )
+        return _endpoint_page(request, sess, endpoint_id, "delete.html")
 
     @router.post("/e/{endpoint_id}/delete")
     async def delete(request: Request, sess: SessionDep, endpoint_id: str) -> Response:
@@ -523,10 +527,7 @@ def portal_router() -> APIRouter:
 
     @router.get("/e/{endpoint_id}/rotate")
     async def rotate_confirm(request: Request, sess: SessionDep, endpoint_id: str) -> Response:
-        ep = _endpoint(sess, endpoint_id)
-        return _page(
-            request, "rotate.html", session=sess, ep=endpoint_view(ep, sess.scope.context.clock())
-        )
+        return _endpoint_page(request, sess, endpoint_id, "rotate.html")
 
     @router.post("/e/{endpoint_id}/rotate")
     async def rotate(request: Request, sess: SessionDep, endpoint_id: str) -> Response:
