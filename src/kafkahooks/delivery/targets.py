@@ -6,10 +6,11 @@ target for that attempt.  Nothing is kept per endpoint: with 100,000 endpoints a
 cache of compiled targets either holds ~1.6 KB each or, bounded, misses on nearly
 every attempt (bench/endpoints.py: 28,500 rebuilds in 30,000 attempts at ~20 µs
 each, most of it keying HMAC state).  A target is cheap instead: the route's
-headers and signer shape are shared, and the endpoint's secrets are one-shot HMAC
-keys.  It signs with every secret the endpoint holds at that moment (during a
-rotation the current and the previous one: Standard Webhooks lists both
-signatures in one header); an expired previous secret no longer signs.
+headers and signer shape are shared, and the endpoint's secrets are the padded
+blocks of its HMAC keys, made per attempt (``delivery/signing.py``).  It signs with
+every secret the endpoint holds at that moment (during a rotation the current and
+the previous one: Standard Webhooks lists both signatures in one header); an expired
+previous secret no longer signs.
 
 Invariant: a target is built from one endpoint version only; its ``repr`` names
 the endpoint id and origin, never the URL's path, a header value or a secret.
@@ -17,36 +18,60 @@ the endpoint id and origin, never the URL's path, a header value or a secret.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from kafkahooks.config import SigningConfig
 from kafkahooks.delivery.errors import PermanentDeliveryError
 from kafkahooks.delivery.guard import TargetPolicy
 from kafkahooks.delivery.request import OutboundRequest
-from kafkahooks.delivery.signing import Signer, signer_for
+from kafkahooks.delivery.signing import Pads, Signer, signer_for
 from kafkahooks.endpoints import Endpoint
 from kafkahooks.templating import RenderContext
 
 __all__ = ["EndpointTarget", "EndpointTargets"]
 
 
-@dataclass(frozen=True, slots=True, repr=False)
 class EndpointTarget:
-    endpoint_id: str
-    offset: int
-    url: str
-    origin: str
-    headers: dict[str, str]  # the route's, then the endpoint's (secret ones included)
-    signer: Signer | None  # the route's scheme and header names, shared
-    keys: tuple[bytes, ...]  # the endpoint's secrets valid now, current first
-    payload_version: str
-    timeout: float
-    policy: TargetPolicy
+    """A plain slotted class, not a frozen dataclass: one is made per attempt, and a
+    frozen dataclass sets each of its ten fields through ``object.__setattr__``."""
+
+    __slots__ = (
+        "endpoint_id",
+        "headers",
+        "offset",
+        "origin",
+        "pads",
+        "payload_version",
+        "policy",
+        "signer",
+        "timeout",
+        "url",
+    )
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        origin: str,
+        headers: dict[str, str],  # the route's, then the endpoint's (secret ones included)
+        signer: Signer | None,  # the route's scheme and header names, shared
+        pads: tuple[Pads, ...],  # the endpoint's secrets valid now, current first
+        payload_version: str,
+        timeout: float,
+        policy: TargetPolicy,
+    ) -> None:
+        self.endpoint_id = endpoint.id
+        self.offset = endpoint.offset
+        self.url = endpoint.url
+        self.origin = origin
+        self.headers = headers
+        self.signer = signer
+        self.pads = pads
+        self.payload_version = payload_version
+        self.timeout = timeout
+        self.policy = policy
 
     @property
     def secrets(self) -> int:
         """How many secrets sign (tests, logs)."""
-        return len(self.keys)
+        return len(self.pads)
 
     def __repr__(self) -> str:
         return f"EndpointTarget({self.endpoint_id!r}, {self.origin})"
@@ -54,10 +79,10 @@ class EndpointTarget:
     def build(self, ctx: RenderContext, body: bytes, now: float) -> OutboundRequest:
         """The POST of ``body`` to this endpoint, with the event's ``webhook-id`` (the
         same for every endpoint of the event) and the signature of ``body``."""
-        headers = dict(self.headers)
+        headers = self.headers.copy()
         headers["webhook-id"] = ctx.event_id
         if self.signer is not None:
-            headers.update(self.signer.headers(body, int(now), ctx.event_id, self.keys))
+            headers.update(self.signer.headers(body, int(now), ctx.event_id, self.pads))
         return OutboundRequest("POST", self.url, headers, body, self.timeout, policy=self.policy)
 
 
@@ -95,22 +120,14 @@ class EndpointTargets:
         if endpoint.headers or endpoint.secret_headers or version != self._payload_version:
             headers = {**headers, "webhook-payload-version": version, **endpoint.headers}
             headers.update({k: v.get_secret_value() for k, v in endpoint.secret_headers.items()})
-        keys: tuple[bytes, ...] = ()
+        pads: tuple[Pads, ...] = ()
         if self._signer is not None:
             secrets = endpoint.signing_secrets(now)  # expired previous ones are left out
             if not secrets:
                 raise NoSigningSecretError()
-            key_bytes = self._signer.key_bytes  # a list, not a generator: cheaper for 1-2
-            keys = tuple([key_bytes(s.get_secret_value()) for s in secrets])
+            key_pads = self._signer.key_pads  # a list, not a generator: cheaper for 1-2
+            pads = tuple([key_pads(s.get_secret_value()) for s in secrets])
         return EndpointTarget(
-            endpoint_id=endpoint.id,
-            offset=endpoint.offset,
-            url=endpoint.url,
-            origin=origin or endpoint.origin,
-            headers=headers,
-            signer=self._signer,
-            keys=keys,
-            payload_version=version,
-            timeout=self._timeout,
-            policy=self._policy,
-        )
+            endpoint, origin or endpoint.origin, headers, self._signer, pads, version,
+            self._timeout, self._policy,
+        )  # fmt: skip

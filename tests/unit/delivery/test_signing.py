@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from kafkahooks.config import SigningConfig
-from kafkahooks.delivery.signing import signer_for
+from kafkahooks.delivery.signing import hmac_pads, hmac_sha256, signer_for
 
 BODY = '{"callId":"call-7","status":"ended","caller":"Zoë"}'.encode()
 TS = 1_700_000_000
@@ -143,3 +143,15 @@ def test_secret_is_not_in_the_config_repr() -> None:
 def test_signer_repr_does_not_show_the_key() -> None:
     signer = signer_for(SigningConfig.model_validate({"secret": SECRET}))
     assert SECRET not in repr(signer)
+
+
+@pytest.mark.parametrize(
+    "key",
+    [b"", b"k", WHSEC_KEY, b"x" * 64, b"y" * 65, bytes(range(256)) * 2],
+    ids=["empty", "short", "32 bytes", "one block", "over a block", "512 bytes"],
+)
+def test_hmac_from_padded_blocks_is_the_standard_librarys(key: bytes) -> None:
+    """Keys of every length, a body in parts: what ``hmac`` computes."""
+    head, body = f"{EVENT_ID}.{TS}.".encode(), BODY * 40
+    assert hmac_sha256(hmac_pads(key), head, body) == _mac(key, head + body)
+    assert hmac_sha256(hmac_pads(key)) == _mac(key, b"")

@@ -1,0 +1,210 @@
+"""The engine's own CPU per event, static route vs customer endpoints, without the network.
+
+``bench/endpoints.py`` measures whole bridges against a broker and nginx; on a shared
+2-core machine its rounds vary by up to 60 %, more than the difference it is after.  This
+script runs the same Python path in one process, so the difference between the two
+routes stands out: every event goes through the pipeline (intake → decode → fan-out →
+dispatch → lane → deliver → settle → tracker), and the sender does the HTTP/1.1 client's
+per-request work (request target, the guard's check, encoding the request head) and
+answers 200 at once.  Left out, the same for both routes: librdkafka, sockets, the event
+loop's I/O.
+
+The events are ``bench/endpoints.py``'s: call-status JSON with an ``accountId``, one
+matching endpoint each, cycling over ``--tenants`` tenants whose endpoints (``--endpoints``
+in all, every one a distinct path on one origin) sit in an in-memory directory::
+
+    PYTHONPATH=src .venv/bin/python bench/tenant_path.py
+    PYTHONPATH=src .venv/bin/python bench/tenant_path.py --events 20000 --rounds 7 --profile
+
+Prints the CPU µs per event of each side (best of ``--rounds``, run alternately) and their
+ratio; ``--profile`` also prints each side's cProfile by own time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import gc
+import io
+import json
+import pstats
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import workload
+from pydantic import SecretStr
+from rows import TEMPLATE
+
+from kafkahooks.app.gctune import tune_gc
+from kafkahooks.config.models import RouteConfig
+from kafkahooks.delivery import http1
+from kafkahooks.delivery.deliverer import Deliverer
+from kafkahooks.delivery.guard import check_authority
+from kafkahooks.delivery.request import OutboundRequest
+from kafkahooks.delivery.route import RouteTable
+from kafkahooks.delivery.sender import Response
+from kafkahooks.endpoints import Endpoint, MemoryDirectory, SigningSecret
+from kafkahooks.engine.pipeline import Pipeline
+from kafkahooks.event import Event
+from kafkahooks.kafka.offsets import OffsetTracker
+
+TOPIC = "bench.single"
+ORIGIN = "http://127.0.0.1:8080"
+EVENT_TYPE = "status-changed"
+
+
+class EncodingSender:
+    """The HTTP/1.1 client's work per request, then 200 (nothing is sent)."""
+
+    sent = 0
+
+    async def send(self, request: OutboundRequest) -> Response:
+        target = http1._target(request.url)
+        check_authority(target.authority, request.policy)
+        http1._encode(request.method, target, request.headers, request.body)
+        self.sent += 1
+        return Response(200)
+
+    async def aclose(self) -> None:
+        pass
+
+
+class NoDeadLetters:
+    async def write(self, *args: Any, **kwargs: Any) -> None:
+        raise AssertionError("no event of this bench is dead-lettered")
+
+
+def route_config(tenant: bool) -> RouteConfig:
+    route: dict[str, Any] = {
+        "name": "bench",
+        "topics": [TOPIC],
+        "events": [EVENT_TYPE],
+        "template": TEMPLATE,
+        "on_missing": "omit",
+        "signing": {"scheme": "hmac-sha256", "header": "x-signature"},
+        "retry": {"max_attempts": 5, "initial_backoff": 0.2, "max_backoff": 5},
+        "ordering": "key",
+    }
+    if tenant:
+        route["endpoints"] = {"tenant": "value.accountId", "timeout": 10}
+    else:
+        route["endpoint"] = {"url": f"{ORIGIN}/hook", "timeout": 10}
+        route["signing"]["secret"] = "bench-secret"
+    return RouteConfig.model_validate(route)
+
+
+def directory(endpoints: int, tenants: int) -> MemoryDirectory:
+    """``endpoints`` over ``tenants`` round-robin; each tenant's first takes the events."""
+    out = []
+    for i in range(endpoints):
+        tenant, slot = f"acct-{i % tenants:06d}", i // tenants
+        out.append(
+            Endpoint(
+                id=f"ep_{i:026d}",
+                tenant=tenant,
+                url=f"{ORIGIN}/t/{tenant}/{slot}",
+                secrets=(SigningSecret(SecretStr(f"whsec-bench-{i}")),),
+                description=f"Webhook {slot} of customer {tenant} for call events",
+                event_types=(EVENT_TYPE,) if slot == 0 else ("call.recorded",),
+                headers={"X-Customer": tenant},
+                offset=i,
+            )
+        )
+    return MemoryDirectory(out)
+
+
+def events(count: int, keys: int, tenants: int) -> list[Event]:
+    base = workload.samples()
+    out = []
+    for i in range(count):
+        call_id = f"call-{i % keys:06d}"
+        value = workload.call_event(base, call_id, i // keys)
+        value["accountId"] = f"acct-{i % tenants:06d}"
+        out.append(Event(TOPIC, i % 12, i // 12, 1_718_000_000_000 + i,
+                         call_id.encode(), json.dumps(value).encode()))  # fmt: skip
+    return out
+
+
+class Side:
+    def __init__(self, name: str, tenant: bool, found: MemoryDirectory | None) -> None:
+        self.name, self.tenant, self.found = name, tenant, found
+        self.runs: list[float] = []
+
+    def pipeline(self) -> tuple[Pipeline, OffsetTracker, EncodingSender]:
+        tracker = OffsetTracker()
+        if self.tenant:
+            tracker.set_sparse(frozenset([TOPIC]))
+        tracker.assign([(TOPIC, p) for p in range(12)])
+        sender = EncodingSender()
+        table = RouteTable([route_config(self.tenant)], directory=self.found, allow_local=True)
+        deliverer = Deliverer(sender, 200)  # type: ignore[arg-type]
+        pipeline = Pipeline(table, deliverer, NoDeadLetters(), tracker)  # type: ignore[arg-type]
+        return pipeline, tracker, sender
+
+
+async def run_once(side: Side, evs: list[Event], profile: cProfile.Profile | None) -> float:
+    pipeline, tracker, sender = side.pipeline()
+    in_flight = 200
+    gc.collect()
+    started = time.process_time()
+    if profile is not None:
+        profile.enable()
+    for i, event in enumerate(evs):
+        pipeline.accept(event)
+        if i % in_flight == in_flight - 1:
+            for _ in range(8):  # let the lanes run: deliver, settle, finish
+                await asyncio.sleep(0)
+    while tracker.outstanding:  # noqa: ASYNC110 - polling is the point: no event to wait on
+        await asyncio.sleep(0)
+    if profile is not None:
+        profile.disable()
+    spent = time.process_time() - started
+    if sender.sent != len(evs):
+        raise RuntimeError(f"{side.name}: {sender.sent} requests for {len(evs)} events")
+    return spent / len(evs) * 1e6
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--endpoints", type=int, default=100_000)
+    p.add_argument("--tenants", type=int, default=20_000)
+    p.add_argument("--events", type=int, default=20_000)
+    p.add_argument("--keys", type=int, default=10_000)
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--profile", action="store_true")
+    p.add_argument("--only", choices=["static", "tenant"], help="run one side (for a profiler)")
+    args = p.parse_args(argv)
+    evs = events(args.events, args.keys, args.tenants)
+    found = directory(args.endpoints, args.tenants)
+    tune_gc()  # as the bridge does once started
+    sides = [Side("static", False, None), Side("tenant", True, found)]
+    if args.only:
+        sides = [s for s in sides if s.name == args.only]
+    profiles = {s.name: cProfile.Profile() for s in sides} if args.profile else {}
+    for n in range(args.rounds):
+        for side in sides if n % 2 == 0 else sides[::-1]:
+            us = asyncio.run(run_once(side, evs, profiles.get(side.name) if n == 0 else None))
+            side.runs.append(us)
+            print(f"round {n + 1} {side.name:7} {us:7.1f} µs/event", flush=True)
+    if args.only:
+        return 0
+    static, tenant = (min(s.runs[1 if args.profile else 0 :] or s.runs) for s in sides)
+    print(
+        f"\nbest of {args.rounds}: static {static:.1f} µs/event, tenant {tenant:.1f} µs/event "
+        f"({args.endpoints:,} endpoints, {args.tenants:,} tenants, {args.events:,} events): "
+        f"tenant throughput = {static / tenant:.0%} of static"
+    )
+    for name, prof in profiles.items():
+        text = io.StringIO()
+        pstats.Stats(prof, stream=text).sort_stats("tottime").print_stats(25)
+        print(f"\n--- {name} (first round, cProfile, own time)\n{text.getvalue()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
