@@ -64,9 +64,9 @@ class EncodingSender:
     sent = 0
 
     async def send(self, request: OutboundRequest) -> Response:
-        target = http1._target(request.url)
+        target, path = http1._target(request.url)
         check_authority(target.authority, request.policy)
-        http1._encode(request.method, target, request.headers, request.body)
+        http1._encode(request.method, target, path, request.headers, request.body)
         self.sent += 1
         return Response(200)
 

@@ -352,12 +352,11 @@ class Deliverer:
                 endpoint = directory.get(endpoint_id)
                 if endpoint is None or not endpoint.enabled:
                     self._gone(route, ctx, endpoint_id, number, endpoint)
-                origin = endpoint.origin  # once: the gate's name and the target's
-                gate = self.gates.for_endpoint(route, endpoint, origin)
+                gate = self.gates.for_endpoint(route, endpoint)
                 if parks and (why := gate.backlog(time.monotonic())) is not None:
                     raise EndpointBackloggedError(why)
                 gates[:] = (gate,)
-                target = targets.target(endpoint, now, origin)
+                target = targets.target(endpoint, now)
                 ctx.payload_version = target.payload_version
                 data = bodies.get(target.payload_version)
                 if data is None:

@@ -300,12 +300,9 @@ class Gates:
         self._endpoints: OrderedDict[str, tuple[EndpointGate, _EndpointWanted]] = OrderedDict()
         self.idle_endpoint_gates = IDLE_ENDPOINT_GATES
 
-    def for_endpoint(
-        self, route: Route, endpoint: Endpoint, origin: str | None = None
-    ) -> EndpointGate:
+    def for_endpoint(self, route: Route, endpoint: Endpoint) -> EndpointGate:
         """The gate of one customer endpoint: its own (see the module doc), with the
-        limits of its current version; a change gives a new gate keeping the breaker.
-        ``origin``: ``endpoint.origin`` if the caller has it (it costs a URL parse)."""
+        limits of its current version; a change gives a new gate keeping the breaker."""
         cfg = route.config
         wanted = (endpoint.rate_limit, cfg.limits, cfg.circuit_breaker)
         found = self._endpoints.get(endpoint.id)
@@ -318,7 +315,7 @@ class Gates:
                 concurrency=limits.concurrency, rate_per_second=endpoint.rate_limit
             )
         if found is None:
-            name = f"{origin or endpoint.origin} ({endpoint.id})"
+            name = f"{endpoint.origin} ({endpoint.id})"
             gate = EndpointGate(name, limits, cfg.circuit_breaker, metric=False)
         else:
             gate = found[0].reconfigured(limits, cfg.circuit_breaker)

@@ -120,10 +120,12 @@ class _OutOfTurn(ProtocolError):
 
 @dataclass(frozen=True, slots=True)
 class _Target:
+    """Where a request goes, up to its authority: one per origin (endpoints differ by
+    path, and the path travels beside it: ``_target``)."""
+
     tls: bool
     host: str  # normalised (guard.normalize_host): resolved, checked, verified (no brackets)
     port: int
-    path: str  # request target: path and query
     host_header: str
     literal: Address | None  # the host is an IP address: connect to it, never resolve
     origin: tuple[bool, str, int]
@@ -131,9 +133,10 @@ class _Target:
 
 
 @functools.lru_cache(maxsize=1024)  # per delivery: a route's URL is parsed once
-def _target(url: str) -> _Target:
-    # the authority's part is parsed once per origin: customer endpoints (100,000 of
-    # them) differ by path, and a cache per URL would be thrashed
+def _target(url: str) -> tuple[_Target, str]:
+    """The origin's target (parsed once per origin) and the request target (path and
+    query).  Customer endpoints (100,000 of them) differ by path, so this cache misses
+    for them; a miss costs the cut, the split and one tuple (``bench/tenant_path.py``)."""
     authority = through_authority(url)
     base = _authority_target(authority)
     if url[:1] > " " and "\t" not in url and "\r" not in url and "\n" not in url:
@@ -145,15 +148,12 @@ def _target(url: str) -> _Target:
     target = (path or "/") + (f"?{query}" if query else "")
     if _PLAIN_TARGET(target) is None:  # quote() costs ~1.5 µs; most targets need nothing
         target = quote(target, safe=_URL_SAFE)  # a space or non-ASCII would break the line
-    # built field by field: dataclasses.replace cost ~7 µs, on every customer endpoint's
-    # attempt (each has its own path, so this cache misses: bench/endpoints.py)
-    b = base
-    return _Target(b.tls, b.host, b.port, target, b.host_header, b.literal, b.origin, b.authority)
+    return base, target
 
 
 @functools.lru_cache(maxsize=1024)
 def _authority_target(url: str) -> _Target:
-    """``_target`` of a URL cut after its authority (``path`` unset)."""
+    """The :class:`_Target` of a URL cut after its authority."""
     try:
         where = destination(url)
     except InvalidTarget as exc:
@@ -168,11 +168,13 @@ def _authority_target(url: str) -> _Target:
     if where.ip is not None:
         literal = (socket.AF_INET6 if where.ip.version == 6 else socket.AF_INET), host
     origin = (tls, host, where.port)
-    return _Target(tls, host, where.port, "", host_header, literal, origin, authority=url)
+    return _Target(tls, host, where.port, host_header, literal, origin, authority=url)
 
 
-def _encode(method: str, target: _Target, headers: dict[str, str], body: bytes) -> bytes:
-    lines = [f"{method} {target.path} HTTP/1.1\r\nhost: {target.host_header}\r\n"]
+def _encode(
+    method: str, target: _Target, path: str, headers: dict[str, str], body: bytes
+) -> bytes:
+    lines = [f"{method} {path} HTTP/1.1\r\nhost: {target.host_header}\r\n"]
     agent = False
     for name, value in headers.items():
         lowered = name.lower()
@@ -511,10 +513,10 @@ class Http1Sender:
     async def send(self, request: OutboundRequest) -> Response:
         policy = request.policy
         try:
-            target = _target(request.url)
+            target, path = _target(request.url)
             check_authority(target.authority, policy)  # scheme, host spelling, IP literals
             body = request.body if request.method != "GET" else b""
-            data = _encode(request.method, target, request.headers, body)
+            data = _encode(request.method, target, path, request.headers, body)
             guarded = not policy.allow_private
             context: ssl.SSLContext | None = None
             tls: Hashable = None

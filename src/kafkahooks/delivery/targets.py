@@ -49,7 +49,6 @@ class EndpointTarget:
     def __init__(
         self,
         endpoint: Endpoint,
-        origin: str,
         headers: dict[str, str],  # the route's, then the endpoint's (secret ones included)
         signer: Signer | None,  # the route's scheme and header names, shared
         pads: tuple[Pads, ...],  # the endpoint's secrets valid now, current first
@@ -60,7 +59,7 @@ class EndpointTarget:
         self.endpoint_id = endpoint.id
         self.offset = endpoint.offset
         self.url = endpoint.url
-        self.origin = origin
+        self.origin = endpoint.origin
         self.headers = headers
         self.signer = signer
         self.pads = pads
@@ -112,8 +111,7 @@ class EndpointTargets:
         self._policy = policy
         self.built = 0  # targets made so far (tests)
 
-    def target(self, endpoint: Endpoint, now: float, origin: str | None = None) -> EndpointTarget:
-        """``origin``: ``endpoint.origin`` if the caller has it (it costs a URL parse)."""
+    def target(self, endpoint: Endpoint, now: float) -> EndpointTarget:
         self.built += 1
         version = endpoint.payload_version or self._payload_version
         headers = self._base  # not copied: build() copies it for each request
@@ -128,6 +126,6 @@ class EndpointTargets:
             key_pads = self._signer.key_pads  # a list, not a generator: cheaper for 1-2
             pads = tuple([key_pads(s.get_secret_value()) for s in secrets])
         return EndpointTarget(
-            endpoint, origin or endpoint.origin, headers, self._signer, pads, version,
+            endpoint, headers, self._signer, pads, version,
             self._timeout, self._policy,
         )  # fmt: skip

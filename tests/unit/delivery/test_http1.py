@@ -632,7 +632,7 @@ def test_a_line_break_in_a_header_is_refused_before_sending(headers: dict[str, s
 def test_host_header_uses_a_labels_brackets_and_no_userinfo(
     url: str, host: str, host_header: str
 ) -> None:
-    target = _target(url)
+    target, _path = _target(url)
     assert (target.host, target.host_header) == (host, host_header)
 
 
