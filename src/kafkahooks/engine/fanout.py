@@ -60,28 +60,28 @@ class FanOut:
 
     def contexts(self, route: Route, ctx: RenderContext) -> list[RenderContext] | _NoTenant:
         """One context per endpoint that takes the event (none: it is filtered out), or
-        :data:`NO_TENANT`.  ``ctx`` is the route's context of the event."""
+        :data:`NO_TENANT`.  ``ctx`` is the route's context of the event, made for this
+        call: it becomes the first endpoint's."""
         assert route.tenant is not None and route.directory is not None
         tenant = tenant_of(route.tenant(ctx))
         if tenant is None:
             return NO_TENANT
         name, etype = route.name, ctx.event_type
-        out: list[RenderContext] = []
-        for endpoint in route.directory.for_tenant(tenant):
-            if not endpoint.wants(name, etype):
-                continue
-            if endpoint.filters and not self._holds(endpoint, ctx):
-                continue
-            out.append(
-                RenderContext(
-                    ctx.event,
-                    ctx.event_id,
-                    name,
-                    ctx.payload_version,
-                    etype,
-                    endpoint_id=endpoint.id,
-                )
-            )
+        ids = [
+            endpoint.id
+            for endpoint in route.directory.for_tenant(tenant)
+            if endpoint.wants(name, etype) and (not endpoint.filters or self._holds(endpoint, ctx))
+        ]
+        if not ids:
+            return ids
+        # the route's context serves the first endpoint (most events match one): each
+        # delivery needs its own, as attempts write to it, and this one is not used else
+        out = [
+            RenderContext(ctx.event, ctx.event_id, name, ctx.payload_version, etype, endpoint_id=i)
+            for i in ids[1:]
+        ]
+        ctx.endpoint_id = ids[0]
+        out.insert(0, ctx)
         return out
 
     def _holds(self, endpoint: Endpoint, ctx: RenderContext) -> bool:
