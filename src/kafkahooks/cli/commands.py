@@ -149,9 +149,8 @@ def _placeholder_request(route: Route, ctx: RenderContext) -> OutboundRequest:
         secrets=(SigningSecret(SecretStr(PLACEHOLDER_SECRET)),),
     )
     ctx.endpoint_id = endpoint.id
-    target = route.targets.target(endpoint, ctx.sent_at)
-    ctx.payload_version = target.payload_version
-    return target.build(ctx, route.render_body(ctx), ctx.sent_at)
+    ctx.payload_version = route.targets.version(endpoint)
+    return route.targets.request(endpoint, ctx, route.render_body(ctx), ctx.sent_at)
 
 
 class _Printer:

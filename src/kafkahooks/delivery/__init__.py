@@ -53,7 +53,7 @@ if TYPE_CHECKING:
         tenant_routes,
     )
     from kafkahooks.delivery.sender import Response, Sender
-    from kafkahooks.delivery.targets import EndpointTarget, EndpointTargets
+    from kafkahooks.delivery.targets import EndpointTargets
 
 __all__ = [
     "DeadLetterWriteError",
@@ -64,7 +64,6 @@ __all__ = [
     "EndpointDeletedError",
     "EndpointDisabledError",
     "EndpointGoneError",
-    "EndpointTarget",
     "EndpointTargets",
     "FailedAttempts",
     "Gates",
@@ -112,7 +111,6 @@ _HOMES = {
     "EndpointDeletedError": "errors",
     "EndpointDisabledError": "errors",
     "EndpointGoneError": "errors",
-    "EndpointTarget": "targets",
     "EndpointTargets": "targets",
     "NoTenantError": "errors",
     "DeliveryReport": "retry",

@@ -54,7 +54,6 @@ from kafkahooks.delivery.request import OutboundRequest, encode_json
 from kafkahooks.delivery.retry import DeliveryReport, deliver_with_retries
 from kafkahooks.delivery.route import Route
 from kafkahooks.delivery.sender import Response, Sender
-from kafkahooks.delivery.targets import EndpointTarget
 from kafkahooks.endpoints import Endpoint, HealthObserver
 from kafkahooks.telemetry import METRICS, route_metrics
 from kafkahooks.templating import RenderContext, TemplateError
@@ -212,9 +211,10 @@ class Deliverer:
         gate: EndpointGate,
         request: OutboundRequest,
         attempt: int,
-        target: EndpointTarget | None = None,
+        target: Endpoint | None = None,
         event_type: str | None = None,
     ) -> Response:
+        """``target``: the customer endpoint (the version) this request goes to."""
         metrics = route_metrics(route.name)
         async with gate.slot() as probe, self._in_flight:
             self.attempts += 1
@@ -243,7 +243,7 @@ class Deliverer:
                     )
                 elif self.log is not None:
                     event_id = request.headers.get("webhook-id", "")
-                    endpoint_id = target.endpoint_id if target is not None else None
+                    endpoint_id = target.id if target is not None else None
                     self.log.record(
                         event_id,
                         route.name,
@@ -259,7 +259,7 @@ class Deliverer:
 
     def _observed(
         self,
-        target: EndpointTarget,
+        target: Endpoint,
         response: Response | None,
         failure: DeliveryError | None,
         status: int | None,
@@ -268,7 +268,7 @@ class Deliverer:
         broken before an answer or a transport failure: nothing to tell)."""
         if (response is not None or failure is not None) and self.health is not None:
             ok = failure is None
-            self.health.observe(target.endpoint_id, target.offset, ok, status, time.time())
+            self.health.observe(target.id, target.offset, ok, status, time.time())
 
     def _attempt_failed(
         self,
@@ -278,7 +278,7 @@ class Deliverer:
         response: Response | None,
         elapsed: float,
         failure: DeliveryError,
-        target: EndpointTarget | None = None,
+        target: Endpoint | None = None,
         event_type: str | None = None,
     ) -> None:
         """Log the failed attempt now (rate-limited per endpoint) and record it, with its
@@ -286,7 +286,7 @@ class Deliverer:
         status = response.status if response is not None else None
         excerpt = response_excerpt(response.body) if response is not None else None
         origin = target.origin if target is not None else None
-        endpoint_id = target.endpoint_id if target is not None else None
+        endpoint_id = target.id if target is not None else None
         self.failures.failed(route, attempt, status, elapsed, failure, origin, endpoint_id)
         if self.log is not None:
             event_id = request.headers.get("webhook-id", "")
@@ -356,16 +356,15 @@ class Deliverer:
                 if parks and (why := gate.backlog(time.monotonic())) is not None:
                     raise EndpointBackloggedError(why)
                 gates[:] = (gate,)
-                target = targets.target(endpoint, now)
-                ctx.payload_version = target.payload_version
-                data = bodies.get(target.payload_version)
+                ctx.payload_version = version = targets.version(endpoint)
+                data = bodies.get(version)
                 if data is None:
                     data = _rendered(lambda: route.render_body(ctx))
                     if not route.template.per_attempt:
-                        bodies[target.payload_version] = data
-                request = target.build(ctx, data, now)
+                        bodies[version] = data
+                request = targets.request(endpoint, ctx, data, now)
                 last.response = await self._exchange(
-                    route, gate, request, number, target, _type_text(ctx.event_type)
+                    route, gate, request, number, endpoint, _type_text(ctx.event_type)
                 )
                 return request, last.response
 

@@ -3,7 +3,7 @@
 :func:`sample_request` builds the request a route with ``endpoints:`` would send the
 endpoint for a sample event — the route's template, the endpoint's headers and
 signature (every valid secret), the route's transport policy — exactly as the
-deliverer builds one (``EndpointTargets.target(...).build``), with a ``webhook-id`` of
+deliverer builds one (``EndpointTargets.request``), with a ``webhook-id`` of
 the caller's choosing (the API's ``evt_test_…``, so a receiver can tell a test from an
 event).  :func:`send_once` sends it with the real HTTP client (``http1.py``): the
 transport guard checks every address it connects to, through the given resolver.
@@ -122,9 +122,8 @@ def sample_request(
     ctx.sent_at = now
     ctx.endpoint_id = ep.id
     assert route.targets is not None, "an endpoints: route has targets"
-    target = route.targets.target(ep, now)
-    ctx.payload_version = target.payload_version
-    request = target.build(ctx, route.render_body(ctx), now)
+    ctx.payload_version = route.targets.version(ep)
+    request = route.targets.request(ep, ctx, route.render_body(ctx), now)
     return SampleRequest(request, route.name, etype, ctx.event_id)
 
 

@@ -73,7 +73,7 @@ class FanOut:
             if endpoint.wants(name, etype) and (not endpoint.filters or self._holds(endpoint, ctx))
         ]
         if not ids:
-            return ids
+            return []
         # the route's context serves the first endpoint (most events match one): each
         # delivery needs its own, as attempts write to it, and this one is not used else
         out = [
