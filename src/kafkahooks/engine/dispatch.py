@@ -29,8 +29,6 @@ this module cost ~0.4 s of 20,000 events more than on the static route).
 
 from __future__ import annotations
 
-import time
-
 from kafkahooks.delivery import (
     Deliverer,
     DeliveryError,
@@ -103,7 +101,7 @@ class Dispatch:
             return None
         if self._held.get(endpoint_id, 0) >= tenants.endpoint_queue:
             return "endpoint-queue-full"
-        return self.deliverer.gates.backlog_of(endpoint_id, time.monotonic())
+        return self.deliverer.gates.backlog_of(endpoint_id)
 
     def _held_job(
         self,

@@ -179,6 +179,7 @@ def test_each_endpoint_has_its_own_gate_and_no_metric_label() -> None:
     assert one is deliverer.gates.for_endpoint(route, endpoint("ep_1"))
     limited = deliverer.gates.for_endpoint(route, endpoint("ep_1", rate_limit=5.0))
     assert limited.limits.rate_per_second == 5.0
+    one.record(False, probe=False)  # its breaker is made at its first failure
     assert one.breaker is not None and one.breaker.label is None
 
 

@@ -111,9 +111,9 @@ def test_an_event_arriving_while_its_endpoints_circuit_is_open_is_parked_at_once
     async def run() -> None:
         route, dispatch, held, settled = _dispatch(ordering="key")
         gate = held.gates.for_endpoint(route, endpoint("ep_1"))
-        assert gate.breaker is not None
-        for _ in range(gate.breaker.config.failures):
+        for _ in range(route.config.circuit_breaker.failures):
             gate.record(False, probe=False)  # the circuit opens
+        assert gate.breaker is not None
         dispatch.submit(TP, route, _ctx(route, 1, "ep_1"))
         dispatch.submit(TP, route, _ctx(route, 2, "ep_2"))
         await asyncio.sleep(0.01)
