@@ -40,7 +40,7 @@ import workload
 from pydantic import SecretStr
 from rows import TEMPLATE
 
-from kafkahooks.app.gctune import tune_gc
+from kafkahooks.app.gctune import collector_paused, tune_gc
 from kafkahooks.config.models import RouteConfig
 from kafkahooks.delivery import http1
 from kafkahooks.delivery.deliverer import Deliverer
@@ -48,7 +48,18 @@ from kafkahooks.delivery.guard import check_authority
 from kafkahooks.delivery.request import OutboundRequest
 from kafkahooks.delivery.route import RouteTable
 from kafkahooks.delivery.sender import Response
-from kafkahooks.endpoints import Endpoint, MemoryDirectory, SigningSecret
+from kafkahooks.endpoints import (
+    Endpoint,
+    EndpointDirectory,
+    EndpointSpec,
+    EndpointTable,
+    Keyring,
+    MemoryDirectory,
+    SigningSecret,
+    create_endpoint,
+    encode_endpoint,
+    generate_key_spec,
+)
 from kafkahooks.engine.pipeline import Pipeline
 from kafkahooks.event import Event
 from kafkahooks.kafka.offsets import OffsetTracker
@@ -99,6 +110,10 @@ def route_config(tenant: bool) -> RouteConfig:
 
 
 def directory(endpoints: int, tenants: int) -> MemoryDirectory:
+    return MemoryDirectory(endpoint_list(endpoints, tenants))
+
+
+def endpoint_list(endpoints: int, tenants: int) -> list[Endpoint]:
     """``endpoints`` over ``tenants`` round-robin; each tenant's first takes the events."""
     out = []
     for i in range(endpoints):
@@ -115,7 +130,29 @@ def directory(endpoints: int, tenants: int) -> MemoryDirectory:
                 offset=i,
             )
         )
-    return MemoryDirectory(out)
+    return out
+
+
+def store_table(endpoints: int, tenants: int) -> EndpointTable:
+    """The same endpoints as ``directory``, but as a bridge holds them: encrypted store
+    records decoded into an endpoint table (its heap, its load's leftovers)."""
+    keyring = Keyring.parse(generate_key_spec("bench"))
+    records = []
+    for ep in endpoint_list(endpoints, tenants):
+        fresh = create_endpoint(
+            EndpointSpec.parse(
+                {"url": ep.url, "description": ep.description,
+                 "event_types": list(ep.event_types), "headers": dict(ep.headers)},
+                allow_local=True,
+            ),
+            ep.tenant, now=time.time(),
+        )  # fmt: skip
+        records.append((fresh.id, encode_endpoint(fresh, keyring, -1, time.time())))
+    table = EndpointTable(keyring)
+    with collector_paused():  # as app/store.py loads
+        for offset, (key, value) in enumerate(records):
+            table.apply(key, value, offset)
+    return table
 
 
 def events(count: int, keys: int, tenants: int) -> list[Event]:
@@ -131,7 +168,7 @@ def events(count: int, keys: int, tenants: int) -> list[Event]:
 
 
 class Side:
-    def __init__(self, name: str, tenant: bool, found: MemoryDirectory | None) -> None:
+    def __init__(self, name: str, tenant: bool, found: EndpointDirectory | None) -> None:
         self.name, self.tenant, self.found = name, tenant, found
         self.runs: list[float] = []
 
@@ -142,7 +179,7 @@ class Side:
         tracker.assign([(TOPIC, p) for p in range(12)])
         sender = EncodingSender()
         table = RouteTable([route_config(self.tenant)], directory=self.found, allow_local=True)
-        deliverer = Deliverer(sender, 200)  # type: ignore[arg-type]
+        deliverer = Deliverer(sender, 200)
         pipeline = Pipeline(table, deliverer, NoDeadLetters(), tracker)  # type: ignore[arg-type]
         return pipeline, tracker, sender
 
@@ -178,9 +215,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--profile", action="store_true")
     p.add_argument("--only", choices=["static", "tenant"], help="run one side (for a profiler)")
+    p.add_argument(
+        "--store", action="store_true", help="endpoints decoded from store records (slower set-up)"
+    )
     args = p.parse_args(argv)
     evs = events(args.events, args.keys, args.tenants)
-    found = directory(args.endpoints, args.tenants)
+    found: EndpointDirectory = (
+        store_table(args.endpoints, args.tenants)
+        if args.store
+        else directory(args.endpoints, args.tenants)
+    )
     tune_gc()  # as the bridge does once started
     sides = [Side("static", False, None), Side("tenant", True, found)]
     if args.only:

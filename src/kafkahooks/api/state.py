@@ -135,7 +135,7 @@ def open_api_store(config: RoutesFile, tokens: TokenTable, timeout: float) -> Ka
     """The store named by ``config.endpoint_store``, read to its end and followed.
     Raises the store's errors (``StoreTopicError``, ``StoreUnavailableError``), or
     ``ValueError`` for a malformed key spec."""
-    from kafkahooks.app import store_properties
+    from kafkahooks.app import collector_paused, store_properties
     from kafkahooks.kafka import StoreLog, ensure_store_topic
 
     settings = config.endpoint_store
@@ -147,7 +147,8 @@ def open_api_store(config: RoutesFile, tokens: TokenTable, timeout: float) -> Ka
     tables = StoreTables(keyring, tokens)
     store_log = StoreLog(props, settings.topic, tables.apply, name="api")
     try:
-        loaded = store_log.load(timeout)
+        with collector_paused():  # the records make no cycles (app/gctune.py)
+            loaded = store_log.load(timeout)
         store_log.follow()
     except BaseException:
         store_log.close()

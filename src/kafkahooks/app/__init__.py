@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from kafkahooks.app.bridge import Bridge, run_bridge
     from kafkahooks.app.checks import AllowLocal, load_checked, sample_warnings
     from kafkahooks.app.deadrecord import DeadRecord
+    from kafkahooks.app.gctune import collector_paused
     from kafkahooks.app.replay import Replayer
     from kafkahooks.app.settings import Settings
     from kafkahooks.app.store import (
@@ -36,6 +37,7 @@ __all__ = [
     "Replayer",
     "Settings",
     "StoreKeyError",
+    "collector_paused",
     "load_checked",
     "open_store",
     "run_bridge",
@@ -48,6 +50,7 @@ _HOMES = {
     "Bridge": "bridge",
     "DeadRecord": "deadrecord",
     "EndpointDirectories": "store",
+    "collector_paused": "gctune",
     "EndpointStore": "store",
     "Replayer": "replay",
     "Settings": "settings",

@@ -30,6 +30,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from kafkahooks.app.gctune import collector_paused
 from kafkahooks.app.recover import RecoverRunner
 from kafkahooks.app.settings import Settings
 from kafkahooks.app.statuswriter import StatusWriter
@@ -137,7 +138,8 @@ def open_store(
     writer = None
     runner = None
     try:
-        loaded = store_log.load(timeout)
+        with collector_paused():  # the records make no cycles (app/gctune.py)
+            loaded = store_log.load(timeout)
         if table.missing_keys and not missing_keys_ok:
             raise StoreKeyError(_missing(table))
         if follow:
