@@ -31,7 +31,9 @@ takes the events' type), then measures:
 
 Prints the figures and a markdown section (``--results FILE`` appends it).  No
 assertion: the figures are read against the issue's targets.  The machine is shared:
-compare figures of one run.
+compare figures of one run.  Item 2's rounds vary by up to 60 % here; the engine's own
+share of the difference, without broker or sockets, is ``bench/tenant_path.py`` (in
+seconds, or in instructions under callgrind: its docstring).
 """
 
 from __future__ import annotations

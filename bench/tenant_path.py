@@ -17,7 +17,19 @@ in all, every one a distinct path on one origin) sit in an in-memory directory::
     PYTHONPATH=src .venv/bin/python bench/tenant_path.py --events 20000 --rounds 7 --profile
 
 Prints the CPU µs per event of each side (best of ``--rounds``, run alternately) and their
-ratio; ``--profile`` also prints each side's cProfile by own time.
+ratio; ``--profile`` also prints each side's cProfile by own time.  ``--store`` decodes the
+endpoints from encrypted store records into an endpoint table, as a bridge holds them.
+
+Seconds on a shared machine vary by 20 % between runs; instructions do not.  Per side, at
+two sizes (the set-up cancels out), under callgrind::
+
+    for side in static tenant; do for n in 1000 3000; do PYTHONPATH=src valgrind \
+        --tool=callgrind --callgrind-out-file=/tmp/cg.$side.$n .venv/bin/python \
+        bench/tenant_path.py --rounds 1 --events $n --only $side; done; done
+    # (instructions at 3000 - instructions at 1000) / 2000 = instructions per event
+
+Instructions leave out what the cache misses of touching a different endpoint per event
+cost, which ``bench/endpoints.py`` sees.  ``PYTHONPATH=OLD/src`` runs an older tree.
 """
 
 from __future__ import annotations
