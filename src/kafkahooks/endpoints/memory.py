@@ -27,6 +27,13 @@ class MemoryDirectory:
     def for_tenant(self, tenant: str) -> Sequence[Endpoint]:
         return self._by_tenant.get(tenant, ())
 
+    def for_event(self, tenant: str, event_type: str) -> Sequence[Endpoint]:
+        return tuple(
+            e
+            for e in self._by_tenant.get(tenant, ())
+            if event_type in e.event_types or "*" in e.event_types
+        )
+
     def get(self, endpoint_id: str) -> Endpoint | None:
         return self._by_id.get(endpoint_id)
 

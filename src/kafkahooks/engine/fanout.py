@@ -67,9 +67,10 @@ class FanOut:
         if tenant is None:
             return NO_TENANT
         name, etype = route.name, ctx.event_type
+        etext = etype if type(etype) is str else str(etype)  # as Endpoint.wants reads it
         ids = [
             endpoint.id
-            for endpoint in route.directory.for_tenant(tenant)
+            for endpoint in route.directory.for_event(tenant, etext)
             if endpoint.wants(name, etype) and (not endpoint.filters or self._holds(endpoint, ctx))
         ]
         if not ids:
