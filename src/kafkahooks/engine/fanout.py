@@ -4,10 +4,11 @@ endpoint of its tenant that wants it.
 The tenant is read at the route's ``endpoints.tenant`` path: a non-empty string, or
 an integer compared as its decimal string (a boolean is not an integer here).
 Anything else (missing, null, empty, another type) is :data:`NO_TENANT`: the
-event is dead-lettered as ``no-tenant``.  The tenant's endpoints come from the
-directory (``for_tenant``: the cost depends on that tenant's endpoints only);
-an endpoint takes the event when it ``wants`` the route and event type and its
-filter predicates hold.  Predicates are compiled once per endpoint version
+event is dead-lettered as ``no-tenant``.  The tenant's endpoints that subscribe to
+the event's type come from the directory (``for_event``: the cost depends on those
+endpoints only, not on how many exist nor on the tenant's endpoints of other types);
+one takes the event when it ``wants`` the route and event type and its filter
+predicates hold.  Predicates are compiled once per endpoint version
 (id, store offset) and kept while that version is in use.
 
 Invariant: every delivery of one event carries the route's event id (the same
