@@ -23,7 +23,7 @@ from pydantic import SecretStr
 from kafkahooks.config import Predicate, through_authority
 from kafkahooks.endpoints.status import EndpointStatus
 
-__all__ = ["Endpoint", "EndpointDirectory", "SigningSecret", "by_event_type", "origin_of"]
+__all__ = ["Endpoint", "EndpointDirectory", "SigningSecret", "origin_of"]
 
 
 def origin_of(url: str) -> str:
@@ -113,32 +113,12 @@ class Endpoint:
         return "*" in self.event_types or str(event_type) in self.event_types
 
 
-WILDCARD = "*"
-
-
-def by_event_type(endpoints: Sequence[Endpoint]) -> dict[str, tuple[Endpoint, ...]]:
-    """Each event type the endpoints name -> those of them that take it (that type or
-    ``*``), in their order; ``*`` -> those that take every type (for any type not named)."""
-    named = {t for e in endpoints for t in e.event_types}
-    return {
-        t: tuple(e for e in endpoints if t in e.event_types or WILDCARD in e.event_types)
-        for t in named
-    }
-
-
 class EndpointDirectory(Protocol):
     """What the engine and the deliverer read: the replica's current view of the store.
 
-    Every call is safe from any thread while one store-reader thread applies
+    Both calls are safe from any thread while one store-reader thread applies
     records: a tenant's endpoints are replaced as a whole tuple, never mutated."""
 
     def for_tenant(self, tenant: str) -> Sequence[Endpoint]: ...
-
-    def for_event(self, tenant: str, event_type: str) -> Sequence[Endpoint]:
-        """The tenant's endpoints that subscribe to ``event_type`` (``*`` included), in
-        the tenant's order; whether each is enabled and takes the route is
-        :meth:`Endpoint.wants`' to say.  Fan-out asks this for every event: the others
-        are never looked at."""
-        ...
 
     def get(self, endpoint_id: str) -> Endpoint | None: ...

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from kafkahooks.endpoints.endpoint import WILDCARD, Endpoint, by_event_type
+from kafkahooks.endpoints.endpoint import Endpoint
 
 __all__ = ["MemoryDirectory"]
 
@@ -21,17 +21,11 @@ class MemoryDirectory:
     def __init__(self, endpoints: Iterable[Endpoint] = ()) -> None:
         self._by_id: dict[str, Endpoint] = {}
         self._by_tenant: dict[str, tuple[Endpoint, ...]] = {}
-        self._by_type: dict[str, dict[str, tuple[Endpoint, ...]]] = {}  # as the store's table
         for endpoint in endpoints:
             self.put(endpoint)
 
     def for_tenant(self, tenant: str) -> Sequence[Endpoint]:
         return self._by_tenant.get(tenant, ())
-
-    def for_event(self, tenant: str, event_type: str) -> Sequence[Endpoint]:
-        index = self._by_type.get(tenant, {})
-        found = index.get(event_type)
-        return index.get(WILDCARD, ()) if found is None else found
 
     def get(self, endpoint_id: str) -> Endpoint | None:
         return self._by_id.get(endpoint_id)
@@ -41,14 +35,10 @@ class MemoryDirectory:
         if endpoint.id in self._by_id:
             self.delete(endpoint.id)
         self._by_id[endpoint.id] = endpoint
-        self._set(endpoint.tenant, (*self._by_tenant.get(endpoint.tenant, ()), endpoint))
+        self._by_tenant[endpoint.tenant] = (*self._by_tenant.get(endpoint.tenant, ()), endpoint)
 
     def delete(self, endpoint_id: str) -> None:
         old = self._by_id.pop(endpoint_id, None)
         if old is not None:
             kept = tuple(e for e in self._by_tenant.get(old.tenant, ()) if e.id != endpoint_id)
-            self._set(old.tenant, kept)
-
-    def _set(self, tenant: str, endpoints: tuple[Endpoint, ...]) -> None:
-        self._by_type[tenant] = by_event_type(endpoints)
-        self._by_tenant[tenant] = endpoints
+            self._by_tenant[old.tenant] = kept

@@ -39,7 +39,7 @@ from functools import partial
 from typing import Any, NamedTuple
 
 from kafkahooks.endpoints.crypto import Keyring
-from kafkahooks.endpoints.endpoint import WILDCARD, Endpoint, by_event_type
+from kafkahooks.endpoints.endpoint import Endpoint
 from kafkahooks.endpoints.errors import MissingKeyError, StoreRecordError
 from kafkahooks.endpoints.ids import ENDPOINT_ID_PREFIX
 from kafkahooks.endpoints.records import open_record, parse_record, record_kids
@@ -74,9 +74,6 @@ class EndpointTable:
         self._keyring = keyring
         self._by_id: dict[str, Endpoint] = {}
         self._by_tenant: dict[str, tuple[Endpoint, ...]] = {}
-        # tenant -> event type -> its endpoints that take it (``by_event_type``), replaced
-        # whole with the tenant's tuple: fan-out looks at no endpoint of another type
-        self._by_type: dict[str, dict[str, tuple[Endpoint, ...]]] = {}
         self._unreadable: dict[str, _Unreadable] = {}
         # key -> the key ids its held record uses, kept only when not just the first key's
         # (the usual case costs no entry: memory is per endpoint, 100,000 of them)
@@ -99,13 +96,6 @@ class EndpointTable:
 
     def for_tenant(self, tenant: str) -> tuple[Endpoint, ...]:
         return self._by_tenant.get(tenant, ())
-
-    def for_event(self, tenant: str, event_type: str) -> tuple[Endpoint, ...]:
-        index = self._by_type.get(tenant)
-        if index is None:
-            return ()
-        found = index.get(event_type)
-        return index.get(WILDCARD, ()) if found is None else found
 
     def get(self, endpoint_id: str) -> Endpoint | None:
         return self._by_id.get(endpoint_id)
@@ -321,19 +311,9 @@ class EndpointTable:
         self._by_id[ep.id] = ep
         current = self._by_tenant.get(ep.tenant, ())
         if old is None:
-            self._set_tenant(ep.tenant, (*current, ep))
+            self._by_tenant[ep.tenant] = (*current, ep)
         else:
-            self._set_tenant(ep.tenant, tuple(ep if e.id == ep.id else e for e in current))
-
-    def _set_tenant(self, tenant: str, endpoints: tuple[Endpoint, ...]) -> None:
-        """The tenant's endpoints from now on (none: the tenant is gone), and their index
-        by event type, each replaced whole (readers on other threads)."""
-        if endpoints:
-            self._by_type[tenant] = by_event_type(endpoints)
-            self._by_tenant[tenant] = endpoints
-        else:
-            self._by_tenant.pop(tenant, None)
-            self._by_type.pop(tenant, None)
+            self._by_tenant[ep.tenant] = tuple(ep if e.id == ep.id else e for e in current)
 
     def _delete(self, key: str) -> bool:
         self._jobs.pop(key, None)  # its recover job goes with it
@@ -344,9 +324,11 @@ class EndpointTable:
         unreadable = self._unreadable.pop(key, None)
         ep = self._by_id.pop(key, None)
         if ep is not None:
-            self._set_tenant(
-                ep.tenant, tuple(e for e in self._by_tenant.get(ep.tenant, ()) if e.id != key)
-            )
+            rest = tuple(e for e in self._by_tenant.get(ep.tenant, ()) if e.id != key)
+            if rest:
+                self._by_tenant[ep.tenant] = rest
+            else:
+                self._by_tenant.pop(ep.tenant, None)
         return ep is not None or unreadable is not None
 
     def _set_kids(self, key: str, kids: tuple[str, ...]) -> None:

@@ -4,11 +4,10 @@ endpoint of its tenant that wants it.
 The tenant is read at the route's ``endpoints.tenant`` path: a non-empty string, or
 an integer compared as its decimal string (a boolean is not an integer here).
 Anything else (missing, null, empty, another type) is :data:`NO_TENANT`: the
-event is dead-lettered as ``no-tenant``.  The tenant's endpoints that subscribe to
-the event's type come from the directory (``for_event``: the cost depends on those
-endpoints only, not on how many exist nor on the tenant's endpoints of other types);
-one takes the event when it ``wants`` the route and event type and its filter
-predicates hold.  Predicates are compiled once per endpoint version
+event is dead-lettered as ``no-tenant``.  The tenant's endpoints come from the
+directory (``for_tenant``: the cost depends on that tenant's endpoints only);
+an endpoint takes the event when it ``wants`` the route and event type and its
+filter predicates hold.  Predicates are compiled once per endpoint version
 (id, store offset) and kept while that version is in use.
 
 Invariant: every delivery of one event carries the route's event id (the same
@@ -68,10 +67,9 @@ class FanOut:
         if tenant is None:
             return NO_TENANT
         name, etype = route.name, ctx.event_type
-        etext = etype if type(etype) is str else str(etype)  # as Endpoint.wants reads it
         ids = [
             endpoint.id
-            for endpoint in route.directory.for_event(tenant, etext)
+            for endpoint in route.directory.for_tenant(tenant)
             if endpoint.wants(name, etype) and (not endpoint.filters or self._holds(endpoint, ctx))
         ]
         if not ids:

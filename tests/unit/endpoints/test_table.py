@@ -246,37 +246,6 @@ def test_a_tenants_tuple_is_replaced_never_mutated(
     assert table.for_tenant("t1") == () and "t1" not in table._by_tenant
 
 
-def test_a_tenants_endpoints_by_event_type_follow_every_change(
-    make_spec: Callable[..., EndpointSpec], keyring: Keyring, now: float
-) -> None:
-    """Fan-out asks for one event type: the endpoints naming it or ``*``, in the tenant's
-    order, through creates, an update of the types, a status and a delete."""
-    table = EndpointTable(keyring)
-    calls = create_endpoint(make_spec(event_types=["call.completed"]), "t1", now=now)
-    every = create_endpoint(make_spec(event_types=["*"]), "t1", now=now)
-    other = create_endpoint(make_spec(event_types=["sms.sent"]), "t1", now=now)
-    for offset, ep in enumerate((calls, every, other)):
-        table.apply(ep.id, encode_endpoint(ep, keyring, -1, now), offset)
-
-    def ids(event_type: str, tenant: str = "t1") -> list[str]:
-        return [e.id for e in table.for_event(tenant, event_type)]
-
-    assert ids("call.completed") == [calls.id, every.id]
-    assert ids("sms.sent") == [every.id, other.id]
-    assert ids("call.failed") == [every.id]  # named by nobody: the "*" ones
-    assert ids("call.completed", "t2") == []
-    moved = update_endpoint(calls, {"event_types": ["sms.sent"]}, now)
-    table.apply(calls.id, encode_endpoint(moved, keyring, 0, now), 3)
-    assert ids("call.completed") == [every.id]
-    assert ids("sms.sent") == [calls.id, every.id, other.id]
-    assert [e.offset for e in table.for_event("t1", "sms.sent")][0] == 3  # the new version
-    table.apply(every.id, None, 4)
-    assert ids("call.completed") == [] and ids("sms.sent") == [calls.id, other.id]
-    table.apply(calls.id, None, 5)
-    table.apply(other.id, None, 6)
-    assert ids("sms.sent") == [] and "t1" not in table._by_type
-
-
 def set_description(ep: Endpoint, text: str, now: float) -> Endpoint:
     return update_endpoint(ep, {"description": text}, now)
 
