@@ -234,12 +234,9 @@ class EndpointGate:
         self.limits = limits
         self.breaker_config = breaker
         self.metric = metric
-        # a customer endpoint's breaker is made at its first failure (most never fail,
-        # and one is made per endpoint seen: module doc); an origin's shows from the start
-        label = origin if metric else None
-        self.breaker = (
-            CircuitBreaker(origin, breaker, label) if breaker.enabled and metric else None
-        )
+        # made at the first failure: until then it would be closed with no failure (a
+        # customer endpoint's gate is made per endpoint seen, and most never fail)
+        self.breaker: CircuitBreaker | None = None
         self._rate = RateLimiter(limits.rate_per_second) if limits.rate_per_second else None
         self._slots = asyncio.Semaphore(limits.concurrency) if limits.concurrency else None
         self.busy = 0  # requests that entered a slot (waiting or sent) and did not leave it
@@ -282,9 +279,10 @@ class EndpointGate:
     def record(self, ok: bool, probe: bool) -> None:
         breaker = self.breaker
         if breaker is None:
-            if ok or self.metric or not self.breaker_config.enabled:
+            if ok or not self.breaker_config.enabled:
                 return  # closed with no failure: what a breaker made now would hold
-            breaker = self.breaker = CircuitBreaker(self.origin, self.breaker_config)
+            label = self.origin if self.metric else None
+            breaker = self.breaker = CircuitBreaker(self.origin, self.breaker_config, label)
         breaker.record(ok, probe)
 
     def reconfigured(self, limits: EndpointLimits, breaker: CircuitBreakerConfig) -> EndpointGate:

@@ -53,7 +53,6 @@ class EndpointTargets:
         self._payload_version = payload_version
         self._timeout = timeout
         self._policy = policy
-        self.built = 0  # requests made so far (tests)
 
     def version(self, endpoint: Endpoint) -> str:
         """The payload version the endpoint gets: its own, else the route's."""
@@ -64,12 +63,10 @@ class EndpointTargets:
     ) -> OutboundRequest:
         """The POST of ``body`` to ``endpoint``, with the event's ``webhook-id`` (the same
         for every endpoint of the event) and the signature of ``body`` by each of the
-        endpoint's secrets valid at ``now``."""
-        self.built += 1
+        endpoint's secrets valid at ``now``.  ``ctx.payload_version`` is the one the body
+        was rendered for (:meth:`version`)."""
         headers = self._base.copy()
-        version = endpoint.payload_version
-        if version is not None:
-            headers["webhook-payload-version"] = version
+        headers["webhook-payload-version"] = ctx.payload_version
         if endpoint.headers:
             headers.update(endpoint.headers)
         if endpoint.secret_headers:

@@ -115,6 +115,14 @@ class EndpointTable:
         ep = self._by_id.get(key)
         return -1 if ep is None else ep.offset
 
+    def _lost(self, key: str, revision: int) -> bool:
+        """Whether a record for ``key`` naming ``revision`` lost a race (the revision rule,
+        every kind of key): it is ignored and counted."""
+        if revision == self.offset_of(key):
+            return False
+        self.conflicts_ignored += 1
+        return True
+
     def status_of(self, endpoint_id: str) -> EndpointStatus | None:
         """The status record held for an endpoint, whichever revision it is about."""
         return self._status.get(endpoint_id)
@@ -193,8 +201,7 @@ class EndpointTable:
             record = parse_record(key, value)
         except StoreRecordError as exc:
             return self._reject(key, offset, exc.reason)
-        if record["revision"] != self.offset_of(key):
-            self.conflicts_ignored += 1
+        if self._lost(key, record["revision"]):
             return False
         held_tenant = self._tenant_of(key)
         if held_tenant is not None and held_tenant != record["tenant"]:
@@ -244,10 +251,9 @@ class EndpointTable:
             self._orphans.add(key)
             self._tell("orphaned", key)
             return False
-        old = self._status.get(endpoint_id)
-        if revision != (-1 if old is None else old.offset):
-            self.conflicts_ignored += 1
+        if self._lost(key, revision):
             return False
+        old = self._status.get(endpoint_id)
         self._status[endpoint_id] = status
         self._attach(endpoint_id, status)
         self._tell("status_applied", endpoint_id, tenant, old, status)
@@ -263,9 +269,7 @@ class EndpointTable:
             return self._reject(key, offset, exc.reason)
         if self._tenant_of(endpoint_id) is None:  # unknown or deleted: ignored
             return False
-        old = self._jobs.get(endpoint_id)
-        if revision != (-1 if old is None else old.offset):
-            self.conflicts_ignored += 1
+        if self._lost(key, revision):
             return False
         self._jobs[endpoint_id] = job
         return True

@@ -76,13 +76,12 @@ class FanOut:
             return []
         # the route's context serves the first endpoint (most events match one): each
         # delivery needs its own, as attempts write to it, and this one is not used else
-        out = [
-            RenderContext(ctx.event, ctx.event_id, name, ctx.payload_version, etype, endpoint_id=i)
-            for i in ids[1:]
-        ]
         ctx.endpoint_id = ids[0]
-        out.insert(0, ctx)
-        return out
+        event, event_id, version = ctx.event, ctx.event_id, ctx.payload_version
+        others = [
+            RenderContext(event, event_id, name, version, etype, endpoint_id=i) for i in ids[1:]
+        ]
+        return [ctx, *others]
 
     def _holds(self, endpoint: Endpoint, ctx: RenderContext) -> bool:
         key = (endpoint.id, endpoint.offset)

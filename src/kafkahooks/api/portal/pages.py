@@ -120,6 +120,27 @@ def _see(request: Request, path: str, offset: int) -> Response:
     )
 
 
+def _form_page(
+    request: Request,
+    sess: Session,
+    values: dict[str, Any],
+    ep: Endpoint | None = None,
+    refused: ApiError | None = None,
+) -> HTMLResponse:
+    """The add (``ep`` None) or edit form with ``values``; after a refused write, its
+    status and problems."""
+    return _page(
+        request,
+        "form.html",
+        200 if refused is None else refused.status,
+        session=sess,
+        catalogue=_catalogue(sess.scope.context),
+        values=values,
+        endpoint=None if ep is None else endpoint_view(ep, sess.scope.context.clock()),
+        problems=[] if refused is None else _problems(refused),
+    )
+
+
 async def _page_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, PortalPageError)
     return _page(
@@ -403,15 +424,7 @@ def portal_router() -> APIRouter:
 
     @router.get("/new")
     async def new_form(request: Request, sess: SessionDep) -> Response:
-        return _page(
-            request,
-            "form.html",
-            session=sess,
-            catalogue=_catalogue(sess.scope.context),
-            values={"event_types": []},
-            endpoint=None,
-            problems=[],
-        )
+        return _form_page(request, sess, {"event_types": []})
 
     @router.post("/new")
     async def create(request: Request, sess: SessionDep) -> Response:
@@ -421,16 +434,7 @@ def portal_router() -> APIRouter:
                 sess.scope, request_id(request), _endpoint_body(fields, new=True)
             )
         except ApiError as exc:
-            return _page(
-                request,
-                "form.html",
-                exc.status,
-                session=sess,
-                catalogue=_catalogue(sess.scope.context),
-                values=_form_values(fields),
-                endpoint=None,
-                problems=_problems(exc),
-            )
+            return _form_page(request, sess, _form_values(fields), None, exc)
         moved = _see(request, f"/portal/e/{answer['id']}", offset)
         _put_reveal(
             moved, sess, answer["id"], {"secret": answer["signing_secret"], "kind": "created"}
@@ -467,15 +471,7 @@ def portal_router() -> APIRouter:
             "event_types": list(ep.event_types),
             "headers": _headers_text(dict(ep.headers)),
         }
-        return _page(
-            request,
-            "form.html",
-            session=sess,
-            catalogue=_catalogue(sess.scope.context),
-            values=values,
-            problems=[],
-            endpoint=endpoint_view(ep, sess.scope.context.clock()),
-        )
+        return _form_page(request, sess, values, ep)
 
     @router.post("/e/{endpoint_id}/edit")
     async def edit(request: Request, sess: SessionDep, endpoint_id: str) -> Response:
@@ -486,16 +482,7 @@ def portal_router() -> APIRouter:
                 sess.scope, request_id(request), ep.id, _edit_patch(ep, fields), _version(fields)
             )
         except ApiError as exc:
-            return _page(
-                request,
-                "form.html",
-                exc.status,
-                session=sess,
-                catalogue=_catalogue(sess.scope.context),
-                values=_form_values(fields),
-                endpoint=endpoint_view(ep, sess.scope.context.clock()),
-                problems=_problems(exc),
-            )
+            return _form_page(request, sess, _form_values(fields), ep, exc)
         return _see(request, f"/portal/e/{ep.id}", offset)
 
     @router.post("/e/{endpoint_id}/active")
