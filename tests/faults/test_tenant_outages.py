@@ -21,17 +21,15 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 from confluent_kafka import Producer
 
 from tests.support.bridge import BridgeProcess
-from tests.support.kafka import GROUP_TIMINGS, create_topic, unique
+from tests.support.kafka import create_topic, unique
 from tests.support.logs import logged
 from tests.support.receiver import Receiver, Reply, Request
-from tests.support.store import StoreWriter
+from tests.support.store import StoreWriter, tenant_config
 
 Start = Callable[..., BridgeProcess]
 
@@ -98,31 +96,11 @@ def receivers() -> Iterator[dict[str, Receiver]]:
 
 
 def _config(path: Path, bootstrap: str, topic: str, store: StoreWriter) -> Path:
-    doc: dict[str, Any] = {
-        "kafka": {
-            "bootstrap_servers": bootstrap,
-            "group_id": unique("g"),
-            "properties": dict(GROUP_TIMINGS),
-        },
-        "endpoint_store": {"topic": store.topic, "encryption_keys": store.keys},
-        "routes": [
-            {
-                "name": "calls",
-                "topics": [topic],
-                "event_type": "value.event",
-                "template": {"id": "{{ value.id }}", "account": "{{ value.account }}"},
-                "signing": {"scheme": "standard-webhooks"},
-                "endpoints": {
-                    "tenant": "value.account",
-                    "timeout": TIMEOUT,
-                    "endpoint_queue": QUEUE,
-                },
-                "retry_topics": {"delays": DELAYS},
-            }
-        ],
-    }
-    path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    return path
+    return tenant_config(
+        path, bootstrap, unique("g"), topic, store,
+        endpoints={"timeout": TIMEOUT, "endpoint_queue": QUEUE},
+        route={"retry_topics": {"delays": DELAYS}},
+    )  # fmt: skip
 
 
 def delivered(server: Receiver) -> dict[int, float]:

@@ -16,13 +16,11 @@ from pathlib import Path
 
 import pytest
 import standardwebhooks
-import yaml
 from pydantic import SecretStr
 
 from kafkahooks.endpoints import SigningSecret
 from tests.support.bridge import BridgeProcess, wait_until
 from tests.support.kafka import (
-    GROUP_TIMINGS,
     committed,
     create_topic,
     headers_of,
@@ -31,7 +29,7 @@ from tests.support.kafka import (
     unique,
 )
 from tests.support.receiver import Receiver, Reply
-from tests.support.store import StoreWriter, new_endpoint
+from tests.support.store import StoreWriter, new_endpoint, tenant_config
 
 CURRENT = "whsec_" + base64.b64encode(b"tenant-endpoint-current-secret-1").decode()
 PREVIOUS = "whsec_" + base64.b64encode(b"tenant-endpoint-previous-secret0").decode()
@@ -47,28 +45,10 @@ def receivers() -> Iterator[tuple[Receiver, Receiver, Receiver]]:
 
 
 def _config(path: Path, bootstrap: str, group: str, topic: str, store: StoreWriter) -> Path:
-    doc = {
-        "kafka": {
-            "bootstrap_servers": bootstrap,
-            "group_id": group,
-            "properties": dict(GROUP_TIMINGS),
-        },
-        "endpoint_store": {"topic": store.topic, "encryption_keys": store.keys},
-        "dead_letter_limit": {"enabled": False},
-        "routes": [
-            {
-                "name": "calls",
-                "topics": [topic],
-                "event_type": "value.event",
-                "template": {"id": "{{ value.id }}", "account": "{{ value.account }}"},
-                "signing": {"scheme": "standard-webhooks"},
-                "endpoints": {"tenant": "value.account", "timeout": 5},
-                "retry": {"max_attempts": 1},
-            }
-        ],
-    }
-    path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    return path
+    return tenant_config(
+        path, bootstrap, group, topic, store,
+        route={"retry": {"max_attempts": 1}}, dead_letter_limit={"enabled": False},
+    )  # fmt: skip
 
 
 def test_each_event_reaches_its_tenants_endpoints_only(

@@ -12,11 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from tests.support.bridge import BridgeProcess, wait_until
 from tests.support.kafka import (
-    GROUP_TIMINGS,
     committed,
     create_topic,
     headers_of,
@@ -26,7 +24,7 @@ from tests.support.kafka import (
 )
 from tests.support.logs import logged
 from tests.support.receiver import Receiver, Reply
-from tests.support.store import StoreWriter
+from tests.support.store import StoreWriter, tenant_config
 
 # each test starts bridges or CLI processes for 10-30 s: `make test-slow` runs them
 pytestmark = pytest.mark.slow
@@ -47,28 +45,8 @@ def receivers() -> Iterator[tuple[Receiver, Receiver]]:
 def _config(
     path: Path, bootstrap: str, group: str, topic: str, store: StoreWriter, **extra: Any
 ) -> Path:
-    doc: dict[str, Any] = {
-        "kafka": {
-            "bootstrap_servers": bootstrap,
-            "group_id": group,
-            "properties": dict(GROUP_TIMINGS),
-        },
-        "endpoint_store": {"topic": store.topic, "encryption_keys": store.keys},
-        "routes": [
-            {
-                "name": "calls",
-                "topics": [topic],
-                "event_type": "value.event",
-                "template": {"id": "{{ value.id }}", "account": "{{ value.account }}"},
-                "signing": {"scheme": "standard-webhooks"},
-                "endpoints": {"tenant": "value.account", "timeout": 5},
-                "retry_topics": {"delays": [1, 3]},
-            }
-        ],
-        **extra,
-    }
-    path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    return path
+    route = {"retry_topics": {"delays": [1, 3]}}
+    return tenant_config(path, bootstrap, group, topic, store, route=route, **extra)
 
 
 def ok_ids(server: Receiver) -> list[int]:

@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from kafkahooks.endpoints import (
     Endpoint,
@@ -28,8 +31,9 @@ from kafkahooks.endpoints import (
     update_endpoint,
 )
 from kafkahooks.kafka import StoreLog, ensure_store_topic
+from tests.support.kafka import GROUP_TIMINGS
 
-__all__ = ["StoreWriter", "new_endpoint", "read_table"]
+__all__ = ["StoreWriter", "new_endpoint", "read_table", "tenant_config"]
 
 WRITE_TIMEOUT = 15.0
 
@@ -91,3 +95,40 @@ def read_table(bootstrap: str, topic: str, keys: str, timeout: float = 30.0) -> 
     with StoreLog({"bootstrap.servers": bootstrap}, topic, table.apply, name="test-reader") as log:
         log.load(timeout)
     return table
+
+
+def tenant_config(
+    path: Path,
+    bootstrap: str,
+    group: str,
+    topic: str,
+    store: StoreWriter,
+    endpoints: dict[str, Any] | None = None,
+    route: dict[str, Any] | None = None,
+    **top: Any,
+) -> Path:
+    """A routes file with one route ``calls`` delivering ``topic``'s events to the endpoints
+    of tenant ``value.account`` in ``store`` (Standard Webhooks signing); ``endpoints`` and
+    ``route`` add to that route's ``endpoints:`` and to the route, ``top`` to the file."""
+    doc: dict[str, Any] = {
+        "kafka": {
+            "bootstrap_servers": bootstrap,
+            "group_id": group,
+            "properties": dict(GROUP_TIMINGS),
+        },
+        "endpoint_store": {"topic": store.topic, "encryption_keys": store.keys},
+        "routes": [
+            {
+                "name": "calls",
+                "topics": [topic],
+                "event_type": "value.event",
+                "template": {"id": "{{ value.id }}", "account": "{{ value.account }}"},
+                "signing": {"scheme": "standard-webhooks"},
+                "endpoints": {"tenant": "value.account", "timeout": 5, **(endpoints or {})},
+                **(route or {}),
+            }
+        ],
+        **top,
+    }
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
