@@ -67,10 +67,17 @@ class FanOut:
         if tenant is None:
             return NO_TENANT
         name, etype = route.name, ctx.event_type
+        text = etype if type(etype) is str else str(etype)
+        # a plain endpoint (``Endpoint.plain``) is decided here without a call: the usual
+        # case, asked of every endpoint of the tenant on every event
         ids = [
             endpoint.id
             for endpoint in route.directory.for_tenant(tenant)
-            if endpoint.wants(name, etype) and (not endpoint.filters or self._holds(endpoint, ctx))
+            if (
+                (endpoint.any_type or text in endpoint.event_types)
+                if endpoint.plain
+                else self._takes(endpoint, name, text, ctx)
+            )
         ]
         if not ids:
             return []
@@ -82,6 +89,10 @@ class FanOut:
             RenderContext(event, event_id, name, version, etype, endpoint_id=i) for i in ids[1:]
         ]
         return [ctx, *others]
+
+    def _takes(self, endpoint: Endpoint, route: str, etype: str, ctx: RenderContext) -> bool:
+        """Whether an endpoint that is not plain takes the event."""
+        return endpoint.wants(route, etype) and (not endpoint.filters or self._holds(endpoint, ctx))
 
     def _holds(self, endpoint: Endpoint, ctx: RenderContext) -> bool:
         key = (endpoint.id, endpoint.offset)
