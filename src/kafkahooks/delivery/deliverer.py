@@ -226,7 +226,7 @@ class Deliverer:
                 response = await self.sender.send(request)
                 failure = classify_status(response.status)  # None for 2xx: no allocation
             except RetryableDeliveryError as exc:
-                gate.record(False, probe)
+                self._record(route, gate, target, False, probe)
                 failure = exc
                 raise
             finally:
@@ -254,8 +254,19 @@ class Deliverer:
                         endpoint_id=endpoint_id,
                         event_type=event_type,
                     )
-            gate.record(not isinstance(failure, RetryableDeliveryError), probe)
+            ok = not isinstance(failure, RetryableDeliveryError)
+            self._record(route, gate, target, ok, probe)
             return response
+
+    def _record(
+        self, route: Route, gate: EndpointGate, target: Endpoint | None, ok: bool, probe: bool
+    ) -> None:
+        """The gate hears how an attempt ended; a customer endpoint's through ``Gates``,
+        which keeps it in the endpoint's own gate (``Gates.to_send``)."""
+        if target is None:
+            gate.record(ok, probe)
+        else:
+            self.gates.record(route, target, gate, ok, probe)
 
     def _observed(
         self,
@@ -352,8 +363,9 @@ class Deliverer:
                 endpoint = directory.get(endpoint_id)
                 if endpoint is None or not endpoint.enabled:
                     self._gone(route, ctx, endpoint_id, number, endpoint)
-                gate = self.gates.for_endpoint(route, endpoint)
-                if parks and (why := gate.backlog(time.monotonic())) is not None:
+                gate = self.gates.to_send(route, endpoint)
+                # (the shared gate of endpoints with no gate has nothing to hold back)
+                if parks and not gate.shared and (why := gate.backlog(time.monotonic())):
                     raise EndpointBackloggedError(why)
                 gates[:] = (gate,)
                 ctx.payload_version = version = targets.version(endpoint)
@@ -369,7 +381,10 @@ class Deliverer:
                 return request, last.response
 
             async def backoff(delay: float) -> None:
-                await (gates[0].backoff(delay) if gates else asyncio.sleep(delay))
+                if not gates:
+                    return await asyncio.sleep(delay)
+                # the endpoint's own gate, made if the attempt failed through the shared one
+                await self.gates.current(endpoint_id, gates[0]).backoff(delay)
 
             report = await deliver_with_retries(attempt, route.config.retry, backoff)
             return last.excerpted(report)

@@ -21,12 +21,18 @@ sent to each of 100,000 endpoints kept ~220 MB of them (``bench/endpoints.py``).
 its events made when first needed and ``__slots__`` it costs ~470 B (tracemalloc: a
 gate with a breaker, its name and its registry entry).  Its breaker is made at its
 first failure (a closed breaker with no failure is what a new one holds), and taking
-one for an endpoint not seen lately costs ~2.9 µs, registry and idle look included
-(4.5 µs with the breaker made at once).  The
-bound stays 4,096 (~2 MB): a larger one was tried (24,576) and bought nothing in
+one for an endpoint not seen lately costs ~2.2 µs, registry and idle look included.
+The bound stays 4,096 (~2 MB): a larger one was tried (24,576) and bought nothing in
 ``bench/endpoints.py``'s tenant row, where a bridge sees each of 19,000 endpoints about
 once (19,000 gates created in 20,000 attempts either way), while it would add ~10 MB
 to a replica sending to 100,000 endpoints (peak RSS was 286 MB against a 300 MB target).
+
+So an attempt does not make a gate it would not need: an endpoint with no gate and no
+limits (no rate limit, and a route without ``limits``) would get one that holds nothing
+until a failure, so its attempts share one stateless gate per breaker setting
+(:meth:`Gates.to_send`), and the endpoint's own gate is made when an answer has to be
+kept (:meth:`Gates.record`: a failure, or a success after one).  The healthy endpoint's
+attempt then costs a dictionary miss instead of a gate.
 
 A customer endpoint's gate never makes an event wait long (issue 16): ``backlog``
 says when the event should be parked instead of sent (its circuit is open and no
@@ -221,6 +227,7 @@ class EndpointGate:
         "limits",
         "metric",
         "origin",
+        "shared",
     )
 
     def __init__(
@@ -240,6 +247,7 @@ class EndpointGate:
         self._rate = RateLimiter(limits.rate_per_second) if limits.rate_per_second else None
         self._slots = asyncio.Semaphore(limits.concurrency) if limits.concurrency else None
         self.busy = 0  # requests that entered a slot (waiting or sent) and did not leave it
+        self.shared = False  # the stateless gate of customer endpoints (``Gates.to_send``)
 
     def idle(self) -> bool:
         """Whether a new gate with the same limits would behave exactly as this one."""
@@ -307,6 +315,12 @@ class Gates:
         self._wanted: dict[str, tuple[EndpointLimits, CircuitBreakerConfig]] = {}
         # customer endpoints: endpoint id → (its gate, what its limits were made from)
         self._endpoints: OrderedDict[str, tuple[EndpointGate, _EndpointWanted]] = OrderedDict()
+        # the stateless gate of endpoints with no gate (``to_send``): nothing is recorded
+        # in it, so it never makes a breaker, and it has no limits to apply
+        self._free = EndpointGate(
+            "customer endpoints", EndpointLimits(), CircuitBreakerConfig(enabled=False), False
+        )
+        self._free.shared = True
         self.idle_endpoint_gates = IDLE_ENDPOINT_GATES
 
     def for_endpoint(self, route: Route, endpoint: Endpoint) -> EndpointGate:
@@ -333,6 +347,39 @@ class Gates:
         if len(self._endpoints) > self.idle_endpoint_gates:
             self._drop_idle()
         return gate
+
+    def to_send(self, route: Route, endpoint: Endpoint) -> EndpointGate:
+        """The gate an attempt to a customer endpoint goes through: its own if it has one
+        or has limits to keep, else the shared stateless one (module doc).  The answer
+        goes to :meth:`record`."""
+        found = self._endpoints.get(endpoint.id)
+        limits = route.config.limits
+        if (
+            found is not None
+            or endpoint.rate_limit is not None
+            or limits.concurrency is not None
+            or limits.rate_per_second is not None
+        ):
+            return self.for_endpoint(route, endpoint)
+        return self._free
+
+    def record(
+        self, route: Route, endpoint: Endpoint, gate: EndpointGate, ok: bool, probe: bool
+    ) -> None:
+        """An attempt through ``gate`` (from :meth:`to_send`) was answered: a shared gate's
+        answer goes to the endpoint's own gate, made now if there is something to keep."""
+        if gate.shared:
+            found = self._endpoints.get(endpoint.id)
+            if found is None and ok:
+                return  # healthy: what a new gate would hold
+            gate = found[0] if found is not None else self.for_endpoint(route, endpoint)
+        gate.record(ok, probe)
+
+    def current(self, endpoint_id: str, gate: EndpointGate) -> EndpointGate:
+        """The endpoint's own gate if it has one now, else ``gate`` (a backoff after a
+        failure through the shared gate is cut short by the endpoint's circuit)."""
+        found = self._endpoints.get(endpoint_id) if gate.shared else None
+        return gate if found is None else found[0]
 
     def backlog_of(self, endpoint_id: str) -> str | None:
         """Why a customer endpoint cannot take an event now (``EndpointGate.backlog``), if

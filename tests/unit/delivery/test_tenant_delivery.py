@@ -12,6 +12,7 @@ from pydantic import SecretStr
 
 from kafkahooks.delivery.deliverer import Deliverer
 from kafkahooks.delivery.errors import (
+    EndpointBackloggedError,
     EndpointDeletedError,
     EndpointDisabledError,
     PermanentDeliveryError,
@@ -181,6 +182,33 @@ def test_each_endpoint_has_its_own_gate_and_no_metric_label() -> None:
     assert limited.limits.rate_per_second == 5.0
     one.record(False, probe=False)  # its breaker is made at its first failure
     assert one.breaker is not None and one.breaker.label is None
+
+
+def test_a_healthy_endpoint_keeps_no_gate_and_its_failures_are_its_own() -> None:
+    """An endpoint that answers 2xx leaves nothing behind; a failure makes its own gate
+    (the failure counted there, not shared with the tenant's other endpoints), and a
+    success after it clears the count."""
+    directory = MemoryDirectory([endpoint("ep_1"), endpoint("ep_2")])
+    route, report, deliverer = _deliver(directory, Scripted(200))
+    assert report.delivered and deliverer.gates._endpoints == {}
+
+    route, report, deliverer = _deliver(directory, Scripted(503, 503, 200), **RETRYING)
+    assert report.delivered and report.attempts == 3
+    own = deliverer.gates.for_endpoint(route, directory.get("ep_1"))  # type: ignore[arg-type]
+    assert own.breaker is not None and own.breaker.failures == 0  # the success cleared it
+    assert list(deliverer.gates._endpoints) == ["ep_1"]
+
+
+def test_an_endpoint_failing_through_the_shared_gate_opens_its_own_circuit_only() -> None:
+    directory = MemoryDirectory([endpoint("ep_1"), endpoint("ep_2")])
+    failures = {"circuit_breaker": {"failures": 2, "probe_after": 60}}
+    sender = Scripted(503, 503, 503)
+    _, report, deliverer = _deliver(directory, sender, **RETRYING, **failures)
+    # the second failure opened ep_1's circuit: its third attempt is parked, unsent
+    assert isinstance(report.error, EndpointBackloggedError) and len(sender.sent) == 2
+    gates = deliverer.gates
+    assert gates.backlog_of("ep_1") == "circuit-open"
+    assert gates.backlog_of("ep_2") is None
 
 
 def test_a_signing_route_refuses_an_endpoint_without_a_secret() -> None:
