@@ -22,6 +22,7 @@ query would sit behind it).  Errors never repeat the URL: it may hold a secret.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
@@ -37,15 +38,14 @@ def through_authority(url: str) -> str:
     such a character after the first ``//``), so what depends on those alone (origin,
     host, port, scheme checks) can be cached under this key: one entry per origin, not
     one per URL, which 100,000 customer endpoints with distinct paths would thrash."""
-    start = url.find("//")
-    if start < 0:
-        return url
-    end = len(url)
-    for separator in "/?#":
-        found = url.find(separator, start + 2, end)
-        if found >= 0:
-            end = found
-    return url[:end]
+    found = _THROUGH_AUTHORITY(url)
+    return url if found is None else found.group()
+
+
+# the shortest prefix ending in "//", then up to a "/", "?" or "#": one match instead of
+# four searches, as a customer endpoint's URL is cut on each attempt (0.54 against
+# 1.41 µs with three finds, over ``bench/tenant_path.py``'s URLs)
+_THROUGH_AUTHORITY = re.compile(r".*?//[^/?#]*", re.DOTALL).match
 
 
 def check_target_url(value: str) -> str:
