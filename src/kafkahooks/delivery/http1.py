@@ -140,11 +140,13 @@ def _target(url: str) -> tuple[_Target, str]:
     authority = through_authority(url)
     base = _authority_target(authority)
     rest = url[len(authority) :]
-    if rest[:1] == "/" and rest[-1:] != "?" and _PLAIN_TARGET(rest) is not None:
-        # the usual path-and-query: nothing below would change it (no fragment, nothing
-        # to strip or quote, no empty query): 1,400 of 10,800 instructions per miss saved
+    clean = url[:1] > " " and "\t" not in url and "\r" not in url and "\n" not in url
+    if clean and rest[:1] == "/" and rest[-1:] != "?" and _PLAIN_TARGET(rest) is not None:
+        # the usual path-and-query: nothing below would change it (nothing urlsplit strips,
+        # no fragment, nothing to quote, no empty query): 1,400 of 10,800 instructions
+        # per cache miss saved
         return base, rest
-    if url[:1] > " " and "\t" not in url and "\r" not in url and "\n" not in url:
+    if clean:
         # what urlsplit would do: nothing to strip, so the path starts where the cut ends
         path, _, query = url[len(authority) :].partition("#")[0].partition("?")
     else:
