@@ -364,8 +364,7 @@ class Deliverer:
                 if endpoint is None or not endpoint.enabled:
                     self._gone(route, ctx, endpoint_id, number, endpoint)
                 gate = self.gates.to_send(route, endpoint)
-                # (the shared gate of endpoints with no gate has nothing to hold back)
-                if parks and not gate.shared and (why := gate.backlog(time.monotonic())):
+                if parks and (why := gate.backlog(time.monotonic())) is not None:
                     raise EndpointBackloggedError(why)
                 gates[:] = (gate,)
                 ctx.payload_version = version = targets.version(endpoint)

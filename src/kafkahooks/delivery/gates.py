@@ -29,10 +29,10 @@ to a replica sending to 100,000 endpoints (peak RSS was 286 MB against a 300 MB 
 
 So an attempt does not make a gate it would not need: an endpoint with no gate and no
 limits (no rate limit, and a route without ``limits``) would get one that holds nothing
-until a failure, so its attempts share one stateless gate per breaker setting
-(:meth:`Gates.to_send`), and the endpoint's own gate is made when an answer has to be
-kept (:meth:`Gates.record`: a failure, or a success after one).  The healthy endpoint's
-attempt then costs a dictionary miss instead of a gate.
+until a failure, so its attempts share one stateless gate (:meth:`Gates.to_send`), and
+the endpoint's own gate is made when an answer has to be kept (:meth:`Gates.record`: a
+failure, or a success after one).  The healthy endpoint's attempt then costs a
+dictionary miss instead of a gate.
 
 A customer endpoint's gate never makes an event wait long (issue 16): ``backlog``
 says when the event should be parked instead of sent (its circuit is open and no

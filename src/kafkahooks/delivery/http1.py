@@ -148,7 +148,7 @@ def _target(url: str) -> tuple[_Target, str]:
         return base, rest
     if clean:
         # what urlsplit would do: nothing to strip, so the path starts where the cut ends
-        path, _, query = url[len(authority) :].partition("#")[0].partition("?")
+        path, _, query = rest.partition("#")[0].partition("?")
     else:
         parts = urlsplit(url)
         path, query = parts.path, parts.query

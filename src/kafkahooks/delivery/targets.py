@@ -22,7 +22,7 @@ from kafkahooks.config import SigningConfig
 from kafkahooks.delivery.errors import PermanentDeliveryError
 from kafkahooks.delivery.guard import TargetPolicy
 from kafkahooks.delivery.request import OutboundRequest
-from kafkahooks.delivery.signing import Pads, signer_for
+from kafkahooks.delivery.signing import signer_for
 from kafkahooks.endpoints import Endpoint
 from kafkahooks.templating import RenderContext
 
@@ -74,15 +74,11 @@ class EndpointTargets:
         headers["webhook-id"] = ctx.event_id
         signer = self._signer
         if signer is not None:
-            held = endpoint.secrets
-            if len(held) == 1 and held[0].expires is None:  # the usual case: one, current
-                pads: tuple[Pads, ...] = (signer.key_pads(held[0].value.get_secret_value()),)
-            else:
-                secrets = endpoint.signing_secrets(now)  # expired previous ones left out
-                if not secrets:
-                    raise NoSigningSecretError()
-                key_pads = signer.key_pads  # a list, not a generator: cheaper for 1-2
-                pads = tuple([key_pads(s.get_secret_value()) for s in secrets])
+            secrets = endpoint.signing_secrets(now)  # expired previous ones are left out
+            if not secrets:
+                raise NoSigningSecretError()
+            key_pads = signer.key_pads  # a list, not a generator: cheaper for 1-2
+            pads = tuple([key_pads(s.get_secret_value()) for s in secrets])
             headers.update(signer.headers(body, int(now), ctx.event_id, pads))
         return OutboundRequest(
             "POST", endpoint.url, headers, body, self._timeout, policy=self._policy

@@ -111,7 +111,10 @@ class Endpoint:
     def signing_secrets(self, now: float) -> list[SecretStr]:
         """The secrets to sign with at ``now``: the current one, then every previous
         one not yet expired (an expired one is ignored, and dropped at the next write)."""
-        return [s.value for s in self.secrets if s.expires is None or s.expires > now]
+        held = self.secrets
+        if len(held) == 1 and held[0].expires is None:  # the usual case: one, current
+            return [held[0].value]
+        return [s.value for s in held if s.expires is None or s.expires > now]
 
     def wants(self, route: str, event_type: object) -> bool:
         """Whether this endpoint subscribes to ``route`` and ``event_type`` (its filter
