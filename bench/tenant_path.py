@@ -89,7 +89,10 @@ class EncodingSender:
     sent = 0
 
     async def send(self, request: OutboundRequest) -> Response:
-        found: Any = http1._target(request.url)
+        cut = getattr(request, "authority", None)  # as the sender: the endpoint's cut URL
+        found: Any = (
+            http1._target(request.url) if cut is None else http1._cut_target(request.url, cut)
+        )
         if isinstance(found, tuple):
             target, path = found
             check_authority(target.authority, request.policy)

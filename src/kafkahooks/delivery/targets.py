@@ -81,5 +81,6 @@ class EndpointTargets:
             pads = tuple([key_pads(s.get_secret_value()) for s in secrets])
             headers.update(signer.headers(body, int(now), ctx.event_id, pads))
         return OutboundRequest(
-            "POST", endpoint.url, headers, body, self._timeout, policy=self._policy
-        )
+            "POST", endpoint.url, headers, body, self._timeout, policy=self._policy,
+            authority=endpoint.authority,
+        )  # fmt: skip

@@ -69,21 +69,24 @@ class FanOut:
         name, etype = route.name, ctx.event_type
         text = etype if type(etype) is str else str(etype)
         # a plain endpoint (``Endpoint.plain``) is decided here without a call: the usual
-        # case, asked of every endpoint of the tenant on every event
-        ids = [
-            endpoint.id
-            for endpoint in route.directory.for_tenant(tenant)
+        # case, asked of every endpoint of the tenant on every event.  A loop, not a list
+        # comprehension (a call of its own in this Python), and the other endpoints'
+        # contexts only when there are others: ~1 µs per event of ``bench/tenant_path.py``
+        ids: list[str] = []
+        for endpoint in route.directory.for_tenant(tenant):
             if (
                 (endpoint.any_type or text in endpoint.event_types)
                 if endpoint.plain
                 else self._takes(endpoint, name, text, ctx)
-            )
-        ]
+            ):
+                ids.append(endpoint.id)
         if not ids:
             return []
         # the route's context serves the first endpoint (most events match one): each
         # delivery needs its own, as attempts write to it, and this one is not used else
         ctx.endpoint_id = ids[0]
+        if len(ids) == 1:
+            return [ctx]
         event, event_id, version = ctx.event, ctx.event_id, ctx.payload_version
         others = [
             RenderContext(event, event_id, name, version, etype, endpoint_id=i) for i in ids[1:]

@@ -9,6 +9,8 @@ same scheme and netloc from the cut URL as from the whole one, for any spelling.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -16,7 +18,7 @@ import pytest
 import kafkahooks.delivery.guard as guard
 from kafkahooks.config import through_authority
 from kafkahooks.delivery.errors import PermanentDeliveryError
-from kafkahooks.endpoints import origin_of
+from kafkahooks.endpoints import Endpoint, origin_of
 
 URLS = [
     "https://hooks.example.com/t/acct-1/0?token=abc#frag",
@@ -103,19 +105,19 @@ def _reference_request_target(url: str) -> str:
     return quote(path, safe="/?%:@!$&'()*+,;=")
 
 
-@pytest.mark.parametrize(
-    "url",
-    [
-        *URLS,
-        "https://h.example/a b/ü?q=1 2",
-        "https://h.example/p?",
-        "https://h.example/p?#",
-        "https://h.example?only=query",
-        "https://h.example/x/\t/y?z=\n1",
-        "https://h.example:443/p",
-        "http://h.example:8080/p",
-    ],
-)
+REQUEST_URLS = [
+    *URLS,
+    "https://h.example/a b/ü?q=1 2",
+    "https://h.example/p?",
+    "https://h.example/p?#",
+    "https://h.example?only=query",
+    "https://h.example/x/\t/y?z=\n1",
+    "https://h.example:443/p",
+    "http://h.example:8080/p",
+]
+
+
+@pytest.mark.parametrize("url", REQUEST_URLS)
 def test_the_request_line_and_host_are_those_of_the_whole_url(url: str) -> None:
     from kafkahooks.delivery.http1 import _target
 
@@ -129,3 +131,38 @@ def test_the_request_line_and_host_are_those_of_the_whole_url(url: str) -> None:
     assert path == _reference_request_target(url)
     where = guard._destination.__wrapped__(url)
     assert (got.host, got.port, got.tls) == (where.host, where.port, where.scheme == "https")
+
+
+def _outcome(make: Callable[[], tuple[Any, str]]) -> tuple[Any, ...]:
+    try:
+        target, path = make()
+    except PermanentDeliveryError as exc:
+        return ("refused", str(exc))
+    return (target, path)
+
+
+@pytest.mark.parametrize("url", REQUEST_URLS)
+def test_an_endpoint_request_goes_where_its_whole_url_says(url: str) -> None:
+    """A customer endpoint's request brings the URL cut after its authority (the
+    version's ``authority``): the sender's request line and destination are those of
+    the whole URL, or it is refused alike."""
+    from kafkahooks.delivery.http1 import _cut_target, _target
+
+    try:
+        endpoint = Endpoint("ep_1", "acct-1", url, ())
+    except ValueError:  # no origin (a bad port, a broken IPv6 literal): never stored
+        with pytest.raises(ValueError):
+            origin_of(url)
+        return
+    assert endpoint.authority == through_authority(url)
+    whole = _outcome(lambda: _target.__wrapped__(url))
+    assert _outcome(lambda: _cut_target(url, endpoint.authority)) == whole
+
+
+def test_endpoints_on_one_origin_share_one_authority_string() -> None:
+    first, second = (
+        Endpoint(f"ep_{i}", "acct-1", f"https://hooks.example.com/t/{i}?k={i}", ())
+        for i in range(2)
+    )
+    assert first.authority == "https://hooks.example.com"
+    assert first.authority is second.authority  # hashed once, wherever it is a key
