@@ -228,7 +228,7 @@ class OutboundRequest:
     ssl: SSLContext | None = None
     # body bytes of the answer the sender keeps (the rest is read and discarded)
     response_limit: int = 2048
-    # ``url`` cut after its authority (``config.through_authority``), when the caller holds
-    # it already (a customer endpoint's version): the sender then takes the request target
-    # from the rest without cutting or caching per URL
+    # ``through_authority(url)``, when the caller holds it already (a customer endpoint's
+    # version): the sender connects to it, checks it and takes the request target from the
+    # rest of ``url``, without cutting or caching per URL
     authority: str | None = None
