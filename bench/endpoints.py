@@ -34,6 +34,15 @@ assertion: the figures are read against the issue's targets.  The machine is sha
 compare figures of one run.  Item 2's rounds vary by up to 60 % here; the engine's own
 share of the difference, without broker or sockets, is ``bench/tenant_path.py`` (in
 seconds, or in instructions under callgrind: its docstring).
+
+``--callgrind`` runs items 2-3's bridges under valgrind's callgrind instead and prints
+each process's instructions (no load or propagation figures; ~40x slower).  Per event,
+from two runs that differ only in ``--events`` (start-up and the store load cancel out)::
+
+    for n in 2000 6000; do PYTHONPATH=src .venv/bin/python bench/endpoints.py --callgrind \
+        --rounds 1 --skip propagation --endpoints 5000 --tenants 1000 --fanout-tenants 50 \
+        --events $n --fanout-events 100; done
+    # per side: (instructions at 6000 - instructions at 2000) / 4000
 """
 
 from __future__ import annotations
@@ -323,12 +332,14 @@ def measure_rounds(sides: list[Side], rounds: int, load: Load) -> None:
             result = run_row(side.bench, ROW, "fast", attempt=n + 1)
             side.runs.append(result)
             text = (result.workdir / "process.log").read_text(errors="replace")
-            if (seen := loaded_line(text)) is not None:
+            if result.instructions is None and (seen := loaded_line(text)) is not None:
                 load.seconds.append(seen[2])
                 load.peak_rss_mb = max(load.peak_rss_mb, result.rss_mb or 0.0)
             check = ""
             if side.fan > 1 and result.rate:
                 check = f" (nginx logged {logged_deliveries(result):,} deliveries)"
+            if result.instructions is not None:
+                check += f", {result.instructions:,} instructions (whole process)"
             print(f"round {n + 1} {side.name:8} {side.shown(result)}{check}", flush=True)
 
 
@@ -564,6 +575,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--profile", action="store_true", help="bridges of items 2-3 under cProfile (slower)"
     )
+    p.add_argument(
+        "--callgrind",
+        action="store_true",
+        help="bridges of items 2-3 under callgrind: instructions per process (no load, no "
+        "propagation; ~40x slower)",
+    )
     p.add_argument("--results", default="", help="append the markdown section to this file")
     args = p.parse_args(argv)
     args.skip = set(filter(None, args.skip.split(",")))
@@ -594,13 +611,14 @@ def main(argv: list[str] | None = None) -> int:
             events_file=workdir / "unused.jsonl", concurrency=args.concurrency,
             naive_events=0, naive_seconds=0.0, latency_rate=0.0, latency_seconds=0.0,
             row_timeout=600.0, settings={"KAFKAHOOKS_HTTP_PORT": "0"}, nginx_port=port,
-            profile=args.profile,
+            profile=args.profile, callgrind=args.callgrind,
         )  # fmt: skip
         tenant = replace(
             static, workdir=workdir / "tenant", customize=lambda c: tenant_route(key_spec, c)
         )
         write_store(broker.bootstrap, layout, origin, keyring)
-        measure_load(tenant, load)
+        if not args.callgrind:  # a load under callgrind says nothing of its seconds
+            measure_load(tenant, load)
         if "cpu" not in args.skip:
             load_events(
                 broker.bootstrap, SINGLE_TOPIC, tenant_events(args.events, args.keys, layout.single)
@@ -614,7 +632,12 @@ def main(argv: list[str] | None = None) -> int:
             )
             sides = [Side("static", static), Side("tenant", tenant), Side("fan-out", fan, FAN_SIZE)]
             measure_rounds(sides, args.rounds, load)
-        if "propagation" not in args.skip:
+            if args.callgrind:  # seconds under valgrind say nothing: no summary of them
+                for side in sides:
+                    counts = ", ".join(f"{r.instructions or 0:,}" for r in side.runs)
+                    print(f"{side.name}: {counts} instructions (whole process)")
+                return 0
+        if "propagation" not in args.skip and not args.callgrind:
             prop = measure_propagation(
                 tenant, keyring, origin, args.writes, args.spacing, args.rate
             )

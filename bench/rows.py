@@ -13,6 +13,7 @@ from __future__ import annotations
 import bisect
 import json
 import os
+import re
 import signal
 import statistics
 import subprocess
@@ -31,6 +32,8 @@ from nginx_receiver import Delivered, Nginx, analyse
 BENCH = Path(__file__).resolve().parent
 POLL = 0.05  # committed-offset polling period (s)
 STALL = 60.0  # a row whose committed offsets stop moving this long has failed
+SLOWER = 10  # the stall and stop limits' factor under callgrind
+CALLGRIND_OUT = "callgrind.out"
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,9 @@ class Bench:
     latency_seconds: float
     row_timeout: float
     profile: bool = False  # kafkahooks rows under cProfile (slower; for finding hot spots)
+    # kafkahooks rows under valgrind's callgrind (~40x slower): the process's instructions,
+    # which do not move with the machine's load as its CPU seconds do
+    callgrind: bool = False
     settings: dict[str, str] = field(default_factory=dict)  # --set, for the kafkahooks rows
     # changes a kafkahooks row's routes file before it is written (bench/endpoints.py makes
     # the route deliver to customer endpoints)
@@ -127,6 +133,7 @@ class Result:
     commit_changes: dict[tuple[str, int], list[float]] = field(default_factory=dict, repr=False)
     timeline: list[tuple[float, int]] = field(default_factory=list, repr=False)
     ahead: int = 0  # most events committed before nginx had seen them (must be 0)
+    instructions: int | None = None  # the whole process's, under ``Bench.callgrind``
     workdir: Path = field(default=Path("."), repr=False)  # this run's logs
 
     @property
@@ -201,7 +208,10 @@ def _command(
         return [py, str(BENCH / SCRIPTS[row.kind]), *args]
     config = routes_file(bench, workdir / "routes.yaml", group, url, topics, row)
     profile = ["-m", "cProfile", "-o", str(workdir / "profile.out")] if bench.profile else []
-    return [py, *profile, "-m", "kafkahooks.cli", "run", "--config", str(config)]
+    tool = []
+    if bench.callgrind:
+        tool = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={workdir / CALLGRIND_OUT}"]
+    return [*tool, py, *profile, "-m", "kafkahooks.cli", "run", "--config", str(config)]
 
 
 def _env(bench: Bench, row: Row) -> dict[str, str]:
@@ -218,6 +228,8 @@ def _env(bench: Bench, row: Row) -> dict[str, str]:
     )
     if row.kind == "kh":
         env.update(bench.settings)
+    if bench.callgrind:
+        env["PYTHONHASHSEED"] = "0"  # the same dict layouts, so the same instructions
     return env
 
 
@@ -309,10 +321,12 @@ def _run_consumer(bench: Bench, row: Row, nginx: Nginx, workdir: Path, result: R
         result.rss_mb = procstats.peak_rss_mb(proc.pid)
         result.cpu_samples, result.commit_changes = watch.cpu, watch.changes
     finally:
-        _stop(proc, result)
+        _stop(proc, result, 30.0 * (SLOWER if bench.callgrind else 1))
         watcher.close()
         log.close()
         out.close()
+    if bench.callgrind:
+        result.instructions = _instructions(workdir / CALLGRIND_OUT)
     _own_report((workdir / "stdout.log").read_text(errors="replace"), result)
     if result.status.startswith(("failed", "stalled", "timeout")):
         last = _last_error((workdir / "process.log").read_text(errors="replace"))
@@ -330,6 +344,7 @@ def _watch(
     watch, last = _Watch(), dict[tuple[str, int], int]()
     deadline, first_progress = time.time() + bench.row_timeout, 0.0
     moved_at, seen = time.time(), -1
+    stall = STALL * (SLOWER if bench.callgrind else 1)
     while True:
         now = time.time()
         committed = watcher.committed()
@@ -352,10 +367,10 @@ def _watch(
             break
         if watch.committed != seen:
             moved_at, seen = now, watch.committed
-        if now - moved_at > STALL:
+        if now - moved_at > stall:
             result.status = "stalled"
             result.notes.append(
-                f"{watch.committed:,}/{target:,} committed, then {STALL:.0f} s without progress"
+                f"{watch.committed:,}/{target:,} committed, then {stall:.0f} s without progress"
             )
             break
         if now > deadline:
@@ -395,15 +410,25 @@ def _latency_phase(
     result.latency_events = count
 
 
-def _stop(proc: subprocess.Popen[bytes], result: Result) -> None:
+def _stop(proc: subprocess.Popen[bytes], result: Result, wait: float = 30.0) -> None:
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
     try:
-        proc.wait(timeout=30)
+        proc.wait(timeout=wait)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
-        result.notes.append("did not stop within 30 s of SIGTERM")
+        result.notes.append(f"did not stop within {wait:.0f} s of SIGTERM")
+
+
+def _instructions(path: Path) -> int | None:
+    """The instructions a callgrind output file counts (its ``summary:`` line)."""
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return None
+    found = re.search(r"^(?:summary|totals): (\d+)", text, re.MULTILINE)
+    return int(found.group(1)) if found else None
 
 
 def _own_report(stdout: str, result: Result) -> None:
