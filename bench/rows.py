@@ -108,6 +108,11 @@ class Bench:
     customize: Callable[[dict[str, Any]], None] | None = None
     nginx_port: int | None = None  # every row's nginx on this port (None: a free one each)
 
+    @property
+    def slowdown(self) -> int:
+        """The factor of the stall and stop limits: the process runs slower under a tool."""
+        return SLOWER if self.callgrind else 1
+
 
 @dataclass
 class Result:
@@ -321,7 +326,7 @@ def _run_consumer(bench: Bench, row: Row, nginx: Nginx, workdir: Path, result: R
         result.rss_mb = procstats.peak_rss_mb(proc.pid)
         result.cpu_samples, result.commit_changes = watch.cpu, watch.changes
     finally:
-        _stop(proc, result, 30.0 * (SLOWER if bench.callgrind else 1))
+        _stop(proc, result, 30.0 * bench.slowdown)
         watcher.close()
         log.close()
         out.close()
@@ -344,7 +349,7 @@ def _watch(
     watch, last = _Watch(), dict[tuple[str, int], int]()
     deadline, first_progress = time.time() + bench.row_timeout, 0.0
     moved_at, seen = time.time(), -1
-    stall = STALL * (SLOWER if bench.callgrind else 1)
+    stall = STALL * bench.slowdown
     while True:
         now = time.time()
         committed = watcher.committed()

@@ -89,10 +89,8 @@ class EncodingSender:
     sent = 0
 
     async def send(self, request: OutboundRequest) -> Response:
-        cut = getattr(request, "authority", None)  # as the sender: the endpoint's cut URL
-        found: Any = (
-            http1._target(request.url) if cut is None else http1._cut_target(request.url, cut)
-        )
+        where = getattr(http1, "_request_target", None)  # older trees: the URL alone
+        found: Any = where(request) if where is not None else http1._target(request.url)
         if isinstance(found, tuple):
             target, path = found
             check_authority(target.authority, request.policy)

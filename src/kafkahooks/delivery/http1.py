@@ -141,6 +141,13 @@ def _target(url: str) -> tuple[_Target, str]:
     return _cut_target(url, through_authority(url))
 
 
+def _request_target(request: OutboundRequest) -> tuple[_Target, str]:
+    """Where ``request`` goes: from its URL cut after the authority when it brings one
+    (a customer endpoint's), else from the route URL's cached parse."""
+    cut = request.authority
+    return _target(request.url) if cut is None else _cut_target(request.url, cut)
+
+
 def _cut_target(url: str, authority: str) -> tuple[_Target, str]:
     """:func:`_target` of ``url``, given ``through_authority(url)``."""
     base = _authority_target(authority)
@@ -525,8 +532,7 @@ class Http1Sender:
     async def send(self, request: OutboundRequest) -> Response:
         policy = request.policy
         try:
-            cut = request.authority
-            target, path = _target(request.url) if cut is None else _cut_target(request.url, cut)
+            target, path = _request_target(request)
             check_authority(target.authority, policy)  # scheme, host spelling, IP literals
             body = request.body if request.method != "GET" else b""
             data = _encode(request.method, target, path, request.headers, body)

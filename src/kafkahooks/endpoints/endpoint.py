@@ -13,6 +13,7 @@ only — never a path, query, header value or secret.
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -32,13 +33,6 @@ def origin_of(url: str) -> str:
 
 
 # one entry per origin: endpoints differ by path (100,000 of them on a few origins)
-@functools.lru_cache(maxsize=4096)
-def _shared(authority: str) -> str:
-    """One string object per authority, shared by the endpoints on it: the sender looks
-    its parsed target up by it on every attempt, and a shared key is hashed once."""
-    return authority
-
-
 @functools.lru_cache(maxsize=4096)
 def _origin(url: str) -> str:
     parts = urlsplit(url)
@@ -73,10 +67,11 @@ class Endpoint:
     # gate and target by it, and parsing it per attempt cost ~1.5 µs (one string per
     # origin is shared by all its endpoints: ``_origin`` is cached by authority)
     origin: str = field(init=False, default="", compare=False)
-    # ``url`` cut after its authority (``through_authority``), one shared string per
-    # authority: each attempt hands it to the sender, which then neither cuts the URL nor
-    # caches per URL (its cache of 100,000 URLs missed and evicted on every attempt;
-    # ``bench/results.md``: whole bridges 79 % -> 86 % of the static route, best of 5)
+    # ``url`` cut after its authority (``through_authority``), interned: one string per
+    # authority, hashed once wherever it is a key.  Each attempt hands it to the sender,
+    # which then neither cuts the URL nor caches per URL (its cache of 100,000 URLs missed
+    # and evicted on every attempt; ``bench/results.md``: whole bridges 79 % -> 86 % of
+    # the static route, best of 5)
     authority: str = field(init=False, default="", compare=False)
     # what fan-out asks of every endpoint of the tenant on every event, made with the
     # version: ``plain`` is enabled, on every route and with no predicates (the usual
@@ -105,7 +100,7 @@ class Endpoint:
 
     def __post_init__(self) -> None:
         set_field = object.__setattr__  # frozen: the derived fields are set once, here
-        authority = _shared(through_authority(self.url))
+        authority = sys.intern(through_authority(self.url))
         set_field(self, "authority", authority)
         set_field(self, "origin", _origin(authority))
         set_field(self, "plain", self.enabled and self.routes is None and not self.filters)
