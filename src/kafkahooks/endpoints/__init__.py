@@ -19,9 +19,11 @@ if TYPE_CHECKING:
         Sealed,
         generate_key_spec,
     )
+    from kafkahooks.endpoints.directory import (
+        EndpointDirectory,
+    )
     from kafkahooks.endpoints.endpoint import (
         Endpoint,
-        EndpointDirectory,
         SigningSecret,
         origin_of,
     )
@@ -152,7 +154,7 @@ _HOMES = {
     "Disable": "status",
     "ENDPOINT_ID_PREFIX": "ids",
     "Endpoint": "endpoint",
-    "EndpointDirectory": "endpoint",
+    "EndpointDirectory": "directory",
     "EndpointHealth": "health",
     "EndpointLimitError": "errors",
     "EndpointSpec": "spec",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from kafkahooks.endpoints.directory import NO_ENDPOINTS, TenantGroup
 from kafkahooks.endpoints.endpoint import Endpoint
 
 __all__ = ["MemoryDirectory"]
@@ -20,12 +21,15 @@ class MemoryDirectory:
 
     def __init__(self, endpoints: Iterable[Endpoint] = ()) -> None:
         self._by_id: dict[str, Endpoint] = {}
-        self._by_tenant: dict[str, tuple[Endpoint, ...]] = {}
+        self._by_tenant: dict[str, TenantGroup] = {}
         for endpoint in endpoints:
             self.put(endpoint)
 
     def for_tenant(self, tenant: str) -> Sequence[Endpoint]:
-        return self._by_tenant.get(tenant, ())
+        return self.group(tenant).endpoints
+
+    def group(self, tenant: str) -> TenantGroup:
+        return self._by_tenant.get(tenant, NO_ENDPOINTS)
 
     def get(self, endpoint_id: str) -> Endpoint | None:
         return self._by_id.get(endpoint_id)
@@ -35,10 +39,11 @@ class MemoryDirectory:
         if endpoint.id in self._by_id:
             self.delete(endpoint.id)
         self._by_id[endpoint.id] = endpoint
-        self._by_tenant[endpoint.tenant] = (*self._by_tenant.get(endpoint.tenant, ()), endpoint)
+        held = self.for_tenant(endpoint.tenant)
+        self._by_tenant[endpoint.tenant] = TenantGroup((*held, endpoint))
 
     def delete(self, endpoint_id: str) -> None:
         old = self._by_id.pop(endpoint_id, None)
         if old is not None:
-            kept = tuple(e for e in self._by_tenant.get(old.tenant, ()) if e.id != endpoint_id)
-            self._by_tenant[old.tenant] = kept
+            kept = tuple(e for e in self.for_tenant(old.tenant) if e.id != endpoint_id)
+            self._by_tenant[old.tenant] = TenantGroup(kept)

@@ -39,6 +39,7 @@ from functools import partial
 from typing import Any, NamedTuple
 
 from kafkahooks.endpoints.crypto import Keyring
+from kafkahooks.endpoints.directory import NO_ENDPOINTS, TenantGroup
 from kafkahooks.endpoints.endpoint import Endpoint
 from kafkahooks.endpoints.errors import MissingKeyError, StoreRecordError
 from kafkahooks.endpoints.ids import ENDPOINT_ID_PREFIX
@@ -73,7 +74,7 @@ class EndpointTable:
     def __init__(self, keyring: Keyring) -> None:
         self._keyring = keyring
         self._by_id: dict[str, Endpoint] = {}
-        self._by_tenant: dict[str, tuple[Endpoint, ...]] = {}
+        self._by_tenant: dict[str, TenantGroup] = {}
         self._unreadable: dict[str, _Unreadable] = {}
         # key -> the key ids its held record uses, kept only when not just the first key's
         # (the usual case costs no entry: memory is per endpoint, 100,000 of them)
@@ -95,7 +96,10 @@ class EndpointTable:
     # -- reading (any thread) -------------------------------------------------------------
 
     def for_tenant(self, tenant: str) -> tuple[Endpoint, ...]:
-        return self._by_tenant.get(tenant, ())
+        return self.group(tenant).endpoints
+
+    def group(self, tenant: str) -> TenantGroup:
+        return self._by_tenant.get(tenant, NO_ENDPOINTS)
 
     def get(self, endpoint_id: str) -> Endpoint | None:
         return self._by_id.get(endpoint_id)
@@ -144,7 +148,7 @@ class EndpointTable:
         return key in self._orphans
 
     def count_for(self, tenant: str) -> int:
-        return len(self._by_tenant.get(tenant, ()))
+        return len(self.for_tenant(tenant))
 
     def __len__(self) -> int:
         return len(self._by_id)
@@ -313,11 +317,13 @@ class EndpointTable:
     def _put(self, ep: Endpoint) -> None:
         old = self._by_id.get(ep.id)
         self._by_id[ep.id] = ep
-        current = self._by_tenant.get(ep.tenant, ())
+        current = self.for_tenant(ep.tenant)
         if old is None:
-            self._by_tenant[ep.tenant] = (*current, ep)
+            self._by_tenant[ep.tenant] = TenantGroup((*current, ep))
         else:
-            self._by_tenant[ep.tenant] = tuple(ep if e.id == ep.id else e for e in current)
+            self._by_tenant[ep.tenant] = TenantGroup(
+                tuple(ep if e.id == ep.id else e for e in current)
+            )
 
     def _delete(self, key: str) -> bool:
         self._jobs.pop(key, None)  # its recover job goes with it
@@ -328,9 +334,9 @@ class EndpointTable:
         unreadable = self._unreadable.pop(key, None)
         ep = self._by_id.pop(key, None)
         if ep is not None:
-            rest = tuple(e for e in self._by_tenant.get(ep.tenant, ()) if e.id != key)
+            rest = tuple(e for e in self.for_tenant(ep.tenant) if e.id != key)
             if rest:
-                self._by_tenant[ep.tenant] = rest
+                self._by_tenant[ep.tenant] = TenantGroup(rest)
             else:
                 self._by_tenant.pop(ep.tenant, None)
         return ep is not None or unreadable is not None

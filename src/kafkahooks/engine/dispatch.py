@@ -84,22 +84,20 @@ class Dispatch:
             job = self._job(route, ctx)
             self.scheduler.submit(tp, route.name, route.config.ordering, event.key, job)
             return
-        why = self._backlog(route, endpoint_id)
-        if why is not None:
+        queue = route.endpoint_queue
+        if queue is not None and (why := self._backlog(queue, endpoint_id)) is not None:
             self.fail(tp, route, ctx, EndpointBackloggedError(why))
             return
         job = self._held_job(tp, endpoint_id, route, ctx)
         lane = f"{route.name}\x00{endpoint_id}"
         self.scheduler.submit(tp, lane, route.config.ordering, event.key, job)
 
-    def _backlog(self, route: Route, endpoint_id: str) -> str | None:
-        """Why a customer endpoint's delivery is parked at once rather than queued here: its
-        queue is full, or its circuit is open (no probe due) or its rate limit far off, so
-        an event arriving while it is down never waits on a lane (``None``: queue it)."""
-        tenants = route.config.endpoints
-        if tenants is None or route.config.retry_topics is None:
-            return None
-        if self._held.get(endpoint_id, 0) >= tenants.endpoint_queue:
+    def _backlog(self, queue: int, endpoint_id: str) -> str | None:
+        """Why a customer endpoint's delivery is parked at once rather than queued here (on
+        a route that parks, whose ``endpoint_queue`` is ``queue``): its queue is full, or
+        its circuit is open (no probe due) or its rate limit far off, so an event arriving
+        while it is down never waits on a lane (``None``: queue it)."""
+        if self._held.get(endpoint_id, 0) >= queue:
             return "endpoint-queue-full"
         return self.deliverer.gates.backlog_of(endpoint_id)
 
@@ -133,14 +131,14 @@ class Dispatch:
     def _done(self, tp: TopicPartitionKey, endpoint_id: str) -> None:
         """A counted delivery ended: its count goes, unless ``forget`` took it already."""
         mine = self._held_in.get(tp)
-        n = 0 if mine is None else mine.get(endpoint_id, 0)
-        if mine is None or n <= 0:
+        if mine is None or (n := mine.pop(endpoint_id, 0)) <= 0:
             return
         if n > 1:
             mine[endpoint_id] = n - 1
-        else:
-            del mine[endpoint_id]
-        self._release(endpoint_id)
+        held = self._held
+        left = held.pop(endpoint_id, 0) - 1  # as _release, for the usual count of one
+        if left > 0:
+            held[endpoint_id] = left
 
     def fail(
         self, tp: TopicPartitionKey, route: Route, ctx: RenderContext, error: DeliveryError
@@ -166,10 +164,10 @@ class Dispatch:
     def retry(self, record: Event, route: Route, ctx: RenderContext, tier: int) -> None:
         """Try a parked event again (``record``: its retry-topic record, on ``tier``)."""
         tp = (record.topic, record.partition)
-        endpoint_id = ctx.endpoint_id
+        endpoint_id, queue = ctx.endpoint_id, route.endpoint_queue
         if endpoint_id is None:
             job = self._job(route, ctx, tier, record)
-        elif (why := self._backlog(route, endpoint_id)) is not None:
+        elif queue is not None and (why := self._backlog(queue, endpoint_id)) is not None:
             job = self._settled_job(route, ctx, EndpointBackloggedError(why), tier, record)
         else:
             job = self._held_job(tp, endpoint_id, route, ctx, tier, record)

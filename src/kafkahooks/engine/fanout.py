@@ -5,9 +5,10 @@ The tenant is read at the route's ``endpoints.tenant`` path: a non-empty string,
 an integer compared as its decimal string (a boolean is not an integer here).
 Anything else (missing, null, empty, another type) is :data:`NO_TENANT`: the
 event is dead-lettered as ``no-tenant``.  The tenant's endpoints come from the
-directory (``for_tenant``: the cost depends on that tenant's endpoints only);
-an endpoint takes the event when it ``wants`` the route and event type and its
-filter predicates hold.  Predicates are compiled once per endpoint version
+directory as a group (``group``: the cost depends on that tenant's endpoints only);
+when all of them are plain, the group's index by event type answers which take the
+event; otherwise an endpoint takes the event when it ``wants`` the route and event type
+and its filter predicates hold.  Predicates are compiled once per endpoint version
 (id, store offset) and kept while that version is in use.
 
 Invariant: every delivery of one event carries the route's event id (the same
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from collections.abc import Sequence
 from typing import Any, Final
 
 from kafkahooks.delivery import Route
@@ -63,23 +65,18 @@ class FanOut:
         :data:`NO_TENANT`.  ``ctx`` is the route's context of the event, made for this
         call: it becomes the first endpoint's."""
         assert route.tenant is not None and route.directory is not None
-        tenant = tenant_of(route.tenant(ctx))
+        value = route.tenant(ctx)
+        tenant = value if type(value) is str and value else tenant_of(value)  # str: no call
         if tenant is None:
             return NO_TENANT
-        name, etype = route.name, ctx.event_type
+        group = route.directory.group(tenant)
+        etype = ctx.event_type
         text = etype if type(etype) is str else str(etype)
-        # a plain endpoint (``Endpoint.plain``) is decided here without a call: the usual
-        # case, asked of every endpoint of the tenant on every event.  A loop, not a list
-        # comprehension (a call of its own in this Python), and the other endpoints'
-        # contexts only when there are others: ~1 µs per event of ``bench/tenant_path.py``
-        ids: list[str] = []
-        for endpoint in route.directory.for_tenant(tenant):
-            if (
-                (endpoint.any_type or text in endpoint.event_types)
-                if endpoint.plain
-                else self._takes(endpoint, name, text, ctx)
-            ):
-                ids.append(endpoint.id)
+        ids: Sequence[str]
+        if group.plain:  # the usual tenant: its index answers (endpoints/group.py)
+            ids = group.by_type.get(text, group.any_type)
+        else:
+            ids = [e.id for e in group.endpoints if self._takes(e, route.name, text, ctx)]
         if not ids:
             return []
         # the route's context serves the first endpoint (most events match one): each
@@ -87,7 +84,7 @@ class FanOut:
         ctx.endpoint_id = ids[0]
         if len(ids) == 1:
             return [ctx]
-        event, event_id, version = ctx.event, ctx.event_id, ctx.payload_version
+        event, event_id, name, version = ctx.event, ctx.event_id, route.name, ctx.payload_version
         others = [
             RenderContext(event, event_id, name, version, etype, endpoint_id=i) for i in ids[1:]
         ]

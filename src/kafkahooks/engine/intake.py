@@ -154,7 +154,8 @@ class Intake:
                     continue
                 fanned = self._fan_out.contexts(route, ctx)
                 if isinstance(fanned, list):
-                    matched += [(route, each) for each in fanned]
+                    for each in fanned:  # a loop: a comprehension is a call of its own here
+                        matched.append((route, each))
                 else:
                     no_tenant = [*(no_tenant or ()), (route, ctx)]
         failures = len(reading.failures) + (len(no_tenant) if no_tenant else 0)

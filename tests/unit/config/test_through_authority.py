@@ -18,6 +18,7 @@ import pytest
 import kafkahooks.delivery.guard as guard
 from kafkahooks.config import through_authority
 from kafkahooks.delivery.errors import PermanentDeliveryError
+from kafkahooks.delivery.request import OutboundRequest
 from kafkahooks.endpoints import Endpoint, origin_of
 
 URLS = [
@@ -146,7 +147,7 @@ def test_an_endpoint_request_goes_where_its_whole_url_says(url: str) -> None:
     """A customer endpoint's request brings the URL cut after its authority (the
     version's ``authority``): the sender's request line and destination are those of
     the whole URL, or it is refused alike."""
-    from kafkahooks.delivery.http1 import _cut_target, _target
+    from kafkahooks.delivery.http1 import _cut_target, _request_target, _target
 
     try:
         endpoint = Endpoint("ep_1", "acct-1", url, ())
@@ -157,6 +158,12 @@ def test_an_endpoint_request_goes_where_its_whole_url_says(url: str) -> None:
     assert endpoint.authority == through_authority(url)
     whole = _outcome(lambda: _target.__wrapped__(url))
     assert _outcome(lambda: _cut_target(url, endpoint.authority)) == whole
+    # as the sender takes it: the request brings the version's authority and, for a URL
+    # sent as written, its request target too
+    request = OutboundRequest(
+        "POST", url, {}, b"", 1.0, authority=endpoint.authority, target=endpoint.target
+    )
+    assert _outcome(lambda: _request_target(request)) == whole
 
 
 def test_endpoints_on_one_origin_share_one_authority_string() -> None:
@@ -166,3 +173,15 @@ def test_endpoints_on_one_origin_share_one_authority_string() -> None:
     )
     assert first.authority == "https://hooks.example.com"
     assert first.authority is second.authority  # hashed once, wherever it is a key
+
+
+def test_a_url_sent_as_written_brings_its_request_target_and_no_other_does() -> None:
+    plain = Endpoint("ep_1", "acct-1", "https://hooks.example.com/t/a-1?k=v&x=%20", ())
+    assert plain.target == "/t/a-1?k=v&x=%20"
+    for url in (
+        "https://hooks.example.com",  # no path: "/" is sent
+        "https://hooks.example.com/t?",  # an empty query is dropped
+        "https://hooks.example.com/t a",  # a space is quoted
+        "https://hooks.example.com/t#frag",  # a fragment is never sent
+    ):
+        assert Endpoint("ep_1", "acct-1", url, ()).target is None, url
