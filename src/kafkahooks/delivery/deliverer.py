@@ -349,12 +349,12 @@ class Deliverer:
         directory, targets = route.directory, route.targets
         assert directory is not None and targets is not None, "a route with endpoints:"
 
-        parks = route.config.retry_topics is not None
+        parks = route.endpoint_queue is not None  # the route parks (retry topics)
 
         async def run() -> DeliveryReport:
             bodies: dict[str, bytes] = {}  # per payload version, unless rendered per attempt
             last = _LastResponse()
-            gates: list[EndpointGate] = []  # the last attempt's gate: its backoff
+            gates: list[EndpointGate | None] = [None]  # the last attempt's gate: its backoff
 
             async def attempt(number: int) -> tuple[OutboundRequest, Response]:
                 ctx.attempt = number
@@ -366,7 +366,7 @@ class Deliverer:
                 gate = self.gates.to_send(route, endpoint)
                 if parks and (why := gate.backlog(time.monotonic())) is not None:
                     raise EndpointBackloggedError(why)
-                gates[:] = (gate,)
+                gates[0] = gate
                 ctx.payload_version = version = targets.version(endpoint)
                 data = bodies.get(version)
                 if data is None:
@@ -380,10 +380,11 @@ class Deliverer:
                 return request, last.response
 
             async def backoff(delay: float) -> None:
-                if not gates:
+                gate = gates[0]
+                if gate is None:
                     return await asyncio.sleep(delay)
                 # the endpoint's own gate, made if the attempt failed through the shared one
-                await self.gates.current(endpoint_id, gates[0]).backoff(delay)
+                await self.gates.current(endpoint_id, gate).backoff(delay)
 
             report = await deliver_with_retries(attempt, route.config.retry, backoff)
             return last.excerpted(report)

@@ -63,9 +63,12 @@ class Signer:
     prefix: str
     # the padded blocks of each key, made once (module doc)
     _pads: tuple[Pads, ...] = field(init=False, repr=False, compare=False)
+    # keys are ``whsec_`` secrets decoded (``key_pads``, per customer endpoint attempt)
+    _std: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_pads", tuple(hmac_pads(key) for key in self.keys))
+        object.__setattr__(self, "_std", self.scheme == "standard-webhooks")
 
     def _sigs(self, head: bytes, body: bytes, pads: tuple[Pads, ...] | None) -> list[str]:
         """The signature of ``head + body`` under each key (``pads``: a customer
@@ -75,8 +78,7 @@ class Signer:
 
     def key_pads(self, secret: str) -> Pads:
         """A secret's padded blocks, as this scheme keys its HMAC (see the module doc)."""
-        std = self.scheme == "standard-webhooks"
-        return hmac_pads(_whsec_key(secret) if std else secret.encode())
+        return hmac_pads(_whsec_key(secret) if self._std else secret.encode())
 
     def headers(
         self, body: bytes, timestamp: int, event_id: str, pads: tuple[Pads, ...] | None = None

@@ -22,7 +22,7 @@ from kafkahooks.config import SigningConfig
 from kafkahooks.delivery.errors import PermanentDeliveryError
 from kafkahooks.delivery.guard import TargetPolicy
 from kafkahooks.delivery.request import OutboundRequest
-from kafkahooks.delivery.signing import signer_for
+from kafkahooks.delivery.signing import Pads, signer_for
 from kafkahooks.endpoints import Endpoint
 from kafkahooks.templating import RenderContext
 
@@ -74,11 +74,14 @@ class EndpointTargets:
         headers["webhook-id"] = ctx.event_id
         signer = self._signer
         if signer is not None:
-            secrets = endpoint.signing_secrets(now)  # expired previous ones are left out
-            if not secrets:
-                raise NoSigningSecretError()
-            key_pads = signer.key_pads  # a list, not a generator: cheaper for 1-2
-            pads = tuple([key_pads(s.get_secret_value()) for s in secrets])
+            sole = endpoint.sole_secret
+            if sole is not None:  # the usual endpoint: one secret, no rotation under way
+                pads: tuple[Pads, ...] = (signer.key_pads(sole.get_secret_value()),)
+            else:
+                secrets = endpoint.signing_secrets(now)  # expired previous ones are left out
+                if not secrets:
+                    raise NoSigningSecretError()
+                pads = tuple([signer.key_pads(s.get_secret_value()) for s in secrets])
             headers.update(signer.headers(body, int(now), ctx.event_id, pads))
         return OutboundRequest(
             "POST", endpoint.url, headers, body, self._timeout, policy=self._policy,

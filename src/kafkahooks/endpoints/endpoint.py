@@ -88,6 +88,9 @@ class Endpoint:
     # very revision with a disable).  A field made with the version, as the table attaches
     # a status by making a new version: every attempt asks it
     enabled: bool = field(init=False, default=True, compare=False)
+    # the current secret when it is the only one (no previous one still signing): the
+    # usual endpoint, whose attempts then sign without going through ``signing_secrets``
+    sole_secret: SecretStr | None = field(init=False, default=None, compare=False)
     description: str = ""
     event_types: tuple[str, ...] = ("*",)
     routes: tuple[str, ...] | None = None  # None: every route with ``endpoints:``
@@ -115,6 +118,9 @@ class Endpoint:
         set_field(self, "enabled", enabled)
         set_field(self, "plain", enabled and self.routes is None and not self.filters)
         set_field(self, "any_type", "*" in self.event_types)
+        held = self.secrets
+        if len(held) == 1 and held[0].expires is None:
+            set_field(self, "sole_secret", held[0].value)
 
     def __repr__(self) -> str:
         return f"Endpoint({self.id!r}, tenant={self.tenant!r}, {self.origin})"
@@ -124,10 +130,7 @@ class Endpoint:
     def signing_secrets(self, now: float) -> list[SecretStr]:
         """The secrets to sign with at ``now``: the current one, then every previous
         one not yet expired (an expired one is ignored, and dropped at the next write)."""
-        held = self.secrets
-        if len(held) == 1 and held[0].expires is None:  # the usual case: one, current
-            return [held[0].value]
-        return [s.value for s in held if s.expires is None or s.expires > now]
+        return [s.value for s in self.secrets if s.expires is None or s.expires > now]
 
     def wants(self, route: str, event_type: object) -> bool:
         """Whether this endpoint subscribes to ``route`` and ``event_type`` (its filter
