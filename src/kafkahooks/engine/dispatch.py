@@ -16,10 +16,9 @@ that can park, the next one is parked at once (``endpoint-queue-full``), so one
 customer's slow or failing endpoint holds a bounded share of the window.  One that
 arrives while the endpoint's circuit is open (no probe due) or its rate limit is far
 off is parked at once too; those already queued are parked when their turn comes
-(after the attempt ahead of them on their lane, at most one request timeout).  Each
-partition's counted jobs that have not ended are listed with their endpoint, so a
-drain that cancels a partition's jobs before they ran (``forget``) leaves no count
-behind; a job that ends takes itself off that list and gives its count back.
+(after the attempt ahead of them on their lane, at most one request timeout).  The
+counts are per (partition, endpoint) too, so a drain that cancels a partition's
+jobs before they ran (``forget``) leaves no count behind.
 
 The counts are plain dicts (a ``Counter`` looks a missing key up through Python-level
 ``__missing__``), and a counted delivery is one coroutine that delivers, settles and
@@ -54,8 +53,7 @@ class Dispatch:
         self.settle = settle
         self.batcher = Batcher(self._submit_batch)
         self._held: dict[str, int] = {}  # endpoint id -> its deliveries here
-        # per partition, its counted jobs that have not ended -> their endpoint ids
-        self._live_in: dict[TopicPartitionKey, dict[Job, str]] = {}
+        self._held_in: dict[TopicPartitionKey, dict[str, int]] = {}
 
     def held(self, endpoint_id: str) -> int:
         """Deliveries of one customer endpoint in this process (waiting or trying)."""
@@ -65,14 +63,15 @@ class Dispatch:
         """These partitions' jobs were cancelled: their endpoints' counts go with them
         (a job that started took its own count back as it was cancelled)."""
         for tp in tps:
-            for endpoint_id in self._live_in.pop(tp, {}).values():
-                self._release(endpoint_id)
+            for endpoint_id, n in self._held_in.pop(tp, {}).items():
+                self._release(endpoint_id, n)
 
-    def _release(self, endpoint_id: str) -> None:
-        held = self._held
-        left = held.pop(endpoint_id, 0) - 1  # as Counter did: a missing key is no error
+    def _release(self, endpoint_id: str, n: int = 1) -> None:
+        left = self._held.get(endpoint_id, 0) - n
         if left > 0:
-            held[endpoint_id] = left
+            self._held[endpoint_id] = left
+        else:
+            self._held.pop(endpoint_id, None)  # as Counter did: a missing key is no error
 
     def submit(self, tp: TopicPartitionKey, route: Route, ctx: RenderContext) -> None:
         """Deliver ``ctx`` on ``route``: on its lane, or in the route's next batch."""
@@ -115,26 +114,31 @@ class Dispatch:
         it ends: one coroutine (module doc)."""
         held = self._held
         held[endpoint_id] = held.get(endpoint_id, 0) + 1
+        counts = self._held_in.get(tp)
+        if counts is None:
+            counts = self._held_in[tp] = {}
+        counts[endpoint_id] = counts.get(endpoint_id, 0) + 1
 
         async def run() -> None:
             try:
                 report = await self.deliverer.deliver(route, ctx)
                 await self.settle.settle(route, [ctx], report, tier, retried)
             finally:
-                self._done(tp, run)
+                self._done(tp, endpoint_id)
 
-        live = self._live_in.get(tp)
-        if live is None:
-            live = self._live_in[tp] = {}
-        live[run] = endpoint_id
         return run
 
-    def _done(self, tp: TopicPartitionKey, job: Job) -> None:
-        """A counted job ended: its count goes, unless ``forget`` took it already."""
-        live = self._live_in.get(tp)
-        endpoint_id = None if live is None else live.pop(job, None)
-        if endpoint_id is not None:
-            self._release(endpoint_id)
+    def _done(self, tp: TopicPartitionKey, endpoint_id: str) -> None:
+        """A counted delivery ended: its count goes, unless ``forget`` took it already."""
+        mine = self._held_in.get(tp)
+        if mine is None or (n := mine.pop(endpoint_id, 0)) <= 0:
+            return
+        if n > 1:
+            mine[endpoint_id] = n - 1
+        held = self._held
+        left = held.pop(endpoint_id, 0) - 1  # as _release, for the usual count of one
+        if left > 0:
+            held[endpoint_id] = left
 
     def fail(
         self, tp: TopicPartitionKey, route: Route, ctx: RenderContext, error: DeliveryError
