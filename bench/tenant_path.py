@@ -30,6 +30,11 @@ two sizes (the set-up cancels out), under callgrind::
 
 Instructions leave out what the cache misses of touching a different endpoint per event
 cost, which ``bench/endpoints.py`` sees.  ``PYTHONPATH=OLD/src`` runs an older tree.
+
+``--opcodes`` counts the bytecodes each side executes per event instead (``sys.settrace``
+opcode events, ``--events`` per side after one untraced round), in all and per function,
+largest differences first: where the tenant route's extra interpreter work is, exact and
+in seconds of run time rather than minutes under callgrind.
 """
 
 from __future__ import annotations
@@ -43,7 +48,9 @@ import json
 import pstats
 import sys
 import time
+from collections import Counter
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -229,6 +236,44 @@ async def run_once(side: Side, evs: list[Event], profile: cProfile.Profile | Non
     return spent / len(evs) * 1e6
 
 
+def opcodes(side: Side, evs: list[Event]) -> Counter[str]:
+    """Bytecodes executed per function (``file:function``) over one run of ``evs``."""
+    counts: Counter[str] = Counter()
+
+    def enter(frame: FrameType, event: str, arg: object) -> Any:
+        frame.f_trace_opcodes, frame.f_trace_lines = True, False
+        code = frame.f_code
+        key = f"{Path(code.co_filename).name}:{code.co_name}"
+
+        def step(frame: FrameType, event: str, arg: object) -> Any:
+            if event == "opcode":
+                counts[key] += 1
+            return step
+
+        return step
+
+    asyncio.run(run_once(side, evs, None))  # warm: caches filled as in a running bridge
+    sys.settrace(enter)
+    try:
+        asyncio.run(run_once(side, evs, None))
+    finally:
+        sys.settrace(None)
+    return counts
+
+
+def print_opcodes(sides: list[Side], evs: list[Event], top: int = 30) -> None:
+    static, tenant = (opcodes(side, evs) for side in sides)
+    n = len(evs)
+    s_all, t_all = sum(static.values()) / n, sum(tenant.values()) / n
+    extra = t_all / s_all - 1
+    print(f"bytecodes per event: static {s_all:,.0f}, tenant {t_all:,.0f} ({extra:+.1%})")
+    print("per function (tenant - static, per event), largest first:")
+    keys = sorted(set(static) | set(tenant), key=lambda k: -abs(tenant[k] - static[k]))
+    for key in keys[:top]:
+        s, t = static[key] / n, tenant[key] / n
+        print(f"  {t - s:+7.1f}   static {s:6.1f}  tenant {t:6.1f}   {key}")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--endpoints", type=int, default=100_000)
@@ -238,6 +283,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--profile", action="store_true")
     p.add_argument("--only", choices=["static", "tenant"], help="run one side (for a profiler)")
+    p.add_argument(
+        "--opcodes", action="store_true", help="bytecodes per event and per function, no timing"
+    )
     p.add_argument(
         "--store", action="store_true", help="endpoints decoded from store records (slower set-up)"
     )
@@ -252,6 +300,9 @@ def main(argv: list[str] | None = None) -> int:
     sides = [Side("static", False, None), Side("tenant", True, found)]
     if args.only:
         sides = [s for s in sides if s.name == args.only]
+    if args.opcodes:
+        print_opcodes(sides, evs)
+        return 0
     profiles = {s.name: cProfile.Profile() for s in sides} if args.profile else {}
     for n in range(args.rounds):
         for side in sides if n % 2 == 0 else sides[::-1]:

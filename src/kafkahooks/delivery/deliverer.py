@@ -235,8 +235,12 @@ class Deliverer:
                 metrics.latency.observe(elapsed)
                 status = response.status if response is not None else None
                 metrics.attempt(status)
-                if target is not None and self.health is not None:
-                    self._observed(target, response, failure, status)
+                # the endpoint health hears every answer and every transport failure (an
+                # attempt cancelled, or refused before it went out, tells it nothing)
+                health = self.health
+                answered = response is not None or failure is not None
+                if health is not None and target is not None and answered:
+                    health.observe(target.id, target.offset, failure is None, status, time.time())
                 if failure is not None:  # only a failed attempt pays for the excerpt and log
                     self._attempt_failed(
                         route, request, attempt, response, elapsed, failure, target, event_type
@@ -267,19 +271,6 @@ class Deliverer:
             gate.record(ok, probe)
         else:
             self.gates.record(route, target, gate, ok, probe)
-
-    def _observed(
-        self,
-        target: Endpoint,
-        response: Response | None,
-        failure: DeliveryError | None,
-        status: int | None,
-    ) -> None:
-        """Tell the endpoint health how an attempt that went out ended (cancelled or
-        broken before an answer or a transport failure: nothing to tell)."""
-        if (response is not None or failure is not None) and self.health is not None:
-            ok = failure is None
-            self.health.observe(target.id, target.offset, ok, status, time.time())
 
     def _attempt_failed(
         self,
