@@ -59,9 +59,9 @@ _THROUGH_AUTHORITY = re.compile(r".*?//[^/?#]*", re.DOTALL).match
 def plain_target(url: str, authority: str) -> str | None:
     """The request target (path and query) of ``url`` when it is sent exactly as written
     after ``authority`` (``through_authority(url)``): nothing ``urlsplit`` would strip, no
-    fragment, nothing to quote, no empty query.  ``None`` otherwise: the HTTP client then
-    works the target out (``delivery/http1.py``), as it does for most URLs in practice
-    never.  Made once per customer endpoint version: 61 bytecodes per attempt saved."""
+    fragment, nothing to quote, no empty query.  ``None`` otherwise (rare in practice):
+    the HTTP client then works the target out (``delivery/http1.py``).  An endpoint
+    version keeps it (``Endpoint.target``): 56 bytecodes per attempt saved."""
     rest = url[len(authority) :]
     clean = url[:1] > " " and "\t" not in url and "\r" not in url and "\n" not in url
     if clean and rest[:1] == "/" and rest[-1:] != "?" and _PLAIN_TARGET(rest) is not None:

@@ -74,14 +74,12 @@ class Endpoint:
     authority: str = field(init=False, default="", compare=False)
     # the request target (path and query) after ``authority`` when the URL is sent as
     # written, as nearly every URL is (``plain_target``); the HTTP client takes it as is
-    # (61 bytecodes per attempt less, ``bench/tenant_path.py``), for ~70 bytes each
+    # (56 bytecodes per attempt less, ``bench/tenant_path.py --opcodes``), for ~70 bytes
     target: str | None = field(init=False, default=None, compare=False)
-    # what fan-out asks of every endpoint of the tenant on every event, made with the
-    # version: ``plain`` is enabled, on every route and with no predicates (the usual
-    # endpoint: fan-out then looks at the event type only), ``any_type`` takes ``"*"``.
-    # Asking :meth:`wants` of each of a tenant's five endpoints cost 4.2 µs per event
-    # against 3.0 (``FanOut.contexts`` alone); these fields sit beside ``id`` and
-    # ``event_types``, so fan-out reads few of a cold endpoint's cache lines
+    # made with the version, for the tenant's group (``endpoints/directory.py``): ``plain``
+    # is enabled, on every route and with no predicates (the usual endpoint: which events
+    # it takes depends on their type alone, so the group indexes it by type), ``any_type``
+    # takes ``"*"``
     plain: bool = field(init=False, default=False, compare=False)
     any_type: bool = field(init=False, default=True, compare=False)
     # the effective state: ``active`` and not disabled by the bridge (a status about this

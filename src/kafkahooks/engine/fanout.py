@@ -73,7 +73,7 @@ class FanOut:
         etype = ctx.event_type
         text = etype if type(etype) is str else str(etype)
         ids: Sequence[str]
-        if group.plain:  # the usual tenant: its index answers (endpoints/group.py)
+        if group.plain:  # the usual tenant: its index answers (endpoints/directory.py)
             ids = group.by_type.get(text, group.any_type)
         else:
             ids = [e.id for e in group.endpoints if self._takes(e, route.name, text, ctx)]
