@@ -355,7 +355,7 @@ class Deliverer:
                 if endpoint is None or not endpoint.enabled:
                     self._gone(route, ctx, endpoint_id, number, endpoint)
                 gate = self.gates.to_send(route, endpoint)
-                if parks and (why := gate.backlog(time.monotonic())) is not None:
+                if parks and (why := gate.backlog()) is not None:
                     raise EndpointBackloggedError(why)
                 gates[0] = gate
                 ctx.payload_version = version = targets.version(endpoint)

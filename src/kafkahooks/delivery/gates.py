@@ -258,9 +258,12 @@ class EndpointGate:
             and (rate is None or rate.idle(time.monotonic()))
         )
 
-    def backlog(self, now: float) -> str | None:
-        """Why an event should be parked rather than wait here (``None``: send it)."""
+    def backlog(self) -> str | None:
+        """Why an event should be parked rather than wait here now (``None``: send it)."""
         breaker, rate = self.breaker, self._rate
+        if breaker is None and rate is None:
+            return None  # the usual gate, asked on every attempt: no clock read
+        now = time.monotonic()
         if breaker is not None and breaker.blocked(now):
             return "circuit-open"
         if rate is not None and rate.delay(now) > MAX_RATE_WAIT:
@@ -385,7 +388,7 @@ class Gates:
         """Why a customer endpoint cannot take an event now (``EndpointGate.backlog``), if
         it has a gate; ``None`` otherwise (a new gate is closed and unlimited)."""
         found = self._endpoints.get(endpoint_id)
-        return None if found is None else found[0].backlog(time.monotonic())
+        return None if found is None else found[0].backlog()
 
     def _drop_idle(self) -> None:
         """Look at the two least recently used gates: drop an idle one, keep a busy one
