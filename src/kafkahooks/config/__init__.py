@@ -43,6 +43,7 @@ from kafkahooks.config.urls import (
     is_plain_target,
     plain_target,
     shown_url,
+    splits_as_written,
     through_authority,
 )
 
@@ -86,5 +87,6 @@ __all__ = [
     "pick_route",
     "plain_target",
     "shown_url",
+    "splits_as_written",
     "through_authority",
 ]

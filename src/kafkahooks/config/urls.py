@@ -33,6 +33,7 @@ __all__ = [
     "is_plain_target",
     "plain_target",
     "shown_url",
+    "splits_as_written",
     "through_authority",
 ]
 
@@ -63,10 +64,15 @@ def plain_target(url: str, authority: str) -> str | None:
     the HTTP client then works the target out (``delivery/http1.py``).  An endpoint
     version keeps it (``Endpoint.target``): 56 bytecodes per attempt saved."""
     rest = url[len(authority) :]
-    clean = url[:1] > " " and "\t" not in url and "\r" not in url and "\n" not in url
-    if clean and rest[:1] == "/" and rest[-1:] != "?" and _PLAIN_TARGET(rest) is not None:
+    if splits_as_written(url) and rest[:1] == "/" and rest[-1:] != "?" and is_plain_target(rest):
         return rest
     return None
+
+
+def splits_as_written(url: str) -> bool:
+    """Whether ``urlsplit`` strips nothing from ``url`` (no leading control character or
+    space, no tab or line break), so its path starts where ``through_authority`` ends."""
+    return url[:1] > " " and "\t" not in url and "\r" not in url and "\n" not in url
 
 
 # RFC 3986 path and query characters, and "%" so existing escapes stay as written

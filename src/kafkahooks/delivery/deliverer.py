@@ -340,7 +340,7 @@ class Deliverer:
         directory, targets = route.directory, route.targets
         assert directory is not None and targets is not None, "a route with endpoints:"
 
-        parks = route.endpoint_queue is not None  # the route parks (retry topics)
+        parks = route.config.retry_topics is not None
 
         async def run() -> DeliveryReport:
             bodies: dict[str, bytes] = {}  # per payload version, unless rendered per attempt

@@ -59,6 +59,17 @@ class TenantGroup:
         if named:
             self.by_type = {t: tuple(ids) for t, ids in named.items()}
 
+    def put(self, endpoint: Endpoint) -> TenantGroup:
+        """The group with ``endpoint`` in place of the version of its id held, or added."""
+        held, eid = self.endpoints, endpoint.id
+        if any(e.id == eid for e in held):
+            return TenantGroup(tuple(endpoint if e.id == eid else e for e in held))
+        return TenantGroup((*held, endpoint))
+
+    def without(self, endpoint_id: str) -> TenantGroup:
+        """The group without the endpoint of that id."""
+        return TenantGroup(tuple(e for e in self.endpoints if e.id != endpoint_id))
+
     def __repr__(self) -> str:
         return f"TenantGroup({len(self.endpoints)} endpoints)"
 

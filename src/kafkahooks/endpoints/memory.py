@@ -2,7 +2,7 @@
 
 For unit tests, and for commands that need a directory but no store (``render``:
 a placeholder endpoint).  Invariant: like the store's directory, a tenant's endpoints
-are replaced as a whole tuple (``put``/``delete``), never mutated, so readers on
+are replaced as a whole group (``put``/``delete``), never mutated, so readers on
 any thread see one version or the next.
 """
 
@@ -36,14 +36,10 @@ class MemoryDirectory:
 
     def put(self, endpoint: Endpoint) -> None:
         """Add an endpoint, or replace the version held (its tenant never changes)."""
-        if endpoint.id in self._by_id:
-            self.delete(endpoint.id)
         self._by_id[endpoint.id] = endpoint
-        held = self.for_tenant(endpoint.tenant)
-        self._by_tenant[endpoint.tenant] = TenantGroup((*held, endpoint))
+        self._by_tenant[endpoint.tenant] = self.group(endpoint.tenant).put(endpoint)
 
     def delete(self, endpoint_id: str) -> None:
         old = self._by_id.pop(endpoint_id, None)
         if old is not None:
-            kept = tuple(e for e in self.for_tenant(old.tenant) if e.id != endpoint_id)
-            self._by_tenant[old.tenant] = TenantGroup(kept)
+            self._by_tenant[old.tenant] = self.group(old.tenant).without(endpoint_id)

@@ -315,15 +315,8 @@ class EndpointTable:
         return False
 
     def _put(self, ep: Endpoint) -> None:
-        old = self._by_id.get(ep.id)
         self._by_id[ep.id] = ep
-        current = self.for_tenant(ep.tenant)
-        if old is None:
-            self._by_tenant[ep.tenant] = TenantGroup((*current, ep))
-        else:
-            self._by_tenant[ep.tenant] = TenantGroup(
-                tuple(ep if e.id == ep.id else e for e in current)
-            )
+        self._by_tenant[ep.tenant] = self.group(ep.tenant).put(ep)
 
     def _delete(self, key: str) -> bool:
         self._jobs.pop(key, None)  # its recover job goes with it
@@ -334,9 +327,9 @@ class EndpointTable:
         unreadable = self._unreadable.pop(key, None)
         ep = self._by_id.pop(key, None)
         if ep is not None:
-            rest = tuple(e for e in self.for_tenant(ep.tenant) if e.id != key)
-            if rest:
-                self._by_tenant[ep.tenant] = TenantGroup(rest)
+            rest = self.group(ep.tenant).without(key)
+            if rest.endpoints:
+                self._by_tenant[ep.tenant] = rest
             else:
                 self._by_tenant.pop(ep.tenant, None)
         return ep is not None or unreadable is not None

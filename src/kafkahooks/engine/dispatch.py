@@ -67,11 +67,10 @@ class Dispatch:
                 self._release(endpoint_id, n)
 
     def _release(self, endpoint_id: str, n: int = 1) -> None:
-        left = self._held.get(endpoint_id, 0) - n
+        held = self._held
+        left = held.pop(endpoint_id, 0) - n  # as Counter did: a missing key is no error
         if left > 0:
-            self._held[endpoint_id] = left
-        else:
-            self._held.pop(endpoint_id, None)  # as Counter did: a missing key is no error
+            held[endpoint_id] = left
 
     def submit(self, tp: TopicPartitionKey, route: Route, ctx: RenderContext) -> None:
         """Deliver ``ctx`` on ``route``: on its lane, or in the route's next batch."""
@@ -135,10 +134,7 @@ class Dispatch:
             return
         if n > 1:
             mine[endpoint_id] = n - 1
-        held = self._held
-        left = held.pop(endpoint_id, 0) - 1  # as _release, for the usual count of one
-        if left > 0:
-            held[endpoint_id] = left
+        self._release(endpoint_id)
 
     def fail(
         self, tp: TopicPartitionKey, route: Route, ctx: RenderContext, error: DeliveryError
