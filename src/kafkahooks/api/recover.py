@@ -93,7 +93,10 @@ async def start_recover(
     key = recover_key(endpoint_id)
 
     def won(offset: int) -> bool:
-        return table.offset_of(key) == offset
+        # the job in force is ours: a bridge may already have claimed it (a later record
+        # of the key, naming ours as its revision) before this replica looked
+        held = table.recover_of(endpoint_id)
+        return table.offset_of(key) == offset or (held is not None and held.job == job.job)
 
     try:
         offset = await write_record(scope, audit, key, encode_job(job, revision), won=won)
