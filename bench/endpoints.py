@@ -19,7 +19,7 @@ takes the events' type), then measures:
 2. **CPU per event**: the same events (call-status JSON with an ``accountId``, each
    matching exactly one endpoint) through a route with ``endpoints: {tenant:
    value.accountId}`` and through one static route (same template, hmac-sha256 signing,
-   nginx): the bridge's CPU seconds from the first request nginx saw to the last commit
+   the endpoints' ``X-Customer`` header, nginx): the bridge's CPU seconds from the first request nginx saw to the last commit
    ÷ events (as ``bench/cpu_ab.py``), best of ``--rounds``, run alternately.
 3. **fan-out**: events whose tenant has 10 endpoints; deliveries/s against the
    single-endpoint deliveries/s of item 2, best of ``--rounds``.
@@ -188,6 +188,12 @@ def write_store(bootstrap: str, layout: Layout, origin: str, keyring: Keyring) -
         f"({encode:.1f} s creating and encrypting them)",
         flush=True,
     )
+
+
+def static_headers(config: dict[str, Any]) -> None:
+    """``rows``' static route sending the header every bench endpoint has (a tenant's name
+    as ``X-Customer``, of the same length), so both sides send requests of one shape."""
+    config["routes"][0]["endpoint"]["headers"] = {"X-Customer": Layout.name(0)}
 
 
 def tenant_route(key_spec: str, config: dict[str, Any]) -> None:
@@ -611,7 +617,7 @@ def main(argv: list[str] | None = None) -> int:
             events_file=workdir / "unused.jsonl", concurrency=args.concurrency,
             naive_events=0, naive_seconds=0.0, latency_rate=0.0, latency_seconds=0.0,
             row_timeout=600.0, settings={"KAFKAHOOKS_HTTP_PORT": "0"}, nginx_port=port,
-            profile=args.profile, callgrind=args.callgrind,
+            profile=args.profile, callgrind=args.callgrind, customize=static_headers,
         )  # fmt: skip
         tenant = replace(
             static, workdir=workdir / "tenant", customize=lambda c: tenant_route(key_spec, c)

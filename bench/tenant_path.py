@@ -132,7 +132,9 @@ def route_config(tenant: bool) -> RouteConfig:
     if tenant:
         route["endpoints"] = {"tenant": "value.accountId", "timeout": 10}
     else:
-        route["endpoint"] = {"url": f"{ORIGIN}/hook", "timeout": 10}
+        # the header every bench endpoint has, so both routes send requests of one shape
+        headers = {"X-Customer": "acct-000000"}
+        route["endpoint"] = {"url": f"{ORIGIN}/hook", "timeout": 10, "headers": headers}
         route["signing"]["secret"] = "bench-secret"
     return RouteConfig.model_validate(route)
 
