@@ -61,6 +61,7 @@ from rows import TEMPLATE
 
 from kafkahooks.app.gctune import tune_gc
 from kafkahooks.config.models import RouteConfig
+from kafkahooks.config.tenants import TENANT_RETRY_DELAYS
 from kafkahooks.delivery import http1
 from kafkahooks.delivery.deliverer import Deliverer
 from kafkahooks.delivery.guard import check_authority
@@ -132,9 +133,11 @@ def route_config(tenant: bool) -> RouteConfig:
     if tenant:
         route["endpoints"] = {"tenant": "value.accountId", "timeout": 10}
     else:
-        # the header every bench endpoint has, so both routes send requests of one shape
+        # the same as the tenant route in what is not about customer endpoints: the header
+        # every bench endpoint has, and the retry topics a tenant route has by default
         headers = {"X-Customer": "acct-000000"}
         route["endpoint"] = {"url": f"{ORIGIN}/hook", "timeout": 10, "headers": headers}
+        route["retry_topics"] = {"delays": list(TENANT_RETRY_DELAYS)}
         route["signing"]["secret"] = "bench-secret"
     return RouteConfig.model_validate(route)
 
