@@ -355,14 +355,7 @@ class Gates:
         """The gate an attempt to a customer endpoint goes through: its own if it has one
         or has limits to keep, else the shared stateless one (module doc).  The answer
         goes to :meth:`record`."""
-        found = self._endpoints.get(endpoint.id)
-        limits = route.config.limits
-        if (
-            found is not None
-            or endpoint.rate_limit is not None
-            or limits.concurrency is not None
-            or limits.rate_per_second is not None
-        ):
+        if route.limited or endpoint.rate_limit is not None or endpoint.id in self._endpoints:
             return self.for_endpoint(route, endpoint)
         return self._free
 

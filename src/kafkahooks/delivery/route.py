@@ -108,6 +108,9 @@ class Route:
     # endpoint may hold in the process (``engine/dispatch.py``); ``None`` on any other
     # route.  Read per event: made once, as ``name``
     endpoint_queue: int | None = field(init=False)
+    # the route's ``limits`` bound something (each customer endpoint then has a gate of
+    # its own, ``Gates.to_send``); asked per attempt: made once, as ``name``
+    limited: bool = field(init=False)
 
     def __post_init__(self) -> None:
         config = self.config
@@ -116,6 +119,9 @@ class Route:
         if tenants is not None and config.retry_topics is not None:
             queue = tenants.endpoint_queue
         object.__setattr__(self, "endpoint_queue", queue)
+        limits = config.limits
+        limited = limits.concurrency is not None or limits.rate_per_second is not None
+        object.__setattr__(self, "limited", limited)
 
     def __repr__(self) -> str:
         # base_headers hold secret header values: a repr names the route, never them

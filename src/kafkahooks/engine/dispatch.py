@@ -63,8 +63,10 @@ class Dispatch:
         """These partitions' jobs were cancelled: their endpoints' counts go with them
         (a job that started took its own count back as it was cancelled)."""
         for tp in tps:
-            for endpoint_id, n in self._held_in.pop(tp, {}).items():
+            counts = self._held_in.pop(tp, {})
+            for endpoint_id, n in counts.items():
                 self._release(endpoint_id, n)
+            counts.clear()  # a job of these partitions that ends later finds no count
 
     def _release(self, endpoint_id: str, n: int = 1) -> None:
         held = self._held
@@ -113,6 +115,8 @@ class Dispatch:
         it ends: one coroutine (module doc)."""
         held = self._held
         held[endpoint_id] = held.get(endpoint_id, 0) + 1
+        # the partition's counts themselves, not the partition: the job's end finds them
+        # without a look-up, and ``forget`` empties them when it takes them
         counts = self._held_in.get(tp)
         if counts is None:
             counts = self._held_in[tp] = {}
@@ -123,18 +127,14 @@ class Dispatch:
                 report = await self.deliverer.deliver(route, ctx)
                 await self.settle.settle(route, [ctx], report, tier, retried)
             finally:
-                self._done(tp, endpoint_id)
+                # its count goes, unless ``forget`` took it already
+                n = counts.pop(endpoint_id, 0)
+                if n > 0:
+                    if n > 1:
+                        counts[endpoint_id] = n - 1
+                    self._release(endpoint_id)
 
         return run
-
-    def _done(self, tp: TopicPartitionKey, endpoint_id: str) -> None:
-        """A counted delivery ended: its count goes, unless ``forget`` took it already."""
-        mine = self._held_in.get(tp)
-        if mine is None or (n := mine.pop(endpoint_id, 0)) <= 0:
-            return
-        if n > 1:
-            mine[endpoint_id] = n - 1
-        self._release(endpoint_id)
 
     def fail(
         self, tp: TopicPartitionKey, route: Route, ctx: RenderContext, error: DeliveryError
