@@ -81,7 +81,10 @@ class EndpointTargets:
                 secrets = endpoint.signing_secrets(now)  # expired previous ones are left out
                 if not secrets:
                     raise NoSigningSecretError()
-                pads = tuple([signer.key_pads(s.get_secret_value()) for s in secrets])
+                keyed = []  # a loop, not a comprehension: ``signer`` stays a plain local
+                for secret in secrets:
+                    keyed.append(signer.key_pads(secret.get_secret_value()))
+                pads = tuple(keyed)
             headers.update(signer.headers(body, int(now), ctx.event_id, pads))
         return OutboundRequest(
             "POST", endpoint.url, headers, body, self._timeout, policy=self._policy,

@@ -72,11 +72,16 @@ class FanOut:
         group = route.directory.group(tenant)
         etype = ctx.event_type
         text = etype if type(etype) is str else str(etype)
+        # loops, not comprehensions, here: a comprehension's names become cells, and this
+        # function made 9 of them on every call, whichever branch it took
         ids: Sequence[str]
         if group.plain:  # the usual tenant: its index answers (endpoints/directory.py)
             ids = group.by_type.get(text, group.any_type)
         else:
-            ids = [e.id for e in group.endpoints if self._takes(e, route.name, text, ctx)]
+            ids = []
+            for each in group.endpoints:
+                if self._takes(each, route.name, text, ctx):
+                    ids.append(each.id)
         if not ids:
             return []
         # the route's context serves the first endpoint (most events match one): each
@@ -85,10 +90,10 @@ class FanOut:
         if len(ids) == 1:
             return [ctx]
         event, event_id, name, version = ctx.event, ctx.event_id, route.name, ctx.payload_version
-        others = [
-            RenderContext(event, event_id, name, version, etype, endpoint_id=i) for i in ids[1:]
-        ]
-        return [ctx, *others]
+        out = [ctx]
+        for other in ids[1:]:
+            out.append(RenderContext(event, event_id, name, version, etype, endpoint_id=other))
+        return out
 
     def _takes(self, endpoint: Endpoint, route: str, etype: str, ctx: RenderContext) -> bool:
         """Whether an endpoint that is not plain takes the event."""
