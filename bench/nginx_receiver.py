@@ -19,7 +19,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from kafkahooks.demo.broker import free_port
 
@@ -122,7 +122,7 @@ class Nginx:
         conf.write_text(text)
         return conf
 
-    def start(self) -> Nginx:
+    def start(self) -> Self:
         self.dir.mkdir(parents=True, exist_ok=True)
         conf = self._write_conf(self.mode)
         self._proc = subprocess.Popen(
