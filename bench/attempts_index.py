@@ -48,7 +48,7 @@ def _endpoint(i: int) -> str:
 
 def _load(bootstrap: str, topic: str, records: int, endpoints: int) -> None:
     from confluent_kafka import Producer
-    from confluent_kafka.admin import AdminClient, NewTopic
+    from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
     from kafkahooks.kafka import AttemptRecord
 
