@@ -35,6 +35,11 @@ class EndpointLimits(_Strict):
     concurrency: int | None = Field(default=None, ge=1)
     rate_per_second: float | None = Field(default=None, gt=0)
 
+    @property
+    def bounds(self) -> bool:
+        """Whether these limits bound anything (else a gate with them lets all through)."""
+        return self.concurrency is not None or self.rate_per_second is not None
+
 
 class RetryTopicsConfig(_Strict):
     """Long retry schedules through Kafka: after the in-process attempts, park the event

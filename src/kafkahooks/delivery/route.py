@@ -119,9 +119,7 @@ class Route:
         if tenants is not None and config.retry_topics is not None:
             queue = tenants.endpoint_queue
         object.__setattr__(self, "endpoint_queue", queue)
-        limits = config.limits
-        limited = limits.concurrency is not None or limits.rate_per_second is not None
-        object.__setattr__(self, "limited", limited)
+        object.__setattr__(self, "limited", config.limits.bounds)
 
     def __repr__(self) -> str:
         # base_headers hold secret header values: a repr names the route, never them

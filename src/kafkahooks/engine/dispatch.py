@@ -67,14 +67,8 @@ class Dispatch:
         for tp in tps:
             counts = self._held_in.pop(tp, {})
             for endpoint_id, n in counts.items():
-                self._release(endpoint_id, n)
+                _take(self._held, endpoint_id, n)
             counts.clear()  # a job of these partitions that ends later finds no count
-
-    def _release(self, endpoint_id: str, n: int = 1) -> None:
-        held = self._held
-        left = held.pop(endpoint_id, 0) - n  # as Counter did: a missing key is no error
-        if left > 0:
-            held[endpoint_id] = left
 
     def submit(self, tp: TopicPartitionKey, route: Route, ctx: RenderContext) -> None:
         """Deliver ``ctx`` on ``route``: on its lane, or in the route's next batch."""
@@ -130,11 +124,8 @@ class Dispatch:
                 await self.settle.settle(route, [ctx], report, tier, retried)
             finally:
                 # its count goes, unless ``forget`` took it already
-                n = counts.pop(endpoint_id, 0)
-                if n > 0:
-                    if n > 1:
-                        counts[endpoint_id] = n - 1
-                    self._release(endpoint_id)
+                if _take(counts, endpoint_id):
+                    _take(held, endpoint_id)
 
         return run
 
@@ -189,3 +180,12 @@ class Dispatch:
         # one batch in flight per lane; a key always maps to one lane, so its order holds
         lane = str(batch_lane(route, ctxs[0].event)).encode()
         self.scheduler.submit(tp, route.name, "key", lane, run)
+
+
+def _take(counts: dict[str, int], key: str, n: int = 1) -> int:
+    """Take ``n`` from ``key``'s count (a count at zero goes); what it held before (0:
+    nothing, and as with ``Counter`` a missing key is no error)."""
+    held = counts.pop(key, 0)
+    if held > n:
+        counts[key] = held - n
+    return held
